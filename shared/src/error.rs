@@ -1,0 +1,87 @@
+//! Error codes shared by the HTTP API and the WebSocket protocol, with their HTTP statuses.
+
+use serde::{Deserialize, Serialize};
+
+/// A machine-readable error code. The names are part of the public contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    ValidationError,
+    Unauthorized,
+    UnknownVenue,
+    UnknownSeat,
+    NotHolder,
+    SeatUnavailable,
+    SeatBooked,
+    MaxHoldsExceeded,
+    RateLimited,
+    Unavailable,
+    Internal,
+    /// A WebSocket frame that is not a known message (edge only).
+    UnknownType,
+    /// A WebSocket frame that is larger than the edge accepts (edge only).
+    FrameTooLarge,
+}
+
+impl ErrorCode {
+    /// The HTTP status the booking service answers with for this code.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::ValidationError | ErrorCode::UnknownType => 400,
+            ErrorCode::Unauthorized => 401,
+            ErrorCode::NotHolder => 403,
+            ErrorCode::UnknownVenue | ErrorCode::UnknownSeat => 404,
+            ErrorCode::SeatUnavailable | ErrorCode::SeatBooked | ErrorCode::MaxHoldsExceeded => {
+                409
+            }
+            ErrorCode::FrameTooLarge => 413,
+            ErrorCode::RateLimited => 429,
+            ErrorCode::Internal => 500,
+            ErrorCode::Unavailable => 503,
+        }
+    }
+
+    /// The code as it appears on the wire, e.g. `SEAT_UNAVAILABLE`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::ValidationError => "VALIDATION_ERROR",
+            ErrorCode::Unauthorized => "UNAUTHORIZED",
+            ErrorCode::UnknownVenue => "UNKNOWN_VENUE",
+            ErrorCode::UnknownSeat => "UNKNOWN_SEAT",
+            ErrorCode::NotHolder => "NOT_HOLDER",
+            ErrorCode::SeatUnavailable => "SEAT_UNAVAILABLE",
+            ErrorCode::SeatBooked => "SEAT_BOOKED",
+            ErrorCode::MaxHoldsExceeded => "MAX_HOLDS_EXCEEDED",
+            ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::Unavailable => "UNAVAILABLE",
+            ErrorCode::Internal => "INTERNAL",
+            ErrorCode::UnknownType => "UNKNOWN_TYPE",
+            ErrorCode::FrameTooLarge => "FRAME_TOO_LARGE",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_names_match_serde() {
+        for code in [
+            ErrorCode::ValidationError,
+            ErrorCode::SeatUnavailable,
+            ErrorCode::MaxHoldsExceeded,
+            ErrorCode::FrameTooLarge,
+        ] {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+            assert_eq!(serde_json::from_str::<ErrorCode>(&json).unwrap(), code);
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! Seats: ids (`A1` … `J10`), statuses, the seat JSON, and venue sizes.
+
+use serde::{Deserialize, Serialize};
+
+/// The state of a seat. On the wire it is a number: 0 available, 1 held, 2 booked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "u8", try_from = "u8")]
+pub enum SeatStatus {
+    Available = 0,
+    Held = 1,
+    Booked = 2,
+}
+
+impl From<SeatStatus> for u8 {
+    fn from(status: SeatStatus) -> u8 {
+        status as u8
+    }
+}
+
+impl TryFrom<u8> for SeatStatus {
+    type Error = String;
+    fn try_from(value: u8) -> Result<Self, Self::Error> {
+        match value {
+            0 => Ok(SeatStatus::Available),
+            1 => Ok(SeatStatus::Held),
+            2 => Ok(SeatStatus::Booked),
+            other => Err(format!("unknown seat status {other}")),
+        }
+    }
+}
+
+/// A seat position inside a venue, 0-based. Displayed as row letter + 1-based column (`A1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SeatId {
+    pub row: u16,
+    pub col: u16,
+}
+
+/// Why a seat id was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SeatIdError {
+    /// Not of the form row letter + column number at all.
+    #[error("seat id must be a row letter and a column number, like A1")]
+    Malformed,
+    /// Well-formed, but outside this venue.
+    #[error("there is no seat {0} in this venue")]
+    OutOfRange(String),
+}
+
+impl SeatId {
+    /// The longest id text worth looking at (`Z999`); anything longer is malformed.
+    const MAX_LEN: usize = 4;
+
+    /// Parses `A1`-style ids (row letters are case-insensitive) and checks them against the venue.
+    pub fn parse(raw: &str, rows: u16, cols: u16) -> Result<SeatId, SeatIdError> {
+        let raw = raw.trim();
+        if raw.len() < 2 || raw.len() > Self::MAX_LEN || !raw.is_ascii() {
+            return Err(SeatIdError::Malformed);
+        }
+        let (letter, digits) = raw.split_at(1);
+        let letter = letter.as_bytes()[0].to_ascii_uppercase();
+        if !letter.is_ascii_uppercase()
+            || !digits.bytes().all(|b| b.is_ascii_digit())
+            || digits.starts_with('0')
+        {
+            return Err(SeatIdError::Malformed);
+        }
+        let row = u16::from(letter - b'A');
+        let col: u16 = digits.parse().map_err(|_| SeatIdError::Malformed)?;
+        let id = SeatId { row, col: col - 1 };
+        if row >= rows || col > cols {
+            return Err(SeatIdError::OutOfRange(id.to_string()));
+        }
+        Ok(id)
+    }
+
+    /// Every seat of a `rows` x `cols` venue, row by row.
+    pub fn all(rows: u16, cols: u16) -> impl Iterator<Item = SeatId> {
+        (0..rows).flat_map(move |row| (0..cols).map(move |col| SeatId { row, col }))
+    }
+}
+
+impl std::fmt::Display for SeatId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}", (b'A' + self.row as u8) as char, self.col + 1)
+    }
+}
+
+/// The seat JSON of the contract:
+/// `{"id":"A1","row":0,"col":0,"status":1,"held_by":"u-…","expires_at":1763723456}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seat {
+    pub id: String,
+    pub row: u16,
+    pub col: u16,
+    pub status: SeatStatus,
+    /// Public id of the holder or booker; present when held or booked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_by: Option<String>,
+    /// Unix seconds when the hold ends; present when held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<u64>,
+}
+
+impl Seat {
+    pub fn available(id: SeatId) -> Seat {
+        Seat {
+            id: id.to_string(),
+            row: id.row,
+            col: id.col,
+            status: SeatStatus::Available,
+            held_by: None,
+            expires_at: None,
+        }
+    }
+}
+
+/// A venue's name and size, as configured with `VENUES=main:10x10,hall:5x8`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VenueSpec {
+    pub name: String,
+    pub rows: u16,
+    pub cols: u16,
+}
+
+impl VenueSpec {
+    /// Rows are letters, so at most 26.
+    pub const MAX_ROWS: u16 = 26;
+    /// Columns are written with at most three digits.
+    pub const MAX_COLS: u16 = 999;
+
+    /// Parses one `name:ROWSxCOLS` entry.
+    pub fn parse(entry: &str) -> Result<VenueSpec, String> {
+        let entry = entry.trim();
+        let (name, size) = entry
+            .split_once(':')
+            .ok_or_else(|| format!("venue '{entry}' must look like name:ROWSxCOLS"))?;
+        if !is_valid_venue_name(name) {
+            return Err(format!(
+                "venue name '{name}' must be 1-32 characters of a-z, 0-9, '_' or '-'"
+            ));
+        }
+        let (rows, cols) = size
+            .split_once(['x', 'X'])
+            .ok_or_else(|| format!("venue size '{size}' must look like ROWSxCOLS"))?;
+        let rows: u16 = rows
+            .parse()
+            .map_err(|_| format!("venue rows '{rows}' is not a number"))?;
+        let cols: u16 = cols
+            .parse()
+            .map_err(|_| format!("venue cols '{cols}' is not a number"))?;
+        if !(1..=Self::MAX_ROWS).contains(&rows) || !(1..=Self::MAX_COLS).contains(&cols) {
+            return Err(format!(
+                "venue '{name}' must have 1-{} rows and 1-{} columns",
+                Self::MAX_ROWS,
+                Self::MAX_COLS
+            ));
+        }
+        Ok(VenueSpec {
+            name: name.to_owned(),
+            rows,
+            cols,
+        })
+    }
+
+    /// Parses the whole comma-separated `VENUES` list; names must be unique.
+    pub fn parse_list(list: &str) -> Result<Vec<VenueSpec>, String> {
+        let mut venues: Vec<VenueSpec> = Vec::new();
+        for entry in list.split(',').filter(|e| !e.trim().is_empty()) {
+            let venue = VenueSpec::parse(entry)?;
+            if venues.iter().any(|v| v.name == venue.name) {
+                return Err(format!("venue '{}' is listed twice", venue.name));
+            }
+            venues.push(venue);
+        }
+        if venues.is_empty() {
+            return Err("no venue configured".into());
+        }
+        Ok(venues)
+    }
+
+    pub fn seat_count(&self) -> usize {
+        usize::from(self.rows) * usize::from(self.cols)
+    }
+
+    pub fn parse_seat(&self, raw: &str) -> Result<SeatId, SeatIdError> {
+        SeatId::parse(raw, self.rows, self.cols)
+    }
+}
+
+/// Venue names appear in Redis keys and NATS subjects, so they are kept to a safe alphabet.
+pub fn is_valid_venue_name(name: &str) -> bool {
+    (1..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_ids_inside_the_venue() {
+        assert_eq!(SeatId::parse("A1", 10, 10), Ok(SeatId { row: 0, col: 0 }));
+        assert_eq!(SeatId::parse("J10", 10, 10), Ok(SeatId { row: 9, col: 9 }));
+        assert_eq!(SeatId::parse("d5", 10, 10), Ok(SeatId { row: 3, col: 4 }));
+        assert_eq!(SeatId { row: 3, col: 4 }.to_string(), "D5");
+    }
+
+    #[test]
+    fn refuses_malformed_and_out_of_range_ids() {
+        for bad in ["", "A", "A0", "A01", "1A", "AA1", "A-1", "Ä1", "A1000", "A 1"] {
+            assert_eq!(
+                SeatId::parse(bad, 10, 10),
+                Err(SeatIdError::Malformed),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            SeatId::parse(&"A".repeat(10_000), 10, 10),
+            Err(SeatIdError::Malformed)
+        );
+        for out in ["A11", "K1", "Z99"] {
+            assert!(
+                matches!(SeatId::parse(out, 10, 10), Err(SeatIdError::OutOfRange(_))),
+                "{out}"
+            );
+        }
+    }
+
+    #[test]
+    fn all_lists_every_seat_once() {
+        let ids: Vec<String> = SeatId::all(10, 10).map(|s| s.to_string()).collect();
+        assert_eq!(ids.len(), 100);
+        assert_eq!(ids.first().unwrap(), "A1");
+        assert_eq!(ids.last().unwrap(), "J10");
+    }
+
+    #[test]
+    fn seat_json_matches_the_contract() {
+        let seat = Seat {
+            id: "A1".into(),
+            row: 0,
+            col: 0,
+            status: SeatStatus::Held,
+            held_by: Some("u-3f9c2a1b7d4e".into()),
+            expires_at: Some(1763723456),
+        };
+        let json = serde_json::to_string(&seat).unwrap();
+        assert_eq!(
+            json,
+            r#"{"id":"A1","row":0,"col":0,"status":1,"held_by":"u-3f9c2a1b7d4e","expires_at":1763723456}"#
+        );
+        assert_eq!(serde_json::from_str::<Seat>(&json).unwrap(), seat);
+        let free = serde_json::to_string(&Seat::available(SeatId { row: 1, col: 2 })).unwrap();
+        assert_eq!(free, r#"{"id":"B3","row":1,"col":2,"status":0}"#);
+        assert!(serde_json::from_str::<Seat>(r#"{"id":"A1","row":0,"col":0,"status":3}"#).is_err());
+    }
+
+    #[test]
+    fn parses_venue_lists() {
+        let venues = VenueSpec::parse_list("main:10x10, hall:5x8").unwrap();
+        assert_eq!(venues[1], VenueSpec { name: "hall".into(), rows: 5, cols: 8 });
+        assert_eq!(venues[0].seat_count(), 100);
+        for bad in ["", "main", "main:10", "main:0x5", "main:27x5", "Main:1x1", "a:1x1,a:2x2"] {
+            assert!(VenueSpec::parse_list(bad).is_err(), "{bad}");
+        }
+    }
+}

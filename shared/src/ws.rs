@@ -1,0 +1,325 @@
+//! The WebSocket protocol: text frames of JSON `{"type":…,"data":{…}}`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::ErrorCode;
+use crate::event::{ReleaseReason, SeatEvent};
+use crate::seat::{Seat, SeatStatus};
+
+/// The largest client frame an edge accepts.
+pub const MAX_CLIENT_FRAME_BYTES: usize = 4 * 1024;
+
+/// A message from server to client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ServerMessage {
+    Welcome(Welcome),
+    VenueState(VenueState),
+    SeatUpdate(SeatUpdate),
+    Ok(CommandOk),
+    Error(CommandError),
+}
+
+impl ServerMessage {
+    /// Serialises the message once, ready to be shared by every recipient.
+    pub fn to_json(&self) -> String {
+        // Serialising these plain structs cannot fail.
+        serde_json::to_string(self).expect("server messages always serialise")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Welcome {
+    pub user_id: String,
+    pub token: String,
+    pub edge_id: String,
+    pub venue: String,
+    pub hold_seconds: u64,
+    pub server_time_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VenueState {
+    pub venue: String,
+    pub seq: u64,
+    pub rows: u16,
+    pub cols: u16,
+    pub seats: Vec<Seat>,
+    pub server_time_ms: u64,
+}
+
+/// One change, as a client sees it. Absent values are sent as `null`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeatUpdate {
+    pub venue: String,
+    pub seq: u64,
+    pub seat_id: String,
+    pub status: SeatStatus,
+    pub held_by: Option<String>,
+    pub expires_at: Option<u64>,
+    pub reason: Option<ReleaseReason>,
+}
+
+impl From<&SeatEvent> for SeatUpdate {
+    fn from(event: &SeatEvent) -> Self {
+        let taken = event.status != SeatStatus::Available;
+        SeatUpdate {
+            venue: event.venue.clone(),
+            seq: event.seq,
+            seat_id: event.seat_id.clone(),
+            status: event.status,
+            held_by: if taken { event.user_id.clone() } else { None },
+            expires_at: if event.status == SeatStatus::Held {
+                event.expires_at
+            } else {
+                None
+            },
+            reason: event.reason,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandOk {
+    pub req_id: Value,
+    pub action: String,
+    pub seat_id: String,
+    pub seat: Seat,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandError {
+    pub req_id: Value,
+    pub code: ErrorCode,
+    pub message: String,
+    pub seat_id: Option<String>,
+}
+
+/// A seat command a client can send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SeatAction {
+    Select,
+    Book,
+    Release,
+}
+
+impl SeatAction {
+    /// The client message type: `SELECT_SEAT`, `BOOK_SEAT`, `RELEASE_SEAT`.
+    pub fn message_type(self) -> &'static str {
+        match self {
+            SeatAction::Select => "SELECT_SEAT",
+            SeatAction::Book => "BOOK_SEAT",
+            SeatAction::Release => "RELEASE_SEAT",
+        }
+    }
+
+    /// The verb used in HTTP routes (`/api/seats/{verb}`) and in `OK.action`.
+    pub fn verb(self) -> &'static str {
+        match self {
+            SeatAction::Select => "select",
+            SeatAction::Book => "book",
+            SeatAction::Release => "release",
+        }
+    }
+}
+
+/// A parsed client frame.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientCommand {
+    /// `CONNECT` (or its alias `subscribe`): resume an identity and/or choose a venue.
+    Connect {
+        token: Option<String>,
+        venue: Option<String>,
+    },
+    /// `SELECT_SEAT`, `BOOK_SEAT`, `RELEASE_SEAT`.
+    Seat {
+        action: SeatAction,
+        seat_id: String,
+        req_id: Value,
+    },
+}
+
+/// A frame that could not be understood; answered with an `ERROR` and nothing else.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub req_id: Value,
+}
+
+impl FrameError {
+    fn new(code: ErrorCode, message: impl Into<String>, req_id: Value) -> Self {
+        FrameError {
+            code,
+            message: message.into(),
+            req_id,
+        }
+    }
+
+    pub fn into_message(self) -> ServerMessage {
+        ServerMessage::Error(CommandError {
+            req_id: self.req_id,
+            code: self.code,
+            message: self.message,
+            seat_id: None,
+        })
+    }
+}
+
+/// Parses one client text frame, naming precisely what is wrong with a bad one.
+pub fn parse_client_frame(text: &str) -> Result<ClientCommand, FrameError> {
+    if text.len() > MAX_CLIENT_FRAME_BYTES {
+        return Err(FrameError::new(
+            ErrorCode::FrameTooLarge,
+            format!("frames are limited to {MAX_CLIENT_FRAME_BYTES} bytes"),
+            Value::Null,
+        ));
+    }
+    let value: Value = serde_json::from_str(text).map_err(|e| {
+        FrameError::new(
+            ErrorCode::ValidationError,
+            format!("frame is not valid JSON: {e}"),
+            Value::Null,
+        )
+    })?;
+    let Value::Object(mut frame) = value else {
+        return Err(FrameError::new(
+            ErrorCode::ValidationError,
+            "frame must be a JSON object like {\"type\":…,\"data\":{…}}",
+            Value::Null,
+        ));
+    };
+    let data = match frame.remove("data") {
+        None | Some(Value::Null) => serde_json::Map::new(),
+        Some(Value::Object(data)) => data,
+        Some(_) => {
+            return Err(FrameError::new(
+                ErrorCode::ValidationError,
+                "\"data\" must be an object",
+                Value::Null,
+            ))
+        }
+    };
+    let req_id = match data.get("req_id") {
+        Some(id @ (Value::String(_) | Value::Number(_))) => id.clone(),
+        _ => Value::Null,
+    };
+    let kind = match frame.get("type") {
+        Some(Value::String(kind)) => kind.as_str(),
+        _ => {
+            return Err(FrameError::new(
+                ErrorCode::ValidationError,
+                "frame has no \"type\" string",
+                req_id,
+            ))
+        }
+    };
+    let optional_string = |field: &str| -> Result<Option<String>, FrameError> {
+        match data.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(FrameError::new(
+                ErrorCode::ValidationError,
+                format!("\"{field}\" must be a string"),
+                req_id.clone(),
+            )),
+        }
+    };
+    let action = match kind {
+        "CONNECT" | "subscribe" => {
+            return Ok(ClientCommand::Connect {
+                token: optional_string("token")?,
+                venue: optional_string("venue")?,
+            })
+        }
+        "SELECT_SEAT" => SeatAction::Select,
+        "BOOK_SEAT" => SeatAction::Book,
+        "RELEASE_SEAT" => SeatAction::Release,
+        other => {
+            let shown: String = other.chars().take(40).collect();
+            return Err(FrameError::new(
+                ErrorCode::UnknownType,
+                format!("unknown message type \"{shown}\""),
+                req_id,
+            ));
+        }
+    };
+    match optional_string("seat_id")? {
+        Some(seat_id) => Ok(ClientCommand::Seat {
+            action,
+            seat_id,
+            req_id,
+        }),
+        None => Err(FrameError::new(
+            ErrorCode::ValidationError,
+            format!("{} needs data.seat_id", action.message_type()),
+            req_id,
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn parses_commands_and_the_subscribe_alias() {
+        assert_eq!(
+            parse_client_frame(r#"{"type":"SELECT_SEAT","data":{"seat_id":"A1","req_id":"r1"}}"#),
+            Ok(ClientCommand::Seat {
+                action: SeatAction::Select,
+                seat_id: "A1".into(),
+                req_id: json!("r1")
+            })
+        );
+        assert_eq!(
+            parse_client_frame(r#"{"type":"subscribe","data":{"venue":"main"}}"#),
+            Ok(ClientCommand::Connect {
+                token: None,
+                venue: Some("main".into())
+            })
+        );
+        assert_eq!(
+            parse_client_frame(r#"{"type":"CONNECT"}"#),
+            Ok(ClientCommand::Connect {
+                token: None,
+                venue: None
+            })
+        );
+    }
+
+    #[test]
+    fn names_what_is_wrong_with_bad_frames() {
+        let code = |text: &str| parse_client_frame(text).unwrap_err().code;
+        assert_eq!(code("not json"), ErrorCode::ValidationError);
+        assert_eq!(code("[1,2]"), ErrorCode::ValidationError);
+        assert_eq!(code(r#"{"data":{}}"#), ErrorCode::ValidationError);
+        assert_eq!(code(r#"{"type":"DANCE","data":{}}"#), ErrorCode::UnknownType);
+        assert_eq!(code(r#"{"type":"BOOK_SEAT","data":{}}"#), ErrorCode::ValidationError);
+        assert_eq!(code(r#"{"type":"BOOK_SEAT","data":{"seat_id":5}}"#), ErrorCode::ValidationError);
+        assert_eq!(code(&"x".repeat(5000)), ErrorCode::FrameTooLarge);
+        let err = parse_client_frame(r#"{"type":"BOOK_SEAT","data":{"req_id":"q9"}}"#).unwrap_err();
+        assert_eq!(err.req_id, json!("q9"));
+    }
+
+    #[test]
+    fn server_messages_are_tagged_with_type_and_data() {
+        let msg = ServerMessage::SeatUpdate(SeatUpdate {
+            venue: "main".into(),
+            seq: 3,
+            seat_id: "A1".into(),
+            status: SeatStatus::Available,
+            held_by: None,
+            expires_at: None,
+            reason: Some(ReleaseReason::Expired),
+        });
+        let json = msg.to_json();
+        assert_eq!(
+            json,
+            r#"{"type":"SEAT_UPDATE","data":{"venue":"main","seq":3,"seat_id":"A1","status":0,"held_by":null,"expires_at":null,"reason":"expired"}}"#
+        );
+        assert_eq!(serde_json::from_str::<ServerMessage>(&json).unwrap(), msg);
+    }
+}
