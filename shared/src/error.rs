@@ -17,6 +17,8 @@ pub enum ErrorCode {
     RateLimited,
     Unavailable,
     Internal,
+    /// No such route.
+    NotFound,
     /// A WebSocket frame that is not a known message (edge only).
     UnknownType,
     /// A WebSocket frame that is larger than the edge accepts (edge only).
@@ -30,10 +32,8 @@ impl ErrorCode {
             ErrorCode::ValidationError | ErrorCode::UnknownType => 400,
             ErrorCode::Unauthorized => 401,
             ErrorCode::NotHolder => 403,
-            ErrorCode::UnknownVenue | ErrorCode::UnknownSeat => 404,
-            ErrorCode::SeatUnavailable | ErrorCode::SeatBooked | ErrorCode::MaxHoldsExceeded => {
-                409
-            }
+            ErrorCode::UnknownVenue | ErrorCode::UnknownSeat | ErrorCode::NotFound => 404,
+            ErrorCode::SeatUnavailable | ErrorCode::SeatBooked | ErrorCode::MaxHoldsExceeded => 409,
             ErrorCode::FrameTooLarge => 413,
             ErrorCode::RateLimited => 429,
             ErrorCode::Internal => 500,
@@ -55,6 +55,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::Unavailable => "UNAVAILABLE",
             ErrorCode::Internal => "INTERNAL",
+            ErrorCode::NotFound => "NOT_FOUND",
             ErrorCode::UnknownType => "UNKNOWN_TYPE",
             ErrorCode::FrameTooLarge => "FRAME_TOO_LARGE",
         }

@@ -64,8 +64,14 @@ mod tests {
         let id = token.user_id();
         assert!(id.starts_with("u-"));
         assert_eq!(id.len(), 14);
-        assert_eq!(id, Token::parse("abcdefghijklmnop_-0123").unwrap().user_id());
-        assert_ne!(id, Token::parse("abcdefghijklmnop_-0124").unwrap().user_id());
+        assert_eq!(
+            id,
+            Token::parse("abcdefghijklmnop_-0123").unwrap().user_id()
+        );
+        assert_ne!(
+            id,
+            Token::parse("abcdefghijklmnop_-0124").unwrap().user_id()
+        );
     }
 
     #[test]
@@ -73,7 +79,10 @@ mod tests {
         assert_eq!(Token::parse(""), Err(TokenError::Missing));
         assert_eq!(Token::parse("short"), Err(TokenError::Malformed));
         assert_eq!(Token::parse(&"a".repeat(129)), Err(TokenError::Malformed));
-        assert_eq!(Token::parse("abcdefghijklmnop q"), Err(TokenError::Malformed));
+        assert_eq!(
+            Token::parse("abcdefghijklmnop q"),
+            Err(TokenError::Malformed)
+        );
         assert!(Token::parse(&"a".repeat(128)).is_ok());
     }
 

@@ -210,7 +210,9 @@ mod tests {
 
     #[test]
     fn refuses_malformed_and_out_of_range_ids() {
-        for bad in ["", "A", "A0", "A01", "1A", "AA1", "A-1", "Ä1", "A1000", "A 1"] {
+        for bad in [
+            "", "A", "A0", "A01", "1A", "AA1", "A-1", "Ä1", "A1000", "A 1",
+        ] {
             assert_eq!(
                 SeatId::parse(bad, 10, 10),
                 Err(SeatIdError::Malformed),
@@ -261,9 +263,24 @@ mod tests {
     #[test]
     fn parses_venue_lists() {
         let venues = VenueSpec::parse_list("main:10x10, hall:5x8").unwrap();
-        assert_eq!(venues[1], VenueSpec { name: "hall".into(), rows: 5, cols: 8 });
+        assert_eq!(
+            venues[1],
+            VenueSpec {
+                name: "hall".into(),
+                rows: 5,
+                cols: 8
+            }
+        );
         assert_eq!(venues[0].seat_count(), 100);
-        for bad in ["", "main", "main:10", "main:0x5", "main:27x5", "Main:1x1", "a:1x1,a:2x2"] {
+        for bad in [
+            "",
+            "main",
+            "main:10",
+            "main:0x5",
+            "main:27x5",
+            "Main:1x1",
+            "a:1x1,a:2x2",
+        ] {
             assert!(VenueSpec::parse_list(bad).is_err(), "{bad}");
         }
     }

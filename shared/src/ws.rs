@@ -296,9 +296,18 @@ mod tests {
         assert_eq!(code("not json"), ErrorCode::ValidationError);
         assert_eq!(code("[1,2]"), ErrorCode::ValidationError);
         assert_eq!(code(r#"{"data":{}}"#), ErrorCode::ValidationError);
-        assert_eq!(code(r#"{"type":"DANCE","data":{}}"#), ErrorCode::UnknownType);
-        assert_eq!(code(r#"{"type":"BOOK_SEAT","data":{}}"#), ErrorCode::ValidationError);
-        assert_eq!(code(r#"{"type":"BOOK_SEAT","data":{"seat_id":5}}"#), ErrorCode::ValidationError);
+        assert_eq!(
+            code(r#"{"type":"DANCE","data":{}}"#),
+            ErrorCode::UnknownType
+        );
+        assert_eq!(
+            code(r#"{"type":"BOOK_SEAT","data":{}}"#),
+            ErrorCode::ValidationError
+        );
+        assert_eq!(
+            code(r#"{"type":"BOOK_SEAT","data":{"seat_id":5}}"#),
+            ErrorCode::ValidationError
+        );
         assert_eq!(code(&"x".repeat(5000)), ErrorCode::FrameTooLarge);
         let err = parse_client_frame(r#"{"type":"BOOK_SEAT","data":{"req_id":"q9"}}"#).unwrap_err();
         assert_eq!(err.req_id, json!("q9"));

@@ -1,0 +1,110 @@
+//! Configuration from environment variables (names and defaults are part of the contract).
+
+use std::time::Duration;
+
+use shared::VenueSpec;
+
+/// Everything the booking service is configured with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub host: String,
+    pub port: u16,
+    pub redis_url: String,
+    pub nats_url: String,
+    pub hold_seconds: u64,
+    pub max_holds_per_user: u32,
+    pub venues: Vec<VenueSpec>,
+    pub admin_token: Option<String>,
+    /// Commands a user may send per second (the burst is the same size).
+    pub user_rate_limit: u32,
+    /// How often the expiry index is checked for holds that ran out.
+    pub expiry_interval: Duration,
+}
+
+/// `--help` text: every variable, its default and meaning.
+pub const HELP: &str = "\
+booking-service: owns all seat state (Redis) and publishes every change (NATS)
+
+USAGE: booking-service [--help] [--version]
+
+Configured by environment variables:
+  PORT=8080                         HTTP port
+  HOST=127.0.0.1                    address to bind (0.0.0.0 in containers)
+  REDIS_URL=redis://127.0.0.1:6379  Redis holding locks, bookings and seq numbers
+  NATS_URL=nats://127.0.0.1:4222    NATS the changes are published to (seats.{venue}.{kind})
+  HOLD_SECONDS=30                   how long a selected seat stays held
+  MAX_HOLDS_PER_USER=4              holds one user may have at once
+  VENUES=main:10x10                 comma list of name:ROWSxCOLS
+  ADMIN_TOKEN                       enables POST /api/admin/reset with 'Authorization: Bearer …'
+  USER_RATE_LIMIT=20                seat commands per second per user (burst of the same size)
+  RUST_LOG=info                     log filter (tracing EnvFilter syntax)
+
+Routes: GET /health, GET /metrics, GET /api/seats[?venue=], GET /api/venues/{venue},
+        POST /api/seats/{select,book,release}, POST /api/admin/reset[?venue=]
+";
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Config, String> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup`, so tests can supply their own variables.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
+        let get = |name: &str, default: &str| lookup(name).unwrap_or_else(|| default.to_owned());
+        let number = |name: &str, default: &str| -> Result<u64, String> {
+            let raw = get(name, default);
+            raw.trim()
+                .parse()
+                .map_err(|_| format!("{name}={raw} is not a whole number"))
+        };
+        let hold_seconds = number("HOLD_SECONDS", "30")?;
+        if hold_seconds == 0 {
+            return Err("HOLD_SECONDS must be at least 1".into());
+        }
+        let max_holds_per_user = u32::try_from(number("MAX_HOLDS_PER_USER", "4")?)
+            .map_err(|_| "MAX_HOLDS_PER_USER is too large".to_string())?;
+        let user_rate_limit = u32::try_from(number("USER_RATE_LIMIT", "20")?)
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or("USER_RATE_LIMIT must be between 1 and 2^32")?;
+        Ok(Config {
+            host: get("HOST", "127.0.0.1"),
+            port: u16::try_from(number("PORT", "8080")?).map_err(|_| "PORT is too large")?,
+            redis_url: get("REDIS_URL", "redis://127.0.0.1:6379"),
+            nats_url: get("NATS_URL", "nats://127.0.0.1:4222"),
+            hold_seconds,
+            max_holds_per_user,
+            venues: VenueSpec::parse_list(&get("VENUES", "main:10x10"))
+                .map_err(|e| format!("VENUES: {e}"))?,
+            admin_token: lookup("ADMIN_TOKEN").filter(|t| !t.is_empty()),
+            user_rate_limit,
+            expiry_interval: Duration::from_millis(100),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let config = Config::from_lookup(|_| None).unwrap();
+        assert_eq!(config.port, 8080);
+        assert_eq!(config.hold_seconds, 30);
+        assert_eq!(config.max_holds_per_user, 4);
+        assert_eq!(config.venues[0].name, "main");
+        assert_eq!(config.venues[0].seat_count(), 100);
+        assert!(config.admin_token.is_none());
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let err =
+            Config::from_lookup(|n| (n == "HOLD_SECONDS").then(|| "soon".into())).unwrap_err();
+        assert!(err.contains("HOLD_SECONDS"), "{err}");
+        let err = Config::from_lookup(|n| (n == "VENUES").then(|| "x".into())).unwrap_err();
+        assert!(err.contains("VENUES"), "{err}");
+    }
+}

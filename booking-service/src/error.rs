@@ -1,0 +1,91 @@
+//! The service's one error type and how it is answered over HTTP.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use shared::api::ErrorResponse;
+use shared::ErrorCode;
+
+/// An error answered to a client: a code from the contract and a readable message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    /// Overrides the code's usual HTTP status (e.g. 413 or 415 for body problems).
+    pub status: Option<StatusCode>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+            status: None,
+        }
+    }
+
+    pub fn unavailable(what: &str) -> Self {
+        Self::new(
+            ErrorCode::Unavailable,
+            format!("{what} is unreachable; try again shortly"),
+        )
+    }
+
+    pub fn internal() -> Self {
+        Self::new(ErrorCode::Internal, "internal error; it has been logged")
+    }
+
+    fn status(&self) -> StatusCode {
+        self.status.unwrap_or_else(|| {
+            StatusCode::from_u16(self.code.http_status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        (status, Json(ErrorResponse::new(self.code, self.message))).into_response()
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        let status = rejection.status();
+        let message = match &rejection {
+            JsonRejection::MissingJsonContentType(_) => {
+                "expected a JSON body with 'Content-Type: application/json'".to_string()
+            }
+            _ => rejection.body_text(),
+        };
+        ApiError {
+            code: ErrorCode::ValidationError,
+            message,
+            status: Some(status),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::new(ErrorCode::ValidationError, rejection.body_text())
+    }
+}
+
+impl From<shared::TokenError> for ApiError {
+    fn from(error: shared::TokenError) -> Self {
+        ApiError::new(ErrorCode::Unauthorized, error.to_string())
+    }
+}
+
+impl From<shared::SeatIdError> for ApiError {
+    fn from(error: shared::SeatIdError) -> Self {
+        let code = match error {
+            shared::SeatIdError::Malformed => ErrorCode::ValidationError,
+            shared::SeatIdError::OutOfRange(_) => ErrorCode::UnknownSeat,
+        };
+        ApiError::new(code, error.to_string())
+    }
+}

@@ -1,0 +1,107 @@
+//! The booking service: owns all seat state in Redis, holds seats with 30-second locks, turns
+//! holds into bookings, announces expiries, and publishes every change to NATS.
+
+pub mod config;
+pub mod error;
+pub mod expiry;
+pub mod metrics;
+pub mod publisher;
+pub mod routes;
+pub mod seats;
+pub mod store;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use config::Config;
+
+/// Serves the API on `listener` until `shutdown` resolves, then stops the expiry watcher,
+/// flushes NATS and closes Redis.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let metrics = metrics::Metrics::new();
+    let store = store::SeatStore::connect(&config.redis_url, metrics.clone())?;
+    let publisher = publisher::EventPublisher::connect(&config.nats_url, metrics.clone()).await?;
+    let service = Arc::new(seats::SeatService::new(
+        store,
+        publisher,
+        metrics,
+        &config.venues,
+        config.hold_seconds,
+        config.max_holds_per_user,
+    ));
+    let state = Arc::new(routes::AppState::new(
+        service.clone(),
+        config.admin_token.clone(),
+        config.user_rate_limit,
+    ));
+
+    let (stop, stopped) = watch::channel(false);
+    let expiry = tokio::spawn(expiry::watch_hold_expiry(
+        service.clone(),
+        config.expiry_interval,
+        stopped.clone(),
+    ));
+    let limiter_cleanup = tokio::spawn(forget_idle_users(state.clone(), stopped));
+
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        venues = ?config.venues.iter().map(|v| format!("{}:{}x{}", v.name, v.rows, v.cols)).collect::<Vec<_>>(),
+        hold_seconds = config.hold_seconds,
+        max_holds_per_user = config.max_holds_per_user,
+        admin_reset = config.admin_token.is_some(),
+        "booking service listening"
+    );
+    axum::serve(listener, routes::app(state))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+
+    tracing::info!("shutting down: stopping hold expiry, flushing NATS");
+    let _ = stop.send(true);
+    let _ = expiry.await;
+    let _ = limiter_cleanup.await;
+    service.publisher.flush().await;
+    service.store.quit().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The per-user rate limiter remembers every user it has seen; drop the idle ones now and then.
+async fn forget_idle_users(state: Arc<routes::AppState>, mut stopped: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(60)) => state.user_limiter.retain_recent(),
+            _ = stopped.changed() => break,
+        }
+    }
+}
+
+/// Resolves on Ctrl+C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown signal received");
+}

@@ -1,0 +1,115 @@
+//! Prometheus metrics: requests by route and status, seat changes by kind, Redis latency.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ChangeLabels {
+    venue: String,
+    /// held, booked, released, expired, reset
+    kind: &'static str,
+}
+
+struct Inner {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    changes: Family<ChangeLabels, Counter>,
+    redis_latency: Histogram,
+    publish_failures: Counter,
+}
+
+/// Cheap to clone; every clone records into the same registry.
+#[derive(Clone)]
+pub struct Metrics(Arc<Inner>);
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("booking");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
+        let changes = Family::<ChangeLabels, Counter>::default();
+        registry.register(
+            "seat_changes",
+            "Seat changes by kind: held, booked, released, expired, reset",
+            changes.clone(),
+        );
+        // 50 µs .. ~1.6 s
+        let redis_latency = Histogram::new(exponential_buckets(0.000_05, 2.0, 16));
+        registry.register(
+            "redis_roundtrip_seconds",
+            "Latency of seat scripts in Redis",
+            redis_latency.clone(),
+        );
+        let publish_failures = Counter::default();
+        registry.register(
+            "nats_publish_failures",
+            "Seat events that could not be handed to NATS",
+            publish_failures.clone(),
+        );
+        Metrics(Arc::new(Inner {
+            registry,
+            requests,
+            changes,
+            redis_latency,
+            publish_failures,
+        }))
+    }
+
+    pub fn count_request(&self, route: &str, status: u16) {
+        self.0
+            .requests
+            .get_or_create(&RequestLabels {
+                route: route.to_owned(),
+                status,
+            })
+            .inc();
+    }
+
+    pub fn count_change(&self, venue: &str, kind: &'static str) {
+        self.0
+            .changes
+            .get_or_create(&ChangeLabels {
+                venue: venue.to_owned(),
+                kind,
+            })
+            .inc();
+    }
+
+    pub fn observe_redis(&self, elapsed: Duration) {
+        self.0.redis_latency.observe(elapsed.as_secs_f64());
+    }
+
+    pub fn count_publish_failure(&self) {
+        self.0.publish_failures.inc();
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &self.0.registry);
+        text
+    }
+}

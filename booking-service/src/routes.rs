@@ -1,0 +1,227 @@
+//! The HTTP API: routes, request validation and the JSON answers of the contract.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use serde::Deserialize;
+use serde_json::json;
+use shared::api::{SeatRequest, SeatResponse, VenueSnapshot};
+use shared::ws::SeatAction;
+use shared::{ErrorCode, Seat, Token};
+
+use crate::error::ApiError;
+use crate::seats::SeatService;
+
+/// Request bodies larger than this are refused before parsing.
+const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// What every handler shares.
+pub struct AppState {
+    pub service: Arc<SeatService>,
+    pub admin_token: Option<String>,
+    pub user_limiter: DefaultKeyedRateLimiter<String>,
+}
+
+impl AppState {
+    pub fn new(
+        service: Arc<SeatService>,
+        admin_token: Option<String>,
+        user_rate_limit: u32,
+    ) -> Self {
+        let per_second = NonZeroU32::new(user_rate_limit).unwrap_or(NonZeroU32::MIN);
+        AppState {
+            service,
+            admin_token,
+            user_limiter: RateLimiter::keyed(Quota::per_second(per_second)),
+        }
+    }
+}
+
+type Shared = State<Arc<AppState>>;
+
+/// JSON bodies whose rejections are answered in the API's error format.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+/// The whole router; testable without a server.
+pub fn app(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .route("/api/seats", get(list_seats))
+        .route("/api/venues/{venue}", get(venue_snapshot))
+        .route("/api/seats/select", post(select_seat))
+        .route("/api/seats/book", post(book_seat))
+        .route("/api/seats/release", post(release_seat))
+        .route("/api/admin/reset", post(admin_reset))
+        .fallback(unknown_route)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
+        .with_state(state)
+}
+
+async fn count_requests(State(state): Shared, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let response = next.run(request).await;
+    state
+        .service
+        .metrics
+        .count_request(&route, response.status().as_u16());
+    response
+}
+
+async fn health(State(state): Shared) -> Response {
+    let redis = state.service.store.ping().await;
+    let nats = state.service.publisher.is_connected();
+    let word = |up: bool| if up { "ok" } else { "down" };
+    if redis && nats {
+        Json(json!({"status": "ok"})).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "unavailable", "redis": word(redis), "nats": word(nats)})),
+        )
+            .into_response()
+    }
+}
+
+async fn metrics(State(state): Shared) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.service.metrics.render(),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct VenueQuery {
+    venue: Option<String>,
+}
+
+async fn list_seats(
+    State(state): Shared,
+    query: Result<Query<VenueQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<Seat>>, ApiError> {
+    let Query(query) = query?;
+    let venue = state.service.venue(query.venue.as_deref())?;
+    Ok(Json(state.service.snapshot(venue).await?.seats))
+}
+
+async fn venue_snapshot(
+    State(state): Shared,
+    Path(venue): Path<String>,
+) -> Result<Json<VenueSnapshot>, ApiError> {
+    let venue = state.service.venue(Some(&venue))?;
+    Ok(Json(state.service.snapshot(venue).await?))
+}
+
+async fn select_seat(
+    state: Shared,
+    body: Result<ApiJson<SeatRequest>, ApiError>,
+) -> Result<Json<SeatResponse>, ApiError> {
+    seat_command(state, SeatAction::Select, body).await
+}
+
+async fn book_seat(
+    state: Shared,
+    body: Result<ApiJson<SeatRequest>, ApiError>,
+) -> Result<Json<SeatResponse>, ApiError> {
+    seat_command(state, SeatAction::Book, body).await
+}
+
+async fn release_seat(
+    state: Shared,
+    body: Result<ApiJson<SeatRequest>, ApiError>,
+) -> Result<Json<SeatResponse>, ApiError> {
+    seat_command(state, SeatAction::Release, body).await
+}
+
+async fn seat_command(
+    State(state): Shared,
+    action: SeatAction,
+    body: Result<ApiJson<SeatRequest>, ApiError>,
+) -> Result<Json<SeatResponse>, ApiError> {
+    let ApiJson(request) = body?;
+    let token = Token::parse(request.token.as_deref().unwrap_or(""))?;
+    let venue = state.service.venue(request.venue.as_deref())?;
+    let seat_id = request
+        .seat_id
+        .as_deref()
+        .ok_or_else(|| ApiError::new(ErrorCode::ValidationError, "seat_id is required"))?;
+    let seat = venue.spec.parse_seat(seat_id)?;
+    let user = token.user_id();
+    if state.user_limiter.check_key(&user).is_err() {
+        return Err(ApiError::new(
+            ErrorCode::RateLimited,
+            "too many seat commands; slow down",
+        ));
+    }
+    let seat = state.service.apply(action, venue, seat, &user).await?;
+    Ok(Json(SeatResponse { ok: true, seat }))
+}
+
+async fn admin_reset(
+    State(state): Shared,
+    headers: HeaderMap,
+    query: Result<Query<VenueQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Some(expected) = state.admin_token.as_deref() else {
+        return Err(ApiError {
+            status: Some(StatusCode::FORBIDDEN),
+            ..ApiError::new(
+                ErrorCode::Unauthorized,
+                "admin reset is disabled (ADMIN_TOKEN is not set)",
+            )
+        });
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if !presented.is_some_and(|p| constant_time_eq(p.as_bytes(), expected.as_bytes())) {
+        return Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "missing or wrong admin token",
+        ));
+    }
+    let Query(query) = query?;
+    let venues: Vec<_> = match query.venue.as_deref() {
+        Some(name) => vec![state.service.venue(Some(name))?],
+        None => state.service.venues().collect(),
+    };
+    let mut released = 0;
+    for venue in venues {
+        released += state.service.reset(venue).await?;
+    }
+    Ok(Json(json!({"ok": true, "released": released})))
+}
+
+async fn unknown_route() -> ApiError {
+    ApiError::new(
+        ErrorCode::NotFound,
+        "no such route; see GET /health, /api/seats, /api/venues/{venue}",
+    )
+}
+
+/// Compares secrets without revealing through timing how much of them matched.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

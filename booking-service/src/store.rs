@@ -1,0 +1,444 @@
+//! Seat state in Redis. Every change is one Lua script that checks, changes and numbers it
+//! atomically; nothing here checks in one round trip and acts in another.
+
+use std::time::{Duration, Instant};
+
+use fred::prelude::*;
+use fred::types::scripts::Script;
+use shared::{ErrorCode, Seat, SeatId, SeatStatus, VenueSpec};
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+
+const COMMON: &str = include_str!("lua/common.lua");
+
+/// The venue's Redis keys. All carry the venue as a hash tag (`{main}`) so they share a slot.
+#[derive(Debug, Clone)]
+pub struct VenueKeys {
+    lock_prefix: String,
+    state: String,
+    holds: String,
+    counts: String,
+    seq: String,
+}
+
+impl VenueKeys {
+    pub fn new(venue: &str) -> Self {
+        VenueKeys {
+            lock_prefix: format!("seat:{{{venue}}}:"),
+            state: format!("state:{{{venue}}}"),
+            holds: format!("holds:{{{venue}}}"),
+            counts: format!("holdcount:{{{venue}}}"),
+            seq: format!("seq:{{{venue}}}"),
+        }
+    }
+
+    fn seat_keys(&self, seat: &str) -> Vec<String> {
+        vec![
+            format!("{}{seat}", self.lock_prefix),
+            self.state.clone(),
+            self.holds.clone(),
+            self.counts.clone(),
+            self.seq.clone(),
+        ]
+    }
+}
+
+/// What a seat script did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScriptOutcome {
+    /// The seat changed; `seq` numbers the change.
+    Changed {
+        seq: u64,
+        user: String,
+        expires_ms: Option<u64>,
+    },
+    /// Nothing to do (selecting a seat you already hold).
+    Unchanged {
+        user: String,
+        expires_ms: Option<u64>,
+    },
+    /// Refused, with the code to answer and the current holder if any.
+    Refused { code: ErrorCode, holder: String },
+}
+
+/// What the expiry script did with a due hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExpiryOutcome {
+    Expired {
+        seq: u64,
+        user: String,
+    },
+    /// Not due yet; look again at this time (unix ms).
+    Later(u64),
+    /// Nothing to expire (booked, released, or already announced).
+    Gone,
+}
+
+/// A seat released by an admin reset, numbered in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResetSeat {
+    pub seq: u64,
+    pub seat: String,
+    pub user: String,
+}
+
+/// The seat scripts, loaded once and run with EVALSHA (reloaded after a Redis restart).
+struct Scripts {
+    select: Script,
+    book: Script,
+    release: Script,
+    expire: Script,
+    snapshot: Script,
+    reset: Script,
+}
+
+impl Scripts {
+    fn new() -> Self {
+        let with_common = |body: &str| Script::from_lua(format!("{COMMON}\n{body}"));
+        Scripts {
+            select: with_common(include_str!("lua/select.lua")),
+            book: with_common(include_str!("lua/book.lua")),
+            release: with_common(include_str!("lua/release.lua")),
+            expire: with_common(include_str!("lua/expire.lua")),
+            snapshot: with_common(include_str!("lua/snapshot.lua")),
+            reset: with_common(include_str!("lua/reset.lua")),
+        }
+    }
+}
+
+/// The only writer of seat state.
+pub struct SeatStore {
+    client: Client,
+    scripts: Scripts,
+    metrics: Metrics,
+}
+
+impl SeatStore {
+    /// Creates the client and starts connecting in the background; it reconnects by itself.
+    pub fn connect(redis_url: &str, metrics: Metrics) -> anyhow::Result<SeatStore> {
+        let mut config = Config::from_url(redis_url)?;
+        // Start even when Redis is down; requests answer 503 until it is back.
+        config.fail_fast = false;
+        let client = Builder::from_config(config)
+            .with_connection_config(|c| {
+                c.connection_timeout = Duration::from_secs(2);
+                c.internal_command_timeout = Duration::from_secs(2);
+                // A seat script is not retried on a new connection: if the first attempt ran
+                // but its reply was lost, a retry would answer wrongly (e.g. SEAT_BOOKED to the
+                // booker). The caller gets 503 instead and the edges' seq check heals any gap.
+                c.max_command_attempts = 1;
+            })
+            .with_performance_config(|p| {
+                p.default_command_timeout = Duration::from_secs(2);
+            })
+            .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2))
+            .build()?;
+        client.connect();
+        Ok(SeatStore {
+            client,
+            scripts: Scripts::new(),
+            metrics,
+        })
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.client.is_connected()
+    }
+
+    /// Round trip to Redis, for health checks.
+    pub async fn ping(&self) -> bool {
+        self.is_connected()
+            && tokio::time::timeout(Duration::from_secs(1), self.client.ping::<String>(None))
+                .await
+                .is_ok_and(|r| r.is_ok())
+    }
+
+    pub async fn quit(&self) {
+        let _ = self.client.quit().await;
+    }
+
+    async fn run(
+        &self,
+        script: &Script,
+        keys: Vec<String>,
+        args: Vec<String>,
+    ) -> Result<Vec<String>, ApiError> {
+        if !self.client.is_connected() {
+            return Err(ApiError::unavailable("Redis"));
+        }
+        let started = Instant::now();
+        let result = script
+            .evalsha_with_reload::<Vec<String>, _, _>(&self.client, keys, args)
+            .await;
+        self.metrics.observe_redis(started.elapsed());
+        result.map_err(|error| match error.kind() {
+            ErrorKind::IO | ErrorKind::Timeout | ErrorKind::Canceled | ErrorKind::Backpressure => {
+                tracing::warn!(%error, "redis unavailable");
+                ApiError::unavailable("Redis")
+            }
+            _ => {
+                tracing::error!(%error, "redis script failed");
+                ApiError::internal()
+            }
+        })
+    }
+
+    pub async fn select(
+        &self,
+        keys: &VenueKeys,
+        seat: &str,
+        user: &str,
+        hold_seconds: u64,
+        max_holds: u32,
+    ) -> Result<ScriptOutcome, ApiError> {
+        let reply = self
+            .run(
+                &self.scripts.select,
+                keys.seat_keys(seat),
+                vec![
+                    seat.into(),
+                    user.into(),
+                    hold_seconds.to_string(),
+                    max_holds.to_string(),
+                ],
+            )
+            .await?;
+        parse_outcome(&reply)
+    }
+
+    pub async fn book(
+        &self,
+        keys: &VenueKeys,
+        seat: &str,
+        user: &str,
+    ) -> Result<ScriptOutcome, ApiError> {
+        let reply = self
+            .run(
+                &self.scripts.book,
+                keys.seat_keys(seat),
+                vec![seat.into(), user.into()],
+            )
+            .await?;
+        parse_outcome(&reply)
+    }
+
+    pub async fn release(
+        &self,
+        keys: &VenueKeys,
+        seat: &str,
+        user: &str,
+    ) -> Result<ScriptOutcome, ApiError> {
+        let reply = self
+            .run(
+                &self.scripts.release,
+                keys.seat_keys(seat),
+                vec![seat.into(), user.into()],
+            )
+            .await?;
+        parse_outcome(&reply)
+    }
+
+    pub async fn expire(&self, keys: &VenueKeys, seat: &str) -> Result<ExpiryOutcome, ApiError> {
+        let reply = self
+            .run(
+                &self.scripts.expire,
+                keys.seat_keys(seat),
+                vec![seat.into()],
+            )
+            .await?;
+        match reply.first().map(String::as_str) {
+            Some("CHANGED") => Ok(ExpiryOutcome::Expired {
+                seq: parse_field(&reply, 3)?,
+                user: reply.get(1).cloned().unwrap_or_default(),
+            }),
+            Some("LATER") => Ok(ExpiryOutcome::Later(parse_field(&reply, 1)?)),
+            Some("GONE") => Ok(ExpiryOutcome::Gone),
+            _ => Err(unexpected(&reply)),
+        }
+    }
+
+    /// Seats whose hold expiry (per the index) is at or before `now_ms`.
+    pub async fn due_holds(
+        &self,
+        keys: &VenueKeys,
+        now_ms: u64,
+        limit: i64,
+    ) -> Result<Vec<String>, ApiError> {
+        if !self.client.is_connected() {
+            return Err(ApiError::unavailable("Redis"));
+        }
+        self.client
+            .zrangebyscore::<Vec<String>, _, _, _>(
+                &keys.holds,
+                "-inf",
+                now_ms as f64,
+                false,
+                Some((0, limit)),
+            )
+            .await
+            .map_err(|error| {
+                tracing::warn!(%error, "reading the expiry index failed");
+                ApiError::unavailable("Redis")
+            })
+    }
+
+    /// Every seat of the venue and the seq of the last change included, read atomically.
+    pub async fn snapshot(
+        &self,
+        keys: &VenueKeys,
+        venue: &VenueSpec,
+    ) -> Result<(u64, Vec<Seat>), ApiError> {
+        let reply = self
+            .run(
+                &self.scripts.snapshot,
+                vec![keys.state.clone(), keys.seq.clone()],
+                vec![],
+            )
+            .await?;
+        let seq = parse_field(&reply, 0)?;
+        let mut seats: Vec<Seat> = SeatId::all(venue.rows, venue.cols)
+            .map(Seat::available)
+            .collect();
+        for pair in reply[1..].chunks_exact(2) {
+            let Ok(id) = venue.parse_seat(&pair[0]) else {
+                tracing::warn!(seat = %pair[0], "ignoring a seat outside the venue in Redis");
+                continue;
+            };
+            let seat =
+                &mut seats[usize::from(id.row) * usize::from(venue.cols) + usize::from(id.col)];
+            apply_stored_state(seat, &pair[1]);
+        }
+        Ok((seq, seats))
+    }
+
+    /// Releases every held and booked seat of the venue.
+    pub async fn reset(&self, keys: &VenueKeys) -> Result<Vec<ResetSeat>, ApiError> {
+        let reply = self
+            .run(
+                &self.scripts.reset,
+                vec![
+                    keys.state.clone(),
+                    keys.holds.clone(),
+                    keys.counts.clone(),
+                    keys.seq.clone(),
+                ],
+                vec![keys.lock_prefix.clone()],
+            )
+            .await?;
+        let first_seq: u64 = parse_field(&reply, 0)?;
+        Ok(reply[1..]
+            .chunks_exact(2)
+            .enumerate()
+            .map(|(i, pair)| ResetSeat {
+                seq: first_seq + i as u64,
+                seat: pair[0].clone(),
+                user: pair[1].clone(),
+            })
+            .collect())
+    }
+}
+
+/// Fills a seat from its stored encoding: `h|user|expires_ms` or `b|user`.
+fn apply_stored_state(seat: &mut Seat, stored: &str) {
+    let mut parts = stored.split('|');
+    let (kind, user, expires) = (parts.next(), parts.next(), parts.next());
+    match kind {
+        Some("h") => {
+            seat.status = SeatStatus::Held;
+            seat.expires_at = expires.and_then(|e| e.parse().ok()).map(ms_to_unix_seconds);
+        }
+        Some("b") => seat.status = SeatStatus::Booked,
+        _ => return,
+    }
+    seat.held_by = user.map(str::to_owned);
+}
+
+/// `expires_at` is in whole seconds; round up so a hold never looks shorter than it is.
+pub fn ms_to_unix_seconds(ms: u64) -> u64 {
+    ms.div_ceil(1000)
+}
+
+fn parse_outcome(reply: &[String]) -> Result<ScriptOutcome, ApiError> {
+    let user = reply.get(1).cloned().unwrap_or_default();
+    let expires_ms = reply.get(2).and_then(|e| e.parse().ok());
+    let refused = |code| {
+        Ok(ScriptOutcome::Refused {
+            code,
+            holder: user.clone(),
+        })
+    };
+    match reply.first().map(String::as_str) {
+        Some("CHANGED") => Ok(ScriptOutcome::Changed {
+            seq: parse_field(reply, 3)?,
+            user,
+            expires_ms,
+        }),
+        Some("UNCHANGED") => Ok(ScriptOutcome::Unchanged { user, expires_ms }),
+        Some("SEAT_BOOKED") => refused(ErrorCode::SeatBooked),
+        Some("SEAT_UNAVAILABLE") => refused(ErrorCode::SeatUnavailable),
+        Some("NOT_HOLDER") => refused(ErrorCode::NotHolder),
+        Some("MAX_HOLDS_EXCEEDED") => refused(ErrorCode::MaxHoldsExceeded),
+        _ => Err(unexpected(reply)),
+    }
+}
+
+fn parse_field<T: std::str::FromStr>(reply: &[String], index: usize) -> Result<T, ApiError> {
+    reply
+        .get(index)
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| unexpected(reply))
+}
+
+fn unexpected(reply: &[String]) -> ApiError {
+    tracing::error!(?reply, "unexpected reply from a seat script");
+    ApiError::internal()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_share_the_venue_hash_tag() {
+        let keys = VenueKeys::new("main");
+        for key in keys.seat_keys("A1") {
+            assert!(key.contains("{main}"), "{key}");
+        }
+    }
+
+    #[test]
+    fn stored_states_become_seats() {
+        let id = SeatId { row: 0, col: 0 };
+        let mut seat = Seat::available(id);
+        apply_stored_state(&mut seat, "h|u-abc|1763723456001");
+        assert_eq!(seat.status, SeatStatus::Held);
+        assert_eq!(seat.held_by.as_deref(), Some("u-abc"));
+        assert_eq!(seat.expires_at, Some(1763723457));
+        let mut seat = Seat::available(id);
+        apply_stored_state(&mut seat, "b|u-abc");
+        assert_eq!(seat.status, SeatStatus::Booked);
+        assert_eq!(seat.expires_at, None);
+    }
+
+    #[test]
+    fn script_replies_map_to_outcomes() {
+        let reply = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            parse_outcome(&reply(&["CHANGED", "u-1", "5000", "7"])).unwrap(),
+            ScriptOutcome::Changed {
+                seq: 7,
+                user: "u-1".into(),
+                expires_ms: Some(5000)
+            }
+        );
+        assert_eq!(
+            parse_outcome(&reply(&["SEAT_BOOKED", "u-2"])).unwrap(),
+            ScriptOutcome::Refused {
+                code: ErrorCode::SeatBooked,
+                holder: "u-2".into()
+            }
+        );
+        assert!(parse_outcome(&reply(&["WHAT"])).is_err());
+    }
+}

@@ -1,0 +1,98 @@
+//! A small client for the booking service's HTTP API.
+
+use serde_json::{json, Value};
+
+/// Talks to one booking service.
+#[derive(Clone)]
+pub struct Api {
+    pub base: String,
+    client: reqwest::Client,
+}
+
+/// Status code and JSON body of one answer.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Answer {
+    /// The error code, or "OK".
+    pub fn code(&self) -> String {
+        if self.body["ok"] == json!(true) {
+            "OK".into()
+        } else {
+            self.body["error"]["code"]
+                .as_str()
+                .unwrap_or("<none>")
+                .to_owned()
+        }
+    }
+}
+
+impl Api {
+    pub fn new(base: impl Into<String>) -> Api {
+        Api {
+            base: base.into(),
+            client: reqwest::Client::builder()
+                .pool_max_idle_per_host(256)
+                .build()
+                .expect("http client"),
+        }
+    }
+
+    /// `POST /api/seats/{verb}` with `{"seat_id","token"}`.
+    pub async fn seat(&self, verb: &str, seat_id: &str, token: &str) -> Answer {
+        self.post_json(
+            &format!("/api/seats/{verb}"),
+            json!({"seat_id": seat_id, "token": token}),
+        )
+        .await
+    }
+
+    pub async fn post_json(&self, path: &str, body: Value) -> Answer {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("request sent");
+        Self::answer(response).await
+    }
+
+    /// A POST with a raw body and content type, for malformed-input tests.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Answer {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request sent");
+        Self::answer(response).await
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request sent");
+        Self::answer(response).await
+    }
+
+    async fn answer(response: reqwest::Response) -> Answer {
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Answer { status, body }
+    }
+}
