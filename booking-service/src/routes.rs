@@ -64,6 +64,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/admin/reset", post(admin_reset))
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             count_requests,

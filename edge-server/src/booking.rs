@@ -1,0 +1,108 @@
+//! The booking service as the edge sees it: seat commands and venue snapshots over a pooled
+//! keep-alive HTTP client.
+
+use std::time::Duration;
+
+use shared::api::{ErrorResponse, SeatRequest, SeatResponse, VenueSnapshot};
+use shared::ws::SeatAction;
+use shared::{ErrorCode, Seat};
+
+/// A refusal or failure, ready to be sent to the client as an `ERROR`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookingError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl BookingError {
+    fn unavailable(why: impl std::fmt::Display) -> Self {
+        tracing::warn!(%why, "booking service unavailable");
+        BookingError {
+            code: ErrorCode::Unavailable,
+            message: "the booking service is unreachable; try again shortly".into(),
+        }
+    }
+}
+
+/// Cheap to clone; clones share one connection pool.
+#[derive(Clone)]
+pub struct BookingClient {
+    base_url: String,
+    http: reqwest::Client,
+}
+
+impl BookingClient {
+    pub fn new(base_url: &str) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(1))
+            .timeout(Duration::from_secs(5))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(64)
+            .tcp_nodelay(true)
+            .build()?;
+        Ok(BookingClient {
+            base_url: base_url.to_owned(),
+            http,
+        })
+    }
+
+    /// Runs one seat command for the user holding `token`.
+    pub async fn seat_command(
+        &self,
+        action: SeatAction,
+        venue: &str,
+        seat_id: &str,
+        token: &str,
+    ) -> Result<Seat, BookingError> {
+        let body = SeatRequest {
+            seat_id: Some(seat_id.to_owned()),
+            token: Some(token.to_owned()),
+            venue: Some(venue.to_owned()),
+        };
+        let response = self
+            .http
+            .post(format!("{}/api/seats/{}", self.base_url, action.verb()))
+            .json(&body)
+            .send()
+            .await
+            .map_err(BookingError::unavailable)?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(BookingError::unavailable)?;
+        if status.is_success() {
+            let answer: SeatResponse =
+                serde_json::from_slice(&bytes).map_err(BookingError::unavailable)?;
+            return Ok(answer.seat);
+        }
+        match serde_json::from_slice::<ErrorResponse>(&bytes) {
+            Ok(error) => Err(BookingError {
+                code: error.error.code,
+                message: error.error.message,
+            }),
+            Err(_) => Err(BookingError::unavailable(format!("HTTP {status}"))),
+        }
+    }
+
+    /// `GET /api/venues/{venue}`; `Ok(None)` when the venue does not exist.
+    pub async fn snapshot(&self, venue: &str) -> Result<Option<VenueSnapshot>, BookingError> {
+        let response = self
+            .http
+            .get(format!("{}/api/venues/{venue}", self.base_url))
+            .send()
+            .await
+            .map_err(BookingError::unavailable)?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !response.status().is_success() {
+            return Err(BookingError::unavailable(format!(
+                "HTTP {}",
+                response.status()
+            )));
+        }
+        response
+            .json::<VenueSnapshot>()
+            .await
+            .map(Some)
+            .map_err(BookingError::unavailable)
+    }
+}

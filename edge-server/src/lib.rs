@@ -1,0 +1,254 @@
+//! The edge server: holds WebSocket clients, mirrors every venue from NATS, fans each change out
+//! to its clients in seq order, and forwards their commands to the booking service.
+
+pub mod booking;
+pub mod config;
+pub mod connection;
+pub mod hub;
+pub mod metrics;
+pub mod mirror;
+pub mod venues;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{State, WebSocketUpgrade};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use futures_util::StreamExt;
+use serde_json::json;
+use shared::SeatEvent;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+
+pub use config::Config;
+
+/// Kernel send buffer per client socket. Loopback and LAN autotuning would otherwise let a
+/// client that stopped reading pin megabytes; this keeps it to tens of KiB and lets its
+/// queue fill (and the client be resynchronised) soon after it stalls.
+const CLIENT_SEND_BUFFER: usize = 32 * 1024;
+
+/// Largest frame read at all; frames above 4 KiB but below this get an ERROR and the socket
+/// stays up, larger ones end the connection (they are not worth buffering).
+const MAX_READ_FRAME: usize = 64 * 1024;
+
+/// What every connection shares.
+pub struct Edge {
+    pub config: Config,
+    pub booking: booking::BookingClient,
+    pub venues: venues::Venues,
+    pub metrics: metrics::Metrics,
+    pub nats: async_nats::Client,
+    /// Learned from the booking service's snapshots; sent in WELCOME.
+    pub hold_seconds: AtomicU64,
+    pub shutdown: watch::Receiver<bool>,
+    /// Held by every connection; shutdown waits for all to be dropped.
+    pub alive: mpsc::Sender<()>,
+    next_client: AtomicU64,
+}
+
+impl Edge {
+    pub fn next_client_id(&self) -> u64 {
+        self.next_client.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// The routes: `/ws`, `/health`, `/metrics`.
+pub fn app(edge: Arc<Edge>) -> Router {
+    Router::new()
+        .route("/ws", get(upgrade))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .with_state(edge)
+}
+
+async fn upgrade(State(edge): State<Arc<Edge>>, ws: WebSocketUpgrade) -> Response {
+    // Small buffers: a seat update is a few hundred bytes and an edge holds thousands of clients.
+    ws.read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(256 * 1024)
+        .max_message_size(MAX_READ_FRAME)
+        .max_frame_size(MAX_READ_FRAME)
+        .on_upgrade(move |socket| connection::serve(socket, edge))
+}
+
+async fn health(State(edge): State<Arc<Edge>>) -> Response {
+    let nats = edge.nats.connection_state() == async_nats::connection::State::Connected;
+    let body = json!({
+        "status": if nats { "ok" } else { "unavailable" },
+        "edge_id": edge.config.edge_id,
+        "nats": if nats { "ok" } else { "down" },
+        "connections": edge.metrics.connections.get(),
+    });
+    let status = if nats {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+async fn metrics(State(edge): State<Arc<Edge>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        edge.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Serves WebSocket clients on `listener` until `shutdown` resolves; then every client gets a
+/// close frame 1001 (going away) so it reconnects to another edge.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let metrics = metrics::Metrics::new();
+    let booking = booking::BookingClient::new(&config.booking_url)?;
+    let timing = hub::HubTiming {
+        client_queue: config.client_queue,
+        reorder_window: config.reorder_window,
+        seq_check_interval: config.seq_check_interval,
+    };
+    let venues = venues::Venues::new(booking.clone(), metrics.clone(), timing);
+
+    let (nats_events, nats_connected) = mpsc::unbounded_channel::<async_nats::Event>();
+    let nats = async_nats::ConnectOptions::new()
+        .name(&config.edge_id)
+        .retry_on_initial_connect()
+        .connection_timeout(Duration::from_secs(2))
+        .max_reconnects(None)
+        .reconnect_delay_callback(|attempt| {
+            Duration::from_millis((100u64 << attempt.min(4)).min(1_000))
+        })
+        .event_callback(move |event| {
+            let nats_events = nats_events.clone();
+            async move {
+                let _ = nats_events.send(event);
+            }
+        })
+        .connect(&config.nats_url)
+        .await?;
+
+    let (stop, stopped) = watch::channel(false);
+    let (alive, mut all_gone) = mpsc::channel::<()>(1);
+    let edge = Arc::new(Edge {
+        booking,
+        venues,
+        metrics,
+        nats: nats.clone(),
+        hold_seconds: AtomicU64::new(30),
+        shutdown: stopped,
+        alive,
+        next_client: AtomicU64::new(1),
+        config,
+    });
+    edge.venues.open_unchecked(&edge.config.default_venue);
+    let subscription = nats.subscribe(shared::event::SUBJECT_ALL).await?;
+    tokio::spawn(dispatch_events(subscription, edge.clone()));
+    tokio::spawn(resync_on_reconnect(nats_connected, edge.clone()));
+    tokio::spawn(learn_hold_seconds(edge.clone()));
+
+    tracing::info!(
+        addr = %tokio::net::TcpListener::local_addr(&listener)?,
+        edge_id = %edge.config.edge_id,
+        booking = %edge.config.booking_url,
+        nats = %edge.config.nats_url,
+        "edge server listening"
+    );
+    let graceful = async move {
+        shutdown.await;
+        tracing::info!("shutting down: closing every WebSocket with 1001 (going away)");
+        let _ = stop.send(true);
+    };
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+        let _ = tcp.set_nodelay(true);
+        let _ = socket2::SockRef::from(&*tcp).set_send_buffer_size(CLIENT_SEND_BUFFER);
+    });
+    axum::serve(listener, app(edge.clone()))
+        .with_graceful_shutdown(graceful)
+        .await?;
+    let _ = edge.nats.flush().await;
+    drop(edge);
+    let _ = tokio::time::timeout(Duration::from_secs(5), all_gone.recv()).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Routes every event from NATS to its venue's hub.
+async fn dispatch_events(mut subscription: async_nats::Subscriber, edge: Arc<Edge>) {
+    while let Some(message) = subscription.next().await {
+        let event: SeatEvent = match serde_json::from_slice(&message.payload) {
+            Ok(event) => event,
+            Err(error) => {
+                tracing::warn!(subject = %message.subject, %error, "ignoring an unparsable event");
+                continue;
+            }
+        };
+        if let Some(venue) = edge.venues.get(&event.venue) {
+            venue.event(event).await;
+        }
+    }
+    tracing::warn!("NATS subscription ended");
+}
+
+/// After NATS reconnects, events published meanwhile are lost: rebuild every venue.
+async fn resync_on_reconnect(
+    mut events: mpsc::UnboundedReceiver<async_nats::Event>,
+    edge: Arc<Edge>,
+) {
+    let mut connected_before = false;
+    while let Some(event) = events.recv().await {
+        match event {
+            async_nats::Event::Connected if connected_before => {
+                edge.metrics.nats_reconnects.inc();
+                tracing::info!("NATS reconnected; resynchronising every venue");
+                for venue in edge.venues.all() {
+                    venue.resync().await;
+                }
+            }
+            async_nats::Event::Connected => connected_before = true,
+            async_nats::Event::Disconnected => tracing::warn!("NATS disconnected; reconnecting"),
+            other => tracing::info!(event = %other, "NATS event"),
+        }
+    }
+}
+
+/// WELCOME carries the hold length; learn it from the booking service (retrying until it answers).
+async fn learn_hold_seconds(edge: Arc<Edge>) {
+    loop {
+        if let Ok(Some(snapshot)) = edge.booking.snapshot(&edge.config.default_venue).await {
+            edge.hold_seconds
+                .store(snapshot.hold_seconds, Ordering::Relaxed);
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Resolves on Ctrl+C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown signal received");
+}

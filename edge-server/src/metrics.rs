@@ -1,0 +1,127 @@
+//! Prometheus metrics of one edge: connections, fan-out, resyncs, slow clients, NATS.
+
+use std::sync::Arc;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CommandLabels {
+    action: &'static str,
+    /// OK or the error code
+    result: String,
+}
+
+/// Cheap to clone; every clone records into the same registry.
+#[derive(Clone)]
+pub struct Metrics(Arc<Inner>);
+
+pub struct Inner {
+    registry: Registry,
+    pub connections: Gauge,
+    pub connections_total: Counter,
+    pub events_received: Counter,
+    pub events_fanned_out: Counter,
+    pub deliveries: Counter,
+    pub client_resyncs: Counter,
+    pub venue_resyncs: Counter,
+    pub slow_client_resyncs: Counter,
+    pub slow_clients_dropped: Counter,
+    pub nats_reconnects: Counter,
+    pub bad_frames: Counter,
+    commands: Family<CommandLabels, Counter>,
+}
+
+macro_rules! counter {
+    ($registry:ident, $name:literal, $help:literal) => {{
+        let metric = Counter::default();
+        $registry.register($name, $help, metric.clone());
+        metric
+    }};
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut r = Registry::with_prefix("edge");
+        let connections = Gauge::default();
+        r.register(
+            "connections",
+            "Open WebSocket connections",
+            connections.clone(),
+        );
+        let commands = Family::<CommandLabels, Counter>::default();
+        r.register(
+            "commands",
+            "Seat commands by action and result",
+            commands.clone(),
+        );
+        let inner = Inner {
+            connections,
+            connections_total: counter!(r, "connections_opened", "WebSocket connections opened"),
+            events_received: counter!(r, "nats_events_received", "Seat events received from NATS"),
+            events_fanned_out: counter!(
+                r,
+                "events_fanned_out",
+                "Seat events applied and sent to clients"
+            ),
+            deliveries: counter!(r, "deliveries", "Messages queued to individual clients"),
+            client_resyncs: counter!(
+                r,
+                "client_resyncs",
+                "VENUE_STATE messages sent to resynchronise clients"
+            ),
+            venue_resyncs: counter!(
+                r,
+                "venue_resyncs",
+                "Venue mirrors rebuilt from a booking-service snapshot"
+            ),
+            slow_client_resyncs: counter!(
+                r,
+                "slow_client_resyncs",
+                "Clients whose queue filled up and were resynchronised"
+            ),
+            slow_clients_dropped: counter!(
+                r,
+                "slow_clients_dropped",
+                "Clients disconnected for being too slow"
+            ),
+            nats_reconnects: counter!(r, "nats_reconnects", "Reconnections to NATS"),
+            bad_frames: counter!(r, "bad_frames", "Client frames answered with an ERROR"),
+            commands,
+            registry: r,
+        };
+        Metrics(Arc::new(inner))
+    }
+
+    pub fn count_command(&self, action: &'static str, result: &str) {
+        self.0
+            .commands
+            .get_or_create(&CommandLabels {
+                action,
+                result: result.to_owned(),
+            })
+            .inc();
+    }
+
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        let _ = prometheus_client::encoding::text::encode(&mut text, &self.0.registry);
+        text
+    }
+}
+
+impl std::ops::Deref for Metrics {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
