@@ -63,6 +63,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/seats/release", post(release_seat))
         .route("/api/admin/reset", post(admin_reset))
         .fallback(unknown_route)
+        .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(middleware::from_fn_with_state(
@@ -219,6 +220,13 @@ async fn unknown_route() -> ApiError {
     ApiError::new(
         ErrorCode::NotFound,
         "no such route; see GET /health, /api/seats, /api/venues/{venue}",
+    )
+}
+
+async fn wrong_method() -> ApiError {
+    ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        "this route does not take that method (seat commands are POST, reads are GET)",
     )
 }
 

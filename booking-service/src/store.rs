@@ -177,6 +177,13 @@ impl SeatStore {
                 tracing::warn!(%error, "redis unavailable");
                 ApiError::unavailable("Redis")
             }
+            _ if ["LOADING", "OOM", "BUSY", "MASTERDOWN", "TRYAGAIN"]
+                .iter()
+                .any(|p| error.details().starts_with(p)) =>
+            {
+                tracing::warn!(%error, "redis cannot take writes right now");
+                ApiError::unavailable("Redis")
+            }
             _ => {
                 tracing::error!(%error, "redis script failed");
                 ApiError::internal()

@@ -43,7 +43,6 @@ enum Control {
 /// Serves one upgraded WebSocket until it closes or the edge shuts down.
 pub async fn serve(socket: WebSocket, edge: Arc<Edge>) {
     let client = edge.next_client_id();
-    let _alive = edge.alive.clone(); // shutdown waits until every connection drops this
     edge.metrics.connections.inc();
     edge.metrics.connections_total.inc();
     let last_heard = Arc::new(AtomicU64::new(now_ms()));
@@ -113,7 +112,7 @@ impl Session {
     }
 }
 
-/// A new identity: 32 random characters (two v4 UUIDs' worth of randomness, 244 bits).
+/// A new identity: 64 hex characters from two v4 UUIDs (244 random bits).
 fn fresh_token() -> Token {
     let raw = format!(
         "{}{}",

@@ -46,8 +46,6 @@ pub struct Edge {
     /// Learned from the booking service's snapshots; sent in WELCOME.
     pub hold_seconds: AtomicU64,
     pub shutdown: watch::Receiver<bool>,
-    /// Held by every connection; shutdown waits for all to be dropped.
-    pub alive: mpsc::Sender<()>,
     next_client: AtomicU64,
 }
 
@@ -138,7 +136,6 @@ pub async fn run(
         .await?;
 
     let (stop, stopped) = watch::channel(false);
-    let (alive, mut all_gone) = mpsc::channel::<()>(1);
     let edge = Arc::new(Edge {
         booking,
         venues,
@@ -146,7 +143,6 @@ pub async fn run(
         nats: nats.clone(),
         hold_seconds: AtomicU64::new(30),
         shutdown: stopped,
-        alive,
         next_client: AtomicU64::new(1),
         config,
     });
@@ -175,9 +171,12 @@ pub async fn run(
     axum::serve(listener, app(edge.clone()))
         .with_graceful_shutdown(graceful)
         .await?;
+    // Upgraded sockets outlive `serve`; give their writers time to send the close frames.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while edge.metrics.connections.get() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let _ = edge.nats.flush().await;
-    drop(edge);
-    let _ = tokio::time::timeout(Duration::from_secs(5), all_gone.recv()).await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -8,6 +8,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
+/// What prometheus-client's text encoder writes.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CommandLabels {
     action: &'static str,
@@ -77,7 +80,7 @@ impl Metrics {
             client_resyncs: counter!(
                 r,
                 "client_resyncs",
-                "VENUE_STATE messages sent to resynchronise clients"
+                "Clients sent a fresh VENUE_STATE after their venue mirror was rebuilt"
             ),
             venue_resyncs: counter!(
                 r,
@@ -95,7 +98,7 @@ impl Metrics {
                 "Clients disconnected for being too slow"
             ),
             nats_reconnects: counter!(r, "nats_reconnects", "Reconnections to NATS"),
-            bad_frames: counter!(r, "bad_frames", "Client frames answered with an ERROR"),
+            bad_frames: counter!(r, "bad_frames", "Malformed client frames (bad JSON, unknown type, missing field, binary, too large)"),
             commands,
             registry: r,
         };

@@ -19,6 +19,8 @@ pub enum ErrorCode {
     Internal,
     /// No such route.
     NotFound,
+    /// The route exists but not with this method.
+    MethodNotAllowed,
     /// A WebSocket frame that is not a known message (edge only).
     UnknownType,
     /// A WebSocket frame that is larger than the edge accepts (edge only).
@@ -34,6 +36,7 @@ impl ErrorCode {
             ErrorCode::NotHolder => 403,
             ErrorCode::UnknownVenue | ErrorCode::UnknownSeat | ErrorCode::NotFound => 404,
             ErrorCode::SeatUnavailable | ErrorCode::SeatBooked | ErrorCode::MaxHoldsExceeded => 409,
+            ErrorCode::MethodNotAllowed => 405,
             ErrorCode::FrameTooLarge => 413,
             ErrorCode::RateLimited => 429,
             ErrorCode::Internal => 500,
@@ -56,6 +59,7 @@ impl ErrorCode {
             ErrorCode::Unavailable => "UNAVAILABLE",
             ErrorCode::Internal => "INTERNAL",
             ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             ErrorCode::UnknownType => "UNKNOWN_TYPE",
             ErrorCode::FrameTooLarge => "FRAME_TOO_LARGE",
         }
