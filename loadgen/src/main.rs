@@ -19,7 +19,11 @@ use shared::ws::ServerMessage;
 use stats::Summary;
 
 #[derive(Parser)]
-#[command(name = "seatbench", version, about = "Measures the seat map: API latency and throughput, fan-out latency, memory per connection")]
+#[command(
+    name = "seatbench",
+    version,
+    about = "Measures the seat map: API latency and throughput, fan-out latency, memory per connection"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -69,11 +73,30 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Api { booking, concurrency, requests, max_seconds } => {
+        Command::Api {
+            booking,
+            concurrency,
+            requests,
+            max_seconds,
+        } => {
             loopback_only(&booking)?;
-            api(&booking, concurrency, requests, Duration::from_secs(max_seconds)).await
+            api(
+                &booking,
+                concurrency,
+                requests,
+                Duration::from_secs(max_seconds),
+            )
+            .await
         }
-        Command::Fanout { booking, edges, clients, changes, interval_ms, edge_pids, admin_token } => {
+        Command::Fanout {
+            booking,
+            edges,
+            clients,
+            changes,
+            interval_ms,
+            edge_pids,
+            admin_token,
+        } => {
             loopback_only(&booking)?;
             let edges: Vec<String> = edges.split(',').map(str::to_owned).collect();
             for edge in &edges {
@@ -85,14 +108,29 @@ async fn main() -> anyhow::Result<()> {
                 .filter(|p| !p.is_empty())
                 .map(|p| p.trim().parse().context("edge pid"))
                 .collect::<Result<_, _>>()?;
-            fanout(&booking, &edges, clients, changes, Duration::from_millis(interval_ms), &pids, &admin_token).await
+            fanout(
+                &booking,
+                &edges,
+                clients,
+                changes,
+                Duration::from_millis(interval_ms),
+                &pids,
+                &admin_token,
+            )
+            .await
         }
     }
 }
 
 /// Load goes only to this machine.
 fn loopback_only(url: &str) -> anyhow::Result<()> {
-    let host = url.split("://").nth(1).unwrap_or("").split(['/', ':']).next().unwrap_or("");
+    let host = url
+        .split("://")
+        .nth(1)
+        .unwrap_or("")
+        .split(['/', ':'])
+        .next()
+        .unwrap_or("");
     if !matches!(host, "127.0.0.1" | "localhost" | "[") && !host.starts_with("127.") {
         bail!("{url}: seatbench only sends load to loopback addresses");
     }
@@ -107,11 +145,20 @@ fn seat_name(index: usize) -> String {
     format!("{}{}", (b'A' + (index / 10) as u8) as char, index % 10 + 1)
 }
 
-async fn api(booking: &str, concurrency: usize, requests: usize, max_time: Duration) -> anyhow::Result<()> {
-    let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+async fn api(
+    booking: &str,
+    concurrency: usize,
+    requests: usize,
+    max_time: Duration,
+) -> anyhow::Result<()> {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()?;
     let concurrency = concurrency.clamp(1, 100);
     let pairs_per_worker = requests / 2 / concurrency;
-    println!("api: {concurrency} workers x {pairs_per_worker} select+release pairs against {booking}");
+    println!(
+        "api: {concurrency} workers x {pairs_per_worker} select+release pairs against {booking}"
+    );
     let errors = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let deadline = started + max_time;
@@ -179,7 +226,10 @@ async fn fanout(
     let rss_before: Vec<u64> = pids.iter().map(|p| rss_kib(*p)).collect();
     let sightings: Sightings = Arc::default();
     let ready = Arc::new(AtomicU64::new(0));
-    println!("fanout: connecting {clients} viewers over {} edges", edges.len());
+    println!(
+        "fanout: connecting {clients} viewers over {} edges",
+        edges.len()
+    );
     let mut viewers = Vec::with_capacity(clients);
     for i in 0..clients {
         let url = edges[i % edges.len()].clone();
@@ -192,7 +242,9 @@ async fn fanout(
         viewers.push(tokio::spawn(async move {
             let _sink = _sink; // keep the socket open
             while let Some(Ok(frame)) = stream.next().await {
-                let Ok(text) = frame.into_text() else { continue };
+                let Ok(text) = frame.into_text() else {
+                    continue;
+                };
                 match serde_json::from_str::<ServerMessage>(text.as_str()) {
                     Ok(ServerMessage::VenueState(_)) => {
                         ready.fetch_add(1, Ordering::Relaxed);
@@ -200,7 +252,12 @@ async fn fanout(
                     Ok(ServerMessage::SeatUpdate(update)) => {
                         if let Some(holder) = update.held_by {
                             let seen = Instant::now();
-                            sightings.lock().unwrap().entry((update.seat_id, holder)).or_default().push(seen);
+                            sightings
+                                .lock()
+                                .unwrap()
+                                .entry((update.seat_id, holder))
+                                .or_default()
+                                .push(seen);
                         }
                     }
                     _ => {}
@@ -215,7 +272,10 @@ async fn fanout(
     while (ready.load(Ordering::Relaxed) as usize) < clients && Instant::now() < wait_until {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    println!("fanout: {} of {clients} viewers have the venue state", ready.load(Ordering::Relaxed));
+    println!(
+        "fanout: {} of {clients} viewers have the venue state",
+        ready.load(Ordering::Relaxed)
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_after: Vec<u64> = pids.iter().map(|p| rss_kib(*p)).collect();
 
@@ -257,10 +317,15 @@ async fn fanout(
         latencies.extend(times.iter().map(|t| t.duration_since(*at)));
     }
     let summary = Summary::of(&mut latencies);
-    println!("fanout: {} changes x {clients} viewers: {} deliveries, {missing} missing", sent.len(), summary.count);
+    println!(
+        "fanout: {} changes x {clients} viewers: {} deliveries, {missing} missing",
+        sent.len(),
+        summary.count
+    );
     println!("fanout: booking call -> viewer receives SEAT_UPDATE {summary}");
     for (i, pid) in pids.iter().enumerate() {
-        let per_connection = rss_after[i].saturating_sub(rss_before[i]) as f64 / (clients as f64 / pids.len() as f64);
+        let per_connection = rss_after[i].saturating_sub(rss_before[i]) as f64
+            / (clients as f64 / pids.len() as f64);
         println!(
             "fanout: edge pid {pid}: RSS {} KiB before, {} KiB with {} viewers = {per_connection:.1} KiB per connection",
             rss_before[i],
@@ -279,7 +344,10 @@ async fn reset(http: &reqwest::Client, booking: &str, admin_token: &str) -> anyh
         .send()
         .await?;
     if !response.status().is_success() {
-        bail!("admin reset answered {} (is ADMIN_TOKEN right?)", response.status());
+        bail!(
+            "admin reset answered {} (is ADMIN_TOKEN right?)",
+            response.status()
+        );
     }
     Ok(())
 }
