@@ -103,7 +103,7 @@ export RUST_LOG=${RUST_LOG:-info}
 RUN_DIR=$(abs_path "${RUN_DIR:-$ROOT/.run}")
 # Optional booking-service settings: passed on only when set, so the service's
 # own defaults (the contract's) apply otherwise.
-for v in HOLD_SECONDS MAX_HOLDS_PER_USER VENUES; do
+for v in HOLD_SECONDS MAX_HOLDS_PER_USER VENUES USER_RATE_LIMIT; do
   if [[ -n ${!v:-} ]]; then export "${v?}"; fi
 done
 
@@ -644,7 +644,7 @@ if command -v nats >/dev/null 2>&1; then
 else
   # Plain bash, no install: speaks the NATS text protocol, answers PINGs so the
   # server keeps the connection, prints "subject payload" per event.
-  WATCH="bash -c 'exec 3<>/dev/tcp/127.0.0.1/$NATS_PORT; printf \"CONNECT {\\\"verbose\\\":false}\\r\\nSUB seats.> 1\\r\\n\" >&3; while IFS= read -r l <&3; do l=\${l%?}; case \$l in PING) printf \"PONG\\r\\n\" >&3;; MSG\\ *) set -- \$l; s=\$2;; INFO\\ *|+OK) ;; *) echo \"\$s \$l\";; esac; done'"
+  WATCH="NATS_PORT=$NATS_PORT $ROOT/scripts/watch-events.sh  (the nats CLI is not installed; this needs nothing)"
 fi
 
 cat <<EOF
