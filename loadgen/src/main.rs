@@ -15,7 +15,6 @@ use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use futures_util::StreamExt;
 use serde_json::json;
-use shared::ws::ServerMessage;
 use stats::Summary;
 
 #[derive(Parser)]
@@ -209,6 +208,23 @@ async fn api(
     Ok(())
 }
 
+/// The parts of a server frame the viewers look at.
+#[derive(serde::Deserialize)]
+struct Frame<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: &'a str,
+    #[serde(borrow, default)]
+    data: FrameData<'a>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct FrameData<'a> {
+    #[serde(borrow, default)]
+    seat_id: Option<&'a str>,
+    #[serde(borrow, default)]
+    held_by: Option<&'a str>,
+}
+
 /// When each viewer saw each hold: (seat, holder) -> receive instants.
 type Sightings = Arc<Mutex<HashMap<(String, String), Vec<Instant>>>>;
 
@@ -242,23 +258,32 @@ async fn fanout(
         viewers.push(tokio::spawn(async move {
             let _sink = _sink; // keep the socket open
             while let Some(Ok(frame)) = stream.next().await {
+                let seen = Instant::now();
                 let Ok(text) = frame.into_text() else {
                     continue;
                 };
-                match serde_json::from_str::<ServerMessage>(text.as_str()) {
-                    Ok(ServerMessage::VenueState(_)) => {
+                // Only the fields needed, borrowed: the viewers share the machine with the edges.
+                match serde_json::from_str::<Frame>(text.as_str()) {
+                    Ok(Frame {
+                        kind: "VENUE_STATE",
+                        ..
+                    }) => {
                         ready.fetch_add(1, Ordering::Relaxed);
                     }
-                    Ok(ServerMessage::SeatUpdate(update)) => {
-                        if let Some(holder) = update.held_by {
-                            let seen = Instant::now();
-                            sightings
-                                .lock()
-                                .unwrap()
-                                .entry((update.seat_id, holder))
-                                .or_default()
-                                .push(seen);
-                        }
+                    Ok(Frame {
+                        kind: "SEAT_UPDATE",
+                        data:
+                            FrameData {
+                                seat_id: Some(seat),
+                                held_by: Some(holder),
+                            },
+                    }) => {
+                        sightings
+                            .lock()
+                            .unwrap()
+                            .entry((seat.to_owned(), holder.to_owned()))
+                            .or_default()
+                            .push(seen);
                     }
                     _ => {}
                 }
