@@ -58,9 +58,18 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/seats", get(list_seats))
         .route("/api/venues/{venue}", get(venue_snapshot))
-        .route("/api/seats/select", post(select_seat))
-        .route("/api/seats/book", post(book_seat))
-        .route("/api/seats/release", post(release_seat))
+        .route(
+            "/api/seats/select",
+            post(|s, b| seat_command(s, SeatAction::Select, b)),
+        )
+        .route(
+            "/api/seats/book",
+            post(|s, b| seat_command(s, SeatAction::Book, b)),
+        )
+        .route(
+            "/api/seats/release",
+            post(|s, b| seat_command(s, SeatAction::Release, b)),
+        )
         .route("/api/admin/reset", post(admin_reset))
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
@@ -135,27 +144,7 @@ async fn venue_snapshot(
     Ok(Json(state.service.snapshot(venue).await?))
 }
 
-async fn select_seat(
-    state: Shared,
-    body: Result<ApiJson<SeatRequest>, ApiError>,
-) -> Result<Json<SeatResponse>, ApiError> {
-    seat_command(state, SeatAction::Select, body).await
-}
-
-async fn book_seat(
-    state: Shared,
-    body: Result<ApiJson<SeatRequest>, ApiError>,
-) -> Result<Json<SeatResponse>, ApiError> {
-    seat_command(state, SeatAction::Book, body).await
-}
-
-async fn release_seat(
-    state: Shared,
-    body: Result<ApiJson<SeatRequest>, ApiError>,
-) -> Result<Json<SeatResponse>, ApiError> {
-    seat_command(state, SeatAction::Release, body).await
-}
-
+/// `POST /api/seats/{select,book,release}`.
 async fn seat_command(
     State(state): Shared,
     action: SeatAction,

@@ -220,14 +220,7 @@ impl SeatStore {
         seat: &str,
         user: &str,
     ) -> Result<ScriptOutcome, ApiError> {
-        let reply = self
-            .run(
-                &self.scripts.book,
-                keys.seat_keys(seat),
-                vec![seat.into(), user.into()],
-            )
-            .await?;
-        parse_outcome(&reply)
+        self.holder_step(&self.scripts.book, keys, seat, user).await
     }
 
     pub async fn release(
@@ -236,12 +229,20 @@ impl SeatStore {
         seat: &str,
         user: &str,
     ) -> Result<ScriptOutcome, ApiError> {
+        self.holder_step(&self.scripts.release, keys, seat, user)
+            .await
+    }
+
+    /// A step only the seat's current holder may take (book, release).
+    async fn holder_step(
+        &self,
+        script: &Script,
+        keys: &VenueKeys,
+        seat: &str,
+        user: &str,
+    ) -> Result<ScriptOutcome, ApiError> {
         let reply = self
-            .run(
-                &self.scripts.release,
-                keys.seat_keys(seat),
-                vec![seat.into(), user.into()],
-            )
+            .run(script, keys.seat_keys(seat), vec![seat.into(), user.into()])
             .await?;
         parse_outcome(&reply)
     }

@@ -1,29 +1,12 @@
-use edge_server::{config, run, shutdown_signal, Config};
-use tracing_subscriber::EnvFilter;
+use edge_server::{config, run, Config};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    match std::env::args().nth(1).as_deref() {
-        Some("-h" | "--help") => {
-            print!("{}", config::HELP);
-            return Ok(());
-        }
-        Some("-V" | "--version") => {
-            println!("edge-server {}", env!("CARGO_PKG_VERSION"));
-            return Ok(());
-        }
-        Some(other) => anyhow::bail!("unknown argument '{other}'; see --help"),
-        None => {}
+    if !service_runner::handle_args("edge-server", env!("CARGO_PKG_VERSION"), config::HELP)? {
+        return Ok(());
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
+    service_runner::init_tracing();
     let config = Config::from_env().map_err(anyhow::Error::msg)?;
-    let addr = format!("{}:{}", config.host, config.port);
-    let listener = tokio::net::TcpListener::bind(&addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
-    run(listener, config, shutdown_signal()).await
+    let listener = service_runner::bind(&config.host, config.port).await?;
+    run(listener, config, service_runner::shutdown_signal()).await
 }

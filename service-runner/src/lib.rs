@@ -1,0 +1,60 @@
+//! What every service binary does the same way: `--help` and `--version`, logging with
+//! `RUST_LOG`, binding its port with a clear error, and resolving a shutdown future on Ctrl+C
+//! or SIGTERM. The services' `main`s stay a few lines long.
+
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+/// Handles the command line: prints help or version and returns `false` when the process should
+/// exit; returns `true` to run; fails on anything else.
+pub fn handle_args(name: &str, version: &str, help: &str) -> anyhow::Result<bool> {
+    match std::env::args().nth(1).as_deref() {
+        Some("-h" | "--help") => {
+            print!("{help}");
+            Ok(false)
+        }
+        Some("-V" | "--version") => {
+            println!("{name} {version}");
+            Ok(false)
+        }
+        Some(other) => anyhow::bail!("unknown argument '{other}'; see {name} --help"),
+        None => Ok(true),
+    }
+}
+
+/// Logs to stdout, filtered by `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+}
+
+/// Binds `host:port`, naming the address when it cannot.
+pub async fn bind(host: &str, port: u16) -> anyhow::Result<TcpListener> {
+    let addr = format!("{host}:{port}");
+    TcpListener::bind(&addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))
+}
+
+/// Resolves on Ctrl+C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown signal received");
+}
