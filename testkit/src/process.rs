@@ -8,12 +8,33 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-/// A port nothing listens on right now.
+/// A port nothing listens on right now, for a server process to bind a moment later.
+///
+/// Chosen below Linux's ephemeral range (32768 and up): a port the kernel handed out with
+/// `bind(0)` could be taken by any outgoing connection before the server binds it. Each port is
+/// handed out once per test process.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free local port")
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    static HANDED_OUT: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(1)
+        ^ (u64::from(std::process::id()) << 20);
+    let mut handed_out = HANDED_OUT.lock().unwrap();
+    let handed_out = handed_out.get_or_insert_with(HashSet::new);
+    for _ in 0..10_000 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let port = 20_000 + ((seed >> 33) % 12_000) as u16;
+        if !handed_out.contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            handed_out.insert(port);
+            return port;
+        }
+    }
+    panic!("no free port between 20000 and 32000");
 }
 
 /// Finds a server program on PATH or in the usual system directories, or fails loudly.
