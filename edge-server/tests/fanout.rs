@@ -254,6 +254,35 @@ async fn after_nats_restarts_every_client_converges_to_the_truth() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_whose_event_is_lost_is_caught_by_the_periodic_seq_check() {
+    let backend = Backend::start(2, &[]).await;
+    let mut clients = vec![
+        WsClient::ready(&backend.ws_url(0)).await,
+        WsClient::ready(&backend.ws_url(1)).await,
+    ];
+    assert_eq!(clients[0].command("SELECT_SEAT", "A1").await, "OK");
+    assert_all_converge(&backend, &clients, Duration::from_secs(2)).await;
+
+    // The last change of the venue is made where the edges cannot hear it.
+    let (unheard, _its_nats) = backend.unheard_booking_service().await;
+    assert_eq!(
+        unheard.seat("select", "H8", &testkit::token()).await.code(),
+        "OK"
+    );
+    let changed_at = Instant::now();
+    assert_all_converge(&backend, &clients, Duration::from_secs(5)).await;
+    println!(
+        "edges caught the lost change after {:?}",
+        changed_at.elapsed()
+    );
+    assert_eq!(clients[1].seats()["H8"].0, 1);
+    // And ordinary updates carry on in order after the resync.
+    assert_eq!(clients[1].command("SELECT_SEAT", "B1").await, "OK");
+    assert_all_converge(&backend, &clients, Duration::from_secs(2)).await;
+    clients.clear();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_frames_get_an_error_and_the_socket_stays_up() {
     let backend = Backend::start(1, &[]).await;
     let mut client = WsClient::ready(&backend.ws_url(0)).await;

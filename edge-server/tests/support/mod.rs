@@ -83,6 +83,26 @@ impl Backend {
         }
     }
 
+    /// A second booking service on the same Redis but its own NATS: its changes are real, but
+    /// their events never reach the edges, as if every one of them were lost in transit.
+    pub async fn unheard_booking_service(&self) -> (Api, NatsServer) {
+        let elsewhere = NatsServer::start();
+        let vars: HashMap<String, String> = HashMap::from([
+            ("REDIS_URL".into(), self.redis.url()),
+            ("NATS_URL".into(), elsewhere.url()),
+        ]);
+        let config = booking_service::Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let api = Api::new(format!("http://{}", listener.local_addr().unwrap()));
+        tokio::spawn(booking_service::run(
+            listener,
+            config,
+            std::future::pending(),
+        ));
+        wait_until_healthy(&api).await;
+        (api, elsewhere)
+    }
+
     pub fn ws_url(&self, edge: usize) -> String {
         format!("ws://127.0.0.1:{}/ws", self.edges[edge].port)
     }
