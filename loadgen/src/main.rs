@@ -329,6 +329,7 @@ async fn fanout(
         tokio::time::sleep(interval).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_busy: Vec<u64> = pids.iter().map(|p| rss_kib(*p)).collect();
 
     for viewer in &viewers {
         viewer.abort();
@@ -351,11 +352,14 @@ async fn fanout(
     for (i, pid) in pids.iter().enumerate() {
         let per_connection = rss_after[i].saturating_sub(rss_before[i]) as f64
             / (clients as f64 / pids.len() as f64);
+        let per_connection_busy =
+            rss_busy[i].saturating_sub(rss_before[i]) as f64 / (clients as f64 / pids.len() as f64);
         println!(
-            "fanout: edge pid {pid}: RSS {} KiB before, {} KiB with {} viewers = {per_connection:.1} KiB per connection",
+            "fanout: edge pid {pid}: RSS {} KiB before, {} KiB with {} viewers = {per_connection:.1} KiB per connection; {} KiB = {per_connection_busy:.1} KiB per connection after the changes",
             rss_before[i],
             rss_after[i],
-            clients / pids.len()
+            clients / pids.len(),
+            rss_busy[i]
         );
     }
     reset(&http, booking, admin_token).await?;
