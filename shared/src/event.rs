@@ -7,11 +7,6 @@ use crate::seat::{Seat, SeatId, SeatStatus};
 /// Subscribing to this sees every change of every venue.
 pub const SUBJECT_ALL: &str = "seats.>";
 
-/// The subject pattern for every change of one venue.
-pub fn venue_subject_pattern(venue: &str) -> String {
-    format!("seats.{venue}.*")
-}
-
 /// What happened to the seat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -81,20 +76,29 @@ impl SeatEvent {
         format!("seats.{}.{}", self.venue, self.kind.as_str())
     }
 
+    /// Who holds or booked the seat after this event (nobody once it is available).
+    pub fn held_by(&self) -> Option<String> {
+        (self.status != SeatStatus::Available)
+            .then(|| self.user_id.clone())
+            .flatten()
+    }
+
+    /// When the hold ends, if the seat is held after this event.
+    pub fn hold_expires_at(&self) -> Option<u64> {
+        (self.status == SeatStatus::Held)
+            .then_some(self.expires_at)
+            .flatten()
+    }
+
     /// The seat as it is after this event.
     pub fn seat(&self, id: SeatId) -> Seat {
-        let taken = self.status != SeatStatus::Available;
         Seat {
             id: id.to_string(),
             row: id.row,
             col: id.col,
             status: self.status,
-            held_by: if taken { self.user_id.clone() } else { None },
-            expires_at: if self.status == SeatStatus::Held {
-                self.expires_at
-            } else {
-                None
-            },
+            held_by: self.held_by(),
+            expires_at: self.hold_expires_at(),
         }
     }
 }

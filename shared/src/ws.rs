@@ -63,18 +63,13 @@ pub struct SeatUpdate {
 
 impl From<&SeatEvent> for SeatUpdate {
     fn from(event: &SeatEvent) -> Self {
-        let taken = event.status != SeatStatus::Available;
         SeatUpdate {
             venue: event.venue.clone(),
             seq: event.seq,
             seat_id: event.seat_id.clone(),
             status: event.status,
-            held_by: if taken { event.user_id.clone() } else { None },
-            expires_at: if event.status == SeatStatus::Held {
-                event.expires_at
-            } else {
-                None
-            },
+            held_by: event.held_by(),
+            expires_at: event.hold_expires_at(),
             reason: event.reason,
         }
     }

@@ -68,201 +68,63 @@ fn wait_for_port(port: u16, what: &str, child: &mut Child, log: &Path) {
     panic!("{what} did not listen on {port} within 10 s");
 }
 
-fn spawn_logged(mut command: Command, log: &Path) -> Child {
-    let out = std::fs::File::create(log).expect("log file");
-    let err = out.try_clone().expect("log file");
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(out))
-        .stderr(Stdio::from(err))
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", command.get_program()))
-}
-
-fn kill(child: &mut Option<Child>) {
-    if let Some(mut child) = child.take() {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-}
-
-/// `redis-server` with the project's own config (AOF, `appendfsync always`).
-pub struct RedisServer {
-    pub port: u16,
-    dir: TempDir,
-    child: Option<Child>,
-}
-
-impl RedisServer {
-    pub fn start() -> RedisServer {
-        let mut server = RedisServer {
-            port: free_port(),
-            dir: tempfile::tempdir().expect("temp dir"),
-            child: None,
-        };
-        server.spawn();
-        server
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    fn spawn(&mut self) {
-        let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../redis/redis.conf");
-        let log = self.dir.path().join("redis.log");
-        let mut command = Command::new(program("redis-server"));
-        command
-            .arg(config)
-            .args(["--port", &self.port.to_string()])
-            .arg("--dir")
-            .arg(self.dir.path())
-            .args(["--daemonize", "no"]);
-        let mut child = spawn_logged(command, &log);
-        wait_for_port(self.port, "redis-server", &mut child, &log);
-        self.child = Some(child);
-    }
-
-    /// `kill -9`: no shutdown, no final save. Only what was fsynced survives.
-    pub fn kill9(&mut self) {
-        kill(&mut self.child);
-    }
-
-    /// Starts again on the same port with the same data directory.
-    pub fn restart(&mut self) {
-        kill(&mut self.child);
-        self.spawn();
-    }
-
-    /// Runs a redis-cli-free command by speaking RESP directly (for inspecting state in tests).
-    pub fn command(&self, args: &[&str]) -> String {
-        use std::io::{Read, Write};
-        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).expect("redis");
-        let mut request = format!("*{}\r\n", args.len());
-        for arg in args {
-            request.push_str(&format!("${}\r\n{}\r\n", arg.len(), arg));
-        }
-        stream.write_all(request.as_bytes()).expect("write");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(2)))
-            .expect("timeout");
-        let mut buf = vec![0u8; 65536];
-        let n = stream.read(&mut buf).unwrap_or(0);
-        String::from_utf8_lossy(&buf[..n]).into_owned()
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        kill(&mut self.child);
-    }
-}
-
-/// `nats-server` on loopback.
-pub struct NatsServer {
-    pub port: u16,
-    dir: TempDir,
-    child: Option<Child>,
-}
-
-impl NatsServer {
-    pub fn start() -> NatsServer {
-        let mut server = NatsServer {
-            port: free_port(),
-            dir: tempfile::tempdir().expect("temp dir"),
-            child: None,
-        };
-        server.spawn();
-        server
-    }
-
-    pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    fn spawn(&mut self) {
-        let log = self.dir.path().join("nats.log");
-        let mut command = Command::new(program("nats-server"));
-        command.args(["-a", "127.0.0.1", "-p", &self.port.to_string()]);
-        let mut child = spawn_logged(command, &log);
-        wait_for_port(self.port, "nats-server", &mut child, &log);
-        self.child = Some(child);
-    }
-
-    pub fn stop(&mut self) {
-        kill(&mut self.child);
-    }
-
-    pub fn restart(&mut self) {
-        kill(&mut self.child);
-        self.spawn();
-    }
-}
-
-impl Drop for NatsServer {
-    fn drop(&mut self) {
-        kill(&mut self.child);
-    }
-}
-
-/// One of the project's own binaries, run as a real process with its environment.
-pub struct ServiceProcess {
-    pub port: u16,
-    binary: PathBuf,
-    env: Vec<(String, String)>,
+/// A server process on a free port, in its own temporary directory, logging to a file per start,
+/// killed when dropped. The three kinds of server below differ only in how they are invoked.
+struct Daemon {
+    name: String,
+    program: PathBuf,
+    port: u16,
     dir: TempDir,
     child: Option<Child>,
     starts: usize,
 }
 
-impl ServiceProcess {
-    /// Starts `binary` with `PORT` set to a free port plus `env`, and waits for `GET /health`
-    /// to answer (any status: the caller decides what it needs).
-    pub async fn start(binary: &str, env: &[(&str, String)]) -> ServiceProcess {
-        let mut process = ServiceProcess {
+impl Daemon {
+    /// Starts `program` with the arguments and environment `invoke` gives for (port, dir).
+    fn start(name: &str, program: PathBuf, invoke: impl Fn(&mut Command, u16, &Path)) -> Daemon {
+        let mut daemon = Daemon {
+            name: name.to_owned(),
+            program,
             port: free_port(),
-            binary: PathBuf::from(binary),
-            env: env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.clone()))
-                .collect(),
             dir: tempfile::tempdir().expect("temp dir"),
             child: None,
             starts: 0,
         };
-        process.spawn().await;
-        process
+        daemon.spawn(&invoke);
+        daemon
     }
 
-    pub fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+    fn log(&self, start: usize) -> PathBuf {
+        self.dir.path().join(format!("{}-{start}.log", self.name))
     }
 
-    async fn spawn(&mut self) {
+    fn spawn(&mut self, invoke: &dyn Fn(&mut Command, u16, &Path)) {
         self.starts += 1;
-        let log = self.dir.path().join(format!("service-{}.log", self.starts));
-        let mut command = Command::new(&self.binary);
-        command
-            .env("PORT", self.port.to_string())
-            .env("RUST_LOG", "info")
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let mut child = spawn_logged(command, &log);
-        wait_for_port(
-            self.port,
-            &self.binary.display().to_string(),
-            &mut child,
-            &log,
-        );
+        let log = self.log(self.starts);
+        let out = std::fs::File::create(&log).expect("log file");
+        let err = out.try_clone().expect("log file");
+        let mut command = Command::new(&self.program);
+        invoke(&mut command, self.port, self.dir.path());
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.program.display()));
+        wait_for_port(self.port, &self.name, &mut child, &log);
         self.child = Some(child);
     }
 
-    /// `kill -9`.
-    pub fn kill9(&mut self) {
-        kill(&mut self.child);
+    /// `kill -9`: no shutdown, no final save.
+    fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 
     /// Sends SIGTERM and waits for the process to exit; returns whether it exited cleanly.
-    pub fn terminate(&mut self) -> bool {
+    fn terminate(&mut self) -> bool {
         let Some(mut child) = self.child.take() else {
             return false;
         };
@@ -281,25 +143,154 @@ impl ServiceProcess {
         false
     }
 
-    pub async fn restart(&mut self) {
-        kill(&mut self.child);
-        self.spawn().await;
-    }
-
-    /// Everything the process has logged so far (all runs).
-    pub fn logs(&self) -> String {
+    /// Everything the process has logged, over all its starts.
+    fn logs(&self) -> String {
         (1..=self.starts)
-            .map(|n| {
-                std::fs::read_to_string(self.dir.path().join(format!("service-{n}.log")))
-                    .unwrap_or_default()
-            })
+            .map(|n| std::fs::read_to_string(self.log(n)).unwrap_or_default())
             .collect::<Vec<_>>()
             .join("\n--- restart ---\n")
     }
 }
 
-impl Drop for ServiceProcess {
+impl Drop for Daemon {
     fn drop(&mut self) {
-        kill(&mut self.child);
+        self.kill9();
+    }
+}
+
+/// `redis-server` with the project's own config (AOF, `appendfsync always`).
+pub struct RedisServer {
+    pub port: u16,
+    daemon: Daemon,
+}
+
+impl RedisServer {
+    pub fn start() -> RedisServer {
+        let daemon = Daemon::start("redis-server", program("redis-server"), Self::invoke);
+        RedisServer {
+            port: daemon.port,
+            daemon,
+        }
+    }
+
+    fn invoke(command: &mut Command, port: u16, dir: &Path) {
+        let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../redis/redis.conf");
+        command
+            .arg(config)
+            .args(["--port", &port.to_string()])
+            .arg("--dir")
+            .arg(dir)
+            .args(["--daemonize", "no"]);
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// `kill -9`: no shutdown, no final save. Only what was fsynced survives.
+    pub fn kill9(&mut self) {
+        self.daemon.kill9();
+    }
+
+    /// Starts again on the same port with the same data directory.
+    pub fn restart(&mut self) {
+        self.daemon.kill9();
+        self.daemon.spawn(&Self::invoke);
+    }
+}
+
+/// `nats-server` on loopback.
+pub struct NatsServer {
+    pub port: u16,
+    daemon: Daemon,
+}
+
+impl NatsServer {
+    pub fn start() -> NatsServer {
+        let daemon = Daemon::start("nats-server", program("nats-server"), Self::invoke);
+        NatsServer {
+            port: daemon.port,
+            daemon,
+        }
+    }
+
+    fn invoke(command: &mut Command, port: u16, _dir: &Path) {
+        command.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    pub fn stop(&mut self) {
+        self.daemon.kill9();
+    }
+
+    pub fn restart(&mut self) {
+        self.daemon.kill9();
+        self.daemon.spawn(&Self::invoke);
+    }
+}
+
+/// One of the project's own binaries, run as a real process with its environment.
+pub struct ServiceProcess {
+    pub port: u16,
+    env: Vec<(String, String)>,
+    daemon: Daemon,
+}
+
+impl ServiceProcess {
+    /// Starts `binary` with `PORT` set to a free port plus `env`, and waits until it listens
+    /// (its health is the caller's to check).
+    pub async fn start(binary: &str, env: &[(&str, String)]) -> ServiceProcess {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        let name = Path::new(binary)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| binary.to_owned());
+        let daemon = Daemon::start(&name, PathBuf::from(binary), |command, port, _| {
+            Self::invoke(&env, command, port)
+        });
+        ServiceProcess {
+            port: daemon.port,
+            env,
+            daemon,
+        }
+    }
+
+    fn invoke(env: &[(String, String)], command: &mut Command, port: u16) {
+        command
+            .env("PORT", port.to_string())
+            .env("RUST_LOG", "info")
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// `kill -9`.
+    pub fn kill9(&mut self) {
+        self.daemon.kill9();
+    }
+
+    /// Sends SIGTERM and waits for the process to exit; returns whether it exited cleanly.
+    pub fn terminate(&mut self) -> bool {
+        self.daemon.terminate()
+    }
+
+    pub async fn restart(&mut self) {
+        self.daemon.kill9();
+        let env = &self.env;
+        self.daemon
+            .spawn(&|command: &mut Command, port, _: &Path| Self::invoke(env, command, port));
+    }
+
+    /// Everything the process has logged so far (all runs).
+    pub fn logs(&self) -> String {
+        self.daemon.logs()
     }
 }
