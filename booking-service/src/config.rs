@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use shared::VenueSpec;
+use shared::{TokenSigner, VenueSpec};
 
 /// Everything the booking service is configured with.
 #[derive(Debug, Clone)]
@@ -15,6 +15,8 @@ pub struct Config {
     pub max_holds_per_user: u32,
     pub venues: Vec<VenueSpec>,
     pub admin_token: Option<String>,
+    /// Issues and verifies client tokens (`TOKEN_SECRET`, required).
+    pub token_signer: TokenSigner,
     /// Commands a user may send per second (the burst is the same size).
     pub user_rate_limit: u32,
     /// How often the expiry index is checked for holds that ran out.
@@ -35,6 +37,7 @@ Configured by environment variables:
   HOLD_SECONDS=30                   how long a selected seat stays held
   MAX_HOLDS_PER_USER=4              holds one user may have at once
   VENUES=main:10x10                 comma list of name:ROWSxCOLS
+  TOKEN_SECRET                      required: the secret every service signs and checks tokens with
   ADMIN_TOKEN                       enables POST /api/admin/reset with 'Authorization: Bearer …'
   USER_RATE_LIMIT=20                seat commands per second per user (burst of the same size)
   RUST_LOG=info                     log filter (tracing EnvFilter syntax)
@@ -68,7 +71,9 @@ impl Config {
             .ok()
             .filter(|n| *n > 0)
             .ok_or("USER_RATE_LIMIT must be between 1 and 2^32")?;
+        let token_signer = TokenSigner::from_setting(lookup("TOKEN_SECRET").as_deref())?;
         Ok(Config {
+            token_signer,
             host: get("HOST", "127.0.0.1"),
             port: u16::try_from(number("PORT", "8080")?).map_err(|_| "PORT is too large")?,
             redis_url: get("REDIS_URL", "redis://127.0.0.1:6379"),
@@ -88,9 +93,13 @@ impl Config {
 mod tests {
     use super::*;
 
+    fn with_secret(name: &str) -> Option<String> {
+        (name == "TOKEN_SECRET").then(|| "a-test-secret-0123456789".into())
+    }
+
     #[test]
     fn defaults_follow_the_contract() {
-        let config = Config::from_lookup(|_| None).unwrap();
+        let config = Config::from_lookup(with_secret).unwrap();
         assert_eq!(config.port, 8080);
         assert_eq!(config.hold_seconds, 30);
         assert_eq!(config.max_holds_per_user, 4);
@@ -101,10 +110,21 @@ mod tests {
 
     #[test]
     fn bad_values_are_named() {
-        let err =
-            Config::from_lookup(|n| (n == "HOLD_SECONDS").then(|| "soon".into())).unwrap_err();
+        let err = Config::from_lookup(|n| {
+            (n == "HOLD_SECONDS")
+                .then(|| "soon".into())
+                .or_else(|| with_secret(n))
+        })
+        .unwrap_err();
         assert!(err.contains("HOLD_SECONDS"), "{err}");
-        let err = Config::from_lookup(|n| (n == "VENUES").then(|| "x".into())).unwrap_err();
+        let err = Config::from_lookup(|n| {
+            (n == "VENUES")
+                .then(|| "x".into())
+                .or_else(|| with_secret(n))
+        })
+        .unwrap_err();
         assert!(err.contains("VENUES"), "{err}");
+        let err = Config::from_lookup(|_| None).unwrap_err();
+        assert!(err.contains("TOKEN_SECRET is not set"), "{err}");
     }
 }

@@ -40,6 +40,7 @@ pub async fn run(
     let state = Arc::new(routes::AppState::new(
         service.clone(),
         config.admin_token.clone(),
+        config.token_signer.clone(),
         config.user_rate_limit,
     ));
 

@@ -31,6 +31,7 @@ struct Inner {
     changes: Family<ChangeLabels, Counter>,
     redis_latency: Histogram,
     publish_failures: Counter,
+    sessions: Counter,
 }
 
 /// Cheap to clone; every clone records into the same registry.
@@ -71,7 +72,14 @@ impl Metrics {
             "Seat events that could not be handed to NATS",
             publish_failures.clone(),
         );
+        let sessions = Counter::default();
+        registry.register(
+            "sessions_issued",
+            "Identities issued by POST /api/session",
+            sessions.clone(),
+        );
         Metrics(Arc::new(Inner {
+            sessions,
             registry,
             requests,
             changes,
@@ -102,6 +110,10 @@ impl Metrics {
 
     pub fn observe_redis(&self, elapsed: Duration) {
         self.0.redis_latency.observe(elapsed.as_secs_f64());
+    }
+
+    pub fn count_session(&self) {
+        self.0.sessions.inc();
     }
 
     pub fn count_publish_failure(&self) {

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::json;
 use shared::api::{SeatRequest, SeatResponse, VenueSnapshot};
 use shared::ws::SeatAction;
-use shared::{ErrorCode, Seat, Token};
+use shared::{ErrorCode, Seat, TokenSigner};
 
 use crate::error::ApiError;
 use crate::seats::SeatService;
@@ -26,6 +26,7 @@ const MAX_BODY_BYTES: usize = 16 * 1024;
 pub struct AppState {
     pub service: Arc<SeatService>,
     pub admin_token: Option<String>,
+    pub token_signer: TokenSigner,
     pub user_limiter: DefaultKeyedRateLimiter<String>,
 }
 
@@ -33,12 +34,14 @@ impl AppState {
     pub fn new(
         service: Arc<SeatService>,
         admin_token: Option<String>,
+        token_signer: TokenSigner,
         user_rate_limit: u32,
     ) -> Self {
         let per_second = NonZeroU32::new(user_rate_limit).unwrap_or(NonZeroU32::MIN);
         AppState {
             service,
             admin_token,
+            token_signer,
             user_limiter: RateLimiter::keyed(Quota::per_second(per_second)),
         }
     }
@@ -70,6 +73,7 @@ pub fn app(state: Arc<AppState>) -> Router {
             "/api/seats/release",
             post(|s, b| seat_command(s, SeatAction::Release, b)),
         )
+        .route("/api/session", post(new_session))
         .route("/api/admin/reset", post(admin_reset))
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
@@ -151,7 +155,9 @@ async fn seat_command(
     body: Result<ApiJson<SeatRequest>, ApiError>,
 ) -> Result<Json<SeatResponse>, ApiError> {
     let ApiJson(request) = body?;
-    let token = Token::parse(request.token.as_deref().unwrap_or(""))?;
+    let token = state
+        .token_signer
+        .verify(request.token.as_deref().unwrap_or(""))?;
     let venue = state.service.venue(request.venue.as_deref())?;
     let seat_id = request
         .seat_id
@@ -167,6 +173,13 @@ async fn seat_command(
     }
     let seat = state.service.apply(action, venue, seat, &user).await?;
     Ok(Json(SeatResponse { ok: true, seat }))
+}
+
+/// `POST /api/session`: a new identity for curl and scripts (NGINX limits how often per IP).
+async fn new_session(State(state): Shared) -> Json<serde_json::Value> {
+    let token = state.token_signer.issue();
+    state.service.metrics.count_session();
+    Json(json!({"token": token.as_str(), "user_id": token.user_id()}))
 }
 
 async fn admin_reset(

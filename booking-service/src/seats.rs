@@ -178,6 +178,7 @@ impl SeatService {
             cols: venue.spec.cols,
             hold_seconds: self.hold_seconds,
             seq,
+            epoch: 0,
             seats,
         })
     }
@@ -203,6 +204,7 @@ impl SeatService {
             expires_at: expires_ms.map(ms_to_unix_seconds),
             reason,
             ts_ms: now_ms(),
+            epoch: 0,
         }
     }
 

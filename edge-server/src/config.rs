@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use shared::TokenSigner;
+
 /// Everything an edge server is configured with.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -10,6 +12,8 @@ pub struct Config {
     pub booking_url: String,
     pub nats_url: String,
     pub edge_id: String,
+    /// Issues tokens in `WELCOME` and verifies those sent with `CONNECT` (`TOKEN_SECRET`).
+    pub token_signer: TokenSigner,
     /// The venue a new connection watches until it asks for another.
     pub default_venue: String,
     /// Messages buffered per client before it counts as slow and is resynchronised.
@@ -32,6 +36,7 @@ Configured by environment variables:
   HOST=127.0.0.1                    address to bind (0.0.0.0 in containers)
   BOOKING_URL=http://127.0.0.1:8080 the booking service
   NATS_URL=nats://127.0.0.1:4222    NATS carrying seats.{venue}.{kind}
+  TOKEN_SECRET                      required: the secret shared with the booking service
   EDGE_ID=edge-$PORT                this edge's name, shown to clients in WELCOME
   DEFAULT_VENUE=main                venue a new connection watches
   CLIENT_QUEUE=256                  messages buffered per client before it is resynchronised
@@ -63,7 +68,9 @@ impl Config {
                 "DEFAULT_VENUE '{default_venue}' is not a valid venue name"
             ));
         }
+        let token_signer = TokenSigner::from_setting(lookup("TOKEN_SECRET").as_deref())?;
         Ok(Config {
+            token_signer,
             host: get("HOST", "127.0.0.1"),
             port,
             booking_url: get("BOOKING_URL", "http://127.0.0.1:8080")
@@ -88,11 +95,17 @@ mod tests {
 
     #[test]
     fn defaults_follow_the_contract() {
-        let config = Config::from_lookup(|_| None).unwrap();
+        let secret = |n: &str| (n == "TOKEN_SECRET").then(|| "a-test-secret-0123456789".into());
+        let config = Config::from_lookup(secret).unwrap();
         assert_eq!(config.port, 3000);
         assert_eq!(config.edge_id, "edge-3000");
         assert_eq!(config.booking_url, "http://127.0.0.1:8080");
-        let config = Config::from_lookup(|n| (n == "PORT").then(|| "3001".into())).unwrap();
+        let config =
+            Config::from_lookup(|n| (n == "PORT").then(|| "3001".into()).or_else(|| secret(n)))
+                .unwrap();
+        assert_eq!(config.edge_id, "edge-3001");
+        let err = Config::from_lookup(|_| None).unwrap_err();
+        assert!(err.contains("TOKEN_SECRET"), "{err}");
         assert_eq!(config.edge_id, "edge-3001");
     }
 }

@@ -85,7 +85,7 @@ struct Session {
 
 impl Session {
     fn new(edge: &Edge) -> Self {
-        let token = fresh_token();
+        let token = edge.config.token_signer.issue();
         Session {
             user_id: token.user_id(),
             token,
@@ -110,16 +110,6 @@ impl Session {
         .to_json()
         .into()
     }
-}
-
-/// A new identity: 64 hex characters from two v4 UUIDs (244 random bits).
-fn fresh_token() -> Token {
-    let raw = format!(
-        "{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    );
-    Token::parse(&raw).expect("generated tokens are well formed")
 }
 
 async fn read_loop(
@@ -166,7 +156,7 @@ async fn read_loop(
             }
         };
         let reply = match command {
-            ClientCommand::Connect { token, venue } => {
+            ClientCommand::Connect { token, venue, .. } => {
                 match connect(edge, session, token, venue).await {
                     Ok(()) => {
                         if send_welcome(control, edge, session).await.is_err() {
@@ -213,9 +203,11 @@ async fn connect(
     venue: Option<String>,
 ) -> Result<(), ServerMessage> {
     let token = match token {
-        Some(raw) => {
-            Token::parse(&raw).map_err(|e| frame_error(ErrorCode::Unauthorized, &e.to_string()))?
-        }
+        Some(raw) => edge
+            .config
+            .token_signer
+            .verify(&raw)
+            .map_err(|e| frame_error(ErrorCode::Unauthorized, &e.to_string()))?,
         None => session.token.clone(),
     };
     if let Some(name) = venue.filter(|v| **v != *session.venue.name) {

@@ -18,6 +18,7 @@ pub struct VenueMirror {
     rows: u16,
     cols: u16,
     seq: u64,
+    epoch: u64,
     seats: Vec<Seat>,
     /// False until the first snapshot arrives: until then the size of the venue is unknown.
     ready: bool,
@@ -36,6 +37,7 @@ impl VenueMirror {
             rows: 0,
             cols: 0,
             seq: 0,
+            epoch: 0,
             seats: Vec::new(),
             ready: false,
             pending: BTreeMap::new(),
@@ -92,6 +94,7 @@ impl VenueMirror {
         self.rows = snapshot.rows;
         self.cols = snapshot.cols;
         self.seq = snapshot.seq;
+        self.epoch = snapshot.epoch;
         self.seats = snapshot.seats;
         self.ready = true;
         self.pending = self.pending.split_off(&(snapshot.seq + 1));
@@ -105,6 +108,7 @@ impl VenueMirror {
         VenueState {
             venue: self.venue.clone(),
             seq: self.seq,
+            epoch: self.epoch,
             rows: self.rows,
             cols: self.cols,
             seats: self.seats.clone(),
@@ -163,6 +167,7 @@ mod tests {
             expires_at: Some(100),
             reason: None,
             ts_ms: 0,
+            epoch: 1,
         }
     }
 
@@ -173,6 +178,7 @@ mod tests {
             cols: 2,
             hold_seconds: 30,
             seq,
+            epoch: 1,
             seats: SeatId::all(2, 2).map(Seat::available).collect(),
         }
     }

@@ -71,7 +71,12 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    if let Err(e) = shared::TokenSigner::from_setting(std::env::var("TOKEN_SECRET").ok().as_deref())
+    {
+        bail!("{e}");
+    }
+    match cli.command {
         Command::Api {
             booking,
             concurrency,
@@ -136,8 +141,18 @@ fn loopback_only(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn token(worker: usize, n: usize) -> String {
-    format!("bench-{}-{worker:05}-{n:06}", std::process::id())
+/// Mints tokens the services accept, with the `TOKEN_SECRET` the stack was started with.
+static SIGNER: std::sync::OnceLock<shared::TokenSigner> = std::sync::OnceLock::new();
+
+fn signer() -> &'static shared::TokenSigner {
+    SIGNER.get_or_init(|| {
+        shared::TokenSigner::from_setting(std::env::var("TOKEN_SECRET").ok().as_deref())
+            .unwrap_or_else(|e| panic!("seatbench needs the stack's secret: {e}"))
+    })
+}
+
+fn token(_worker: usize, _n: usize) -> String {
+    signer().issue().as_str().to_owned()
 }
 
 fn seat_name(index: usize) -> String {
@@ -314,7 +329,7 @@ async fn fanout(
         }
         let seat = seat_name(n % 100);
         let token = token(0, n);
-        let user = shared::Token::parse(&token).expect("valid token").user_id();
+        let user = signer().verify(&token).expect("minted here").user_id();
         let at = Instant::now();
         let response = http
             .post(format!("{booking}/api/seats/select"))

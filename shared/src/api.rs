@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::ErrorCode;
+use crate::event::SeatEvent;
 use crate::seat::Seat;
 
 /// `POST /api/seats/{select,book,release}`. Every field is optional here so that a missing
@@ -57,7 +58,24 @@ pub struct VenueSnapshot {
     pub cols: u16,
     pub hold_seconds: u64,
     pub seq: u64,
+    /// The venue's epoch (see [`SeatEvent::epoch`]).
+    #[serde(default)]
+    pub epoch: u64,
     pub seats: Vec<Seat>,
+}
+
+/// `GET /api/venues/{venue}/events?after=N[&limit=K]`: the NATS payloads with seq > N, in order,
+/// from the venue's kept history. `to` is the venue's current seq, so `limit=0` is a cheap check
+/// of how far the venue has gone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventsPage {
+    pub venue: String,
+    pub epoch: u64,
+    /// The first seq this page could hold (`after + 1`).
+    pub from: u64,
+    /// The venue's current seq.
+    pub to: u64,
+    pub events: Vec<SeatEvent>,
 }
 
 #[cfg(test)]

@@ -25,6 +25,10 @@ pub enum ErrorCode {
     UnknownType,
     /// A WebSocket frame that is larger than the edge accepts (edge only).
     FrameTooLarge,
+    /// Waiting room: not this identity's turn yet.
+    NotAdmitted,
+    /// Events older than the kept history were asked for; fetch a snapshot instead.
+    HistoryGone,
 }
 
 impl ErrorCode {
@@ -33,11 +37,12 @@ impl ErrorCode {
         match self {
             ErrorCode::ValidationError | ErrorCode::UnknownType => 400,
             ErrorCode::Unauthorized => 401,
-            ErrorCode::NotHolder => 403,
+            ErrorCode::NotHolder | ErrorCode::NotAdmitted => 403,
             ErrorCode::UnknownVenue | ErrorCode::UnknownSeat | ErrorCode::NotFound => 404,
             ErrorCode::SeatUnavailable | ErrorCode::SeatBooked | ErrorCode::MaxHoldsExceeded => 409,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::FrameTooLarge => 413,
+            ErrorCode::HistoryGone => 410,
             ErrorCode::RateLimited => 429,
             ErrorCode::Internal => 500,
             ErrorCode::Unavailable => 503,
@@ -62,6 +67,8 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             ErrorCode::UnknownType => "UNKNOWN_TYPE",
             ErrorCode::FrameTooLarge => "FRAME_TOO_LARGE",
+            ErrorCode::NotAdmitted => "NOT_ADMITTED",
+            ErrorCode::HistoryGone => "HISTORY_GONE",
         }
     }
 }
@@ -83,6 +90,8 @@ mod tests {
             ErrorCode::SeatUnavailable,
             ErrorCode::MaxHoldsExceeded,
             ErrorCode::FrameTooLarge,
+            ErrorCode::NotAdmitted,
+            ErrorCode::HistoryGone,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

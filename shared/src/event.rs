@@ -68,6 +68,10 @@ pub struct SeatEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<ReleaseReason>,
     pub ts_ms: u64,
+    /// The venue's epoch: a new one starts when Redis lost the venue's data and seq restarted.
+    /// Seqs are comparable only within one epoch.
+    #[serde(default)]
+    pub epoch: u64,
 }
 
 impl SeatEvent {
@@ -119,11 +123,12 @@ mod tests {
             expires_at: Some(1763723456),
             reason: None,
             ts_ms: 1763723426123,
+            epoch: 1763700000000,
         };
         let json = serde_json::to_string(&event).unwrap();
         assert_eq!(
             json,
-            r#"{"type":"held","venue":"main","seq":42,"seat_id":"A1","status":1,"user_id":"u-3f9c2a1b7d4e","expires_at":1763723456,"ts_ms":1763723426123}"#
+            r#"{"type":"held","venue":"main","seq":42,"seat_id":"A1","status":1,"user_id":"u-3f9c2a1b7d4e","expires_at":1763723456,"ts_ms":1763723426123,"epoch":1763700000000}"#
         );
         assert_eq!(serde_json::from_str::<SeatEvent>(&json).unwrap(), event);
         assert_eq!(event.subject(), "seats.main.held");
@@ -141,6 +146,7 @@ mod tests {
             expires_at: None,
             reason: Some(ReleaseReason::Expired),
             ts_ms: 1,
+            epoch: 1,
         };
         let json = serde_json::to_value(&event).unwrap();
         assert_eq!(json["reason"], "expired");

@@ -11,7 +11,7 @@ pub mod ws;
 
 pub use error::ErrorCode;
 pub use event::{EventKind, ReleaseReason, SeatEvent};
-pub use identity::{Token, TokenError};
+pub use identity::{Token, TokenError, TokenSigner};
 pub use seat::{Seat, SeatId, SeatIdError, SeatStatus, VenueSpec};
 
 /// Milliseconds since the unix epoch, as carried in `ts_ms` and `server_time_ms`.

@@ -43,6 +43,9 @@ pub struct Welcome {
 pub struct VenueState {
     pub venue: String,
     pub seq: u64,
+    /// The venue's epoch; a client sends it back with `after_seq` when it reconnects.
+    #[serde(default)]
+    pub epoch: u64,
     pub rows: u16,
     pub cols: u16,
     pub seats: Vec<Seat>,
@@ -126,6 +129,10 @@ pub enum ClientCommand {
     Connect {
         token: Option<String>,
         venue: Option<String>,
+        /// The last seq the client applied, to resume with just the missed updates.
+        after_seq: Option<u64>,
+        /// The epoch that `after_seq` belongs to (from `VENUE_STATE`).
+        epoch: Option<u64>,
     },
     /// `SELECT_SEAT`, `BOOK_SEAT`, `RELEASE_SEAT`.
     Seat {
@@ -221,11 +228,24 @@ pub fn parse_client_frame(text: &str) -> Result<ClientCommand, FrameError> {
             )),
         }
     };
+    let optional_number = |field: &str| -> Result<Option<u64>, FrameError> {
+        match data.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) if n.as_u64().is_some() => Ok(n.as_u64()),
+            Some(_) => Err(FrameError::new(
+                ErrorCode::ValidationError,
+                format!("\"{field}\" must be a whole number of 0 or more"),
+                req_id.clone(),
+            )),
+        }
+    };
     let action = match kind {
         "CONNECT" | "subscribe" => {
             return Ok(ClientCommand::Connect {
                 token: optional_string("token")?,
                 venue: optional_string("venue")?,
+                after_seq: optional_number("after_seq")?,
+                epoch: optional_number("epoch")?,
             })
         }
         "SELECT_SEAT" => SeatAction::Select,
@@ -273,14 +293,29 @@ mod tests {
             parse_client_frame(r#"{"type":"subscribe","data":{"venue":"main"}}"#),
             Ok(ClientCommand::Connect {
                 token: None,
-                venue: Some("main".into())
+                venue: Some("main".into()),
+                after_seq: None,
+                epoch: None,
             })
         );
         assert_eq!(
             parse_client_frame(r#"{"type":"CONNECT"}"#),
             Ok(ClientCommand::Connect {
                 token: None,
-                venue: None
+                venue: None,
+                after_seq: None,
+                epoch: None,
+            })
+        );
+        assert_eq!(
+            parse_client_frame(
+                r#"{"type":"CONNECT","data":{"token":"t","after_seq":42,"epoch":7}}"#
+            ),
+            Ok(ClientCommand::Connect {
+                token: Some("t".into()),
+                venue: None,
+                after_seq: Some(42),
+                epoch: Some(7),
             })
         );
     }
@@ -304,6 +339,14 @@ mod tests {
             ErrorCode::ValidationError
         );
         assert_eq!(code(&"x".repeat(5000)), ErrorCode::FrameTooLarge);
+        assert_eq!(
+            code(r#"{"type":"CONNECT","data":{"after_seq":-1}}"#),
+            ErrorCode::ValidationError
+        );
+        assert_eq!(
+            code(r#"{"type":"CONNECT","data":{"after_seq":"12"}}"#),
+            ErrorCode::ValidationError
+        );
         let err = parse_client_frame(r#"{"type":"BOOK_SEAT","data":{"req_id":"q9"}}"#).unwrap_err();
         assert_eq!(err.req_id, json!("q9"));
     }

@@ -9,20 +9,26 @@ pub use events::EventLog;
 pub use http::Api;
 pub use process::{free_port, NatsServer, RedisServer, ServiceProcess};
 
-/// A fresh, valid client token (`tok-` + 32 hex digits).
+/// The `TOKEN_SECRET` of this test run: one per test process, handed to every service it starts.
+pub fn token_secret() -> &'static str {
+    static SECRET: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SECRET.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        format!("test-secret-{:x}-{nanos:x}", std::process::id())
+    })
+}
+
+/// A fresh client token, signed with this run's secret as the services would issue it.
 pub fn token() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!(
-        "tok-{:016x}{:016x}",
-        std::process::id() as u64 ^ nanos as u64,
-        n
-    )
+    signer().issue().as_str().to_owned()
+}
+
+/// Issues and checks tokens with this run's secret.
+pub fn signer() -> shared::TokenSigner {
+    shared::TokenSigner::new(token_secret()).expect("the test secret is long enough")
 }
 
 /// Polls `check` every 20 ms until it returns true or `timeout` passes.

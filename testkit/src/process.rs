@@ -265,6 +265,7 @@ impl ServiceProcess {
         command
             .env("PORT", port.to_string())
             .env("RUST_LOG", "info")
+            .env("TOKEN_SECRET", crate::token_secret())
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     }
 

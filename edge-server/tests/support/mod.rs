@@ -44,6 +44,7 @@ impl Backend {
             ("REDIS_URL".into(), redis.url()),
             ("NATS_URL".into(), nats.url()),
             ("ADMIN_TOKEN".into(), "admin-secret".into()),
+            ("TOKEN_SECRET".into(), testkit::token_secret().into()),
             // The tests drive many commands from few tokens through the HTTP API too.
             ("USER_RATE_LIMIT".into(), "1000".into()),
         ]);

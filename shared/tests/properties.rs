@@ -1,0 +1,153 @@
+//! Property tests: every parser that takes untrusted input answers arbitrary input with a value
+//! or a coded error, never a panic, and what it accepts round-trips.
+//! The number of cases is bounded (PROPTEST_CASES overrides it) so the test command stays quick.
+
+use proptest::prelude::*;
+use shared::api::SeatRequest;
+use shared::ws::{parse_client_frame, ClientCommand, MAX_CLIENT_FRAME_BYTES};
+use shared::{SeatId, SeatIdError, TokenError, TokenSigner, VenueSpec};
+
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(2_000),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+/// Frames that look like the protocol, with arbitrary values in the fields.
+fn frame_like() -> impl Strategy<Value = String> {
+    let kind = prop_oneof![
+        Just("CONNECT".to_owned()),
+        Just("subscribe".to_owned()),
+        Just("SELECT_SEAT".to_owned()),
+        Just("BOOK_SEAT".to_owned()),
+        Just("RELEASE_SEAT".to_owned()),
+        ".{0,12}",
+    ];
+    let value = prop_oneof![
+        Just("null".to_owned()),
+        any::<i64>().prop_map(|n| n.to_string()),
+        any::<f64>().prop_map(|n| format!("{n:?}")),
+        ".{0,20}".prop_map(|s| serde_json::to_string(&s).unwrap()),
+        Just("[]".to_owned()),
+        Just("{}".to_owned()),
+    ];
+    let field = prop_oneof![
+        Just("seat_id"),
+        Just("req_id"),
+        Just("token"),
+        Just("venue"),
+        Just("after_seq"),
+        Just("epoch"),
+    ];
+    (
+        kind,
+        prop::collection::vec((field, value), 0..5),
+        any::<bool>(),
+    )
+        .prop_map(|(kind, fields, with_data)| {
+            let data: Vec<String> = fields.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+            let kind = serde_json::to_string(&kind).unwrap();
+            if with_data {
+                format!("{{\"type\":{kind},\"data\":{{{}}}}}", data.join(","))
+            } else {
+                format!("{{\"type\":{kind}}}")
+            }
+        })
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn arbitrary_text_frames_never_panic(text in ".{0,300}") {
+        let _ = parse_client_frame(&text);
+    }
+
+    #[test]
+    fn arbitrary_bytes_as_frames_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+        let text = String::from_utf8_lossy(&bytes);
+        let _ = parse_client_frame(&text);
+    }
+
+    #[test]
+    fn protocol_like_frames_parse_or_get_a_code(frame in frame_like()) {
+        match parse_client_frame(&frame) {
+            Ok(ClientCommand::Seat { seat_id, .. }) => prop_assert!(frame.contains(&serde_json::to_string(&seat_id).unwrap())),
+            Ok(ClientCommand::Connect { .. }) => prop_assert!(frame.contains("CONNECT") || frame.contains("subscribe")),
+            Err(error) => prop_assert!(!error.message.is_empty()),
+        }
+    }
+
+    #[test]
+    fn oversized_frames_are_refused_before_parsing(extra in 1usize..2000) {
+        let frame = format!("{{\"type\":\"CONNECT\",\"data\":{{\"venue\":\"{}\"}}}}", "a".repeat(MAX_CLIENT_FRAME_BYTES + extra));
+        prop_assert_eq!(parse_client_frame(&frame).unwrap_err().code, shared::ErrorCode::FrameTooLarge);
+    }
+
+    #[test]
+    fn arbitrary_seat_ids_never_panic(raw in ".{0,10}", rows in 0u16..30, cols in 0u16..1100) {
+        match SeatId::parse(&raw, rows, cols) {
+            Ok(id) => {
+                prop_assert!(id.row < rows && id.col < cols);
+                prop_assert_eq!(SeatId::parse(&id.to_string(), rows, cols), Ok(id));
+            }
+            Err(SeatIdError::Malformed) | Err(SeatIdError::OutOfRange(_)) => {}
+        }
+    }
+
+    #[test]
+    fn every_seat_of_a_venue_round_trips(rows in 1u16..=26, cols in 1u16..=999) {
+        let last = SeatId { row: rows - 1, col: cols - 1 };
+        prop_assert_eq!(SeatId::parse(&last.to_string(), rows, cols), Ok(last));
+        let beyond = SeatId { row: rows - 1, col: cols };
+        prop_assert!(SeatId::parse(&beyond.to_string(), rows, cols).is_err());
+    }
+
+    #[test]
+    fn arbitrary_venue_lists_never_panic(raw in ".{0,60}") {
+        if let Ok(venues) = VenueSpec::parse_list(&raw) {
+            for v in venues {
+                prop_assert!(v.rows >= 1 && v.rows <= 26 && v.cols >= 1 && v.cols <= 999);
+            }
+        }
+    }
+
+    #[test]
+    fn venue_specs_round_trip(name in "[a-z0-9_-]{1,32}", rows in 1u16..=26, cols in 1u16..=999) {
+        let spec = VenueSpec::parse(&format!("{name}:{rows}x{cols}")).unwrap();
+        prop_assert_eq!((spec.name.as_str(), spec.rows, spec.cols), (name.as_str(), rows, cols));
+    }
+
+    #[test]
+    fn arbitrary_tokens_are_refused_without_panic(raw in "[A-Za-z0-9_.-]{0,140}|.{0,40}") {
+        let signer = TokenSigner::new("property-test-secret-0123").unwrap();
+        prop_assert!(matches!(
+            signer.verify(&raw),
+            Err(TokenError::Missing | TokenError::Malformed | TokenError::NotIssued)
+        ));
+    }
+
+    #[test]
+    fn a_changed_character_breaks_an_issued_token(index in 0usize..48, replacement in "[A-Za-z0-9_-]") {
+        let signer = TokenSigner::new("property-test-secret-0123").unwrap();
+        let token = signer.issue();
+        let raw = token.as_str();
+        prop_assert_eq!(signer.verify(raw), Ok(token.clone()));
+        let index = index % raw.len();
+        let mut forged = raw.to_owned();
+        forged.replace_range(index..index + 1, &replacement);
+        if forged != raw {
+            prop_assert!(signer.verify(&forged).is_err(), "{} was accepted", forged);
+        }
+    }
+
+    #[test]
+    fn arbitrary_http_bodies_never_panic(body in prop::collection::vec(any::<u8>(), 0..200)) {
+        let _ = serde_json::from_slice::<SeatRequest>(&body);
+    }
+}
