@@ -21,6 +21,11 @@ pub struct Config {
     pub user_rate_limit: u32,
     /// How often the expiry index is checked for holds that ran out.
     pub expiry_interval: Duration,
+    /// Events kept per venue in the outbox, for the history endpoint (`EVENT_HISTORY`).
+    pub event_history: u64,
+    /// This service's name in relay leases and logs (`SERVICE_ID`, default `booking-$PORT`
+    /// plus the process id).
+    pub service_id: String,
 }
 
 /// `--help` text: every variable, its default and meaning.
@@ -39,10 +44,13 @@ Configured by environment variables:
   VENUES=main:10x10                 comma list of name:ROWSxCOLS
   TOKEN_SECRET                      required: the secret every service signs and checks tokens with
   ADMIN_TOKEN                       enables POST /api/admin/reset with 'Authorization: Bearer …'
+  EVENT_HISTORY=10000               events kept per venue for GET /api/venues/{venue}/events
+  SERVICE_ID=booking-$PORT-$PID     this service's name in relay leases and logs
   USER_RATE_LIMIT=20                seat commands per second per user (burst of the same size)
   RUST_LOG=info                     log filter (tracing EnvFilter syntax)
 
 Routes: GET /health, GET /metrics, GET /api/seats[?venue=], GET /api/venues/{venue},
+        GET /api/venues/{venue}/events?after=N[&limit=K], POST /api/session,
         POST /api/seats/{select,book,release}, POST /api/admin/reset[?venue=]
 ";
 
@@ -72,10 +80,19 @@ impl Config {
             .filter(|n| *n > 0)
             .ok_or("USER_RATE_LIMIT must be between 1 and 2^32")?;
         let token_signer = TokenSigner::from_setting(lookup("TOKEN_SECRET").as_deref())?;
+        let event_history = number("EVENT_HISTORY", "10000")?;
+        if event_history < 10 {
+            return Err("EVENT_HISTORY must be at least 10".into());
+        }
+        let port = u16::try_from(number("PORT", "8080")?).map_err(|_| "PORT is too large")?;
         Ok(Config {
             token_signer,
             host: get("HOST", "127.0.0.1"),
-            port: u16::try_from(number("PORT", "8080")?).map_err(|_| "PORT is too large")?,
+            port,
+            event_history,
+            service_id: lookup("SERVICE_ID")
+                .filter(|id| !id.is_empty())
+                .unwrap_or_else(|| format!("booking-{port}-{}", std::process::id())),
             redis_url: get("REDIS_URL", "redis://127.0.0.1:6379"),
             nats_url: get("NATS_URL", "nats://127.0.0.1:4222"),
             hold_seconds,

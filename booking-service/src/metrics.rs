@@ -30,7 +30,8 @@ struct Inner {
     requests: Family<RequestLabels, Counter>,
     changes: Family<ChangeLabels, Counter>,
     redis_latency: Histogram,
-    publish_failures: Counter,
+    relayed: Counter,
+    relay_skipped: Counter,
     sessions: Counter,
 }
 
@@ -66,11 +67,17 @@ impl Metrics {
             "Latency of seat scripts in Redis",
             redis_latency.clone(),
         );
-        let publish_failures = Counter::default();
+        let relayed = Counter::default();
         registry.register(
-            "nats_publish_failures",
-            "Seat events that could not be handed to NATS",
-            publish_failures.clone(),
+            "outbox_relayed",
+            "Outbox events published to NATS and confirmed by a flush",
+            relayed.clone(),
+        );
+        let relay_skipped = Counter::default();
+        registry.register(
+            "outbox_trimmed_unpublished",
+            "Outbox events trimmed before the relay published them (relay down for longer than EVENT_HISTORY changes)",
+            relay_skipped.clone(),
         );
         let sessions = Counter::default();
         registry.register(
@@ -84,7 +91,8 @@ impl Metrics {
             requests,
             changes,
             redis_latency,
-            publish_failures,
+            relayed,
+            relay_skipped,
         }))
     }
 
@@ -116,8 +124,12 @@ impl Metrics {
         self.0.sessions.inc();
     }
 
-    pub fn count_publish_failure(&self) {
-        self.0.publish_failures.inc();
+    pub fn count_relayed(&self, events: u64) {
+        self.0.relayed.inc_by(events);
+    }
+
+    pub fn count_relay_skipped(&self, events: u64) {
+        self.0.relay_skipped.inc_by(events);
     }
 
     /// The Prometheus text exposition of every metric.

@@ -18,6 +18,7 @@ use shared::{ErrorCode, Seat, TokenSigner};
 
 use crate::error::ApiError;
 use crate::seats::SeatService;
+use crate::store::Actor;
 
 /// Request bodies larger than this are refused before parsing.
 const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -61,6 +62,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/seats", get(list_seats))
         .route("/api/venues/{venue}", get(venue_snapshot))
+        .route("/api/venues/{venue}/events", get(venue_events))
         .route(
             "/api/seats/select",
             post(|s, b| seat_command(s, SeatAction::Select, b)),
@@ -148,6 +150,67 @@ async fn venue_snapshot(
     Ok(Json(state.service.snapshot(venue).await?))
 }
 
+/// Events one history page holds at most.
+const MAX_EVENTS_PAGE: u64 = 1000;
+
+#[derive(Deserialize)]
+struct EventsQuery {
+    after: Option<String>,
+    limit: Option<String>,
+}
+
+/// `GET /api/venues/{venue}/events?after=N[&limit=K]`: the kept NATS payloads after seq N,
+/// byte for byte as published.
+async fn venue_events(
+    State(state): Shared,
+    Path(venue): Path<String>,
+    query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query?;
+    let venue = state.service.venue(Some(&venue))?;
+    let number = |name: &str, raw: Option<&str>| -> Result<Option<u64>, ApiError> {
+        raw.map(|raw| {
+            raw.parse::<u64>().map_err(|_| {
+                let shown: String = raw.chars().take(20).collect();
+                ApiError::new(
+                    ErrorCode::ValidationError,
+                    format!("{name} must be a whole number of 0 or more, not '{shown}'"),
+                )
+            })
+        })
+        .transpose()
+    };
+    let after = number("after", query.after.as_deref())?.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::ValidationError,
+            "after is required: the last seq you have (0 for everything kept)",
+        )
+    })?;
+    let limit = number("limit", query.limit.as_deref())?
+        .unwrap_or(MAX_EVENTS_PAGE)
+        .min(MAX_EVENTS_PAGE);
+    let history = state.service.history(venue, after, limit).await?;
+    let Some(payloads) = history.payloads else {
+        return Err(ApiError::new(
+            ErrorCode::HistoryGone,
+            format!(
+                "events after seq {after} are no longer kept (the venue is at seq {} of epoch {}); fetch GET /api/venues/{} instead",
+                history.to, history.epoch, venue.spec.name
+            ),
+        ));
+    };
+    // The payloads are JSON objects written by the seat scripts; they are passed on untouched.
+    let body = format!(
+        r#"{{"venue":"{}","epoch":{},"from":{},"to":{},"events":[{}]}}"#,
+        venue.spec.name,
+        history.epoch,
+        after + 1,
+        history.to,
+        payloads.join(",")
+    );
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
 /// `POST /api/seats/{select,book,release}`.
 async fn seat_command(
     State(state): Shared,
@@ -164,14 +227,18 @@ async fn seat_command(
         .as_deref()
         .ok_or_else(|| ApiError::new(ErrorCode::ValidationError, "seat_id is required"))?;
     let seat = venue.spec.parse_seat(seat_id)?;
-    let user = token.user_id();
-    if state.user_limiter.check_key(&user).is_err() {
+    let (owner, user_id) = (token.owner_key(), token.user_id());
+    if state.user_limiter.check_key(&owner).is_err() {
         return Err(ApiError::new(
             ErrorCode::RateLimited,
             "too many seat commands; slow down",
         ));
     }
-    let seat = state.service.apply(action, venue, seat, &user).await?;
+    let actor = Actor {
+        owner: &owner,
+        user_id: &user_id,
+    };
+    let seat = state.service.apply(action, venue, seat, actor).await?;
     Ok(Json(SeatResponse { ok: true, seat }))
 }
 

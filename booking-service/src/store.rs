@@ -1,5 +1,6 @@
-//! Seat state in Redis. Every change is one Lua script that checks, changes and numbers it
-//! atomically; nothing here checks in one round trip and acts in another.
+//! Seat state in Redis. Every change is one Lua script that checks it, makes it, numbers it and
+//! appends its event to the venue's outbox stream, atomically; nothing here checks in one round
+//! trip and acts in another. The relay (`relay.rs`) publishes the outbox to NATS.
 
 use std::time::{Duration, Instant};
 
@@ -15,24 +16,48 @@ const COMMON: &str = include_str!("lua/common.lua");
 /// The venue's Redis keys. All carry the venue as a hash tag (`{main}`) so they share a slot.
 #[derive(Debug, Clone)]
 pub struct VenueKeys {
+    venue: String,
     lock_prefix: String,
     state: String,
     holds: String,
     counts: String,
     seq: String,
+    epoch: String,
+    /// The outbox: a stream of events whose ids are their seqs.
+    pub events: String,
+    /// Which relay publishes this venue (a lease).
+    pub relay_lease: String,
+    /// The last seq NATS has taken.
+    pub published: String,
+    /// Every seat's lock key, declared by the reset script.
+    all_locks: Vec<String>,
+    /// Events kept in the outbox (`EVENT_HISTORY`).
+    history: String,
 }
 
 impl VenueKeys {
-    pub fn new(venue: &str) -> Self {
+    pub fn new(spec: &VenueSpec, history: u64) -> Self {
+        let venue = &spec.name;
+        let lock_prefix = format!("seat:{{{venue}}}:");
         VenueKeys {
-            lock_prefix: format!("seat:{{{venue}}}:"),
+            venue: venue.clone(),
+            all_locks: SeatId::all(spec.rows, spec.cols)
+                .map(|id| format!("{lock_prefix}{id}"))
+                .collect(),
+            lock_prefix,
             state: format!("state:{{{venue}}}"),
             holds: format!("holds:{{{venue}}}"),
             counts: format!("holdcount:{{{venue}}}"),
             seq: format!("seq:{{{venue}}}"),
+            epoch: format!("epoch:{{{venue}}}"),
+            events: format!("events:{{{venue}}}"),
+            relay_lease: format!("relay:{{{venue}}}"),
+            published: format!("published:{{{venue}}}"),
+            history: history.to_string(),
         }
     }
 
+    /// KEYS of the per-seat scripts: lock, state, holds, counts, seq, epoch, events.
     fn seat_keys(&self, seat: &str) -> Vec<String> {
         vec![
             format!("{}{seat}", self.lock_prefix),
@@ -40,8 +65,43 @@ impl VenueKeys {
             self.holds.clone(),
             self.counts.clone(),
             self.seq.clone(),
+            self.epoch.clone(),
+            self.events.clone(),
         ]
     }
+
+    /// KEYS of the relay's scripts: lease, published, epoch.
+    fn relay_keys(&self) -> Vec<String> {
+        vec![
+            self.relay_lease.clone(),
+            self.published.clone(),
+            self.epoch.clone(),
+        ]
+    }
+}
+
+/// Who is acting: the authority key that owns locks and counts, and the public id shown.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor<'a> {
+    pub owner: &'a str,
+    pub user_id: &'a str,
+}
+
+/// What the history script found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct History {
+    pub epoch: u64,
+    /// The venue's current seq.
+    pub to: u64,
+    /// The NATS payloads after the asked seq, in order; `None` when they are no longer kept.
+    pub payloads: Option<Vec<String>>,
+}
+
+/// The relay's view after taking or renewing its lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lease {
+    Held { published: u64, epoch: u64 },
+    HeldByAnother,
 }
 
 /// What a seat script did.
@@ -91,6 +151,10 @@ struct Scripts {
     expire: Script,
     snapshot: Script,
     reset: Script,
+    history: Script,
+    relay: Script,
+    relay_commit: Script,
+    relay_release: Script,
 }
 
 impl Scripts {
@@ -103,6 +167,10 @@ impl Scripts {
             expire: with_common(include_str!("lua/expire.lua")),
             snapshot: with_common(include_str!("lua/snapshot.lua")),
             reset: with_common(include_str!("lua/reset.lua")),
+            history: with_common(include_str!("lua/history.lua")),
+            relay: with_common(include_str!("lua/relay.lua")),
+            relay_commit: with_common(include_str!("lua/relay_commit.lua")),
+            relay_release: with_common(include_str!("lua/relay_release.lua")),
         }
     }
 }
@@ -195,21 +263,14 @@ impl SeatStore {
         &self,
         keys: &VenueKeys,
         seat: &str,
-        user: &str,
+        actor: Actor<'_>,
         hold_seconds: u64,
         max_holds: u32,
     ) -> Result<ScriptOutcome, ApiError> {
+        let mut args = Self::actor_args(keys, seat, actor);
+        args.extend([hold_seconds.to_string(), max_holds.to_string()]);
         let reply = self
-            .run(
-                &self.scripts.select,
-                keys.seat_keys(seat),
-                vec![
-                    seat.into(),
-                    user.into(),
-                    hold_seconds.to_string(),
-                    max_holds.to_string(),
-                ],
-            )
+            .run(&self.scripts.select, keys.seat_keys(seat), args)
             .await?;
         parse_outcome(&reply)
     }
@@ -218,19 +279,31 @@ impl SeatStore {
         &self,
         keys: &VenueKeys,
         seat: &str,
-        user: &str,
+        actor: Actor<'_>,
     ) -> Result<ScriptOutcome, ApiError> {
-        self.holder_step(&self.scripts.book, keys, seat, user).await
+        self.holder_step(&self.scripts.book, keys, seat, actor)
+            .await
     }
 
     pub async fn release(
         &self,
         keys: &VenueKeys,
         seat: &str,
-        user: &str,
+        actor: Actor<'_>,
     ) -> Result<ScriptOutcome, ApiError> {
-        self.holder_step(&self.scripts.release, keys, seat, user)
+        self.holder_step(&self.scripts.release, keys, seat, actor)
             .await
+    }
+
+    /// ARGV of the per-seat scripts: seat, owner, user_id, venue, history length.
+    fn actor_args(keys: &VenueKeys, seat: &str, actor: Actor<'_>) -> Vec<String> {
+        vec![
+            seat.into(),
+            actor.owner.into(),
+            actor.user_id.into(),
+            keys.venue.clone(),
+            keys.history.clone(),
+        ]
     }
 
     /// A step only the seat's current holder may take (book, release).
@@ -239,10 +312,14 @@ impl SeatStore {
         script: &Script,
         keys: &VenueKeys,
         seat: &str,
-        user: &str,
+        actor: Actor<'_>,
     ) -> Result<ScriptOutcome, ApiError> {
         let reply = self
-            .run(script, keys.seat_keys(seat), vec![seat.into(), user.into()])
+            .run(
+                script,
+                keys.seat_keys(seat),
+                Self::actor_args(keys, seat, actor),
+            )
             .await?;
         parse_outcome(&reply)
     }
@@ -252,7 +329,7 @@ impl SeatStore {
             .run(
                 &self.scripts.expire,
                 keys.seat_keys(seat),
-                vec![seat.into()],
+                vec![seat.into(), keys.venue.clone(), keys.history.clone()],
             )
             .await?;
         match reply.first().map(String::as_str) {
@@ -291,24 +368,26 @@ impl SeatStore {
             })
     }
 
-    /// Every seat of the venue and the seq of the last change included, read atomically.
+    /// Every seat of the venue, the venue's epoch and the seq of the last change included,
+    /// read atomically.
     pub async fn snapshot(
         &self,
         keys: &VenueKeys,
         venue: &VenueSpec,
-    ) -> Result<(u64, Vec<Seat>), ApiError> {
+    ) -> Result<(u64, u64, Vec<Seat>), ApiError> {
         let reply = self
             .run(
                 &self.scripts.snapshot,
-                vec![keys.state.clone(), keys.seq.clone()],
+                vec![keys.state.clone(), keys.seq.clone(), keys.epoch.clone()],
                 vec![],
             )
             .await?;
-        let seq = parse_field(&reply, 0)?;
+        let epoch = parse_field(&reply, 0)?;
+        let seq = parse_field(&reply, 1)?;
         let mut seats: Vec<Seat> = SeatId::all(venue.rows, venue.cols)
             .map(Seat::available)
             .collect();
-        for pair in reply[1..].chunks_exact(2) {
+        for pair in reply[2..].chunks_exact(2) {
             let Ok(id) = venue.parse_seat(&pair[0]) else {
                 tracing::warn!(seat = %pair[0], "ignoring a seat outside the venue in Redis");
                 continue;
@@ -317,21 +396,117 @@ impl SeatStore {
                 &mut seats[usize::from(id.row) * usize::from(venue.cols) + usize::from(id.col)];
             apply_stored_state(seat, &pair[1]);
         }
-        Ok((seq, seats))
+        Ok((epoch, seq, seats))
+    }
+
+    /// The outbox's events after `after` (at most `limit`), the epoch and the current seq.
+    pub async fn history(
+        &self,
+        keys: &VenueKeys,
+        after: u64,
+        limit: u64,
+    ) -> Result<History, ApiError> {
+        let reply = self
+            .run(
+                &self.scripts.history,
+                vec![keys.events.clone(), keys.seq.clone(), keys.epoch.clone()],
+                vec![after.to_string(), limit.to_string()],
+            )
+            .await?;
+        let epoch = parse_field(&reply, 1)?;
+        let to = parse_field(&reply, 2)?;
+        let payloads = match reply.first().map(String::as_str) {
+            Some("OK") => Some(reply[3..].to_vec()),
+            Some("GONE") => None,
+            _ => return Err(unexpected(&reply)),
+        };
+        Ok(History {
+            epoch,
+            to,
+            payloads,
+        })
+    }
+
+    /// Takes or renews the relay lease of a venue for `relay_id`.
+    pub async fn relay_lease(
+        &self,
+        keys: &VenueKeys,
+        relay_id: &str,
+        lease: Duration,
+    ) -> Result<Lease, ApiError> {
+        let reply = self
+            .run(
+                &self.scripts.relay,
+                keys.relay_keys(),
+                vec![relay_id.into(), lease.as_millis().to_string()],
+            )
+            .await?;
+        match reply.first().map(String::as_str) {
+            Some("1") => Ok(Lease::Held {
+                published: parse_field(&reply, 1)?,
+                epoch: parse_field(&reply, 2)?,
+            }),
+            Some("0") => Ok(Lease::HeldByAnother),
+            _ => Err(unexpected(&reply)),
+        }
+    }
+
+    /// Records that NATS took every event up to `seq` of `epoch`; false when the lease was lost
+    /// or the venue's epoch changed meanwhile.
+    pub async fn relay_commit(
+        &self,
+        keys: &VenueKeys,
+        relay_id: &str,
+        seq: u64,
+        epoch: u64,
+    ) -> Result<bool, ApiError> {
+        let reply = self
+            .run(
+                &self.scripts.relay_commit,
+                keys.relay_keys(),
+                vec![relay_id.into(), seq.to_string(), epoch.to_string()],
+            )
+            .await?;
+        Ok(reply.first().map(String::as_str) == Some("1"))
+    }
+
+    /// Gives the lease back (clean shutdown).
+    pub async fn relay_release(&self, keys: &VenueKeys, relay_id: &str) {
+        let _ = self
+            .run(
+                &self.scripts.relay_release,
+                vec![keys.relay_lease.clone()],
+                vec![relay_id.into()],
+            )
+            .await;
+    }
+
+    /// A second connection of the same configuration, for blocking reads (the relay's XREAD)
+    /// that must not stall the seat commands pipelined on the main one.
+    pub fn blocking_client(&self) -> Client {
+        self.client.clone_new()
     }
 
     /// Releases every held and booked seat of the venue.
     pub async fn reset(&self, keys: &VenueKeys) -> Result<Vec<ResetSeat>, ApiError> {
+        let mut script_keys = vec![
+            keys.state.clone(),
+            keys.holds.clone(),
+            keys.counts.clone(),
+            keys.seq.clone(),
+            keys.epoch.clone(),
+            keys.events.clone(),
+        ];
+        script_keys.extend(keys.all_locks.iter().cloned());
         let reply = self
             .run(
                 &self.scripts.reset,
+                script_keys,
                 vec![
-                    keys.state.clone(),
-                    keys.holds.clone(),
-                    keys.counts.clone(),
-                    keys.seq.clone(),
+                    keys.venue.clone(),
+                    keys.history.clone(),
+                    keys.lock_prefix.clone(),
                 ],
-                vec![keys.lock_prefix.clone()],
             )
             .await?;
         let first_seq: u64 = parse_field(&reply, 0)?;
@@ -347,7 +522,7 @@ impl SeatStore {
     }
 }
 
-/// Fills a seat from its stored encoding: `h|user|expires_ms` or `b|user`.
+/// Fills a seat from its stored encoding: `h|user_id|expires_ms|owner` or `b|user_id||owner`.
 fn apply_stored_state(seat: &mut Seat, stored: &str) {
     let mut parts = stored.split('|');
     let (kind, user, expires) = (parts.next(), parts.next(), parts.next());
@@ -409,7 +584,12 @@ mod tests {
 
     #[test]
     fn keys_share_the_venue_hash_tag() {
-        let keys = VenueKeys::new("main");
+        let spec = VenueSpec::parse("main:2x2").unwrap();
+        let keys = VenueKeys::new(&spec, 100);
+        assert_eq!(keys.all_locks.len(), 4);
+        for key in keys.all_locks.iter().chain(&keys.relay_keys()) {
+            assert!(key.contains("{main}"), "{key}");
+        }
         for key in keys.seat_keys("A1") {
             assert!(key.contains("{main}"), "{key}");
         }
@@ -419,12 +599,12 @@ mod tests {
     fn stored_states_become_seats() {
         let id = SeatId { row: 0, col: 0 };
         let mut seat = Seat::available(id);
-        apply_stored_state(&mut seat, "h|u-abc|1763723456001");
+        apply_stored_state(&mut seat, "h|u-abc|1763723456001|0123abcd");
         assert_eq!(seat.status, SeatStatus::Held);
         assert_eq!(seat.held_by.as_deref(), Some("u-abc"));
         assert_eq!(seat.expires_at, Some(1763723457));
         let mut seat = Seat::available(id);
-        apply_stored_state(&mut seat, "b|u-abc");
+        apply_stored_state(&mut seat, "b|u-abc||0123abcd");
         assert_eq!(seat.status, SeatStatus::Booked);
         assert_eq!(seat.expires_at, None);
     }

@@ -15,7 +15,11 @@ pub struct EventLog {
 impl EventLog {
     /// Subscribes and waits until the subscription is registered with the server.
     pub async fn subscribe(nats_url: &str) -> EventLog {
-        let client = async_nats::connect(nats_url)
+        // Reconnects within ~100 ms of a restarted server, well inside the relay's settle time.
+        let client = async_nats::ConnectOptions::new()
+            .max_reconnects(None)
+            .reconnect_delay_callback(|_| Duration::from_millis(50))
+            .connect(nats_url)
             .await
             .expect("connect to NATS");
         let mut subscriber = client
