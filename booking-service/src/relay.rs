@@ -76,11 +76,8 @@ async fn relay_venue(
         if *shutdown.borrow() {
             break;
         }
-        let pause = match relay_round(&service, venue, &reader, &relay_id, &mut leading).await {
-            Ok(()) => None,
-            Err(pause) => Some(pause),
-        };
-        if let Some(pause) = pause {
+        let round = relay_round(&service, venue, &reader, &relay_id, &mut leading).await;
+        if let Err(pause) = round {
             tokio::select! {
                 _ = tokio::time::sleep(pause) => {}
                 _ = shutdown.changed() => break,
