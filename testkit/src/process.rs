@@ -197,6 +197,17 @@ impl RedisServer {
         self.daemon.kill9();
         self.daemon.spawn(&Self::invoke);
     }
+
+    /// Runs one command with `redis-cli` against this server and returns its output.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let output = Command::new(program("redis-cli"))
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli runs");
+        assert!(output.status.success(), "redis-cli {args:?} failed");
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
 }
 
 /// `nats-server` on loopback.
