@@ -24,7 +24,7 @@ const parse = (message) => {
 
 /**
  * Routes the context's WebSockets to the real server through a tap the test controls.
- * `tap.connections` lists each socket ({ at, page, server, connect }), `tap.refuseConnects`
+ * `tap.connections` lists each socket ({ at, page, server, connects, connect: the last }), `tap.refuseConnects`
  * answers that many CONNECTs with ERROR UNAVAILABLE instead of passing them on,
  * `tap.closeAfterResume` closes each socket with 1001 right after the server confirmed the
  * page's identity, `tap.lastSeq`/`tap.epoch` follow what the server sent.
@@ -33,12 +33,13 @@ async function tapSockets(context) {
   const tap = { connections: [], refuseConnects: 0, refused: [], closeAfterResume: false, lastSeq: -1, epoch: null };
   await context.routeWebSocket(/\/ws$/, (page) => {
     const server = page.connectToServer();
-    const conn = { at: Date.now(), page, server, connect: null, closedByTest: false };
+    const conn = { at: Date.now(), page, server, connect: null, connects: [], welcomes: 0, stateAfterConnect: false, closedByTest: false };
     tap.connections.push(conn);
     page.onMessage((message) => {
       const frame = parse(message);
       if (frame && frame.type === 'CONNECT') {
         conn.connect = { at: Date.now(), data: frame.data || {} };
+        conn.connects.push(conn.connect);
         if (tap.refuseConnects > 0) {
           tap.refuseConnects--;
           tap.refused.push(conn.connect);
@@ -55,6 +56,9 @@ async function tapSockets(context) {
         if (frame.type === 'VENUE_STATE') tap.epoch = frame.data.epoch;
       }
       page.send(message);
+      // The first WELCOME greets the socket; the second answers the page's CONNECT.
+      if (frame && frame.type === 'WELCOME') conn.welcomes++;
+      if (frame && frame.type === 'VENUE_STATE' && conn.welcomes >= 2) conn.stateAfterConnect = true;
       const resumed = frame && frame.type === 'WELCOME' && conn.connect && frame.data.token === conn.connect.data.token;
       if (resumed && tap.closeAfterResume && !conn.closedByTest) {
         conn.closedByTest = true;
@@ -73,6 +77,15 @@ function closeBoth(conn, code, reason) {
 
 function current(tap) {
   return tap.connections[tap.connections.length - 1];
+}
+
+/** Resolves once pred() holds (polled), or fails after `timeout` ms. */
+async function until(pred, what, timeout = WAIT_MS) {
+  const deadline = Date.now() + timeout;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`not within ${timeout} ms: ${what}`);
+    await sleep(20);
+  }
 }
 
 test('the page loads under its Content-Security-Policy with no console errors or violations', async () => {
@@ -131,6 +144,38 @@ test('a CONNECT answered UNAVAILABLE: the page keeps its identity and its hold, 
   await assertNoErrors(a);
 });
 
+test('a stored token the system did not issue (an older version\'s) is answered UNAUTHORIZED: only then the page starts anew', async () => {
+  // What a browser that used an older version has in its localStorage: a self-chosen token.
+  const old = 'f'.repeat(64);
+  let tap;
+  const a = await openViewer('A', {
+    setup: async (context, page) => {
+      tap = await tapSockets(context);
+      await page.addInitScript((token) => {
+        if (!sessionStorage.getItem('seeded')) {
+          localStorage.setItem('seatmap.token', token);
+          sessionStorage.setItem('seeded', '1');
+        }
+      }, old);
+    },
+  });
+  const [first, second] = tap.connections[0].connects;
+  assert.equal(first.data.token, old, 'the page first tried its stored token');
+  const now = await storedIdentity(a.page);
+  assert.notEqual(now.token, old);
+  assert.match(now.token, /^v1\./, 'it continues with the identity the system issued');
+  assert.equal(second && second.data.token, now.token, 'and confirmed that one with a second CONNECT');
+  assert.equal(tap.connections.length, 1, 'on the same socket');
+  assert.equal(await text(a.page, '#user-id'), now.userId);
+  assert.match(await text(a.page, '#errors'), /could not be resumed/);
+
+  // From now on it is that identity: a reload keeps it.
+  await a.page.reload();
+  await waitConnected(a.page);
+  assert.deepEqual(await storedIdentity(a.page), now);
+  assert.equal(await text(a.page, '#user-id'), now.userId);
+});
+
 test('closed with 1001 right after every connect: the page backs off (no tight loop) and keeps its identity', async (t) => {
   let tap;
   const a = await openViewer('A', { setup: async (context) => { tap = await tapSockets(context); } });
@@ -168,6 +213,8 @@ test('seq rules: stale updates are ignored, a VENUE_STATE always replaces the vi
   let tap;
   const a = await openViewer('A', { setup: async (context) => { tap = await tapSockets(context); } });
   const live = current(tap);
+  // The edge answers CONNECT with a VENUE_STATE of its own: let it arrive before injecting.
+  await until(() => live.stateAfterConnect, 'the VENUE_STATE answering CONNECT');
   const seq = tap.lastSeq;
   assert.ok(seq >= 0, `the page got a VENUE_STATE (seq ${seq})`);
   const update = (s, seat, status, heldBy) => JSON.stringify({ type: 'SEAT_UPDATE', data: {
