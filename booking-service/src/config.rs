@@ -10,6 +10,12 @@ pub struct Config {
     pub host: String,
     pub port: u16,
     pub redis_url: String,
+    /// Redis connections (per cluster node), `REDIS_POOL`.
+    pub redis_pool: usize,
+    /// Replicas that must confirm a change before it is answered OK (`REDIS_WAIT_REPLICAS`).
+    pub redis_wait_replicas: u32,
+    /// How long to wait for them (`REDIS_WAIT_TIMEOUT_MS`).
+    pub redis_wait_timeout: Duration,
     pub nats_url: String,
     pub hold_seconds: u64,
     pub max_holds_per_user: u32,
@@ -21,6 +27,15 @@ pub struct Config {
     pub user_rate_limit: u32,
     /// How often the expiry index is checked for holds that ran out.
     pub expiry_interval: Duration,
+    /// Identities per venue that may shop at once; 0 turns the waiting room off.
+    pub max_shoppers: u32,
+    /// How long an admitted identity may shop (`SHOPPING_SECONDS`).
+    pub shopping: Duration,
+    /// Events kept per venue in the outbox, for the history endpoint (`EVENT_HISTORY`).
+    pub event_history: u64,
+    /// This service's name in relay leases and logs (`SERVICE_ID`, default `booking-$PORT`
+    /// plus the process id).
+    pub service_id: String,
 }
 
 /// `--help` text: every variable, its default and meaning.
@@ -32,17 +47,28 @@ USAGE: booking-service [--help] [--version]
 Configured by environment variables:
   PORT=8080                         HTTP port
   HOST=127.0.0.1                    address to bind (0.0.0.0 in containers)
-  REDIS_URL=redis://127.0.0.1:6379  Redis holding locks, bookings and seq numbers
-  NATS_URL=nats://127.0.0.1:4222    NATS the changes are published to (seats.{venue}.{kind})
+  REDIS_URL=redis://127.0.0.1:6379  Redis holding locks, bookings and seq numbers;
+                                    redis-cluster://host:port,host:port,... for Redis Cluster
+  REDIS_POOL=4                      Redis connections (per cluster node)
+  REDIS_WAIT_REPLICAS=0             replicas that must confirm a change (WAIT) before it is OK
+  REDIS_WAIT_TIMEOUT_MS=1000        how long to wait for them (then 503, change kept)
+  NATS_URL=nats://127.0.0.1:4222    NATS the changes are published to (seats.{venue}.{kind});
+                                    a comma list of the servers of a NATS cluster
   HOLD_SECONDS=30                   how long a selected seat stays held
   MAX_HOLDS_PER_USER=4              holds one user may have at once
   VENUES=main:10x10                 comma list of name:ROWSxCOLS
   TOKEN_SECRET                      required: the secret every service signs and checks tokens with
   ADMIN_TOKEN                       enables POST /api/admin/reset with 'Authorization: Bearer …'
+  MAX_SHOPPERS=0                    identities per venue that may hold and book at once; the rest
+                                    wait in a first-come queue (0: no waiting room)
+  SHOPPING_SECONDS=300              how long an admitted identity may shop
+  EVENT_HISTORY=10000               events kept per venue for GET /api/venues/{venue}/events
+  SERVICE_ID=booking-$PORT-$PID     this service's name in relay leases and logs
   USER_RATE_LIMIT=20                seat commands per second per user (burst of the same size)
   RUST_LOG=info                     log filter (tracing EnvFilter syntax)
 
 Routes: GET /health, GET /metrics, GET /api/seats[?venue=], GET /api/venues/{venue},
+        GET /api/venues/{venue}/events?after=N[&limit=K], POST /api/session,
         POST /api/seats/{select,book,release}, POST /api/admin/reset[?venue=]
 ";
 
@@ -72,11 +98,38 @@ impl Config {
             .filter(|n| *n > 0)
             .ok_or("USER_RATE_LIMIT must be between 1 and 2^32")?;
         let token_signer = TokenSigner::from_setting(lookup("TOKEN_SECRET").as_deref())?;
+        let event_history = number("EVENT_HISTORY", "10000")?;
+        let max_shoppers =
+            u32::try_from(number("MAX_SHOPPERS", "0")?).map_err(|_| "MAX_SHOPPERS is too large")?;
+        let shopping_seconds = number("SHOPPING_SECONDS", "300")?;
+        if shopping_seconds == 0 {
+            return Err("SHOPPING_SECONDS must be at least 1".into());
+        }
+        if event_history < 10 {
+            return Err("EVENT_HISTORY must be at least 10".into());
+        }
+        let port = u16::try_from(number("PORT", "8080")?).map_err(|_| "PORT is too large")?;
+        let redis_pool = usize::try_from(number("REDIS_POOL", "4")?)
+            .ok()
+            .filter(|n| (1..=64).contains(n))
+            .ok_or("REDIS_POOL must be between 1 and 64")?;
+        let redis_wait_replicas = u32::try_from(number("REDIS_WAIT_REPLICAS", "0")?)
+            .map_err(|_| "REDIS_WAIT_REPLICAS is too large")?;
+        let redis_wait_timeout = Duration::from_millis(number("REDIS_WAIT_TIMEOUT_MS", "1000")?);
         Ok(Config {
             token_signer,
             host: get("HOST", "127.0.0.1"),
-            port: u16::try_from(number("PORT", "8080")?).map_err(|_| "PORT is too large")?,
+            port,
+            event_history,
+            max_shoppers,
+            shopping: Duration::from_secs(shopping_seconds),
+            service_id: lookup("SERVICE_ID")
+                .filter(|id| !id.is_empty())
+                .unwrap_or_else(|| format!("booking-{port}-{}", std::process::id())),
             redis_url: get("REDIS_URL", "redis://127.0.0.1:6379"),
+            redis_pool,
+            redis_wait_replicas,
+            redis_wait_timeout,
             nats_url: get("NATS_URL", "nats://127.0.0.1:4222"),
             hold_seconds,
             max_holds_per_user,

@@ -2,7 +2,9 @@
 //! its expiry index (`holds:{venue}`) and runs the expire script for every due hold.
 //!
 //! The index lives in Redis, so nothing needs rebuilding after a restart: holds that ran out
-//! while the service was down are simply due at the first check.
+//! while the service was down are simply due at the first check. Every booking service runs
+//! this; the expire script acts once per hold, so only one announcement results. Expiry goes
+//! on while NATS is down: the events wait in the outbox.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,10 +35,6 @@ pub async fn watch_hold_expiry(
                 tracing::warn!("redis is down; hold expiry waits for it");
                 redis_was_down = true;
             }
-            continue;
-        }
-        if !service.publisher.is_connected() {
-            // Expiring now would change seats without telling anyone; wait for NATS.
             continue;
         }
         if redis_was_down {

@@ -1,14 +1,17 @@
 //! The booking service: owns all seat state in Redis, holds seats with 30-second locks, turns
-//! holds into bookings, announces expiries, and publishes every change to NATS.
+//! holds into bookings, announces expiries, and publishes every change to NATS through a
+//! transactional outbox (each change's event is written with the change; the relay publishes).
 
 pub mod config;
 pub mod error;
 pub mod expiry;
 pub mod metrics;
 pub mod publisher;
+pub mod relay;
 pub mod routes;
 pub mod seats;
 pub mod store;
+pub mod waiting_room;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -27,8 +30,17 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let metrics = metrics::Metrics::new();
-    let store = store::SeatStore::connect(&config.redis_url, metrics.clone())?;
-    let publisher = publisher::EventPublisher::connect(&config.nats_url, metrics.clone()).await?;
+    let store = store::SeatStore::connect(
+        store::RedisSettings {
+            url: config.redis_url.clone(),
+            pool_size: config.redis_pool,
+            wait_replicas: config.redis_wait_replicas,
+            wait_timeout: config.redis_wait_timeout,
+        },
+        waiting_room::settings(config.max_shoppers, config.shopping),
+        metrics.clone(),
+    )?;
+    let publisher = publisher::EventPublisher::connect(&config.nats_url).await?;
     let service = Arc::new(seats::SeatService::new(
         store,
         publisher,
@@ -36,6 +48,7 @@ pub async fn run(
         &config.venues,
         config.hold_seconds,
         config.max_holds_per_user,
+        config.event_history,
     ));
     let state = Arc::new(routes::AppState::new(
         service.clone(),
@@ -50,11 +63,23 @@ pub async fn run(
         config.expiry_interval,
         stopped.clone(),
     ));
+    let relays = tokio::spawn(relay::run_relays(
+        service.clone(),
+        config.service_id.clone(),
+        stopped.clone(),
+    ));
+    let queue_clock = tokio::spawn(waiting_room::run_clock(service.clone(), stopped.clone()));
     let limiter_cleanup = tokio::spawn(forget_idle_users(state.clone(), stopped));
 
     tracing::info!(
         addr = %listener.local_addr()?,
         venues = ?config.venues.iter().map(|v| format!("{}:{}x{}", v.name, v.rows, v.cols)).collect::<Vec<_>>(),
+        service_id = %config.service_id,
+        event_history = config.event_history,
+        redis_pool = config.redis_pool,
+        redis_wait_replicas = config.redis_wait_replicas,
+        max_shoppers = config.max_shoppers,
+        shopping_seconds = config.shopping.as_secs(),
         hold_seconds = config.hold_seconds,
         max_holds_per_user = config.max_holds_per_user,
         admin_reset = config.admin_token.is_some(),
@@ -64,11 +89,12 @@ pub async fn run(
         .with_graceful_shutdown(shutdown)
         .await?;
 
-    tracing::info!("shutting down: stopping hold expiry, flushing NATS");
+    tracing::info!("shutting down: stopping hold expiry and the relay");
     let _ = stop.send(true);
     let _ = expiry.await;
+    let _ = relays.await;
+    let _ = queue_clock.await;
     let _ = limiter_cleanup.await;
-    service.publisher.flush().await;
     service.store.quit().await;
     tracing::info!("stopped");
     Ok(())

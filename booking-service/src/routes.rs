@@ -12,12 +12,17 @@ use axum::{Json, Router};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
 use serde_json::json;
-use shared::api::{SeatRequest, SeatResponse, VenueSnapshot};
+use shared::api::{
+    PresenceRequest, PresenceResponse, QueueJoinRequest, QueueStanding, SeatRequest, SeatResponse,
+    VenueSnapshot,
+};
 use shared::ws::SeatAction;
 use shared::{ErrorCode, Seat, TokenSigner};
 
 use crate::error::ApiError;
 use crate::seats::SeatService;
+use crate::store::Actor;
+use crate::waiting_room;
 
 /// Request bodies larger than this are refused before parsing.
 const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -61,6 +66,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/seats", get(list_seats))
         .route("/api/venues/{venue}", get(venue_snapshot))
+        .route("/api/venues/{venue}/events", get(venue_events))
         .route(
             "/api/seats/select",
             post(|s, b| seat_command(s, SeatAction::Select, b)),
@@ -74,6 +80,8 @@ pub fn app(state: Arc<AppState>) -> Router {
             post(|s, b| seat_command(s, SeatAction::Release, b)),
         )
         .route("/api/session", post(new_session))
+        .route("/api/queue/join", post(join_queue))
+        .route("/internal/queue/{venue}/presence", post(queue_presence))
         .route("/api/admin/reset", post(admin_reset))
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
@@ -148,6 +156,67 @@ async fn venue_snapshot(
     Ok(Json(state.service.snapshot(venue).await?))
 }
 
+/// Events one history page holds at most.
+const MAX_EVENTS_PAGE: u64 = 1000;
+
+#[derive(Deserialize)]
+struct EventsQuery {
+    after: Option<String>,
+    limit: Option<String>,
+}
+
+/// `GET /api/venues/{venue}/events?after=N[&limit=K]`: the kept NATS payloads after seq N,
+/// byte for byte as published.
+async fn venue_events(
+    State(state): Shared,
+    Path(venue): Path<String>,
+    query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query?;
+    let venue = state.service.venue(Some(&venue))?;
+    let number = |name: &str, raw: Option<&str>| -> Result<Option<u64>, ApiError> {
+        raw.map(|raw| {
+            raw.parse::<u64>().map_err(|_| {
+                let shown: String = raw.chars().take(20).collect();
+                ApiError::new(
+                    ErrorCode::ValidationError,
+                    format!("{name} must be a whole number of 0 or more, not '{shown}'"),
+                )
+            })
+        })
+        .transpose()
+    };
+    let after = number("after", query.after.as_deref())?.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::ValidationError,
+            "after is required: the last seq you have (0 for everything kept)",
+        )
+    })?;
+    let limit = number("limit", query.limit.as_deref())?
+        .unwrap_or(MAX_EVENTS_PAGE)
+        .min(MAX_EVENTS_PAGE);
+    let history = state.service.history(venue, after, limit).await?;
+    let Some(payloads) = history.payloads else {
+        return Err(ApiError::new(
+            ErrorCode::HistoryGone,
+            format!(
+                "events after seq {after} are no longer kept (the venue is at seq {} of epoch {}); fetch GET /api/venues/{} instead",
+                history.to, history.epoch, venue.spec.name
+            ),
+        ));
+    };
+    // The payloads are JSON objects written by the seat scripts; they are passed on untouched.
+    let body = format!(
+        r#"{{"venue":"{}","epoch":{},"from":{},"to":{},"events":[{}]}}"#,
+        venue.spec.name,
+        history.epoch,
+        after + 1,
+        history.to,
+        payloads.join(",")
+    );
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
 /// `POST /api/seats/{select,book,release}`.
 async fn seat_command(
     State(state): Shared,
@@ -164,15 +233,71 @@ async fn seat_command(
         .as_deref()
         .ok_or_else(|| ApiError::new(ErrorCode::ValidationError, "seat_id is required"))?;
     let seat = venue.spec.parse_seat(seat_id)?;
-    let user = token.user_id();
-    if state.user_limiter.check_key(&user).is_err() {
+    let (owner, user_id) = (token.owner_key(), token.user_id());
+    if state.user_limiter.check_key(&owner).is_err() {
         return Err(ApiError::new(
             ErrorCode::RateLimited,
             "too many seat commands; slow down",
         ));
     }
-    let seat = state.service.apply(action, venue, seat, &user).await?;
+    let actor = Actor {
+        owner: &owner,
+        user_id: &user_id,
+    };
+    let seat = state.service.apply(action, venue, seat, actor).await?;
     Ok(Json(SeatResponse { ok: true, seat }))
+}
+
+/// `POST /api/queue/join`: join the venue's waiting room, or see where you stand. Calling it
+/// keeps an HTTP-only client's place the way an open socket does.
+async fn join_queue(
+    State(state): Shared,
+    body: Result<ApiJson<QueueJoinRequest>, ApiError>,
+) -> Result<Json<QueueStanding>, ApiError> {
+    let ApiJson(request) = body?;
+    let token = state
+        .token_signer
+        .verify(request.token.as_deref().unwrap_or(""))?;
+    let venue = state.service.venue(request.venue.as_deref())?;
+    let mut standing =
+        waiting_room::standings(&state.service, venue, &[token.owner_key()], true).await?;
+    Ok(Json(standing.remove(0)))
+}
+
+/// Most identities one presence report may carry.
+const MAX_PRESENCE_OWNERS: usize = 50_000;
+
+/// `POST /internal/queue/{venue}/presence`: the edges' report of who has a socket open. Not
+/// proxied by NGINX (only `/api/` is).
+async fn queue_presence(
+    State(state): Shared,
+    Path(venue): Path<String>,
+    body: Result<Json<PresenceRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<PresenceResponse>, ApiError> {
+    let Json(request) = body?;
+    let venue = state.service.venue(Some(&venue))?;
+    if request.owners.len() > MAX_PRESENCE_OWNERS
+        || !request
+            .owners
+            .iter()
+            .all(|o| o.len() == 64 && o.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return Err(ApiError::new(
+            ErrorCode::ValidationError,
+            format!("owners must be at most {MAX_PRESENCE_OWNERS} authority keys of 64 hex digits"),
+        ));
+    }
+    let enabled = state.service.store.waiting_room().is_some();
+    let standings = if enabled {
+        waiting_room::standings(&state.service, venue, &request.owners, request.join).await?
+    } else {
+        Vec::new()
+    };
+    Ok(Json(PresenceResponse {
+        venue: venue.spec.name.clone(),
+        enabled,
+        standings,
+    }))
 }
 
 /// `POST /api/session`: a new identity for curl and scripts (NGINX limits how often per IP).

@@ -1,17 +1,18 @@
-//! The seat operations: validate, run the atomic Redis step, publish the change, count it.
+//! The seat operations: validate, run the atomic Redis step (which also writes the change's
+//! event to the outbox), count it. Publishing is the relay's job (`relay.rs`).
 
 use std::collections::HashMap;
 
 use shared::api::VenueSnapshot;
 use shared::ws::SeatAction;
-use shared::{
-    now_ms, ErrorCode, EventKind, ReleaseReason, Seat, SeatEvent, SeatId, SeatStatus, VenueSpec,
-};
+use shared::{ErrorCode, Seat, SeatId, SeatStatus, VenueSpec};
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::publisher::EventPublisher;
-use crate::store::{ms_to_unix_seconds, ExpiryOutcome, ScriptOutcome, SeatStore, VenueKeys};
+use crate::store::{
+    ms_to_unix_seconds, Actor, ExpiryOutcome, History, ScriptOutcome, SeatStore, VenueKeys,
+};
 
 /// A configured venue and its Redis keys.
 pub struct Venue {
@@ -19,7 +20,7 @@ pub struct Venue {
     pub keys: VenueKeys,
 }
 
-/// Owns every seat change: the store that makes it and the publisher that announces it.
+/// Owns every seat change: the store that makes it, and the publisher the relay announces with.
 pub struct SeatService {
     pub store: SeatStore,
     pub publisher: EventPublisher,
@@ -38,6 +39,7 @@ impl SeatService {
         venues: &[VenueSpec],
         hold_seconds: u64,
         max_holds: u32,
+        event_history: u64,
     ) -> Self {
         SeatService {
             store,
@@ -47,7 +49,7 @@ impl SeatService {
             venues: venues
                 .iter()
                 .map(|spec| {
-                    let keys = VenueKeys::new(&spec.name);
+                    let keys = VenueKeys::new(spec, event_history);
                     (
                         spec.name.clone(),
                         Venue {
@@ -78,33 +80,34 @@ impl SeatService {
         self.venues.values()
     }
 
-    /// Selects, books or releases one seat for one user.
+    pub fn venue_names(&self) -> impl Iterator<Item = &str> {
+        self.venues.keys().map(String::as_str)
+    }
+
+    /// Selects, books or releases one seat for one user. The change and its event commit
+    /// together in Redis; the relay announces it, so this works while NATS is down.
     pub async fn apply(
         &self,
         action: SeatAction,
         venue: &Venue,
         seat: SeatId,
-        user: &str,
+        actor: Actor<'_>,
     ) -> Result<Seat, ApiError> {
-        if !self.publisher.is_connected() {
-            // Refuse rather than change a seat nobody would hear about.
-            return Err(ApiError::unavailable("NATS"));
-        }
         let seat_name = seat.to_string();
         let keys = &venue.keys;
         let outcome = match action {
             SeatAction::Select => {
                 self.store
-                    .select(keys, &seat_name, user, self.hold_seconds, self.max_holds)
+                    .select(keys, &seat_name, actor, self.hold_seconds, self.max_holds)
                     .await?
             }
-            SeatAction::Book => self.store.book(keys, &seat_name, user).await?,
-            SeatAction::Release => self.store.release(keys, &seat_name, user).await?,
+            SeatAction::Book => self.store.book(keys, &seat_name, actor).await?,
+            SeatAction::Release => self.store.release(keys, &seat_name, actor).await?,
         };
-        let (kind, reason) = match action {
-            SeatAction::Select => (EventKind::Held, None),
-            SeatAction::Book => (EventKind::Booked, None),
-            SeatAction::Release => (EventKind::Released, Some(ReleaseReason::Released)),
+        let (status, change) = match action {
+            SeatAction::Select => (SeatStatus::Held, "held"),
+            SeatAction::Book => (SeatStatus::Booked, "booked"),
+            SeatAction::Release => (SeatStatus::Available, "released"),
         };
         match outcome {
             ScriptOutcome::Changed {
@@ -112,37 +115,24 @@ impl SeatService {
                 user,
                 expires_ms,
             } => {
-                let event = self.event(venue, kind, seq, &seat_name, &user, expires_ms, reason);
-                self.announce(&event, kind.as_str()).await;
-                tracing::info!(venue = %venue.spec.name, seat = %seat_name, user = %user, seq, change = kind.as_str(), "seat changed");
-                Ok(event.seat(seat))
+                self.metrics.count_change(&venue.spec.name, change);
+                tracing::info!(venue = %venue.spec.name, seat = %seat_name, user = %user, seq, change, "seat changed");
+                Ok(seat_after(seat, status, &user, expires_ms))
             }
-            ScriptOutcome::Unchanged { user, expires_ms } => Ok(Seat {
-                status: SeatStatus::Held,
-                held_by: Some(user),
-                expires_at: expires_ms.map(ms_to_unix_seconds),
-                ..Seat::available(seat)
-            }),
+            ScriptOutcome::Unchanged { user, expires_ms } => {
+                Ok(seat_after(seat, SeatStatus::Held, &user, expires_ms))
+            }
             ScriptOutcome::Refused { code, holder } => {
                 Err(refusal(code, &seat_name, &holder, self.max_holds))
             }
         }
     }
 
-    /// Announces the expiry of one due hold, if it really ran out. Returns when to look again.
+    /// Ends one due hold, if it really ran out. Returns when to look again.
     pub async fn expire(&self, venue: &Venue, seat: &str) -> Result<ExpiryOutcome, ApiError> {
         let outcome = self.store.expire(&venue.keys, seat).await?;
         if let ExpiryOutcome::Expired { seq, user } = &outcome {
-            let event = self.event(
-                venue,
-                EventKind::Released,
-                *seq,
-                seat,
-                user,
-                None,
-                Some(ReleaseReason::Expired),
-            );
-            self.announce(&event, "expired").await;
+            self.metrics.count_change(&venue.spec.name, "expired");
             tracing::info!(venue = %venue.spec.name, seat, user = %user, seq, "hold expired");
         }
         Ok(outcome)
@@ -150,67 +140,47 @@ impl SeatService {
 
     /// Makes every seat of the venue available; returns how many changed.
     pub async fn reset(&self, venue: &Venue) -> Result<usize, ApiError> {
-        if !self.publisher.is_connected() {
-            return Err(ApiError::unavailable("NATS"));
-        }
         let released = self.store.reset(&venue.keys).await?;
-        for seat in &released {
-            let event = self.event(
-                venue,
-                EventKind::Released,
-                seat.seq,
-                &seat.seat,
-                &seat.user,
-                None,
-                Some(ReleaseReason::Reset),
-            );
-            self.announce(&event, "reset").await;
+        for _ in &released {
+            self.metrics.count_change(&venue.spec.name, "reset");
         }
         tracing::info!(venue = %venue.spec.name, seats = released.len(), "venue reset");
         Ok(released.len())
     }
 
     pub async fn snapshot(&self, venue: &Venue) -> Result<VenueSnapshot, ApiError> {
-        let (seq, seats) = self.store.snapshot(&venue.keys, &venue.spec).await?;
+        let (epoch, seq, seats) = self.store.snapshot(&venue.keys, &venue.spec).await?;
         Ok(VenueSnapshot {
             venue: venue.spec.name.clone(),
             rows: venue.spec.rows,
             cols: venue.spec.cols,
             hold_seconds: self.hold_seconds,
             seq,
-            epoch: 0,
+            epoch,
             seats,
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn event(
+    /// The kept events after `after`, at most `limit` of them.
+    pub async fn history(
         &self,
         venue: &Venue,
-        kind: EventKind,
-        seq: u64,
-        seat: &str,
-        user: &str,
-        expires_ms: Option<u64>,
-        reason: Option<ReleaseReason>,
-    ) -> SeatEvent {
-        SeatEvent {
-            kind,
-            venue: venue.spec.name.clone(),
-            seq,
-            seat_id: seat.to_owned(),
-            status: kind.status(),
-            user_id: (!user.is_empty()).then(|| user.to_owned()),
-            expires_at: expires_ms.map(ms_to_unix_seconds),
-            reason,
-            ts_ms: now_ms(),
-            epoch: 0,
-        }
+        after: u64,
+        limit: u64,
+    ) -> Result<History, ApiError> {
+        self.store.history(&venue.keys, after, limit).await
     }
+}
 
-    async fn announce(&self, event: &SeatEvent, counted_as: &'static str) {
-        self.publisher.publish(event).await;
-        self.metrics.count_change(&event.venue, counted_as);
+/// The seat as a change left it.
+fn seat_after(id: SeatId, status: SeatStatus, user: &str, expires_ms: Option<u64>) -> Seat {
+    Seat {
+        status,
+        held_by: (status != SeatStatus::Available && !user.is_empty()).then(|| user.to_owned()),
+        expires_at: (status == SeatStatus::Held)
+            .then_some(expires_ms.map(ms_to_unix_seconds))
+            .flatten(),
+        ..Seat::available(id)
     }
 }
 
@@ -222,6 +192,9 @@ fn refusal(code: ErrorCode, seat: &str, holder: &str, max_holds: u32) -> ApiErro
             format!("you do not hold {seat} (a hold may have expired)")
         }
         ErrorCode::NotHolder => format!("{seat} is held by another user, not you"),
+        ErrorCode::NotAdmitted => {
+            "you are in the waiting room; seats can be chosen once you are admitted".into()
+        }
         ErrorCode::MaxHoldsExceeded => {
             format!("you already hold {max_holds} seats; book or release one first")
         }

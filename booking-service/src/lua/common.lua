@@ -1,24 +1,84 @@
 -- Shared by every script (prepended at load time).
 -- Key layout, all carrying the venue as a hash tag so one venue lives in one cluster slot:
---   seat:{v}:A1   the hold lock: "h|<user>|<expires_ms>" with EX, or "b|<user>" (booked, no TTL)
---   state:{v}     hash seat -> the announced state, same encoding; what snapshots are built from
---   holds:{v}     sorted set seat -> hold expiry in ms; the expiry index
---   holdcount:{v} hash user -> number of holds announced for that user
---   seq:{v}       the venue's change counter
-local function parse_state(value)
-  -- returns kind ('h' or 'b'), user, expires_ms (string, holds only)
+--   seat:{v}:A1    the hold lock: "h|<owner>|<expires_ms>" with EX, or "b|<owner>" (booked, no TTL)
+--   state:{v}      hash seat -> the announced state "<kind>|<user_id>|<expires_ms>|<owner>";
+--                  what snapshots are built from
+--   holds:{v}      sorted set seat -> hold expiry in ms; the expiry index
+--   holdcount:{v}  hash owner -> number of holds announced for that owner
+--   seq:{v}        the venue's change counter
+--   epoch:{v}      the venue's epoch: set when the venue's data is first written, so a Redis that
+--                  lost its data starts a new epoch as its seq starts again
+--   events:{v}     the outbox: a stream whose entry ids are the seqs ("<seq>-0"), fields
+--                  t (held|released|booked) and p (the NATS payload, byte for byte)
+--   shoppers:{v}   (waiting room) sorted set owner -> unix ms its pass ends
+--   booked_at:{v}  (waiting room) sorted set owner -> unix ms of its last booking
+-- <owner> is the secret-derived authority key (64 hex digits); <user_id> is for display only.
+
+local function split_state(value)
+  -- returns kind ('h' or 'b'), user_id, expires_ms (string, holds only), owner
   if not value then return nil end
-  local kind, user, expires = string.match(value, '^(%a)|([^|]*)|?(%d*)$')
-  return kind, user, expires
+  local fields = {}
+  for field in string.gmatch(value .. '|', '([^|]*)|') do table.insert(fields, field) end
+  return fields[1], fields[2], fields[3], fields[4]
 end
 
-local function drop_hold(counts, user)
-  if redis.call('HINCRBY', counts, user, -1) <= 0 then
-    redis.call('HDEL', counts, user)
+local function split_lock(value)
+  -- returns kind ('h' or 'b'), owner, expires_ms (string, holds only)
+  if not value then return nil end
+  local kind, owner, expires = string.match(value, '^(%a)|([^|]*)|?(%d*)$')
+  return kind, owner, expires
+end
+
+local function drop_hold(counts, owner)
+  if redis.call('HINCRBY', counts, owner, -1) <= 0 then
+    redis.call('HDEL', counts, owner)
   end
 end
 
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- The venue's epoch, started now if the venue has none (a new or wiped Redis).
+local function venue_epoch(epoch_key)
+  local epoch = redis.call('GET', epoch_key)
+  if not epoch then
+    epoch = string.format('%d', now_ms())
+    redis.call('SET', epoch_key, epoch)
+  end
+  return epoch
+end
+
+-- Numbers one change and appends its event to the outbox, in the same atomic step as the change.
+-- The payload is the NATS message, field for field as shared::SeatEvent serialises it.
+-- out: {events, seq, epoch keys; venue; max_len}   returns the new seq (string)
+local function emit(out, kind, seat, status, user_id, expires_ms, reason)
+  local epoch = venue_epoch(out.epoch)
+  local seq = redis.call('INCR', out.seq)
+  local parts = {
+    '{"type":"', kind, '","venue":"', out.venue, '","seq":', string.format('%d', seq),
+    ',"seat_id":"', seat, '","status":', status,
+  }
+  if user_id and user_id ~= '' then
+    table.insert(parts, ',"user_id":"' .. user_id .. '"')
+  end
+  if expires_ms and expires_ms ~= '' then
+    table.insert(parts, ',"expires_at":' .. string.format('%d', math.floor((tonumber(expires_ms) + 999) / 1000)))
+  end
+  if reason then
+    table.insert(parts, ',"reason":"' .. reason .. '"')
+  end
+  table.insert(parts, ',"ts_ms":' .. string.format('%d', now_ms()) .. ',"epoch":' .. epoch .. '}')
+  local payload = table.concat(parts)
+  redis.call('XADD', out.events, 'MAXLEN', '~', out.max_len, string.format('%d', seq) .. '-0',
+    't', kind, 'p', payload)
+  return string.format('%d', seq)
+end
+
+-- With the waiting room on (ARGV flag '1'), whether the owner holds a pass now.
+local function admitted(shoppers, owner, waiting_room)
+  if waiting_room ~= '1' then return true end
+  local pass = redis.call('ZSCORE', shoppers, owner)
+  return pass ~= false and pass ~= nil and tonumber(pass) > now_ms()
 end

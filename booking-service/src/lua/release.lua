@@ -1,14 +1,22 @@
 -- Give back the caller's hold.
--- KEYS: lock, state, holds, counts, seq   ARGV: seat, user
-local lock, state, holds, counts, seq = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local seat, user = ARGV[1], ARGV[2]
+-- KEYS: lock, state, holds, counts, seq, epoch, events, shoppers, booked_at
+-- ARGV: seat, owner, user_id, venue, max_len, waiting_room (1/0)
+local lock, state, holds, counts = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local out = {seq = KEYS[5], epoch = KEYS[6], events = KEYS[7], venue = ARGV[4], max_len = ARGV[5]}
+local seat, owner, user_id = ARGV[1], ARGV[2], ARGV[3]
 
-local kind, holder = parse_state(redis.call('GET', lock))
-if kind == 'b' then return {'SEAT_BOOKED', holder} end
-if kind ~= 'h' or holder ~= user then return {'NOT_HOLDER', holder or ''} end
+local kind, holder = split_lock(redis.call('GET', lock))
+if kind == 'b' then return {'SEAT_BOOKED'} end
+if kind ~= 'h' or holder ~= owner then
+  -- Your own hold is yours to book or release even after your pass ended; anything else
+  -- needs a pass while the waiting room is on.
+  if not admitted(KEYS[8], owner, ARGV[6]) then return {'NOT_ADMITTED'} end
+  return {'NOT_HOLDER', kind == 'h' and 'other' or ''}
+end
 
 redis.call('DEL', lock)
 redis.call('HDEL', state, seat)
 redis.call('ZREM', holds, seat)
-drop_hold(counts, user)
-return {'CHANGED', user, '', tostring(redis.call('INCR', seq))}
+drop_hold(counts, owner)
+local seq = emit(out, 'released', seat, '0', user_id, nil, 'released')
+return {'CHANGED', user_id, '', seq}

@@ -1,0 +1,7 @@
+-- Records that NATS has taken every event up to ARGV[2], if this relay still holds the lease and
+-- the venue is still in the epoch those events belong to (a wiped Redis starts again at seq 1).
+-- KEYS: lease, published, epoch   ARGV: relay id, seq, epoch
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if redis.call('GET', KEYS[3]) ~= ARGV[3] then return 0 end
+redis.call('SET', KEYS[2], ARGV[2])
+return 1

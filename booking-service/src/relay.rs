@@ -1,0 +1,205 @@
+//! The relay: publishes each venue's outbox (`events:{venue}`) to NATS in seq order.
+//!
+//! Seat scripts append every change's event to the outbox in the same atomic step as the change,
+//! so a change that committed is never lost, whatever dies next. One relay per venue is active at
+//! a time, across every booking service: it holds a short lease in Redis (`relay:{venue}`) and
+//! renews it on every round; when it dies, another service's relay takes the lease over once it
+//! lapses. Each round it reads the outbox past `published:{venue}` (the last seq NATS took),
+//! publishes those events, flushes, and only then moves `published:{venue}` on. So delivery is at
+//! least once: an event is repeated only when a relay dies (or loses NATS) between publishing and
+//! recording, and a repeat carries the same seq and the same payload bytes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fred::prelude::*;
+use tokio::sync::watch;
+
+use crate::seats::{SeatService, Venue};
+use crate::store::Lease;
+
+/// How long a relay's lease lasts without renewal. Another relay takes over within this (plus
+/// one retry interval) after the holder dies.
+pub const LEASE: Duration = Duration::from_millis(1_500);
+/// How often a relay without the lease tries to take it.
+const LEASE_RETRY: Duration = Duration::from_millis(250);
+/// How long one outbox read waits for new events; well inside the lease.
+const READ_BLOCK: Duration = Duration::from_millis(300);
+/// Events published per round.
+const BATCH: u64 = 512;
+/// How long NATS may take to confirm a batch.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Runs one relay per venue until `shutdown` flips to true.
+pub async fn run_relays(
+    service: Arc<SeatService>,
+    relay_id: String,
+    shutdown: watch::Receiver<bool>,
+) {
+    let tasks: Vec<_> = service
+        .venue_names()
+        .map(|name| {
+            tokio::spawn(relay_venue(
+                service.clone(),
+                name.to_owned(),
+                relay_id.clone(),
+                shutdown.clone(),
+            ))
+        })
+        .collect();
+    for task in tasks {
+        let _ = task.await;
+    }
+}
+
+/// One outbox event, as read from the stream.
+struct OutboxEvent {
+    seq: u64,
+    kind: String,
+    payload: String,
+}
+
+async fn relay_venue(
+    service: Arc<SeatService>,
+    venue_name: String,
+    relay_id: String,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let Ok(venue) = service.venue(Some(&venue_name)) else {
+        return;
+    };
+    // Blocking reads get a connection of their own so they never stall seat commands.
+    let reader = service.store.blocking_client();
+    reader.connect();
+    let mut leading = false;
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        let round = relay_round(&service, venue, &reader, &relay_id, &mut leading).await;
+        if let Err(pause) = round {
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = shutdown.changed() => break,
+            }
+        }
+    }
+    if leading {
+        service.store.relay_release(&venue.keys, &relay_id).await;
+    }
+    let _ = reader.quit().await;
+    tracing::debug!(venue = %venue_name, "relay stopped");
+}
+
+/// One round: renew the lease, read what NATS has not taken yet, publish it, record it.
+/// `Err(pause)` asks the caller to wait before the next round.
+async fn relay_round(
+    service: &SeatService,
+    venue: &Venue,
+    reader: &Client,
+    relay_id: &str,
+    leading: &mut bool,
+) -> Result<(), Duration> {
+    let name = &venue.spec.name;
+    let lease = service
+        .store
+        .relay_lease(&venue.keys, relay_id, LEASE)
+        .await
+        .map_err(|_| LEASE_RETRY)?;
+    let (published, epoch) = match lease {
+        Lease::Held { published, epoch } => {
+            if !*leading {
+                tracing::info!(venue = %name, relay = relay_id, from_seq = published + 1, "relay took the lease; publishing the outbox");
+                *leading = true;
+            }
+            (published, epoch)
+        }
+        Lease::HeldByAnother => {
+            if *leading {
+                tracing::warn!(venue = %name, relay = relay_id, "relay lost its lease to another");
+                *leading = false;
+            }
+            return Err(LEASE_RETRY);
+        }
+    };
+    if !service.publisher.is_settled() {
+        // Events wait in the outbox; keep the lease so no other relay jumps in meanwhile.
+        return Err(Duration::from_millis(100));
+    }
+    let events = read_outbox(reader, &venue.keys.events, published)
+        .await
+        .map_err(|error| {
+            tracing::warn!(venue = %name, %error, "reading the outbox failed");
+            LEASE_RETRY
+        })?;
+    let Some(last) = events.last().map(|e| e.seq) else {
+        return Ok(());
+    };
+    if events[0].seq > published + 1 {
+        // Only when the relay was down for longer than EVENT_HISTORY changes.
+        tracing::error!(venue = %name, missing_from = published + 1, missing_to = events[0].seq - 1,
+            "outbox was trimmed before these events were published; edges will resync from snapshots");
+        service
+            .metrics
+            .count_relay_skipped(events[0].seq - published - 1);
+    }
+    for event in &events {
+        let subject = format!("seats.{name}.{}", event.kind);
+        if let Err(error) = service
+            .publisher
+            .publish_raw(subject, event.payload.clone())
+            .await
+        {
+            tracing::warn!(venue = %name, seq = event.seq, %error, "publishing failed; the relay retries from the outbox");
+            return Err(Duration::from_millis(200));
+        }
+    }
+    if !service.publisher.flush_within(FLUSH_TIMEOUT).await {
+        tracing::warn!(venue = %name, last, "NATS did not confirm the batch; the relay retries it");
+        return Err(Duration::from_millis(200));
+    }
+    service.metrics.count_relayed(events.len() as u64);
+    match service
+        .store
+        .relay_commit(&venue.keys, relay_id, last, epoch)
+        .await
+    {
+        Ok(true) => tracing::debug!(venue = %name, first = events[0].seq, last, "relayed"),
+        Ok(false) => {
+            tracing::info!(venue = %name, last, "relay lease or epoch changed while publishing")
+        }
+        Err(_) => return Err(LEASE_RETRY),
+    }
+    Ok(())
+}
+
+/// Events with seq > `after`, oldest first, waiting briefly for new ones.
+async fn read_outbox(reader: &Client, stream: &str, after: u64) -> Result<Vec<OutboxEvent>, Error> {
+    let reply: Value = reader
+        .xread(
+            Some(BATCH),
+            Some(READ_BLOCK.as_millis() as u64),
+            stream,
+            format!("{after}-0"),
+        )
+        .await?;
+    if reply.is_null() {
+        return Ok(Vec::new());
+    }
+    let streams: fred::types::streams::XReadResponse<String, String, String, String> =
+        reply.into_xread_response()?;
+    let mut events: Vec<OutboxEvent> = streams
+        .into_values()
+        .flatten()
+        .filter_map(|(id, mut fields)| {
+            let seq = id.split('-').next()?.parse().ok()?;
+            Some(OutboxEvent {
+                seq,
+                kind: fields.remove("t")?,
+                payload: fields.remove("p")?,
+            })
+        })
+        .collect();
+    events.sort_by_key(|e| e.seq);
+    Ok(events)
+}
