@@ -6,6 +6,10 @@
 # with apt-get when it can), otherwise with `docker compose` when a Docker
 # engine runs. Ctrl+C, SIGTERM, SIGHUP or any failure stops exactly the
 # processes this script started, in reverse order.
+#
+# Its parts: scripts/start/help.txt (--help), procs.sh (finding and stopping
+# processes, --stop), settings.sh (secrets, per-IP limits, admin access),
+# install.sh (apt-get, docker compose), and scripts/render-nginx.sh.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -76,7 +80,6 @@ PID_DIR="$RUN_DIR/pids"
 REDIS_DIR="$RUN_DIR/redis"
 NGINX_DIR="$RUN_DIR/nginx"
 FRONTEND_DIR="$ROOT/frontend"
-
 
 # Process helpers (live, stop_parts, …) and --stop.
 # shellcheck source=scripts/start/procs.sh
