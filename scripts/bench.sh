@@ -13,6 +13,11 @@ cd "$ROOT"
 echo "[bench] building release binaries"
 cargo build --release --bins --quiet
 run_dir=$(mktemp -d /tmp/seatmap-bench.XXXXXX)
+# seatbench mints its tokens with the stack's secret, so both get the same one. All load comes
+# from 127.0.0.1, so NGINX's per-IP limits are lifted for the run (docs/security.md).
+TOKEN_SECRET=${TOKEN_SECRET:-$(od -vAn -N32 -tx1 /dev/urandom | tr -d ' \n')}
+export TOKEN_SECRET LIMIT_SEAT_PER_SEC=1000000 LIMIT_SEAT_BURST=1000000 \
+  LIMIT_WS_PER_SEC=1000000 LIMIT_WS_BURST=1000000 LIMIT_WS_CONN=1000000
 export RUN_DIR="$run_dir" BIN_DIR="$ROOT/target/release" RUST_LOG=warn EDGES=2 \
   ADMIN_TOKEN="bench-$RANDOM$RANDOM" USER_RATE_LIMIT=1000 \
   HTTP_PORT=${HTTP_PORT:-28080} EDGE_BASE_PORT=${EDGE_BASE_PORT:-23000} BOOKING_PORT=${BOOKING_PORT:-28081} \
