@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use shared::api::{ErrorResponse, SeatRequest, SeatResponse, VenueSnapshot};
+use shared::api::{ErrorResponse, EventsPage, SeatRequest, SeatResponse, VenueSnapshot};
 use shared::ws::SeatAction;
 use shared::{ErrorCode, Seat};
 
@@ -22,6 +22,15 @@ impl BookingError {
             message: "the booking service is unreachable; try again shortly".into(),
         }
     }
+}
+
+/// An answer of `GET /api/venues/{venue}/events`.
+#[derive(Debug)]
+pub enum History {
+    Page(EventsPage),
+    /// `HISTORY_GONE`: the events asked for are no longer kept, or the seq asked after is from
+    /// another epoch. Only a snapshot helps.
+    Gone,
 }
 
 /// Cheap to clone; clones share one connection pool.
@@ -104,5 +113,33 @@ impl BookingClient {
             .await
             .map(Some)
             .map_err(BookingError::unavailable)
+    }
+
+    /// `GET /api/venues/{venue}/events?after=N&limit=K`: the events after seq `after` (none
+    /// with `limit` 0: a cheap check of the venue's seq and epoch).
+    pub async fn events(
+        &self,
+        venue: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<History, BookingError> {
+        let response = self
+            .http
+            .get(format!(
+                "{}/api/venues/{venue}/events?after={after}&limit={limit}",
+                self.base_url
+            ))
+            .send()
+            .await
+            .map_err(BookingError::unavailable)?;
+        match response.status() {
+            reqwest::StatusCode::GONE => Ok(History::Gone),
+            status if status.is_success() => response
+                .json::<EventsPage>()
+                .await
+                .map(History::Page)
+                .map_err(BookingError::unavailable),
+            status => Err(BookingError::unavailable(format!("HTTP {status}"))),
+        }
     }
 }

@@ -180,8 +180,11 @@ pub fn seats_of(seats: &Value) -> HashMap<String, (u64, Value)> {
 pub struct ClientView {
     pub messages: Vec<ServerMessage>,
     pub seq: Option<u64>,
+    /// The epoch of the last `VENUE_STATE`: seqs compare only within one.
+    pub epoch: Option<u64>,
     pub seats: HashMap<String, (u64, Value)>,
-    /// Every breach of "never a seq twice, never out of order, never a gap".
+    /// Every breach of "never a seq twice, never out of order, never a gap", including across
+    /// a `VENUE_STATE` (which may jump forward, or restart in a new epoch, but never go back).
     pub violations: Vec<String>,
     pub closed: Option<(u16, String)>,
 }
@@ -191,12 +194,13 @@ impl ClientView {
         match &message {
             ServerMessage::VenueState(state) => {
                 if let Some(seq) = self.seq {
-                    if state.seq < seq {
+                    if state.seq < seq && self.epoch == Some(state.epoch) {
                         self.violations
                             .push(format!("VENUE_STATE went back from {seq} to {}", state.seq));
                     }
                 }
                 self.seq = Some(state.seq);
+                self.epoch = Some(state.epoch);
                 self.seats = seats_of(&serde_json::to_value(&state.seats).unwrap());
             }
             ServerMessage::SeatUpdate(update) => {
@@ -240,14 +244,58 @@ impl WsClient {
         let (socket, _) = tokio_tungstenite::connect_async(url)
             .await
             .expect("websocket connects");
-        Self::from_socket(socket)
+        Self::from_socket(socket, ClientView::default())
+    }
+
+    /// Opens a WebSocket whose upgrade request carries `Origin: origin`, as a browser page
+    /// would; `Err` holds the HTTP status of a refused upgrade.
+    pub async fn connect_from(url: &str, origin: &str) -> Result<WsClient, u16> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        use tokio_tungstenite::tungstenite::Error;
+        let mut request = url.into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().unwrap());
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((socket, _)) => Ok(Self::from_socket(socket, ClientView::default())),
+            Err(Error::Http(response)) => Err(response.status().as_u16()),
+            Err(other) => panic!("websocket upgrade failed: {other}"),
+        }
+    }
+
+    /// Reconnects as `earlier` did, the way a page does after losing its socket: it keeps the
+    /// view it had (seq, epoch, seats) and sends `CONNECT` with its token, `after_seq` and
+    /// `epoch` as its first frame. Every message it then receives is checked against that view.
+    pub async fn resume(url: &str, earlier: &WsClient, epoch: Option<u64>) -> WsClient {
+        let token = earlier.welcome().token;
+        let (after_seq, seats) = {
+            let view = earlier.view.lock().unwrap();
+            (view.seq.expect("it had a VENUE_STATE"), view.seats.clone())
+        };
+        let (socket, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket connects");
+        let view = ClientView {
+            seq: Some(after_seq),
+            epoch,
+            seats,
+            ..ClientView::default()
+        };
+        let client = Self::from_socket(socket, view);
+        let mut data = json!({"token": token, "venue": "main", "after_seq": after_seq});
+        if let Some(epoch) = epoch {
+            data["epoch"] = json!(epoch);
+        }
+        client.send("CONNECT", data);
+        client
     }
 
     fn from_socket(
         socket: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>,
+        view: ClientView,
     ) -> WsClient {
         let (mut sink, mut stream) = socket.split();
-        let view = Arc::new(Mutex::new(ClientView::default()));
+        let view = Arc::new(Mutex::new(view));
         let (outgoing, mut to_send) = mpsc::unbounded_channel::<Message>();
         tokio::spawn(async move {
             while let Some(message) = to_send.recv().await {
@@ -381,6 +429,35 @@ impl WsClient {
 
     pub fn seq(&self) -> Option<u64> {
         self.view.lock().unwrap().seq
+    }
+
+    pub fn epoch(&self) -> Option<u64> {
+        self.view.lock().unwrap().epoch
+    }
+
+    /// The seqs of every `SEAT_UPDATE` received, in order.
+    pub fn update_seqs(&self) -> Vec<u64> {
+        self.view
+            .lock()
+            .unwrap()
+            .messages
+            .iter()
+            .filter_map(|m| match m {
+                ServerMessage::SeatUpdate(u) => Some(u.seq),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// How many `VENUE_STATE`s were received.
+    pub fn venue_states(&self) -> usize {
+        self.view
+            .lock()
+            .unwrap()
+            .messages
+            .iter()
+            .filter(|m| matches!(m, ServerMessage::VenueState(_)))
+            .count()
     }
 
     pub fn seats(&self) -> HashMap<String, (u64, Value)> {
