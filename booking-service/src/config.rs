@@ -10,6 +10,12 @@ pub struct Config {
     pub host: String,
     pub port: u16,
     pub redis_url: String,
+    /// Redis connections (per cluster node), `REDIS_POOL`.
+    pub redis_pool: usize,
+    /// Replicas that must confirm a change before it is answered OK (`REDIS_WAIT_REPLICAS`).
+    pub redis_wait_replicas: u32,
+    /// How long to wait for them (`REDIS_WAIT_TIMEOUT_MS`).
+    pub redis_wait_timeout: Duration,
     pub nats_url: String,
     pub hold_seconds: u64,
     pub max_holds_per_user: u32,
@@ -37,8 +43,13 @@ USAGE: booking-service [--help] [--version]
 Configured by environment variables:
   PORT=8080                         HTTP port
   HOST=127.0.0.1                    address to bind (0.0.0.0 in containers)
-  REDIS_URL=redis://127.0.0.1:6379  Redis holding locks, bookings and seq numbers
-  NATS_URL=nats://127.0.0.1:4222    NATS the changes are published to (seats.{venue}.{kind})
+  REDIS_URL=redis://127.0.0.1:6379  Redis holding locks, bookings and seq numbers;
+                                    redis-cluster://host:port,host:port,... for Redis Cluster
+  REDIS_POOL=4                      Redis connections (per cluster node)
+  REDIS_WAIT_REPLICAS=0             replicas that must confirm a change (WAIT) before it is OK
+  REDIS_WAIT_TIMEOUT_MS=1000        how long to wait for them (then 503, change kept)
+  NATS_URL=nats://127.0.0.1:4222    NATS the changes are published to (seats.{venue}.{kind});
+                                    a comma list of the servers of a NATS cluster
   HOLD_SECONDS=30                   how long a selected seat stays held
   MAX_HOLDS_PER_USER=4              holds one user may have at once
   VENUES=main:10x10                 comma list of name:ROWSxCOLS
@@ -85,6 +96,13 @@ impl Config {
             return Err("EVENT_HISTORY must be at least 10".into());
         }
         let port = u16::try_from(number("PORT", "8080")?).map_err(|_| "PORT is too large")?;
+        let redis_pool = usize::try_from(number("REDIS_POOL", "4")?)
+            .ok()
+            .filter(|n| (1..=64).contains(n))
+            .ok_or("REDIS_POOL must be between 1 and 64")?;
+        let redis_wait_replicas = u32::try_from(number("REDIS_WAIT_REPLICAS", "0")?)
+            .map_err(|_| "REDIS_WAIT_REPLICAS is too large")?;
+        let redis_wait_timeout = Duration::from_millis(number("REDIS_WAIT_TIMEOUT_MS", "1000")?);
         Ok(Config {
             token_signer,
             host: get("HOST", "127.0.0.1"),
@@ -94,6 +112,9 @@ impl Config {
                 .filter(|id| !id.is_empty())
                 .unwrap_or_else(|| format!("booking-{port}-{}", std::process::id())),
             redis_url: get("REDIS_URL", "redis://127.0.0.1:6379"),
+            redis_pool,
+            redis_wait_replicas,
+            redis_wait_timeout,
             nats_url: get("NATS_URL", "nats://127.0.0.1:4222"),
             hold_seconds,
             max_holds_per_user,

@@ -29,7 +29,15 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let metrics = metrics::Metrics::new();
-    let store = store::SeatStore::connect(&config.redis_url, metrics.clone())?;
+    let store = store::SeatStore::connect(
+        store::RedisSettings {
+            url: config.redis_url.clone(),
+            pool_size: config.redis_pool,
+            wait_replicas: config.redis_wait_replicas,
+            wait_timeout: config.redis_wait_timeout,
+        },
+        metrics.clone(),
+    )?;
     let publisher = publisher::EventPublisher::connect(&config.nats_url).await?;
     let service = Arc::new(seats::SeatService::new(
         store,
@@ -65,6 +73,8 @@ pub async fn run(
         venues = ?config.venues.iter().map(|v| format!("{}:{}x{}", v.name, v.rows, v.cols)).collect::<Vec<_>>(),
         service_id = %config.service_id,
         event_history = config.event_history,
+        redis_pool = config.redis_pool,
+        redis_wait_replicas = config.redis_wait_replicas,
         hold_seconds = config.hold_seconds,
         max_holds_per_user = config.max_holds_per_user,
         admin_reset = config.admin_token.is_some(),

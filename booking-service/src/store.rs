@@ -4,8 +4,11 @@
 
 use std::time::{Duration, Instant};
 
+use fred::clients::Pool;
 use fred::prelude::*;
+use fred::types::config::{Options, ServerConfig};
 use fred::types::scripts::Script;
+use fred::types::ClusterHash;
 use shared::{ErrorCode, Seat, SeatId, SeatStatus, VenueSpec};
 
 use crate::error::ApiError;
@@ -175,20 +178,76 @@ impl Scripts {
     }
 }
 
+/// How the store talks to Redis.
+#[derive(Debug, Clone)]
+pub struct RedisSettings {
+    /// `redis://host:port` (one server) or `redis-cluster://host:port,host:port,…` (a Redis
+    /// Cluster: any reachable node is enough, the rest are discovered).
+    pub url: String,
+    /// Connections (per cluster node). Scripts are not pipelined on a connection (a script's
+    /// reply must come back before the next one is sent), so several connections let many
+    /// commands share one fsync of the append-only file.
+    pub pool_size: usize,
+    /// Replicas that must confirm a change (`WAIT`) before it is answered OK; 0 = don't wait.
+    pub wait_replicas: u32,
+    pub wait_timeout: Duration,
+}
+
 /// The only writer of seat state.
 pub struct SeatStore {
-    client: Client,
+    pool: Pool,
     scripts: Scripts,
     metrics: Metrics,
+    settings: RedisSettings,
+}
+
+/// Reads `redis://…` and `redis-cluster://host:port,host:port,…` (the contract's form; fred's
+/// own `?node=` form is accepted too).
+fn redis_config(url: &str) -> anyhow::Result<Config> {
+    let Some(rest) = url.strip_prefix("redis-cluster://") else {
+        return Ok(Config::from_url(url)?);
+    };
+    if !rest.contains(',') {
+        return Ok(Config::from_url_clustered(url)?);
+    }
+    let (credentials, hosts) = match rest.rsplit_once('@') {
+        Some((credentials, hosts)) => (Some(credentials), hosts),
+        None => (None, rest),
+    };
+    let hosts = hosts
+        .trim_end_matches('/')
+        .split(',')
+        .map(|host| {
+            let (name, port) = host
+                .trim()
+                .rsplit_once(':')
+                .ok_or_else(|| anyhow::anyhow!("REDIS_URL: '{host}' needs host:port"))?;
+            let port: u16 = port
+                .parse()
+                .map_err(|_| anyhow::anyhow!("REDIS_URL: '{host}' has no valid port"))?;
+            Ok((name.to_owned(), port))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut config = Config {
+        server: ServerConfig::new_clustered(hosts),
+        ..Config::default()
+    };
+    if let Some(credentials) = credentials {
+        let (user, password) = credentials.split_once(':').unwrap_or(("", credentials));
+        config.username = (!user.is_empty()).then(|| user.to_owned());
+        config.password = Some(password.to_owned());
+    }
+    Ok(config)
 }
 
 impl SeatStore {
-    /// Creates the client and starts connecting in the background; it reconnects by itself.
-    pub fn connect(redis_url: &str, metrics: Metrics) -> anyhow::Result<SeatStore> {
-        let mut config = Config::from_url(redis_url)?;
+    /// Creates the connections and starts connecting in the background; they reconnect by
+    /// themselves.
+    pub fn connect(settings: RedisSettings, metrics: Metrics) -> anyhow::Result<SeatStore> {
+        let mut config = redis_config(&settings.url)?;
         // Start even when Redis is down; requests answer 503 until it is back.
         config.fail_fast = false;
-        let client = Builder::from_config(config)
+        let pool = Builder::from_config(config)
             .with_connection_config(|c| {
                 c.connection_timeout = Duration::from_secs(2);
                 c.internal_command_timeout = Duration::from_secs(2);
@@ -201,29 +260,32 @@ impl SeatStore {
                 p.default_command_timeout = Duration::from_secs(2);
             })
             .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2))
-            .build()?;
-        client.connect();
+            .build_pool(settings.pool_size.max(1))?;
+        pool.prefer_connected(true);
+        let _ = pool.connect_pool();
         Ok(SeatStore {
-            client,
+            pool,
             scripts: Scripts::new(),
             metrics,
+            settings,
         })
     }
 
     pub fn is_connected(&self) -> bool {
-        self.client.is_connected()
+        self.pool.next_connected().is_connected()
     }
 
     /// Round trip to Redis, for health checks.
     pub async fn ping(&self) -> bool {
-        self.is_connected()
-            && tokio::time::timeout(Duration::from_secs(1), self.client.ping::<String>(None))
+        let client = self.pool.next_connected();
+        client.is_connected()
+            && tokio::time::timeout(Duration::from_secs(1), client.ping::<String>(None))
                 .await
                 .is_ok_and(|r| r.is_ok())
     }
 
     pub async fn quit(&self) {
-        let _ = self.client.quit().await;
+        let _ = self.pool.quit().await;
     }
 
     async fn run(
@@ -232,12 +294,23 @@ impl SeatStore {
         keys: Vec<String>,
         args: Vec<String>,
     ) -> Result<Vec<String>, ApiError> {
-        if !self.client.is_connected() {
+        self.run_on(self.pool.next_connected(), script, keys, args)
+            .await
+    }
+
+    async fn run_on(
+        &self,
+        client: &Client,
+        script: &Script,
+        keys: Vec<String>,
+        args: Vec<String>,
+    ) -> Result<Vec<String>, ApiError> {
+        if !client.is_connected() {
             return Err(ApiError::unavailable("Redis"));
         }
         let started = Instant::now();
         let result = script
-            .evalsha_with_reload::<Vec<String>, _, _>(&self.client, keys, args)
+            .evalsha_with_reload::<Vec<String>, _, _>(client, keys, args)
             .await;
         self.metrics.observe_redis(started.elapsed());
         result.map_err(|error| match error.kind() {
@@ -245,9 +318,16 @@ impl SeatStore {
                 tracing::warn!(%error, "redis unavailable");
                 ApiError::unavailable("Redis")
             }
-            _ if ["LOADING", "OOM", "BUSY", "MASTERDOWN", "TRYAGAIN"]
-                .iter()
-                .any(|p| error.details().starts_with(p)) =>
+            _ if [
+                "LOADING",
+                "OOM",
+                "BUSY",
+                "MASTERDOWN",
+                "TRYAGAIN",
+                "CLUSTERDOWN",
+            ]
+            .iter()
+            .any(|p| error.details().starts_with(p)) =>
             {
                 tracing::warn!(%error, "redis cannot take writes right now");
                 ApiError::unavailable("Redis")
@@ -269,10 +349,61 @@ impl SeatStore {
     ) -> Result<ScriptOutcome, ApiError> {
         let mut args = Self::actor_args(keys, seat, actor);
         args.extend([hold_seconds.to_string(), max_holds.to_string()]);
+        self.change(&self.scripts.select, keys, seat, args).await
+    }
+
+    /// Runs a seat script that may change the seat and, when it did and replicas must confirm
+    /// changes, waits for them on the same connection (`WAIT` counts that connection's writes).
+    async fn change(
+        &self,
+        script: &Script,
+        keys: &VenueKeys,
+        seat: &str,
+        args: Vec<String>,
+    ) -> Result<ScriptOutcome, ApiError> {
+        let client = self.pool.next_connected();
         let reply = self
-            .run(&self.scripts.select, keys.seat_keys(seat), args)
+            .run_on(client, script, keys.seat_keys(seat), args)
             .await?;
-        parse_outcome(&reply)
+        let outcome = parse_outcome(&reply)?;
+        if matches!(outcome, ScriptOutcome::Changed { .. }) {
+            self.confirm_replicated(client, keys).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// With `REDIS_WAIT_REPLICAS=n`, waits until n replicas of the venue's master have every
+    /// write this connection sent. A change that is not confirmed in time is committed on the
+    /// master but answered 503: it may be lost if the master fails before its replicas catch up.
+    async fn confirm_replicated(&self, client: &Client, keys: &VenueKeys) -> Result<(), ApiError> {
+        let wanted = self.settings.wait_replicas;
+        if wanted == 0 {
+            return Ok(());
+        }
+        let slot = fred::util::redis_keyslot(keys.seq.as_bytes());
+        let options = Options {
+            cluster_hash: Some(ClusterHash::Custom(slot)),
+            ..Options::default()
+        };
+        let timeout_ms = self.settings.wait_timeout.as_millis() as i64;
+        match client
+            .with_options(&options)
+            .wait::<i64>(i64::from(wanted), timeout_ms)
+            .await
+        {
+            Ok(acked) if acked >= i64::from(wanted) => Ok(()),
+            Ok(acked) => {
+                tracing::warn!(venue = %keys.venue, acked, wanted, "replicas did not confirm a change in time");
+                Err(ApiError::new(
+                    ErrorCode::Unavailable,
+                    format!("the change was made but only {acked} of {wanted} replicas confirmed it in time; check the seat before retrying"),
+                ))
+            }
+            Err(error) => {
+                tracing::warn!(%error, "WAIT for replicas failed");
+                Err(ApiError::unavailable("Redis"))
+            }
+        }
     }
 
     pub async fn book(
@@ -314,14 +445,8 @@ impl SeatStore {
         seat: &str,
         actor: Actor<'_>,
     ) -> Result<ScriptOutcome, ApiError> {
-        let reply = self
-            .run(
-                script,
-                keys.seat_keys(seat),
-                Self::actor_args(keys, seat, actor),
-            )
-            .await?;
-        parse_outcome(&reply)
+        self.change(script, keys, seat, Self::actor_args(keys, seat, actor))
+            .await
     }
 
     pub async fn expire(&self, keys: &VenueKeys, seat: &str) -> Result<ExpiryOutcome, ApiError> {
@@ -350,10 +475,11 @@ impl SeatStore {
         now_ms: u64,
         limit: i64,
     ) -> Result<Vec<String>, ApiError> {
-        if !self.client.is_connected() {
+        let client = self.pool.next_connected();
+        if !client.is_connected() {
             return Err(ApiError::unavailable("Redis"));
         }
-        self.client
+        client
             .zrangebyscore::<Vec<String>, _, _, _>(
                 &keys.holds,
                 "-inf",
@@ -481,10 +607,10 @@ impl SeatStore {
             .await;
     }
 
-    /// A second connection of the same configuration, for blocking reads (the relay's XREAD)
-    /// that must not stall the seat commands pipelined on the main one.
+    /// A connection of its own, for blocking reads (the relay's XREAD) that must not stall
+    /// seat commands.
     pub fn blocking_client(&self) -> Client {
-        self.client.clone_new()
+        self.pool.next().clone_new()
     }
 
     /// Releases every held and booked seat of the venue.
@@ -593,6 +719,27 @@ mod tests {
         for key in keys.seat_keys("A1") {
             assert!(key.contains("{main}"), "{key}");
         }
+    }
+
+    #[test]
+    fn redis_urls_select_a_single_server_or_a_cluster() {
+        let single = redis_config("redis://127.0.0.1:6379").unwrap();
+        assert!(matches!(single.server, ServerConfig::Centralized { .. }));
+        let cluster =
+            redis_config("redis-cluster://127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002").unwrap();
+        let ServerConfig::Clustered { hosts, .. } = cluster.server else {
+            panic!("a clustered config");
+        };
+        assert_eq!(hosts.len(), 3);
+        assert_eq!(hosts[2].port, 7002);
+        let one = redis_config("redis-cluster://127.0.0.1:7000").unwrap();
+        assert!(matches!(one.server, ServerConfig::Clustered { .. }));
+        let secret = redis_config("redis-cluster://app:pw@10.0.0.1:7000,10.0.0.2:7000").unwrap();
+        assert_eq!(
+            (secret.username.as_deref(), secret.password.as_deref()),
+            (Some("app"), Some("pw"))
+        );
+        assert!(redis_config("redis-cluster://127.0.0.1:7000,nope").is_err());
     }
 
     #[test]

@@ -7,73 +7,10 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 use shared::{EventKind, ReleaseReason};
-use testkit::{token, Api, EventLog, NatsServer, RedisServer, ServiceProcess};
+use testkit::token;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_booking-service");
-
-/// Redis, NATS, one booking service and a NATS watcher.
-struct Stack {
-    redis: RedisServer,
-    nats: NatsServer,
-    service: ServiceProcess,
-    api: Api,
-    events: EventLog,
-}
-
-impl Stack {
-    async fn start(extra_env: &[(&str, &str)]) -> Stack {
-        let redis = RedisServer::start();
-        let nats = NatsServer::start();
-        let events = EventLog::subscribe(&nats.url()).await;
-        let mut env = vec![
-            ("REDIS_URL", redis.url()),
-            ("NATS_URL", nats.url()),
-            ("ADMIN_TOKEN", "admin-secret".to_string()),
-        ];
-        env.extend(extra_env.iter().map(|(k, v)| (*k, v.to_string())));
-        let service = ServiceProcess::start(BINARY, &env).await;
-        let api = Api::new(service.base_url());
-        let stack = Stack {
-            redis,
-            nats,
-            service,
-            api,
-            events,
-        };
-        stack.wait_healthy().await;
-        stack
-    }
-
-    async fn wait_healthy(&self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let health = self.api.get("/health").await;
-            if health.status == 200 {
-                assert_eq!(health.body, json!({"status": "ok"}));
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "service never became healthy: {:?}\n{}",
-                health.body,
-                self.service.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn seat_status(&self, seat: &str) -> Value {
-        let snapshot = self.api.get("/api/venues/main").await;
-        assert_eq!(snapshot.status, 200, "{:?}", snapshot.body);
-        snapshot.body["seats"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["id"] == seat)
-            .cloned()
-            .unwrap()
-    }
-}
+mod support;
+use support::Stack;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_hundred_clients_race_for_one_seat_and_exactly_one_wins() {

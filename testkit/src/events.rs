@@ -10,6 +10,8 @@ use shared::SeatEvent;
 #[derive(Clone)]
 pub struct EventLog {
     events: Arc<Mutex<Vec<SeatEvent>>>,
+    /// The payloads as received, byte for byte, in the same order.
+    payloads: Arc<Mutex<Vec<String>>>,
 }
 
 impl EventLog {
@@ -28,7 +30,8 @@ impl EventLog {
             .expect("subscribe");
         client.flush().await.expect("flush");
         let events = Arc::new(Mutex::new(Vec::new()));
-        let sink = events.clone();
+        let payloads = Arc::new(Mutex::new(Vec::new()));
+        let (sink, raw_sink) = (events.clone(), payloads.clone());
         tokio::spawn(async move {
             let _client = client; // keep the connection open
             while let Some(message) = subscriber.next().await {
@@ -46,9 +49,57 @@ impl EventLog {
                     "subject matches payload"
                 );
                 sink.lock().unwrap().push(event);
+                raw_sink
+                    .lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&message.payload).into_owned());
             }
         });
-        EventLog { events }
+        EventLog { events, payloads }
+    }
+
+    /// The payloads as received, byte for byte, in arrival order.
+    pub fn payloads(&self) -> Vec<String> {
+        self.payloads.lock().unwrap().clone()
+    }
+
+    /// Asserts every seq of every venue from 1 to the highest arrived, and that a seq that
+    /// arrived more than once (a relay died between publishing and recording) carried the
+    /// same payload each time. Returns how many repeats there were.
+    pub fn assert_complete_allowing_identical_repeats(&self) -> usize {
+        use std::collections::BTreeMap;
+        let events = self.all();
+        let payloads = self.payloads();
+        let mut by_venue: BTreeMap<(String, u64), String> = BTreeMap::new();
+        let mut repeats = 0;
+        for (event, payload) in events.iter().zip(&payloads) {
+            let key = (event.venue.clone(), event.seq);
+            if let Some(earlier) = by_venue.get(&key) {
+                assert_eq!(
+                    earlier, payload,
+                    "a repeat of seq {} carries the same payload",
+                    event.seq
+                );
+                repeats += 1;
+            } else {
+                by_venue.insert(key, payload.clone());
+            }
+        }
+        let mut venues: Vec<&String> = by_venue.keys().map(|(v, _)| v).collect();
+        venues.dedup();
+        for venue in venues {
+            let seqs: Vec<u64> = by_venue
+                .keys()
+                .filter(|(v, _)| v == venue)
+                .map(|(_, s)| *s)
+                .collect();
+            let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
+            assert_eq!(
+                seqs, expected,
+                "venue {venue}: every seq from 1 on, none missing"
+            );
+        }
+        repeats
     }
 
     pub fn all(&self) -> Vec<SeatEvent> {

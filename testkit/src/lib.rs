@@ -1,10 +1,12 @@
 //! Test support: starts real `redis-server`, `nats-server` and service processes on free ports
 //! in temporary directories, and watches NATS events. Nothing here is a mock.
 
+pub mod cluster;
 pub mod events;
 pub mod http;
 pub mod process;
 
+pub use cluster::{NatsCluster, RedisCluster};
 pub use events::EventLog;
 pub use http::Api;
 pub use process::{free_port, NatsServer, RedisServer, ServiceProcess};

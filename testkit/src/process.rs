@@ -38,7 +38,7 @@ pub fn free_port() -> u16 {
 }
 
 /// Finds a server program on PATH or in the usual system directories, or fails loudly.
-fn program(name: &str) -> PathBuf {
+pub(crate) fn program(name: &str) -> PathBuf {
     let candidates = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
         .unwrap_or_default()
@@ -70,10 +70,10 @@ fn wait_for_port(port: u16, what: &str, child: &mut Child, log: &Path) {
 
 /// A server process on a free port, in its own temporary directory, logging to a file per start,
 /// killed when dropped. The three kinds of server below differ only in how they are invoked.
-struct Daemon {
+pub(crate) struct Daemon {
     name: String,
     program: PathBuf,
-    port: u16,
+    pub(crate) port: u16,
     dir: TempDir,
     child: Option<Child>,
     starts: usize,
@@ -81,7 +81,11 @@ struct Daemon {
 
 impl Daemon {
     /// Starts `program` with the arguments and environment `invoke` gives for (port, dir).
-    fn start(name: &str, program: PathBuf, invoke: impl Fn(&mut Command, u16, &Path)) -> Daemon {
+    pub(crate) fn start(
+        name: &str,
+        program: PathBuf,
+        invoke: impl Fn(&mut Command, u16, &Path),
+    ) -> Daemon {
         let mut daemon = Daemon {
             name: name.to_owned(),
             program,
@@ -98,7 +102,7 @@ impl Daemon {
         self.dir.path().join(format!("{}-{start}.log", self.name))
     }
 
-    fn spawn(&mut self, invoke: &dyn Fn(&mut Command, u16, &Path)) {
+    pub(crate) fn spawn(&mut self, invoke: &dyn Fn(&mut Command, u16, &Path)) {
         self.starts += 1;
         let log = self.log(self.starts);
         let out = std::fs::File::create(&log).expect("log file");
@@ -116,7 +120,7 @@ impl Daemon {
     }
 
     /// `kill -9`: no shutdown, no final save.
-    fn kill9(&mut self) {
+    pub(crate) fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -143,8 +147,18 @@ impl Daemon {
         false
     }
 
+    /// Whether the process is running (started and not killed).
+    pub(crate) fn child_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// Whether the current run's log mentions `text`.
+    pub(crate) fn log_contains(&self, text: &str) -> bool {
+        std::fs::read_to_string(self.log(self.starts)).is_ok_and(|log| log.contains(text))
+    }
+
     /// Everything the process has logged, over all its starts.
-    fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         (1..=self.starts)
             .map(|n| std::fs::read_to_string(self.log(n)).unwrap_or_default())
             .collect::<Vec<_>>()
@@ -196,6 +210,17 @@ impl RedisServer {
     pub fn restart(&mut self) {
         self.daemon.kill9();
         self.daemon.spawn(&Self::invoke);
+    }
+
+    /// Runs one command with `redis-cli` against this server and returns its output.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let output = Command::new(program("redis-cli"))
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli runs");
+        assert!(output.status.success(), "redis-cli {args:?} failed");
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
     }
 }
 

@@ -1,0 +1,242 @@
+//! Beyond one machine: a Redis Cluster (3 masters, 3 replicas), a NATS cluster of 3, two booking
+//! services and two edges, each part on its own node of each cluster. Races have one winner
+//! across both services and every viewer on every edge converges to the truth, also after the
+//! master holding the venue is killed and its replica takes over.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use futures_util::StreamExt;
+use serde_json::Value;
+use testkit::{token, Api, NatsCluster, RedisCluster, ServiceProcess};
+use tokio_tungstenite::tungstenite::Message;
+
+const EDGE_BINARY: &str = env!("CARGO_BIN_EXE_edge-server");
+
+/// A booking service in this process, on its own socket.
+async fn booking_service(vars: &[(&str, String)]) -> Api {
+    let vars: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .chain([
+            ("TOKEN_SECRET".into(), testkit::token_secret().into()),
+            ("USER_RATE_LIMIT".into(), "1000".into()),
+        ])
+        .collect();
+    let config = booking_service::Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api = Api::new(format!("http://{}", listener.local_addr().unwrap()));
+    tokio::spawn(booking_service::run(
+        listener,
+        config,
+        std::future::pending(),
+    ));
+    wait_healthy(&api).await;
+    api
+}
+
+async fn wait_healthy(api: &Api) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while api.get("/health").await.status != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "{} never became healthy",
+            api.base
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Seat id -> (status, held_by) as one viewer sees it, applied from its WebSocket.
+type View = Arc<Mutex<(u64, HashMap<String, (u64, Value)>)>>;
+
+fn seats_of(seats: &Value) -> HashMap<String, (u64, Value)> {
+    seats
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap().to_owned(),
+                (
+                    s["status"].as_u64().unwrap(),
+                    s.get("held_by").cloned().unwrap_or(Value::Null),
+                ),
+            )
+        })
+        .collect()
+}
+
+async fn viewer(url: String) -> View {
+    let (mut socket, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    let view: View = Arc::default();
+    let sink = view.clone();
+    tokio::spawn(async move {
+        while let Some(Ok(Message::Text(text))) = socket.next().await {
+            let message: Value = serde_json::from_str(&text).unwrap();
+            let data = &message["data"];
+            let mut view = sink.lock().unwrap();
+            match message["type"].as_str() {
+                Some("VENUE_STATE") => {
+                    *view = (data["seq"].as_u64().unwrap(), seats_of(&data["seats"]));
+                }
+                Some("SEAT_UPDATE") => {
+                    view.0 = data["seq"].as_u64().unwrap();
+                    view.1.insert(
+                        data["seat_id"].as_str().unwrap().to_owned(),
+                        (data["status"].as_u64().unwrap(), data["held_by"].clone()),
+                    );
+                }
+                _ => {}
+            }
+        }
+    });
+    view
+}
+
+async fn truth(api: &Api) -> (u64, HashMap<String, (u64, Value)>) {
+    let snapshot = api.get("/api/venues/main").await.body;
+    (
+        snapshot["seq"].as_u64().unwrap(),
+        seats_of(&snapshot["seats"]),
+    )
+}
+
+/// Waits until every view equals the booking service's snapshot; returns how long it took.
+async fn converge(api: &Api, views: &[View], within: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        let expected = truth(api).await;
+        let behind = views
+            .iter()
+            .filter(|v| *v.lock().unwrap() != expected)
+            .count();
+        if behind == 0 {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < within,
+            "{behind} of {} viewers still differ from the truth at seq {}",
+            views.len(),
+            expected.0
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_booking_services_on_redis_and_nats_clusters_sell_each_seat_once() {
+    let mut redis = tokio::task::spawn_blocking(|| RedisCluster::start(3, 1))
+        .await
+        .unwrap();
+    let nats = tokio::task::spawn_blocking(|| NatsCluster::start(3))
+        .await
+        .unwrap();
+    let urls = nats.urls();
+    let service_vars = |nats_first: usize, id: &str| {
+        // Each service prefers a different NATS node; all are listed for failover.
+        let mut order: Vec<String> = urls.clone();
+        order.rotate_left(nats_first);
+        vec![
+            ("REDIS_URL", redis.url()),
+            ("NATS_URL", order.join(",")),
+            ("SERVICE_ID", id.to_owned()),
+            ("REDIS_WAIT_REPLICAS", "1".to_owned()),
+            ("VENUES", "main:10x10,hall:5x8,annex:4x4".to_owned()),
+        ]
+    };
+    let one = booking_service(&service_vars(0, "booking-one")).await;
+    let two = booking_service(&service_vars(1, "booking-two")).await;
+    let mut edges = Vec::new();
+    for (booking, node) in [(&one, 1), (&two, 2)] {
+        let edge = ServiceProcess::start(
+            EDGE_BINARY,
+            &[
+                ("BOOKING_URL", booking.base.clone()),
+                ("NATS_URL", urls[node].clone()),
+            ],
+        )
+        .await;
+        wait_healthy(&Api::new(edge.base_url())).await;
+        edges.push(edge);
+    }
+    let mut views = Vec::new();
+    for edge in &edges {
+        for _ in 0..10 {
+            views.push(viewer(format!("ws://127.0.0.1:{}/ws", edge.port)).await);
+        }
+    }
+
+    // 40 clients race for one seat, half through each booking service.
+    let racers: Vec<String> = (0..40).map(|_| token()).collect();
+    let answers = join_all(racers.iter().enumerate().map(|(i, t)| {
+        let api = if i.is_multiple_of(2) { &one } else { &two };
+        api.seat("select", "E5", t)
+    }))
+    .await;
+    let winners: Vec<usize> = (0..answers.len())
+        .filter(|i| answers[*i].code() == "OK")
+        .collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one winner across both services: {:?}",
+        answers
+            .iter()
+            .map(|a| a.body.to_string())
+            .filter(|b| !b.contains("SEAT_UNAVAILABLE"))
+            .collect::<Vec<_>>()
+    );
+    assert!(answers
+        .iter()
+        .all(|a| a.code() == "OK" || a.code() == "SEAT_UNAVAILABLE"));
+    let winner = &racers[winners[0]];
+    let (winner_api, other_api) = if winners[0].is_multiple_of(2) {
+        (&one, &two)
+    } else {
+        (&two, &one)
+    };
+    assert_eq!(other_api.seat("book", "E5", winner).await.code(), "OK");
+
+    // More changes through both services, with replicas confirming each (REDIS_WAIT_REPLICAS=1).
+    let users: Vec<String> = (0..8).map(|_| token()).collect();
+    let mut booked = vec!["E5".to_owned()];
+    for (i, user) in users.iter().enumerate() {
+        let api = if i.is_multiple_of(2) { &one } else { &two };
+        let seat = format!("{}{}", (b'A' + i as u8) as char, 2 + i);
+        assert_eq!(api.seat("select", &seat, user).await.code(), "OK");
+        assert_eq!(api.seat("book", &seat, user).await.code(), "OK");
+        booked.push(seat);
+    }
+    let took = converge(winner_api, &views, Duration::from_secs(5)).await;
+    println!("20 viewers on 2 edges converged {took:?} after the last change");
+    assert_eq!(truth(&one).await, truth(&two).await, "both services agree");
+
+    // The master that holds the venue dies; its replica takes over.
+    let master = redis.master_of("seq:{main}");
+    redis.kill9(master);
+    let killed = Instant::now();
+    let survivor = token();
+    let mut answer = one.seat("select", "J10", &survivor).await;
+    while answer.code() != "OK" {
+        assert_eq!(answer.code(), "UNAVAILABLE", "{:?}", answer.body);
+        assert!(killed.elapsed() < Duration::from_secs(30), "no failover");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        answer = one.seat("select", "J10", &survivor).await;
+    }
+    println!(
+        "master of {{main}} killed: writes accepted again after {:?}",
+        killed.elapsed()
+    );
+    let (_, seats) = truth(&two).await;
+    for seat in &booked {
+        assert_eq!(
+            seats[seat].0, 2,
+            "{seat}: a booking confirmed by a replica survives the master's death"
+        );
+    }
+    let took = converge(&two, &views, Duration::from_secs(10)).await;
+    println!("every viewer converged {took:?} after the failover's first change");
+}
