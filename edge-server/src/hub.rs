@@ -53,6 +53,8 @@ enum HubInput {
     Resync,
     Fetched {
         generation: u64,
+        /// The highest seq the mirror had seen when the fetch started.
+        seen_before: u64,
         result: Fetched,
     },
 }
@@ -112,10 +114,11 @@ impl VenueHandle {
             mailbox: mailbox.downgrade(),
             fetching: false,
             generation: 0,
+            rebuilt_at_generation: 0,
             next_fetch: Instant::now(),
         };
         if let Some(snapshot) = seed {
-            hub.rebuild(snapshot);
+            hub.rebuild(snapshot, 0);
         }
         tokio::spawn(hub.run(inputs));
         VenueHandle {
@@ -177,6 +180,8 @@ struct VenueHub {
     fetching: bool,
     /// Counts fetches started.
     generation: u64,
+    /// `generation` at the last rebuild: answers to older fetches are out of date.
+    rebuilt_at_generation: u64,
     /// Failed fetches back off so a down booking service is not hammered.
     next_fetch: Instant,
 }
@@ -235,9 +240,13 @@ impl VenueHub {
                 };
                 self.fetch(fetch);
             }
-            HubInput::Fetched { generation, result } => {
+            HubInput::Fetched {
+                generation,
+                seen_before,
+                result,
+            } => {
                 self.fetching = false;
-                self.fetched(generation, result);
+                self.fetched(generation, seen_before, result);
                 self.catch_up();
             }
         }
@@ -255,19 +264,24 @@ impl VenueHub {
     fn join(&mut self, client: ClientId, resume: Option<Resume>) -> ClientQueue {
         let joined_at_generation = self.generation;
         let mut has_through = 0;
+        // The frames it missed, when this edge can tell exactly what they are.
         let mut missed = None;
-        if let Some(resume) = resume.filter(|_| self.mirror.is_ready()) {
+        if let Some(resume) = resume {
             let same_epoch = resume.epoch.is_none_or(|e| e == self.mirror.epoch());
-            if same_epoch && resume.after_seq > self.mirror.seq() {
-                // It saw more than this edge has yet (it came from an edge further along):
-                // nothing to send until this edge passes its seq. Check how far the venue is.
-                has_through = resume.after_seq;
-                missed = Some(Vec::new());
-                self.fetch(Fetch::Check {
-                    after: self.mirror.seq(),
-                });
-            } else if same_epoch {
-                missed = self.recent.since(resume.after_seq);
+            // Not before the venue is loaded, and never across epochs: seqs of another mean
+            // nothing here.
+            if self.mirror.is_ready() && same_epoch {
+                if resume.after_seq > self.mirror.seq() {
+                    // It saw more than this edge has yet (it came from an edge further along):
+                    // nothing to send until this edge passes its seq. Check how far the venue is.
+                    has_through = resume.after_seq;
+                    missed = Some(Vec::new());
+                    self.fetch(Fetch::Check {
+                        after: self.mirror.seq(),
+                    });
+                } else {
+                    missed = self.recent.since(resume.after_seq);
+                }
             }
             match missed {
                 Some(_) => self.metrics.client_resumes.inc(),
@@ -310,6 +324,7 @@ impl VenueHub {
         self.fetching = true;
         self.generation += 1;
         let generation = self.generation;
+        let seen_before = self.mirror.highest_seen();
         let booking = self.booking.clone();
         let venue = self.venue.clone();
         tokio::spawn(async move {
@@ -332,15 +347,24 @@ impl VenueHub {
                     }
                 }
             };
-            let _ = mailbox.send(HubInput::Fetched { generation, result }).await;
+            let _ = mailbox
+                .send(HubInput::Fetched {
+                    generation,
+                    seen_before,
+                    result,
+                })
+                .await;
         });
     }
 
-    fn fetched(&mut self, generation: u64, result: Fetched) {
+    fn fetched(&mut self, generation: u64, seen_before: u64, result: Fetched) {
         let now = Instant::now();
+        if generation <= self.rebuilt_at_generation && !matches!(result, Fetched::Snapshot(_)) {
+            return; // asked before the last rebuild: says nothing about the mirror as it is
+        }
         match result {
             Fetched::Failed => self.next_fetch = now + FETCH_BACKOFF,
-            Fetched::Snapshot(snapshot) => self.rebuild(snapshot),
+            Fetched::Snapshot(snapshot) => self.rebuild(snapshot, seen_before),
             Fetched::Gone => {
                 self.metrics.history_gone.inc();
                 tracing::info!(venue = %self.venue, seq = self.mirror.seq(), "history gone; fetching a snapshot");
@@ -350,7 +374,7 @@ impl VenueHub {
                 let (epoch, to) = (page.epoch, page.to);
                 if fill {
                     let from = self.mirror.seq();
-                    let applied = self.mirror.apply_history(page, now);
+                    let applied = self.mirror.apply_history(page, seen_before, now);
                     if !applied.is_empty() {
                         self.metrics.history_fills.inc();
                         tracing::info!(venue = %self.venue, from, to = self.mirror.seq(), "gap filled from the event history");
@@ -359,7 +383,7 @@ impl VenueHub {
                         self.fan_out(event);
                     }
                 } else {
-                    self.mirror.note_remote(epoch, to, now);
+                    self.mirror.note_remote(epoch, to, seen_before, now);
                 }
                 if epoch == self.mirror.epoch() {
                     self.settle_resumes_from_the_future(generation, to);
@@ -395,11 +419,12 @@ impl VenueHub {
     /// Rebuilds from a newer snapshot (or one of another epoch) and resynchronises every client
     /// with a fresh `VENUE_STATE`. Buffered events past the snapshot are part of that state and
     /// are not sent again as updates.
-    fn rebuild(&mut self, snapshot: VenueSnapshot) {
+    fn rebuild(&mut self, snapshot: VenueSnapshot, seen_before: u64) {
         let (from_epoch, from, to) = (self.mirror.epoch(), self.mirror.seq(), snapshot.seq);
-        let Some(rebuilt) = self.mirror.reset_to(snapshot, Instant::now()) else {
+        let Some(rebuilt) = self.mirror.reset_to(snapshot, seen_before, Instant::now()) else {
             return;
         };
+        self.rebuilt_at_generation = self.generation;
         self.metrics.venue_resyncs.inc();
         if rebuilt.new_epoch {
             self.metrics.epoch_changes.inc();

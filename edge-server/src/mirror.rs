@@ -120,8 +120,20 @@ impl VenueMirror {
         applied
     }
 
-    /// Records how far the booking service is, as seen by a cheap seq check.
-    pub fn note_remote(&mut self, epoch: u64, seq: u64, now: Instant) {
+    /// The highest seq of the mirror's epoch seen so far, applied or waiting. The hub notes it
+    /// when it starts a fetch: all of those had been committed before the answer was read.
+    pub fn highest_seen(&self) -> u64 {
+        self.pending
+            .keys()
+            .next_back()
+            .copied()
+            .unwrap_or(0)
+            .max(self.seq)
+    }
+
+    /// Records how far the booking service is, from a cheap seq check started when the mirror
+    /// had seen up to `seen_before`.
+    pub fn note_remote(&mut self, epoch: u64, seq: u64, seen_before: u64, now: Instant) {
         if !self.ready {
             return;
         }
@@ -129,13 +141,18 @@ impl VenueMirror {
             self.snapshot_needed = true;
             return;
         }
-        self.remote_seq = self.remote_seq.max(seq);
+        self.confirm_remote(seq, seen_before);
         self.update_behind(now);
     }
 
-    /// Applies a page of the booking service's event history (asked for with the mirror's seq)
-    /// and returns the events applied, in order.
-    pub fn apply_history(&mut self, page: EventsPage, now: Instant) -> Vec<SeatEvent> {
+    /// Applies a page of the booking service's event history, asked for when the mirror had
+    /// seen up to `seen_before`, and returns the events applied, in order.
+    pub fn apply_history(
+        &mut self,
+        page: EventsPage,
+        seen_before: u64,
+        now: Instant,
+    ) -> Vec<SeatEvent> {
         if !self.ready {
             return Vec::new();
         }
@@ -151,17 +168,43 @@ impl VenueMirror {
                 break;
             }
             if event.seq > self.seq {
+                // The history's copy wins over an early one from NATS with the same seq.
                 self.pending.insert(event.seq, event);
             }
             applied.extend(self.drain_pending());
         }
-        self.remote_seq = self.remote_seq.max(page.to);
-        if self.seq == before && self.remote_seq > self.seq && page.from == before + 1 {
-            // The history answered for our seq but did not move us on: it cannot help.
-            self.snapshot_needed = true;
+        self.confirm_remote(page.to, seen_before);
+        if self.seq == before && self.remote_seq > self.seq {
+            // No progress although the venue is ahead: try again after a window, and if the
+            // history answered for exactly our seq, it cannot help: only a snapshot can.
+            self.behind_since = Some(now);
+            if page.from == before + 1 {
+                self.snapshot_needed = true;
+            }
         }
         self.update_behind(now);
         applied
+    }
+
+    /// The venue had reached `venue_seq` when an answer asked for after the mirror had seen
+    /// `seen_before` was read. Early events in between were never committed (a stray or
+    /// confused publisher): they are dropped, and the venue is believed about how far it is.
+    fn confirm_remote(&mut self, venue_seq: u64, seen_before: u64) {
+        if venue_seq < seen_before {
+            let unconfirmed: Vec<u64> = self
+                .pending
+                .range(venue_seq + 1..=seen_before)
+                .map(|(seq, _)| *seq)
+                .collect();
+            if !unconfirmed.is_empty() {
+                tracing::warn!(venue = %self.venue, venue_seq, dropped = ?unconfirmed, "dropping events the venue never reached");
+            }
+            for seq in unconfirmed {
+                self.pending.remove(&seq);
+            }
+        }
+        let waiting = self.pending.keys().next_back().copied().unwrap_or(0);
+        self.remote_seq = venue_seq.max(waiting);
     }
 
     /// The history no longer reaches back to the mirror's seq (or the mirror is from another
@@ -184,15 +227,24 @@ impl VenueMirror {
         }
     }
 
-    /// Rebuilds the mirror from a snapshot that is newer than what it has, or of another epoch.
-    /// Returns `None` when the snapshot changed nothing (same epoch, not newer).
-    pub fn reset_to(&mut self, snapshot: VenueSnapshot, now: Instant) -> Option<Rebuilt> {
+    /// Rebuilds the mirror from a snapshot (asked for when the mirror had seen up to
+    /// `seen_before`) that is newer than what it has, or of another epoch. Returns `None` when
+    /// the snapshot changed nothing (same epoch, not newer).
+    pub fn reset_to(
+        &mut self,
+        snapshot: VenueSnapshot,
+        seen_before: u64,
+        now: Instant,
+    ) -> Option<Rebuilt> {
         let new_epoch = self.ready && snapshot.epoch != self.epoch;
         let fresh = !self.ready || new_epoch;
         self.snapshot_needed = false;
         if !fresh && snapshot.seq <= self.seq {
-            self.remote_seq = self.remote_seq.max(snapshot.seq);
+            self.confirm_remote(snapshot.seq, seen_before);
             self.foreign.clear();
+            if self.remote_seq > self.seq {
+                self.behind_since = Some(now); // a new window before asking again
+            }
             self.update_behind(now);
             return None;
         }
@@ -200,6 +252,8 @@ impl VenueMirror {
         if fresh {
             self.pending.clear();
             self.remote_seq = 0;
+        } else {
+            self.confirm_remote(snapshot.seq, seen_before);
         }
         self.rows = snapshot.rows;
         self.cols = snapshot.cols;
