@@ -27,6 +27,10 @@ pub struct Config {
     pub user_rate_limit: u32,
     /// How often the expiry index is checked for holds that ran out.
     pub expiry_interval: Duration,
+    /// Identities per venue that may shop at once; 0 turns the waiting room off.
+    pub max_shoppers: u32,
+    /// How long an admitted identity may shop (`SHOPPING_SECONDS`).
+    pub shopping: Duration,
     /// Events kept per venue in the outbox, for the history endpoint (`EVENT_HISTORY`).
     pub event_history: u64,
     /// This service's name in relay leases and logs (`SERVICE_ID`, default `booking-$PORT`
@@ -55,6 +59,9 @@ Configured by environment variables:
   VENUES=main:10x10                 comma list of name:ROWSxCOLS
   TOKEN_SECRET                      required: the secret every service signs and checks tokens with
   ADMIN_TOKEN                       enables POST /api/admin/reset with 'Authorization: Bearer …'
+  MAX_SHOPPERS=0                    identities per venue that may hold and book at once; the rest
+                                    wait in a first-come queue (0: no waiting room)
+  SHOPPING_SECONDS=300              how long an admitted identity may shop
   EVENT_HISTORY=10000               events kept per venue for GET /api/venues/{venue}/events
   SERVICE_ID=booking-$PORT-$PID     this service's name in relay leases and logs
   USER_RATE_LIMIT=20                seat commands per second per user (burst of the same size)
@@ -92,6 +99,12 @@ impl Config {
             .ok_or("USER_RATE_LIMIT must be between 1 and 2^32")?;
         let token_signer = TokenSigner::from_setting(lookup("TOKEN_SECRET").as_deref())?;
         let event_history = number("EVENT_HISTORY", "10000")?;
+        let max_shoppers =
+            u32::try_from(number("MAX_SHOPPERS", "0")?).map_err(|_| "MAX_SHOPPERS is too large")?;
+        let shopping_seconds = number("SHOPPING_SECONDS", "300")?;
+        if shopping_seconds == 0 {
+            return Err("SHOPPING_SECONDS must be at least 1".into());
+        }
         if event_history < 10 {
             return Err("EVENT_HISTORY must be at least 10".into());
         }
@@ -108,6 +121,8 @@ impl Config {
             host: get("HOST", "127.0.0.1"),
             port,
             event_history,
+            max_shoppers,
+            shopping: Duration::from_secs(shopping_seconds),
             service_id: lookup("SERVICE_ID")
                 .filter(|id| !id.is_empty())
                 .unwrap_or_else(|| format!("booking-{port}-{}", std::process::id())),

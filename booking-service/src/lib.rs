@@ -11,6 +11,7 @@ pub mod relay;
 pub mod routes;
 pub mod seats;
 pub mod store;
+pub mod waiting_room;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -36,6 +37,7 @@ pub async fn run(
             wait_replicas: config.redis_wait_replicas,
             wait_timeout: config.redis_wait_timeout,
         },
+        waiting_room::settings(config.max_shoppers, config.shopping),
         metrics.clone(),
     )?;
     let publisher = publisher::EventPublisher::connect(&config.nats_url).await?;
@@ -66,6 +68,7 @@ pub async fn run(
         config.service_id.clone(),
         stopped.clone(),
     ));
+    let queue_clock = tokio::spawn(waiting_room::run_clock(service.clone(), stopped.clone()));
     let limiter_cleanup = tokio::spawn(forget_idle_users(state.clone(), stopped));
 
     tracing::info!(
@@ -75,6 +78,8 @@ pub async fn run(
         event_history = config.event_history,
         redis_pool = config.redis_pool,
         redis_wait_replicas = config.redis_wait_replicas,
+        max_shoppers = config.max_shoppers,
+        shopping_seconds = config.shopping.as_secs(),
         hold_seconds = config.hold_seconds,
         max_holds_per_user = config.max_holds_per_user,
         admin_reset = config.admin_token.is_some(),
@@ -88,6 +93,7 @@ pub async fn run(
     let _ = stop.send(true);
     let _ = expiry.await;
     let _ = relays.await;
+    let _ = queue_clock.await;
     let _ = limiter_cleanup.await;
     service.store.quit().await;
     tracing::info!("stopped");

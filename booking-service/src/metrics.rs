@@ -6,6 +6,7 @@ use std::time::Duration;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
@@ -16,6 +17,11 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 struct RequestLabels {
     route: String,
     status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VenueLabel {
+    venue: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -31,6 +37,10 @@ struct Inner {
     changes: Family<ChangeLabels, Counter>,
     redis_latency: Histogram,
     relayed: Counter,
+    queue_waiting: Family<VenueLabel, Gauge>,
+    queue_shoppers: Family<VenueLabel, Gauge>,
+    queue_admissions: Family<VenueLabel, Counter>,
+    queue_wait: Histogram,
     relay_skipped: Counter,
     sessions: Counter,
 }
@@ -79,6 +89,31 @@ impl Metrics {
             "Outbox events trimmed before the relay published them (relay down for longer than EVENT_HISTORY changes)",
             relay_skipped.clone(),
         );
+        let queue_waiting = Family::<VenueLabel, Gauge>::default();
+        registry.register(
+            "queue_waiting",
+            "Identities waiting in the venue's waiting room",
+            queue_waiting.clone(),
+        );
+        let queue_shoppers = Family::<VenueLabel, Gauge>::default();
+        registry.register(
+            "queue_shoppers",
+            "Identities admitted to shop in the venue now",
+            queue_shoppers.clone(),
+        );
+        let queue_admissions = Family::<VenueLabel, Counter>::default();
+        registry.register(
+            "queue_admissions",
+            "Identities admitted from the waiting room (rate() per minute: admissions per minute)",
+            queue_admissions.clone(),
+        );
+        // 1 s .. ~4.5 h
+        let queue_wait = Histogram::new(exponential_buckets(1.0, 2.0, 15));
+        registry.register(
+            "queue_wait_seconds",
+            "Time from joining the waiting room to admission",
+            queue_wait.clone(),
+        );
         let sessions = Counter::default();
         registry.register(
             "sessions_issued",
@@ -93,6 +128,10 @@ impl Metrics {
             redis_latency,
             relayed,
             relay_skipped,
+            queue_waiting,
+            queue_shoppers,
+            queue_admissions,
+            queue_wait,
         }))
     }
 
@@ -122,6 +161,28 @@ impl Metrics {
 
     pub fn count_session(&self) {
         self.0.sessions.inc();
+    }
+
+    /// Records what a waiting-room script saw.
+    pub fn observe_queue(&self, venue: &str, waiting: u64, shoppers: u64, waits_ms: &[u64]) {
+        let label = VenueLabel {
+            venue: venue.to_owned(),
+        };
+        self.0
+            .queue_waiting
+            .get_or_create(&label)
+            .set(waiting as i64);
+        self.0
+            .queue_shoppers
+            .get_or_create(&label)
+            .set(shoppers as i64);
+        self.0
+            .queue_admissions
+            .get_or_create(&label)
+            .inc_by(waits_ms.len() as u64);
+        for wait in waits_ms {
+            self.0.queue_wait.observe(*wait as f64 / 1000.0);
+        }
     }
 
     pub fn count_relayed(&self, events: u64) {

@@ -12,13 +12,17 @@ use axum::{Json, Router};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
 use serde_json::json;
-use shared::api::{SeatRequest, SeatResponse, VenueSnapshot};
+use shared::api::{
+    PresenceRequest, PresenceResponse, QueueJoinRequest, QueueStanding, SeatRequest, SeatResponse,
+    VenueSnapshot,
+};
 use shared::ws::SeatAction;
 use shared::{ErrorCode, Seat, TokenSigner};
 
 use crate::error::ApiError;
 use crate::seats::SeatService;
 use crate::store::Actor;
+use crate::waiting_room;
 
 /// Request bodies larger than this are refused before parsing.
 const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -76,6 +80,8 @@ pub fn app(state: Arc<AppState>) -> Router {
             post(|s, b| seat_command(s, SeatAction::Release, b)),
         )
         .route("/api/session", post(new_session))
+        .route("/api/queue/join", post(join_queue))
+        .route("/internal/queue/{venue}/presence", post(queue_presence))
         .route("/api/admin/reset", post(admin_reset))
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
@@ -240,6 +246,58 @@ async fn seat_command(
     };
     let seat = state.service.apply(action, venue, seat, actor).await?;
     Ok(Json(SeatResponse { ok: true, seat }))
+}
+
+/// `POST /api/queue/join`: join the venue's waiting room, or see where you stand. Calling it
+/// keeps an HTTP-only client's place the way an open socket does.
+async fn join_queue(
+    State(state): Shared,
+    body: Result<ApiJson<QueueJoinRequest>, ApiError>,
+) -> Result<Json<QueueStanding>, ApiError> {
+    let ApiJson(request) = body?;
+    let token = state
+        .token_signer
+        .verify(request.token.as_deref().unwrap_or(""))?;
+    let venue = state.service.venue(request.venue.as_deref())?;
+    let mut standing =
+        waiting_room::standings(&state.service, venue, &[token.owner_key()], true).await?;
+    Ok(Json(standing.remove(0)))
+}
+
+/// Most identities one presence report may carry.
+const MAX_PRESENCE_OWNERS: usize = 50_000;
+
+/// `POST /internal/queue/{venue}/presence`: the edges' report of who has a socket open. Not
+/// proxied by NGINX (only `/api/` is).
+async fn queue_presence(
+    State(state): Shared,
+    Path(venue): Path<String>,
+    body: Result<Json<PresenceRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<PresenceResponse>, ApiError> {
+    let Json(request) = body?;
+    let venue = state.service.venue(Some(&venue))?;
+    if request.owners.len() > MAX_PRESENCE_OWNERS
+        || !request
+            .owners
+            .iter()
+            .all(|o| o.len() == 64 && o.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return Err(ApiError::new(
+            ErrorCode::ValidationError,
+            format!("owners must be at most {MAX_PRESENCE_OWNERS} authority keys of 64 hex digits"),
+        ));
+    }
+    let enabled = state.service.store.waiting_room().is_some();
+    let standings = if enabled {
+        waiting_room::standings(&state.service, venue, &request.owners, request.join).await?
+    } else {
+        Vec::new()
+    };
+    Ok(Json(PresenceResponse {
+        venue: venue.spec.name.clone(),
+        enabled,
+        standings,
+    }))
 }
 
 /// `POST /api/session`: a new identity for curl and scripts (NGINX limits how often per IP).

@@ -192,6 +192,9 @@ fn refusal(code: ErrorCode, seat: &str, holder: &str, max_holds: u32) -> ApiErro
             format!("you do not hold {seat} (a hold may have expired)")
         }
         ErrorCode::NotHolder => format!("{seat} is held by another user, not you"),
+        ErrorCode::NotAdmitted => {
+            "you are in the waiting room; seats can be chosen once you are admitted".into()
+        }
         ErrorCode::MaxHoldsExceeded => {
             format!("you already hold {max_holds} seats; book or release one first")
         }

@@ -15,6 +15,7 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 
 const COMMON: &str = include_str!("lua/common.lua");
+const WAITING_ROOM: &str = include_str!("lua/waiting_room.lua");
 
 /// The venue's Redis keys. All carry the venue as a hash tag (`{main}`) so they share a slot.
 #[derive(Debug, Clone)]
@@ -36,6 +37,10 @@ pub struct VenueKeys {
     all_locks: Vec<String>,
     /// Events kept in the outbox (`EVENT_HISTORY`).
     history: String,
+    /// The waiting room's keys, in the order its scripts take them.
+    queue: Vec<String>,
+    shoppers: String,
+    booked_at: String,
 }
 
 impl VenueKeys {
@@ -57,10 +62,26 @@ impl VenueKeys {
             relay_lease: format!("relay:{{{venue}}}"),
             published: format!("published:{{{venue}}}"),
             history: history.to_string(),
+            queue: [
+                "queue",
+                "queue_seq",
+                "queue_joined",
+                "shoppers",
+                "presence",
+                "booked_at",
+                "admissions",
+                "holdcount",
+            ]
+            .iter()
+            .map(|name| format!("{name}:{{{venue}}}"))
+            .collect(),
+            shoppers: format!("shoppers:{{{venue}}}"),
+            booked_at: format!("booked_at:{{{venue}}}"),
         }
     }
 
-    /// KEYS of the per-seat scripts: lock, state, holds, counts, seq, epoch, events.
+    /// KEYS of the per-seat scripts: lock, state, holds, counts, seq, epoch, events, shoppers,
+    /// booked_at.
     fn seat_keys(&self, seat: &str) -> Vec<String> {
         vec![
             format!("{}{seat}", self.lock_prefix),
@@ -70,6 +91,8 @@ impl VenueKeys {
             self.seq.clone(),
             self.epoch.clone(),
             self.events.clone(),
+            self.shoppers.clone(),
+            self.booked_at.clone(),
         ]
     }
 
@@ -98,6 +121,42 @@ pub struct History {
     pub to: u64,
     /// The NATS payloads after the asked seq, in order; `None` when they are no longer kept.
     pub payloads: Option<Vec<String>>,
+}
+
+/// The waiting room's settings (`MAX_SHOPPERS` > 0 turns it on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitingRoomSettings {
+    pub max_shoppers: u32,
+    pub shopping: Duration,
+    /// A shopper without a socket for this long frees its slot.
+    pub shopper_idle: Duration,
+    /// A waiting identity without a socket for this long loses its place.
+    pub waiting_idle: Duration,
+    /// A shopper that booked and holds nothing frees its slot after this long.
+    pub done_grace: Duration,
+}
+
+/// Where one identity stands, as the queue scripts say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Standing {
+    Admitted {
+        until_ms: u64,
+    },
+    Waiting {
+        position: u64,
+        estimated_wait_s: u64,
+    },
+    /// Neither waiting nor admitted (not joined, or dropped).
+    Outside,
+}
+
+/// What a queue script saw: sizes, the waits of those it admitted, and standings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueReport {
+    pub waiting: u64,
+    pub shoppers: u64,
+    pub admitted_waits_ms: Vec<u64>,
+    pub standings: Vec<Standing>,
 }
 
 /// The relay's view after taking or renewing its lease.
@@ -155,6 +214,8 @@ struct Scripts {
     snapshot: Script,
     reset: Script,
     history: Script,
+    queue_presence: Script,
+    queue_tick: Script,
     relay: Script,
     relay_commit: Script,
     relay_release: Script,
@@ -163,6 +224,8 @@ struct Scripts {
 impl Scripts {
     fn new() -> Self {
         let with_common = |body: &str| Script::from_lua(format!("{COMMON}\n{body}"));
+        let with_waiting_room =
+            |body: &str| Script::from_lua(format!("{COMMON}\n{WAITING_ROOM}\n{body}"));
         Scripts {
             select: with_common(include_str!("lua/select.lua")),
             book: with_common(include_str!("lua/book.lua")),
@@ -171,6 +234,8 @@ impl Scripts {
             snapshot: with_common(include_str!("lua/snapshot.lua")),
             reset: with_common(include_str!("lua/reset.lua")),
             history: with_common(include_str!("lua/history.lua")),
+            queue_presence: with_waiting_room(include_str!("lua/queue_presence.lua")),
+            queue_tick: with_waiting_room(include_str!("lua/queue_tick.lua")),
             relay: with_common(include_str!("lua/relay.lua")),
             relay_commit: with_common(include_str!("lua/relay_commit.lua")),
             relay_release: with_common(include_str!("lua/relay_release.lua")),
@@ -199,6 +264,7 @@ pub struct SeatStore {
     scripts: Scripts,
     metrics: Metrics,
     settings: RedisSettings,
+    waiting_room: Option<WaitingRoomSettings>,
 }
 
 /// Reads `redis://…` and `redis-cluster://host:port,host:port,…` (the contract's form; fred's
@@ -243,7 +309,11 @@ fn redis_config(url: &str) -> anyhow::Result<Config> {
 impl SeatStore {
     /// Creates the connections and starts connecting in the background; they reconnect by
     /// themselves.
-    pub fn connect(settings: RedisSettings, metrics: Metrics) -> anyhow::Result<SeatStore> {
+    pub fn connect(
+        settings: RedisSettings,
+        waiting_room: Option<WaitingRoomSettings>,
+        metrics: Metrics,
+    ) -> anyhow::Result<SeatStore> {
         let mut config = redis_config(&settings.url)?;
         // Start even when Redis is down; requests answer 503 until it is back.
         config.fail_fast = false;
@@ -268,7 +338,12 @@ impl SeatStore {
             scripts: Scripts::new(),
             metrics,
             settings,
+            waiting_room,
         })
+    }
+
+    pub fn waiting_room(&self) -> Option<WaitingRoomSettings> {
+        self.waiting_room
     }
 
     pub fn is_connected(&self) -> bool {
@@ -347,7 +422,7 @@ impl SeatStore {
         hold_seconds: u64,
         max_holds: u32,
     ) -> Result<ScriptOutcome, ApiError> {
-        let mut args = Self::actor_args(keys, seat, actor);
+        let mut args = self.actor_args(keys, seat, actor);
         args.extend([hold_seconds.to_string(), max_holds.to_string()]);
         self.change(&self.scripts.select, keys, seat, args).await
     }
@@ -426,15 +501,76 @@ impl SeatStore {
             .await
     }
 
-    /// ARGV of the per-seat scripts: seat, owner, user_id, venue, history length.
-    fn actor_args(keys: &VenueKeys, seat: &str, actor: Actor<'_>) -> Vec<String> {
+    /// ARGV of the per-seat scripts: seat, owner, user_id, venue, history length, waiting room.
+    fn actor_args(&self, keys: &VenueKeys, seat: &str, actor: Actor<'_>) -> Vec<String> {
         vec![
             seat.into(),
             actor.owner.into(),
             actor.user_id.into(),
             keys.venue.clone(),
             keys.history.clone(),
+            if self.waiting_room.is_some() {
+                "1"
+            } else {
+                "0"
+            }
+            .into(),
         ]
+    }
+
+    /// Refreshes the presence of `owners` (joining them to the queue when `join`), admits while
+    /// slots are free, and says where each stands.
+    pub async fn queue_presence(
+        &self,
+        keys: &VenueKeys,
+        owners: &[String],
+        join: bool,
+    ) -> Result<QueueReport, ApiError> {
+        let room = self.waiting_room.ok_or_else(ApiError::internal)?;
+        let mut args = vec![
+            room.max_shoppers.to_string(),
+            room.shopping.as_millis().to_string(),
+            if join { "1" } else { "0" }.to_string(),
+        ];
+        args.extend(owners.iter().cloned());
+        let reply = self
+            .run(&self.scripts.queue_presence, keys.queue.clone(), args)
+            .await?;
+        let mut report = parse_queue_report(&reply)?;
+        let rest = &reply[3 + report.admitted_waits_ms.len()..];
+        for triple in rest.chunks_exact(3) {
+            report.standings.push(match triple[0].as_str() {
+                "A" => Standing::Admitted {
+                    until_ms: triple[1].parse().map_err(|_| unexpected(&reply))?,
+                },
+                "W" => Standing::Waiting {
+                    position: triple[1].parse().map_err(|_| unexpected(&reply))?,
+                    estimated_wait_s: triple[2].parse().map_err(|_| unexpected(&reply))?,
+                },
+                _ => Standing::Outside,
+            });
+        }
+        Ok(report)
+    }
+
+    /// The waiting room's clock: frees slots, drops absent waiters, admits.
+    pub async fn queue_tick(&self, keys: &VenueKeys) -> Result<QueueReport, ApiError> {
+        let room = self.waiting_room.ok_or_else(ApiError::internal)?;
+        let ms = |d: Duration| d.as_millis().to_string();
+        let reply = self
+            .run(
+                &self.scripts.queue_tick,
+                keys.queue.clone(),
+                vec![
+                    room.max_shoppers.to_string(),
+                    ms(room.shopping),
+                    ms(room.shopper_idle),
+                    ms(room.waiting_idle),
+                    ms(room.done_grace),
+                ],
+            )
+            .await?;
+        parse_queue_report(&reply)
     }
 
     /// A step only the seat's current holder may take (book, release).
@@ -445,7 +581,7 @@ impl SeatStore {
         seat: &str,
         actor: Actor<'_>,
     ) -> Result<ScriptOutcome, ApiError> {
-        self.change(script, keys, seat, Self::actor_args(keys, seat, actor))
+        self.change(script, keys, seat, self.actor_args(keys, seat, actor))
             .await
     }
 
@@ -688,8 +824,26 @@ fn parse_outcome(reply: &[String]) -> Result<ScriptOutcome, ApiError> {
         Some("SEAT_UNAVAILABLE") => refused(ErrorCode::SeatUnavailable),
         Some("NOT_HOLDER") => refused(ErrorCode::NotHolder),
         Some("MAX_HOLDS_EXCEEDED") => refused(ErrorCode::MaxHoldsExceeded),
+        Some("NOT_ADMITTED") => refused(ErrorCode::NotAdmitted),
         _ => Err(unexpected(reply)),
     }
+}
+
+/// `{waiting, shoppers, admitted_count, wait...}`, the start of both queue scripts' replies.
+fn parse_queue_report(reply: &[String]) -> Result<QueueReport, ApiError> {
+    let admitted: usize = parse_field(reply, 2)?;
+    let admitted_waits_ms = reply
+        .get(3..3 + admitted)
+        .ok_or_else(|| unexpected(reply))?
+        .iter()
+        .map(|w| w.parse().map_err(|_| unexpected(reply)))
+        .collect::<Result<_, _>>()?;
+    Ok(QueueReport {
+        waiting: parse_field(reply, 0)?,
+        shoppers: parse_field(reply, 1)?,
+        admitted_waits_ms,
+        standings: Vec::new(),
+    })
 }
 
 fn parse_field<T: std::str::FromStr>(reply: &[String], index: usize) -> Result<T, ApiError> {

@@ -78,6 +78,55 @@ pub struct EventsPage {
     pub events: Vec<SeatEvent>,
 }
 
+/// `POST /api/queue/join` `{"token","venue"}`: join the venue's waiting room (or refresh the
+/// place: calling it is what keeps an HTTP-only client's place, as an open socket does).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct QueueJoinRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub venue: Option<String>,
+}
+
+/// Where an identity stands in a venue's waiting room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub enum QueueStanding {
+    /// The waiting room is off (`MAX_SHOPPERS=0`): everyone may shop.
+    Open { venue: String },
+    /// Waiting: `position` 1 is next.
+    Waiting {
+        venue: String,
+        position: u64,
+        size: u64,
+        estimated_wait_s: u64,
+    },
+    /// A shopper until `until_ms`.
+    Admitted { venue: String, until_ms: u64 },
+    /// Neither waiting nor admitted: not joined yet, or the place was dropped (no socket for
+    /// 60 s) or the pass ended. Joining again gives a place at the end of the queue.
+    Outside { venue: String },
+}
+
+/// `POST /internal/queue/{venue}/presence` (edges only; not proxied by NGINX): the authority keys
+/// of the identities that have a socket open on this edge. Refreshes their presence and answers
+/// where each stands, in the same order.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PresenceRequest {
+    pub owners: Vec<String>,
+    /// Also put these owners in the queue if they have no place yet (newly seen identities).
+    #[serde(default)]
+    pub join: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceResponse {
+    pub venue: String,
+    /// False when the waiting room is off; `standings` is then empty.
+    pub enabled: bool,
+    pub standings: Vec<QueueStanding>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,6 +137,29 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&body).unwrap(),
             r#"{"ok":false,"error":{"code":"SEAT_UNAVAILABLE","message":"A1 is held by another user"}}"#
+        );
+    }
+
+    #[test]
+    fn queue_standings_are_tagged_with_their_state() {
+        let waiting = QueueStanding::Waiting {
+            venue: "main".into(),
+            position: 3,
+            size: 10,
+            estimated_wait_s: 42,
+        };
+        assert_eq!(
+            serde_json::to_string(&waiting).unwrap(),
+            r#"{"state":"waiting","venue":"main","position":3,"size":10,"estimated_wait_s":42}"#
+        );
+        let admitted: QueueStanding =
+            serde_json::from_str(r#"{"state":"admitted","venue":"main","until_ms":5}"#).unwrap();
+        assert_eq!(
+            admitted,
+            QueueStanding::Admitted {
+                venue: "main".into(),
+                until_ms: 5
+            }
         );
     }
 

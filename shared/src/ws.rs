@@ -19,6 +19,10 @@ pub enum ServerMessage {
     SeatUpdate(SeatUpdate),
     Ok(CommandOk),
     Error(CommandError),
+    /// Waiting room: this identity's place in the queue.
+    Queue(QueuePlace),
+    /// Waiting room: this identity may hold and book until `until_ms`.
+    Admitted(Admission),
 }
 
 impl ServerMessage {
@@ -76,6 +80,26 @@ impl From<&SeatEvent> for SeatUpdate {
             reason: event.reason,
         }
     }
+}
+
+/// `QUEUE`: sent on joining the waiting room and whenever the position changes (at most once
+/// a second).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuePlace {
+    pub venue: String,
+    /// 1 for the next identity to be admitted.
+    pub position: u64,
+    /// Identities waiting in all.
+    pub size: u64,
+    /// From the admissions of the last minutes; a rough guide.
+    pub estimated_wait_s: u64,
+}
+
+/// `ADMITTED`: the identity is a shopper until `until_ms` (unix ms).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Admission {
+    pub venue: String,
+    pub until_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

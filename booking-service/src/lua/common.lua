@@ -10,6 +10,8 @@
 --                  lost its data starts a new epoch as its seq starts again
 --   events:{v}     the outbox: a stream whose entry ids are the seqs ("<seq>-0"), fields
 --                  t (held|released|booked) and p (the NATS payload, byte for byte)
+--   shoppers:{v}   (waiting room) sorted set owner -> unix ms its pass ends
+--   booked_at:{v}  (waiting room) sorted set owner -> unix ms of its last booking
 -- <owner> is the secret-derived authority key (64 hex digits); <user_id> is for display only.
 
 local function split_state(value)
@@ -72,4 +74,11 @@ local function emit(out, kind, seat, status, user_id, expires_ms, reason)
   redis.call('XADD', out.events, 'MAXLEN', '~', out.max_len, string.format('%d', seq) .. '-0',
     't', kind, 'p', payload)
   return string.format('%d', seq)
+end
+
+-- With the waiting room on (ARGV flag '1'), whether the owner holds a pass now.
+local function admitted(shoppers, owner, waiting_room)
+  if waiting_room ~= '1' then return true end
+  local pass = redis.call('ZSCORE', shoppers, owner)
+  return pass ~= false and pass ~= nil and tonumber(pass) > now_ms()
 end

@@ -1,11 +1,12 @@
 -- Hold a seat: SET NX EX on its lock, unless it is booked, held by another owner, or the owner
 -- already has the maximum number of holds. Holding a seat you already hold changes nothing.
--- KEYS: lock, state, holds, counts, seq, epoch, events
--- ARGV: seat, owner, user_id, venue, max_len, hold_seconds, max_holds
+-- KEYS: lock, state, holds, counts, seq, epoch, events, shoppers, booked_at
+-- ARGV: seat, owner, user_id, venue, max_len, waiting_room (1/0), hold_seconds, max_holds
 local lock, state, holds, counts = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local out = {seq = KEYS[5], epoch = KEYS[6], events = KEYS[7], venue = ARGV[4], max_len = ARGV[5]}
 local seat, owner, user_id = ARGV[1], ARGV[2], ARGV[3]
-local hold_seconds, max_holds = tonumber(ARGV[6]), tonumber(ARGV[7])
+local hold_seconds, max_holds = tonumber(ARGV[7]), tonumber(ARGV[8])
+if not admitted(KEYS[8], owner, ARGV[6]) then return {'NOT_ADMITTED'} end
 
 local kind, holder, expires = split_lock(redis.call('GET', lock))
 if kind == 'b' then return {'SEAT_BOOKED'} end

@@ -1,0 +1,61 @@
+-- The waiting room (prepended to the queue scripts after common.lua). Keys, all per venue:
+--   queue:{v}         sorted set owner -> arrival number: who waits, in arrival order
+--   queue_seq:{v}     the arrival counter
+--   queue_joined:{v}  hash owner -> unix ms of joining (for the wait-time histogram)
+--   shoppers:{v}      sorted set owner -> unix ms the pass ends: who may hold and book
+--   presence:{v}      sorted set owner -> unix ms last seen with a socket (or an HTTP join)
+--   booked_at:{v}     sorted set owner -> unix ms of the owner's last booking
+--   admissions:{v}    sorted set owner -> unix ms admitted (the last 5 minutes: the rate)
+-- k: {queue, seq, joined, shoppers, presence, booked_at, admissions, counts}
+
+local RATE_WINDOW_MS = 300000
+
+-- Ends passes that ran out, then admits the head of the queue while a slot is free.
+-- Returns the waits (ms) of those admitted.
+local function admit(k, now, max_shoppers, shopping_ms)
+  redis.call('ZREMRANGEBYSCORE', k.shoppers, '-inf', now)
+  local waits = {}
+  while redis.call('ZCARD', k.shoppers) < max_shoppers do
+    local head = redis.call('ZRANGE', k.queue, 0, 0)[1]
+    if not head then break end
+    redis.call('ZREM', k.queue, head)
+    redis.call('ZADD', k.shoppers, now + shopping_ms, head)
+    local joined = tonumber(redis.call('HGET', k.joined, head) or now)
+    redis.call('HDEL', k.joined, head)
+    redis.call('ZADD', k.admissions, now, head)
+    redis.call('ZREM', k.booked_at, head)
+    table.insert(waits, string.format('%d', now - joined))
+  end
+  return waits
+end
+
+-- Seconds until `position` is admitted, from the admissions of the last 5 minutes (or, with
+-- none yet, as if every pass ran its full length).
+local function estimated_wait_s(k, now, position, max_shoppers, shopping_ms)
+  redis.call('ZREMRANGEBYSCORE', k.admissions, '-inf', now - RATE_WINDOW_MS)
+  local admitted = redis.call('ZCARD', k.admissions)
+  if admitted > 0 then
+    local first = tonumber(redis.call('ZRANGE', k.admissions, 0, 0, 'WITHSCORES')[2])
+    local span_s = math.max(60, (now - first) / 1000)
+    return math.ceil(position * span_s / admitted)
+  end
+  return math.ceil(position / max_shoppers) * math.floor(shopping_ms / 1000)
+end
+
+-- Where one owner stands: {'A', until_ms} | {'W', position, estimate} | {'N'}.
+local function standing(k, now, owner, max_shoppers, shopping_ms)
+  local pass = redis.call('ZSCORE', k.shoppers, owner)
+  if pass and tonumber(pass) > now then return {'A', pass} end
+  local rank = redis.call('ZRANK', k.queue, owner)
+  if rank then
+    return {'W', tostring(rank + 1), tostring(estimated_wait_s(k, now, rank + 1, max_shoppers, shopping_ms))}
+  end
+  return {'N'}
+end
+
+local function join(k, now, owner)
+  if redis.call('ZSCORE', k.shoppers, owner) then return end
+  if redis.call('ZSCORE', k.queue, owner) then return end
+  redis.call('ZADD', k.queue, redis.call('INCR', k.seq), owner)
+  redis.call('HSET', k.joined, owner, now)
+end
