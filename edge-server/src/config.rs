@@ -105,7 +105,7 @@ impl Config {
             reorder_window: Duration::from_millis(250),
             ping_interval: Duration::from_secs(10),
             connect_grace: Duration::from_millis(500),
-            nats_ping_interval: Duration::from_millis(1500),
+            nats_ping_interval: Duration::from_millis(1250),
         })
     }
 }

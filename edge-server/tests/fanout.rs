@@ -286,6 +286,39 @@ async fn through_a_ten_second_nats_outage_every_viewer_keeps_up_and_converges() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silently_dead_nats_is_noticed_within_5_s_while_viewers_keep_up() {
+    let backend = Backend::start(1, &[]).await;
+    let mut viewers = vec![WsClient::ready(&backend.ws_url(0)).await];
+    let edge = testkit::Api::new(backend.edges[0].base_url());
+    let token = testkit::token();
+
+    // NATS hangs: its connections stay open but nothing answers.
+    backend.nats.freeze();
+    let frozen = Instant::now();
+    assert_eq!(backend.api.seat("select", "C3", &token).await.code(), "OK");
+    assert_all_converge(&backend, &viewers, Duration::from_secs(5)).await;
+    while edge.get("/health").await.status == 200 {
+        assert!(
+            frozen.elapsed() < Duration::from_secs(5),
+            "the edge noticed the dead NATS within 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!("the edge noticed after {:?}", frozen.elapsed());
+
+    backend.nats.thaw();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while edge.get("/health").await.status != 200 {
+        assert!(Instant::now() < deadline, "the edge reconnected to NATS");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(viewers[0].command("SELECT_SEAT", "C4").await, "OK");
+    assert_all_converge(&backend, &viewers, Duration::from_secs(3)).await;
+    assert_eq!(viewers[0].venue_states(), 1);
+    viewers.clear();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_whose_event_is_lost_is_caught_by_the_periodic_seq_check() {
     let backend = Backend::start_linked(2).await;
     let mut clients = vec![

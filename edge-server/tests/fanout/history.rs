@@ -3,6 +3,7 @@
 //! never reached changes nothing; a Redis that lost everything starts a new epoch that every
 //! viewer follows.
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
@@ -101,6 +102,45 @@ async fn an_event_the_venue_never_reached_changes_nothing_for_viewers() {
         assert_eq!(viewer.venue_states(), 1);
     }
     viewers.clear();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn past_the_kept_history_viewers_get_one_venue_state_and_then_only_newer_updates() {
+    let backend = Backend::start_linked_with(1, &[("EVENT_HISTORY", "10")]).await;
+    let viewers = join_all((0..3).map(|_| WsClient::ready_owned(backend.ws_url(0)))).await;
+    // 200 changes the edge never hears of: far more than the ~110 the stream keeps.
+    backend.link().cut.store(true, Ordering::Relaxed);
+    let tokens: Vec<String> = (0..100).map(|_| testkit::token()).collect();
+    let seats: Vec<String> = (b'A'..=b'J')
+        .flat_map(|r| (1..=10).map(move |c| format!("{}{c}", r as char)))
+        .collect();
+    for verb in ["select", "release"] {
+        let answers = join_all(
+            seats
+                .iter()
+                .zip(&tokens)
+                .map(|(seat, token)| backend.api.seat(verb, seat, token)),
+        )
+        .await;
+        assert!(answers.iter().all(|a| a.code() == "OK"));
+    }
+    // Then the link heals and changes go on: the gap shows, the history cannot fill it, and
+    // the viewers get the whole venue once, followed only by what is newer.
+    backend.link().cut.store(false, Ordering::Relaxed);
+    steady_changes(&backend, 20, 20).await;
+    assert_all_converge(&backend, &viewers, Duration::from_secs(5)).await;
+    for (i, viewer) in viewers.iter().enumerate() {
+        assert_eq!(
+            viewer.venue_states(),
+            2,
+            "viewer {i}: the first and one resync"
+        );
+    }
+    assert!(backend.edge_metric(0, "edge_history_gone_total").await >= 1.0);
+    assert_eq!(
+        backend.edge_metric(0, "edge_venue_resyncs_total").await,
+        2.0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

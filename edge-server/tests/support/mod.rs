@@ -51,6 +51,11 @@ impl Backend {
         Self::start_full(edges, &[], &[], true).await
     }
 
+    /// `start_linked` with settings for the booking service.
+    pub async fn start_linked_with(edges: usize, booking_env: &[(&str, &str)]) -> Backend {
+        Self::start_full(edges, &[], booking_env, true).await
+    }
+
     async fn start_full(
         edges: usize,
         edge_env: &[(&str, &str)],
