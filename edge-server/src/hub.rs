@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::booking::{BookingClient, History};
 use crate::metrics::Metrics;
-use crate::mirror::{Need, VenueMirror};
+use crate::mirror::{Mark, Need, VenueMirror};
 use crate::recent::{RecentUpdates, KEPT_UPDATES};
 
 pub type ClientId = u64;
@@ -53,8 +53,8 @@ enum HubInput {
     Resync,
     Fetched {
         generation: u64,
-        /// The highest seq the mirror had seen when the fetch started.
-        seen_before: u64,
+        /// Where the mirror was when the fetch started.
+        mark: Mark,
         result: Fetched,
     },
 }
@@ -118,7 +118,7 @@ impl VenueHandle {
             next_fetch: Instant::now(),
         };
         if let Some(snapshot) = seed {
-            hub.rebuild(snapshot, 0);
+            hub.rebuild(snapshot, Mark::default());
         }
         tokio::spawn(hub.run(inputs));
         VenueHandle {
@@ -242,11 +242,11 @@ impl VenueHub {
             }
             HubInput::Fetched {
                 generation,
-                seen_before,
+                mark,
                 result,
             } => {
                 self.fetching = false;
-                self.fetched(generation, seen_before, result);
+                self.fetched(generation, mark, result);
                 self.catch_up();
             }
         }
@@ -324,7 +324,7 @@ impl VenueHub {
         self.fetching = true;
         self.generation += 1;
         let generation = self.generation;
-        let seen_before = self.mirror.highest_seen();
+        let mark = self.mirror.mark();
         let booking = self.booking.clone();
         let venue = self.venue.clone();
         tokio::spawn(async move {
@@ -350,21 +350,21 @@ impl VenueHub {
             let _ = mailbox
                 .send(HubInput::Fetched {
                     generation,
-                    seen_before,
+                    mark,
                     result,
                 })
                 .await;
         });
     }
 
-    fn fetched(&mut self, generation: u64, seen_before: u64, result: Fetched) {
+    fn fetched(&mut self, generation: u64, mark: Mark, result: Fetched) {
         let now = Instant::now();
         if generation <= self.rebuilt_at_generation && !matches!(result, Fetched::Snapshot(_)) {
             return; // asked before the last rebuild: says nothing about the mirror as it is
         }
         match result {
             Fetched::Failed => self.next_fetch = now + FETCH_BACKOFF,
-            Fetched::Snapshot(snapshot) => self.rebuild(snapshot, seen_before),
+            Fetched::Snapshot(snapshot) => self.rebuild(snapshot, mark),
             Fetched::Gone => {
                 self.metrics.history_gone.inc();
                 tracing::info!(venue = %self.venue, seq = self.mirror.seq(), "history gone; fetching a snapshot");
@@ -374,7 +374,7 @@ impl VenueHub {
                 let (epoch, to) = (page.epoch, page.to);
                 if fill {
                     let from = self.mirror.seq();
-                    let applied = self.mirror.apply_history(page, seen_before, now);
+                    let applied = self.mirror.apply_history(page, mark, now);
                     if !applied.is_empty() {
                         self.metrics.history_fills.inc();
                         tracing::info!(venue = %self.venue, from, to = self.mirror.seq(), "gap filled from the event history");
@@ -383,7 +383,7 @@ impl VenueHub {
                         self.fan_out(event);
                     }
                 } else {
-                    self.mirror.note_remote(epoch, to, seen_before, now);
+                    self.mirror.note_remote(epoch, to, mark, now);
                 }
                 if epoch == self.mirror.epoch() {
                     self.settle_resumes_from_the_future(generation, to);
@@ -419,13 +419,16 @@ impl VenueHub {
     /// Rebuilds from a newer snapshot (or one of another epoch) and resynchronises every client
     /// with a fresh `VENUE_STATE`. Buffered events past the snapshot are part of that state and
     /// are not sent again as updates.
-    fn rebuild(&mut self, snapshot: VenueSnapshot, seen_before: u64) {
+    fn rebuild(&mut self, snapshot: VenueSnapshot, mark: Mark) {
         let (from_epoch, from, to) = (self.mirror.epoch(), self.mirror.seq(), snapshot.seq);
-        let Some(rebuilt) = self.mirror.reset_to(snapshot, seen_before, Instant::now()) else {
+        let Some(rebuilt) = self.mirror.reset_to(snapshot, mark, Instant::now()) else {
             return;
         };
         self.rebuilt_at_generation = self.generation;
         self.metrics.venue_resyncs.inc();
+        if rebuilt.rolled_back {
+            tracing::warn!(venue = %self.venue, from, to, "the venue lost its latest changes (same epoch); following it back");
+        }
         if rebuilt.new_epoch {
             self.metrics.epoch_changes.inc();
             tracing::warn!(venue = %self.venue, from_epoch, epoch = self.mirror.epoch(), "the venue's epoch changed (its data was lost); seq restarts");

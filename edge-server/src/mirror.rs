@@ -29,6 +29,16 @@ pub enum Need {
     Snapshot,
 }
 
+/// Where the mirror was when a fetch started. Everything it had seen by then was committed
+/// before the answer was read, so the answer can be checked against it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Mark {
+    /// The mirror's seq.
+    pub applied: u64,
+    /// The highest seq seen, applied or waiting.
+    pub seen: u64,
+}
+
 /// A rebuild from a snapshot: what the hub tells its clients about.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Rebuilt {
@@ -37,6 +47,9 @@ pub struct Rebuilt {
     pub folded: Vec<SeatEvent>,
     /// The snapshot belongs to another epoch than the mirror had (Redis lost the venue's data).
     pub new_epoch: bool,
+    /// Same epoch, but the venue is behind what the mirror had already applied when the
+    /// snapshot was asked for: Redis lost its latest changes without starting a new epoch.
+    pub rolled_back: bool,
 }
 
 pub struct VenueMirror {
@@ -120,20 +133,17 @@ impl VenueMirror {
         applied
     }
 
-    /// The highest seq of the mirror's epoch seen so far, applied or waiting. The hub notes it
-    /// when it starts a fetch: all of those had been committed before the answer was read.
-    pub fn highest_seen(&self) -> u64 {
-        self.pending
-            .keys()
-            .next_back()
-            .copied()
-            .unwrap_or(0)
-            .max(self.seq)
+    /// Where the mirror is now; the hub notes it when it starts a fetch.
+    pub fn mark(&self) -> Mark {
+        let waiting = self.pending.keys().next_back().copied().unwrap_or(0);
+        Mark {
+            applied: self.seq,
+            seen: waiting.max(self.seq),
+        }
     }
 
-    /// Records how far the booking service is, from a cheap seq check started when the mirror
-    /// had seen up to `seen_before`.
-    pub fn note_remote(&mut self, epoch: u64, seq: u64, seen_before: u64, now: Instant) {
+    /// Records how far the booking service is, from a cheap seq check started at `mark`.
+    pub fn note_remote(&mut self, epoch: u64, seq: u64, mark: Mark, now: Instant) {
         if !self.ready {
             return;
         }
@@ -141,18 +151,13 @@ impl VenueMirror {
             self.snapshot_needed = true;
             return;
         }
-        self.confirm_remote(seq, seen_before);
+        self.confirm_remote(seq, mark.seen);
         self.update_behind(now);
     }
 
-    /// Applies a page of the booking service's event history, asked for when the mirror had
-    /// seen up to `seen_before`, and returns the events applied, in order.
-    pub fn apply_history(
-        &mut self,
-        page: EventsPage,
-        seen_before: u64,
-        now: Instant,
-    ) -> Vec<SeatEvent> {
+    /// Applies a page of the booking service's event history, asked for at `mark`, and returns
+    /// the events applied, in order.
+    pub fn apply_history(&mut self, page: EventsPage, mark: Mark, now: Instant) -> Vec<SeatEvent> {
         if !self.ready {
             return Vec::new();
         }
@@ -173,7 +178,7 @@ impl VenueMirror {
             }
             applied.extend(self.drain_pending());
         }
-        self.confirm_remote(page.to, seen_before);
+        self.confirm_remote(page.to, mark.seen);
         if self.seq == before && self.remote_seq > self.seq {
             // No progress although the venue is ahead: try again after a window, and if the
             // history answered for exactly our seq, it cannot help: only a snapshot can.
@@ -227,20 +232,22 @@ impl VenueMirror {
         }
     }
 
-    /// Rebuilds the mirror from a snapshot (asked for when the mirror had seen up to
-    /// `seen_before`) that is newer than what it has, or of another epoch. Returns `None` when
-    /// the snapshot changed nothing (same epoch, not newer).
+    /// Rebuilds the mirror from a snapshot (asked for at `mark`) that is newer than what it
+    /// has, of another epoch, or behind what the mirror had applied when it was asked for (the
+    /// venue lost changes). Returns `None` when the snapshot changed nothing (same epoch, not
+    /// newer: it was read before events the mirror applied since).
     pub fn reset_to(
         &mut self,
         snapshot: VenueSnapshot,
-        seen_before: u64,
+        mark: Mark,
         now: Instant,
     ) -> Option<Rebuilt> {
         let new_epoch = self.ready && snapshot.epoch != self.epoch;
-        let fresh = !self.ready || new_epoch;
+        let rolled_back = self.ready && !new_epoch && snapshot.seq < mark.applied;
+        let fresh = !self.ready || new_epoch || rolled_back;
         self.snapshot_needed = false;
         if !fresh && snapshot.seq <= self.seq {
-            self.confirm_remote(snapshot.seq, seen_before);
+            self.confirm_remote(snapshot.seq, mark.seen);
             self.foreign.clear();
             if self.remote_seq > self.seq {
                 self.behind_since = Some(now); // a new window before asking again
@@ -253,7 +260,7 @@ impl VenueMirror {
             self.pending.clear();
             self.remote_seq = 0;
         } else {
-            self.confirm_remote(snapshot.seq, seen_before);
+            self.confirm_remote(snapshot.seq, mark.seen);
         }
         self.rows = snapshot.rows;
         self.cols = snapshot.cols;
@@ -271,7 +278,11 @@ impl VenueMirror {
         }
         let folded = self.drain_pending();
         self.update_behind(now);
-        Some(Rebuilt { folded, new_epoch })
+        Some(Rebuilt {
+            folded,
+            new_epoch,
+            rolled_back,
+        })
     }
 
     /// The full state, as sent to a client that joins or must resynchronise.

@@ -57,7 +57,9 @@ fn seqs(events: &[SeatEvent]) -> Vec<u64> {
 fn ready_at(seq: u64, now: Instant) -> VenueMirror {
     let mut mirror = VenueMirror::new("main");
     assert_eq!(mirror.need(now, WINDOW), Need::Snapshot);
-    mirror.reset_to(snapshot(seq), 0, now).unwrap();
+    mirror
+        .reset_to(snapshot(seq), Mark::default(), now)
+        .unwrap();
     mirror
 }
 
@@ -112,7 +114,10 @@ fn a_gap_is_filled_from_the_history() {
                 event(8, "B1"),
             ],
         ),
-        7,
+        Mark {
+            applied: 4,
+            seen: 7,
+        },
         now,
     );
     assert_eq!(seqs(&applied), vec![5, 6, 7, 8]);
@@ -120,7 +125,10 @@ fn a_gap_is_filled_from_the_history() {
     // A page that arrives after NATS delivered some of it applies only what is new.
     let applied = mirror.apply_history(
         page(6, 9, vec![event(7, "B2"), event(8, "B1"), event(9, "A1")]),
-        8,
+        Mark {
+            applied: 6,
+            seen: 8,
+        },
         now,
     );
     assert_eq!(seqs(&applied), vec![9]);
@@ -130,7 +138,7 @@ fn a_gap_is_filled_from_the_history() {
 fn a_seq_check_that_finds_the_service_ahead_asks_the_history() {
     let now = Instant::now();
     let mut mirror = ready_at(3, now);
-    mirror.note_remote(1, 4, 0, now);
+    mirror.note_remote(1, 4, Mark::default(), now);
     assert_eq!(mirror.need(now, WINDOW), Need::Nothing);
     let later = now + WINDOW;
     assert_eq!(mirror.need(later, WINDOW), Need::History { after: 3 });
@@ -144,8 +152,8 @@ fn an_event_the_venue_never_reached_is_dropped_without_a_snapshot() {
     let mut mirror = ready_at(3, now);
     // A stray publisher claims seq 50; the venue is at 4.
     mirror.accept(event(50, "B2"), now);
-    let seen = mirror.highest_seen();
-    assert_eq!(seen, 50);
+    let seen = mirror.mark();
+    assert_eq!(seen.seen, 50);
     assert_eq!(
         mirror.need(now + WINDOW, WINDOW),
         Need::History { after: 3 }
@@ -165,22 +173,38 @@ fn an_event_the_venue_never_reached_is_dropped_without_a_snapshot() {
     assert_eq!(mirror.state(0).seats[3].status, SeatStatus::Available);
     // The same from a seq check or a stale snapshot.
     mirror.accept(event(70, "B2"), now);
-    mirror.note_remote(1, 50, mirror.highest_seen(), now);
+    mirror.note_remote(1, 50, mirror.mark(), now);
     assert_eq!(mirror.need(now + WINDOW * 4, WINDOW), Need::Nothing);
     mirror.accept(event(80, "B2"), now);
-    assert_eq!(
-        mirror.reset_to(snapshot(50), mirror.highest_seen(), now),
-        None
-    );
+    assert_eq!(mirror.reset_to(snapshot(50), mirror.mark(), now), None);
     assert_eq!(mirror.need(now + WINDOW * 4, WINDOW), Need::Nothing);
+}
+
+#[test]
+fn a_venue_that_lost_its_latest_changes_in_the_same_epoch_is_followed_back() {
+    let now = Instant::now();
+    let mut mirror = ready_at(10, now);
+    // Read before events the mirror applied since: stale, ignored.
+    let before = mirror.mark();
+    mirror.accept(event(11, "A1"), now);
+    assert_eq!(mirror.reset_to(snapshot(10), before, now), None);
+    assert_eq!(mirror.seq(), 11);
+    // Asked for when the mirror had 11 applied, and the venue is at 9: it went back.
+    let rebuilt = mirror.reset_to(snapshot(9), mirror.mark(), now).unwrap();
+    assert!(rebuilt.rolled_back && !rebuilt.new_epoch);
+    assert_eq!(mirror.seq(), 9);
+    assert_eq!(mirror.state(0).seats[0].status, SeatStatus::Available);
+    assert_eq!(seqs(&mirror.accept(event(10, "B1"), now)), vec![10]);
 }
 
 #[test]
 fn a_history_that_cannot_fill_the_gap_asks_for_a_snapshot() {
     let now = Instant::now();
     let mut mirror = ready_at(3, now);
-    mirror.note_remote(1, 5, 0, now);
-    assert!(mirror.apply_history(page(3, 5, vec![]), 0, now).is_empty());
+    mirror.note_remote(1, 5, Mark::default(), now);
+    assert!(mirror
+        .apply_history(page(3, 5, vec![]), Mark::default(), now)
+        .is_empty());
     assert_eq!(mirror.need(now, WINDOW), Need::Snapshot);
     let mut mirror = ready_at(3, now);
     mirror.history_gone();
@@ -194,7 +218,7 @@ fn a_snapshot_folds_buffered_events_into_its_state() {
     // Events before the first snapshot wait for it.
     assert!(mirror.accept(event(5, "A1"), now).is_empty());
     assert!(mirror.accept(event(7, "B2"), now).is_empty());
-    let rebuilt = mirror.reset_to(snapshot(5), 0, now).unwrap();
+    let rebuilt = mirror.reset_to(snapshot(5), Mark::default(), now).unwrap();
     assert!(
         rebuilt.folded.is_empty(),
         "5 is in the snapshot, 7 waits for 6"
@@ -205,7 +229,7 @@ fn a_snapshot_folds_buffered_events_into_its_state() {
         mirror.need(now + WINDOW, WINDOW),
         Need::History { after: 5 }
     );
-    let rebuilt = mirror.reset_to(snapshot(6), 0, now).unwrap();
+    let rebuilt = mirror.reset_to(snapshot(6), Mark::default(), now).unwrap();
     assert_eq!(seqs(&rebuilt.folded), vec![7]);
     assert_eq!(mirror.seq(), 7);
     assert_eq!(
@@ -214,7 +238,7 @@ fn a_snapshot_folds_buffered_events_into_its_state() {
         "B2 is in the state"
     );
     assert_eq!(
-        mirror.reset_to(snapshot(6), 0, now),
+        mirror.reset_to(snapshot(6), Mark::default(), now),
         None,
         "stale snapshots change nothing"
     );
@@ -229,7 +253,9 @@ fn another_epoch_rebuilds_from_a_snapshot_even_at_a_lower_seq() {
     assert!(mirror.accept(event_in(2, 1, "B1"), now).is_empty());
     assert!(mirror.accept(event_in(2, 3, "B2"), now).is_empty());
     assert_eq!(mirror.need(now, WINDOW), Need::Snapshot, "at once");
-    let rebuilt = mirror.reset_to(snapshot_in(2, 2), 0, now).unwrap();
+    let rebuilt = mirror
+        .reset_to(snapshot_in(2, 2), Mark::default(), now)
+        .unwrap();
     assert!(rebuilt.new_epoch);
     assert_eq!(
         seqs(&rebuilt.folded),
@@ -240,15 +266,18 @@ fn another_epoch_rebuilds_from_a_snapshot_even_at_a_lower_seq() {
     // Late events of the old epoch never apply.
     assert!(mirror.accept(event_in(1, 42, "A2"), now).is_empty());
     assert_eq!(mirror.need(now, WINDOW), Need::Snapshot);
-    assert_eq!(mirror.reset_to(snapshot_in(2, 3), 0, now), None);
+    assert_eq!(
+        mirror.reset_to(snapshot_in(2, 3), Mark::default(), now),
+        None
+    );
     assert_eq!(mirror.need(now + WINDOW, WINDOW), Need::Nothing);
     // A seq check or a history page from another epoch asks for a snapshot too.
-    mirror.note_remote(3, 0, 0, now);
+    mirror.note_remote(3, 0, Mark::default(), now);
     assert_eq!(mirror.need(now, WINDOW), Need::Snapshot);
-    mirror.reset_to(snapshot_in(2, 3), 0, now);
+    mirror.reset_to(snapshot_in(2, 3), Mark::default(), now);
     let mut other = page(3, 0, vec![]);
     other.epoch = 3;
-    mirror.apply_history(other, 0, now);
+    mirror.apply_history(other, Mark::default(), now);
     assert_eq!(mirror.need(now, WINDOW), Need::Snapshot);
 }
 
