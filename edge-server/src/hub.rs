@@ -13,13 +13,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::Utf8Bytes;
-use shared::api::{EventsPage, VenueSnapshot};
+use shared::api::VenueSnapshot;
 use shared::ws::{SeatUpdate, ServerMessage};
 use shared::{now_ms, SeatEvent};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::booking::{BookingClient, History};
+use crate::booking::{BookingClient, Fetch, Fetched};
 use crate::metrics::Metrics;
 use crate::mirror::{Mark, Need, VenueMirror};
 use crate::recent::{RecentUpdates, KEPT_UPDATES};
@@ -29,8 +29,6 @@ pub type ClientId = u64;
 /// The messages of one client's queue: serialised once, shared by every recipient.
 pub type ClientQueue = mpsc::Receiver<Utf8Bytes>;
 
-/// Events asked of the booking service's history per request (its maximum page).
-const HISTORY_PAGE: u32 = 1000;
 /// Wait after a failed fetch, so a booking service that is down is not hammered.
 const FETCH_BACKOFF: Duration = Duration::from_millis(500);
 
@@ -57,25 +55,6 @@ enum HubInput {
         mark: Mark,
         result: Fetched,
     },
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Fetch {
-    Snapshot,
-    /// The cheap periodic check: the venue's seq and epoch, no events.
-    Check {
-        after: u64,
-    },
-    History {
-        after: u64,
-    },
-}
-
-enum Fetched {
-    Snapshot(VenueSnapshot),
-    Page { page: EventsPage, fill: bool },
-    Gone,
-    Failed,
 }
 
 /// Timing of one hub.
@@ -328,25 +307,7 @@ impl VenueHub {
         let booking = self.booking.clone();
         let venue = self.venue.clone();
         tokio::spawn(async move {
-            let result = match fetch {
-                Fetch::Snapshot => match booking.snapshot(&venue).await {
-                    Ok(Some(snapshot)) => Fetched::Snapshot(snapshot),
-                    Ok(None) => {
-                        tracing::warn!(%venue, "the booking service does not know this venue");
-                        Fetched::Failed
-                    }
-                    Err(_) => Fetched::Failed,
-                },
-                Fetch::Check { after } | Fetch::History { after } => {
-                    let fill = matches!(fetch, Fetch::History { .. });
-                    let limit = if fill { HISTORY_PAGE } else { 0 };
-                    match booking.events(&venue, after, limit).await {
-                        Ok(History::Page(page)) => Fetched::Page { page, fill },
-                        Ok(History::Gone) => Fetched::Gone,
-                        Err(_) => Fetched::Failed,
-                    }
-                }
-            };
+            let result = booking.fetch(&venue, fetch).await;
             let _ = mailbox
                 .send(HubInput::Fetched {
                     generation,
