@@ -92,7 +92,11 @@ async fn main() -> anyhow::Result<()> {
         viewers: cli.viewers,
     };
     let wanted: Vec<&str> = if cli.scenarios == "all" {
-        vec!["redis", "nats", "booking", "edge", "slow"]
+        let mut all = vec!["redis", "nats", "booking", "edge", "slow"];
+        if cli.cluster {
+            all.insert(1, "reshard");
+        }
+        all
     } else {
         cli.scenarios.split(',').collect()
     };
@@ -105,8 +109,13 @@ async fn main() -> anyhow::Result<()> {
             "booking" => scenarios::booking_service(&stack, cli.hold_seconds).await,
             "edge" => scenarios::edge(&stack).await,
             "slow" => scenarios::slow_viewers(&stack).await,
+            "reshard" => scenarios::reshard(&stack, rush, rows, cols).await,
             "queue" => scenarios::queue(&stack, cli.max_shoppers, cli.queue_viewers).await,
-            other => bail!("unknown scenario '{other}' (redis, nats, booking, edge, slow, queue)"),
+            other => {
+                bail!(
+                    "unknown scenario '{other}' (redis, reshard, nats, booking, edge, slow, queue)"
+                )
+            }
         };
         println!(
             "[faults] {name}: {} — {}",

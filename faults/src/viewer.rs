@@ -37,6 +37,8 @@ pub struct ViewerState {
     /// Waiting room: the last QUEUE position, and when ADMITTED came with which until_ms.
     pub position: Option<u64>,
     pub admitted: Option<(Instant, u64)>,
+    /// Every admission (a viewer still there when its pass ends queues again).
+    pub admissions: Vec<(Instant, u64)>,
 }
 
 #[derive(Clone)]
@@ -220,6 +222,7 @@ fn apply(state: &Mutex<ViewerState>, message: &Value) {
             let until = data["until_ms"].as_u64().unwrap_or(0);
             if s.admitted.is_none_or(|(_, u)| u != until) {
                 s.admitted = Some((Instant::now(), until));
+                s.admissions.push((Instant::now(), until));
             }
             s.position = None;
         }
