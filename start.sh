@@ -54,7 +54,7 @@ export RUST_LOG=${RUST_LOG:-info}
 RUN_DIR=$(abs_path "${RUN_DIR:-$ROOT/.run}")
 # Optional booking-service settings: passed on only when set, so the service's
 # own defaults (the contract's) apply otherwise.
-for v in HOLD_SECONDS MAX_HOLDS_PER_USER VENUES USER_RATE_LIMIT; do
+for v in HOLD_SECONDS MAX_HOLDS_PER_USER VENUES USER_RATE_LIMIT MAX_SHOPPERS SHOPPING_SECONDS; do
   if [[ -n ${!v:-} ]]; then export "${v?}"; fi
 done
 
@@ -69,6 +69,13 @@ if ! is_uint "$EDGES" || (( EDGES < 1 )); then die "EDGES must be a whole number
 for v in HEALTH_TIMEOUT STOP_TIMEOUT; do
   if ! is_uint "${!v}" || (( ${!v} < 1 )); then die "$v must be a whole number of seconds >= 1, got '${!v}'"; fi
 done
+# The waiting room: checked here too, so a typo fails before anything starts.
+if [[ -n ${MAX_SHOPPERS:-} ]] && ! is_uint "$MAX_SHOPPERS"; then
+  die "MAX_SHOPPERS must be a whole number (0: no waiting room), got '$MAX_SHOPPERS'"
+fi
+if [[ -n ${SHOPPING_SECONDS:-} ]] && { ! is_uint "$SHOPPING_SECONDS" || (( 10#$SHOPPING_SECONDS < 1 )); }; then
+  die "SHOPPING_SECONDS must be a whole number of seconds >= 1, got '$SHOPPING_SECONDS'"
+fi
 
 EDGE_PORTS=()
 for (( i = 0; i < EDGES; i++ )); do EDGE_PORTS+=( $(( EDGE_BASE_PORT + i )) ); done
@@ -416,6 +423,7 @@ cat <<EOF
   Reset the demo:     curl -X POST -H 'Authorization: Bearer $ADMIN_TOKEN' $URL/api/admin/reset
                       (ADMIN_TOKEN $( (( ADMIN_TOKEN_GENERATED )) && echo "generated for this run" || echo "from the environment"); also in $RUN_DIR/admin_token;
                       /api/admin/ answers through NGINX only from $( [[ $ADMIN_FROM == local ]] && echo "this machine" || echo "ADMIN_FROM=$ADMIN_FROM"))
+  Waiting room:       $( (( 10#${MAX_SHOPPERS:-0} > 0 )) && echo "on: $MAX_SHOPPERS shopping at once, ${SHOPPING_SECONDS:-300} s each; the rest wait in the queue (DEMO.md)" || echo "off (MAX_SHOPPERS=1 ./start.sh turns it on; DEMO.md)")
   Identities:         TOKEN_SECRET $( (( TOKEN_SECRET_GENERATED )) && echo "generated for this run: tokens from earlier runs are refused" || echo "from the environment")
   Per-IP limits:      $LIMIT_SESSION_PER_MIN sessions/min (burst $LIMIT_SESSION_BURST), $LIMIT_SEAT_PER_SEC seat commands/s (burst $LIMIT_SEAT_BURST),
                       $LIMIT_WS_PER_SEC WebSocket upgrades/s (burst $LIMIT_WS_BURST), $LIMIT_WS_CONN open WebSockets  (see $RUN_DIR/limits.env)
