@@ -28,7 +28,7 @@ die()  { printf '[start] error: %s\n' "$*" >&2; exit 1; }
 abs_path() { case $1 in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$CALLER_PWD/$1" ;; esac; }
 
 # ---------------------------------------------------------------- options
-NO_BUILD=0 FRESH=0 FORCE_DOCKER=0 DO_STOP=0
+NO_BUILD=0 FRESH=0 FORCE_DOCKER=0 DO_STOP=0 CLUSTER=0
 for arg in "$@"; do
   case $arg in
     -h|--help) usage; exit 0 ;;
@@ -36,6 +36,7 @@ for arg in "$@"; do
     --fresh) FRESH=1 ;;
     --docker) FORCE_DOCKER=1 ;;
     --stop) DO_STOP=1 ;;
+    --cluster) CLUSTER=1 ;;
     *) die "unknown option: $arg (see ./start.sh --help)" ;;
   esac
 done
@@ -52,19 +53,30 @@ STOP_TIMEOUT=${STOP_TIMEOUT:-7}
 RESTART=${RESTART:-0}
 export RUST_LOG=${RUST_LOG:-info}
 RUN_DIR=$(abs_path "${RUN_DIR:-$ROOT/.run}")
+NATS_CLUSTER_PORT=${NATS_CLUSTER_PORT:-6222}
+# --cluster: a 6-node Redis Cluster (3 masters, 3 replicas), a 3-node NATS cluster and
+# BOOKINGS booking services; otherwise one of each.
+if (( CLUSTER )); then
+  BOOKINGS=${BOOKINGS:-2}
+  REDIS_WAIT_REPLICAS=${REDIS_WAIT_REPLICAS:-1}
+else
+  BOOKINGS=${BOOKINGS:-1}
+fi
 # Optional booking-service settings: passed on only when set, so the service's
 # own defaults (the contract's) apply otherwise.
-for v in HOLD_SECONDS MAX_HOLDS_PER_USER VENUES USER_RATE_LIMIT MAX_SHOPPERS SHOPPING_SECONDS; do
+for v in HOLD_SECONDS MAX_HOLDS_PER_USER VENUES USER_RATE_LIMIT MAX_SHOPPERS SHOPPING_SECONDS \
+         EVENT_HISTORY REDIS_WAIT_REPLICAS; do
   if [[ -n ${!v:-} ]]; then export "${v?}"; fi
 done
 
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
-for v in HTTP_PORT EDGE_BASE_PORT BOOKING_PORT REDIS_PORT NATS_PORT NATS_MONITOR_PORT; do
+for v in HTTP_PORT EDGE_BASE_PORT BOOKING_PORT REDIS_PORT NATS_PORT NATS_MONITOR_PORT NATS_CLUSTER_PORT; do
   if ! is_uint "${!v}" || (( ${!v} < 1 || ${!v} > 65535 )); then
     die "$v must be a port number (1-65535), got '${!v}'"
   fi
 done
 if ! is_uint "$EDGES" || (( EDGES < 1 )); then die "EDGES must be a whole number >= 1, got '$EDGES'"; fi
+if ! is_uint "$BOOKINGS" || (( BOOKINGS < 1 || BOOKINGS > 16 )); then die "BOOKINGS must be 1-16, got '$BOOKINGS'"; fi
 (( EDGE_BASE_PORT + EDGES - 1 <= 65535 )) || die "EDGE_BASE_PORT + EDGES goes past port 65535"
 for v in HEALTH_TIMEOUT STOP_TIMEOUT; do
   if ! is_uint "${!v}" || (( ${!v} < 1 )); then die "$v must be a whole number of seconds >= 1, got '${!v}'"; fi
@@ -81,6 +93,41 @@ EDGE_PORTS=()
 for (( i = 0; i < EDGES; i++ )); do EDGE_PORTS+=( $(( EDGE_BASE_PORT + i )) ); done
 EDGE_NAMES=()
 for p in "${EDGE_PORTS[@]}"; do EDGE_NAMES+=("edge-$p"); done
+# The parts of each kind. One machine: redis-server, nats-server, booking-service.
+# --cluster: redis-<port> ×6, nats-<port> ×3, booking-<port> ×BOOKINGS.
+BOOKING_PORTS=()
+for (( i = 0; i < BOOKINGS; i++ )); do BOOKING_PORTS+=( $(( BOOKING_PORT + i )) ); done
+if (( CLUSTER )); then
+  REDIS_PORTS=() NATS_PORTS=()
+  for (( i = 0; i < 6; i++ )); do REDIS_PORTS+=( $(( REDIS_PORT + i )) ); done
+  for (( i = 0; i < 3; i++ )); do NATS_PORTS+=( $(( NATS_PORT + i )) ); done
+  REDIS_NAMES=() NATS_NAMES=() BOOKING_NAMES=()
+  for p in "${REDIS_PORTS[@]}"; do REDIS_NAMES+=("redis-$p"); done
+  for p in "${NATS_PORTS[@]}"; do NATS_NAMES+=("nats-$p"); done
+  for p in "${BOOKING_PORTS[@]}"; do BOOKING_NAMES+=("booking-$p"); done
+else
+  REDIS_PORTS=("$REDIS_PORT") NATS_PORTS=("$NATS_PORT")
+  REDIS_NAMES=(redis-server) NATS_NAMES=(nats-server)
+  BOOKING_NAMES=(booking-service)
+  for p in "${BOOKING_PORTS[@]:1}"; do BOOKING_NAMES+=("booking-$p"); done
+fi
+# What the services are given: every node of each cluster, each service starting with a
+# different one so the load spreads.
+join_by() { local IFS=$1; shift; printf '%s' "$*"; }
+REDIS_URL_ALL="redis://127.0.0.1:$REDIS_PORT"
+(( CLUSTER )) && REDIS_URL_ALL="redis-cluster://$(join_by , $(for p in "${REDIS_PORTS[@]}"; do printf '127.0.0.1:%s ' "$p"; done))"
+# rotated KIND N: the comma list of KIND (nats or booking) starting at the Nth entry.
+rotated() {
+  local -a list=() out=()
+  local i n
+  case $1 in
+    nats) for p in "${NATS_PORTS[@]}"; do list+=("nats://127.0.0.1:$p"); done ;;
+    booking) for p in "${BOOKING_PORTS[@]}"; do list+=("http://127.0.0.1:$p"); done ;;
+  esac
+  n=${#list[@]}
+  for (( i = 0; i < n; i++ )); do out+=("${list[(i + $2) % n]}"); done
+  join_by , "${out[@]}"
+}
 
 LOG_DIR="$RUN_DIR/logs"
 PID_DIR="$RUN_DIR/pids"
@@ -178,9 +225,17 @@ port_busy() {
 check_ports() {
   local -A seen=()
   local entry name var port who
-  local -a list=("nginx|HTTP_PORT|$HTTP_PORT" "redis-server|REDIS_PORT|$REDIS_PORT"
-                 "nats-server|NATS_PORT|$NATS_PORT" "nats-server monitoring|NATS_MONITOR_PORT|$NATS_MONITOR_PORT"
-                 "booking-service|BOOKING_PORT|$BOOKING_PORT")
+  local -a list=("nginx|HTTP_PORT|$HTTP_PORT")
+  local i
+  for port in "${REDIS_PORTS[@]}"; do list+=("redis-server|REDIS_PORT|$port"); done
+  if (( CLUSTER )); then
+    for port in "${REDIS_PORTS[@]}"; do list+=("redis cluster bus|REDIS_PORT|$(( port + 10000 ))"); done
+    for (( i = 0; i < ${#NATS_PORTS[@]}; i++ )); do list+=("nats cluster routes|NATS_CLUSTER_PORT|$(( NATS_CLUSTER_PORT + i ))"); done
+  fi
+  for (( i = 0; i < ${#NATS_PORTS[@]}; i++ )); do
+    list+=("nats-server|NATS_PORT|${NATS_PORTS[i]}" "nats-server monitoring|NATS_MONITOR_PORT|$(( NATS_MONITOR_PORT + i ))")
+  done
+  for port in "${BOOKING_PORTS[@]}"; do list+=("booking-service|BOOKING_PORT|$port"); done
   for port in "${EDGE_PORTS[@]}"; do list+=("edge-$port|EDGE_BASE_PORT|$port"); done
   for entry in "${list[@]}"; do
     IFS='|' read -r name var port <<<"$entry"
@@ -271,14 +326,32 @@ part_cmd() {
     redis-server)
       CMD=(env -u TOKEN_SECRET -u ADMIN_TOKEN
            redis-server "$ROOT/redis/redis.conf" --port "$REDIS_PORT" --dir "$REDIS_DIR" --daemonize no) ;;
+    redis-*)
+      # A Redis Cluster node: its own data dir (AOF and nodes.conf), the bus on port + 10000.
+      local port=${1#redis-}
+      mkdir -p "$REDIS_DIR/$port"
+      CMD=(env -u TOKEN_SECRET -u ADMIN_TOKEN
+           redis-server "$ROOT/redis/redis.conf" --port "$port" --dir "$REDIS_DIR/$port" --daemonize no
+           --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000
+           --cluster-port $(( port + 10000 ))) ;;
     nats-server)
       CMD=(env -u TOKEN_SECRET -u ADMIN_TOKEN nats-server -a 127.0.0.1 -p "$NATS_PORT" -m "$NATS_MONITOR_PORT") ;;
-    booking-service)
-      CMD=(env HOST=127.0.0.1 PORT="$BOOKING_PORT" REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
-           NATS_URL="nats://127.0.0.1:$NATS_PORT" "$BIN_DIR/booking-service") ;;
+    nats-*)
+      local port=${1#nats-} i=0 routes=()
+      i=$(( port - NATS_PORT ))
+      for (( j = 0; j < ${#NATS_PORTS[@]}; j++ )); do routes+=("nats-route://127.0.0.1:$(( NATS_CLUSTER_PORT + j ))"); done
+      CMD=(env -u TOKEN_SECRET -u ADMIN_TOKEN nats-server -a 127.0.0.1 -p "$port" -m $(( NATS_MONITOR_PORT + i ))
+           --cluster_name seatmap --cluster "nats://127.0.0.1:$(( NATS_CLUSTER_PORT + i ))"
+           --routes "$(join_by , "${routes[@]}")") ;;
+    booking-*)
+      local port=$BOOKING_PORT
+      [[ $1 == booking-service ]] || port=${1#booking-}
+      CMD=(env HOST=127.0.0.1 PORT="$port" SERVICE_ID="$1" REDIS_URL="$REDIS_URL_ALL"
+           NATS_URL="$(rotated nats $(( port - BOOKING_PORT )))" "$BIN_DIR/booking-service") ;;
     edge-*)
-      CMD=(env HOST=127.0.0.1 PORT="${1#edge-}" EDGE_ID="$1" BOOKING_URL="http://127.0.0.1:$BOOKING_PORT"
-           NATS_URL="nats://127.0.0.1:$NATS_PORT" "$BIN_DIR/edge-server") ;;
+      local k=$(( ${1#edge-} - EDGE_BASE_PORT ))
+      CMD=(env HOST=127.0.0.1 PORT="${1#edge-}" EDGE_ID="$1" BOOKING_URL="$(rotated booking "$k")"
+           NATS_URL="$(rotated nats "$k")" "$BIN_DIR/edge-server") ;;
     nginx)
       CMD=(env -u TOKEN_SECRET -u ADMIN_TOKEN "$NGINX_BIN" -p "$NGINX_DIR/" -c "$NGINX_DIR/nginx.conf" "${NGINX_E[@]}" -g 'daemon off;') ;;
   esac
@@ -299,8 +372,11 @@ http_ok() { curl -fsS -o /dev/null --noproxy '*' --max-time 2 "$1" 2>/dev/null; 
 healthy() {
   case $1 in
     redis-server)    [[ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" == PONG ]] ;;
+    redis-*)         [[ "$(redis-cli -h 127.0.0.1 -p "${1#redis-}" ping 2>/dev/null)" == PONG ]] ;;
     nats-server)     http_ok "http://127.0.0.1:$NATS_MONITOR_PORT/healthz" ;;
+    nats-*)          http_ok "http://127.0.0.1:$(( NATS_MONITOR_PORT + ${1#nats-} - NATS_PORT ))/healthz" ;;
     booking-service) http_ok "http://127.0.0.1:$BOOKING_PORT/health" ;;
+    booking-*)       http_ok "http://127.0.0.1:${1#booking-}/health" ;;
     edge-*)          http_ok "http://127.0.0.1:${1#edge-}/health" ;;
     nginx)           http_ok "http://127.0.0.1:$HTTP_PORT/health" ;;
   esac
@@ -308,8 +384,11 @@ healthy() {
 describe() {
   case $1 in
     redis-server)    echo ":$REDIS_PORT" ;;
+    redis-*)         echo ":${1#redis-} (cluster node)" ;;
     nats-server)     echo ":$NATS_PORT, monitoring :$NATS_MONITOR_PORT" ;;
+    nats-*)          echo ":${1#nats-} (cluster node)" ;;
     booking-service) echo ":$BOOKING_PORT" ;;
+    booking-*)       echo ":${1#booking-}" ;;
     edge-*)          echo ":${1#edge-}" ;;
     nginx)           echo ":$HTTP_PORT" ;;
   esac
@@ -350,8 +429,33 @@ wait_healthy() {
   done
 }
 
+# --cluster: make the six nodes one Redis Cluster (3 masters, 3 replicas) unless their
+# nodes.conf already says they are one (a restart with the same RUN_DIR), then wait until the
+# cluster is ok and every replica is in sync.
+form_redis_cluster() {
+  local nodes=() p t0=$SECONDS info
+  for p in "${REDIS_PORTS[@]}"; do nodes+=("127.0.0.1:$p"); done
+  printf '[start] %-16s %-28s ... ' "redis-cluster" "3 masters + 3 replicas"
+  if ! redis-cli -p "$REDIS_PORT" cluster info 2>/dev/null | grep -q 'cluster_slots_assigned:16384'; then
+    redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes >>"$LOG_DIR/redis-cluster.log" 2>&1 ||
+      { printf 'FAILED\n'; show_log redis-cluster; die "redis-cli --cluster create failed"; }
+  fi
+  while :; do
+    local ok=1
+    for p in "${REDIS_PORTS[@]}"; do
+      info=$(redis-cli -p "$p" cluster info 2>/dev/null; redis-cli -p "$p" info replication 2>/dev/null)
+      [[ $info == *cluster_state:ok* ]] || { ok=0; break; }
+      [[ $info == *role:master* || $info == *master_link_status:up* ]] || { ok=0; break; }
+    done
+    (( ok )) && break
+    (( SECONDS - t0 < HEALTH_TIMEOUT )) || { printf 'FAILED\n'; die "the Redis Cluster did not become ok within ${HEALTH_TIMEOUT}s"; }
+    sleep 0.3
+  done
+  printf 'ok (%ss)\n' $(( SECONDS - t0 ))
+}
+
 render_nginx_conf() {
-  HTTP_PORT=$HTTP_PORT BOOKING_ADDR="127.0.0.1:$BOOKING_PORT" EDGE_PORTS="${EDGE_PORTS[*]}" \
+  HTTP_PORT=$HTTP_PORT BOOKING_PORTS="${BOOKING_PORTS[*]}" EDGE_PORTS="${EDGE_PORTS[*]}" \
     FRONTEND_DIR=$FRONTEND_DIR NGINX_DIR=$NGINX_DIR NGINX_BIN=$NGINX_BIN \
     "$ROOT/scripts/render-nginx.sh" "$ROOT/nginx/nginx.conf.template" "$NGINX_DIR/nginx.conf" ||
     die "could not render the NGINX configuration"
@@ -382,13 +486,19 @@ if (( FRESH )); then
   mkdir -p "$REDIS_DIR"
 fi
 [[ -f $FRONTEND_DIR/index.html ]] || warn "$FRONTEND_DIR/index.html not found: the page will answer 404"
-for name in redis-server nats-server booking-service "${EDGE_NAMES[@]}" nginx; do : >"$LOG_DIR/$name.log"; done
+for name in "${REDIS_NAMES[@]}" "${NATS_NAMES[@]}" "${BOOKING_NAMES[@]}" "${EDGE_NAMES[@]}" nginx; do
+  : >"$LOG_DIR/$name.log"
+done
 write_settings   # $RUN_DIR/admin_token and $RUN_DIR/limits.env
 
 say "run dir: $RUN_DIR"
-launch redis-server;    wait_healthy redis-server
-launch nats-server;     wait_healthy nats-server
-launch booking-service; wait_healthy booking-service
+for name in "${REDIS_NAMES[@]}"; do launch "$name"; done
+for name in "${REDIS_NAMES[@]}"; do wait_healthy "$name"; done
+(( CLUSTER )) && form_redis_cluster
+for name in "${NATS_NAMES[@]}"; do launch "$name"; done
+for name in "${NATS_NAMES[@]}"; do wait_healthy "$name"; done
+for name in "${BOOKING_NAMES[@]}"; do launch "$name"; done
+for name in "${BOOKING_NAMES[@]}"; do wait_healthy "$name"; done
 for name in "${EDGE_NAMES[@]}"; do launch "$name"; done
 for name in "${EDGE_NAMES[@]}"; do wait_healthy "$name"; done
 render_nginx_conf
@@ -416,7 +526,7 @@ cat <<EOF
 [start] the seat map is up: $URL
 
   Open in a browser:  $URL
-  Booking API:        http://127.0.0.1:$BOOKING_PORT  (health: $URL/health)
+  Booking API:        $(rotated booking 0 | tr , ' ')  (health: $URL/health)$( (( CLUSTER )) && printf '\n  Cluster:            Redis Cluster %s; NATS cluster %s' "${REDIS_URL_ALL#redis-cluster://}" "$(rotated nats 0)")
   Edges (WebSocket):  $(for p in "${EDGE_PORTS[@]}"; do printf 'ws://127.0.0.1:%s/ws ' "$p"; done)(through NGINX: ${URL/http/ws}/ws)
   Watch every event:  $WATCH
   A new identity:     curl -s -X POST $URL/api/session   (for curl and scripts; the page gets one in WELCOME)

@@ -4,7 +4,7 @@
 #
 # Usage: scripts/render-nginx.sh TEMPLATE OUT
 # Environment (all required; start.sh sets them):
-#   HTTP_PORT, BOOKING_ADDR (host:port), EDGE_PORTS (space-separated ports on 127.0.0.1),
+#   HTTP_PORT, BOOKING_PORTS and EDGE_PORTS (space-separated ports on 127.0.0.1),
 #   FRONTEND_DIR, NGINX_DIR (writable: pid, logs, temp files),
 #   LIMIT_SESSION_PER_MIN, LIMIT_SESSION_BURST, LIMIT_SEAT_PER_SEC, LIMIT_SEAT_BURST,
 #   LIMIT_WS_PER_SEC, LIMIT_WS_BURST, LIMIT_WS_CONN, ADMIN_ACCESS (allow/deny rules)
@@ -16,7 +16,7 @@ die() { printf '[render-nginx] error: %s\n' "$*" >&2; exit 1; }
 (( $# == 2 )) || die "usage: $0 TEMPLATE OUT"
 tmpl=$1 out=$2
 [[ -f $tmpl ]] || die "$tmpl not found"
-vars=(HTTP_PORT BOOKING_ADDR EDGE_PORTS FRONTEND_DIR NGINX_DIR LIMIT_SESSION_PER_MIN LIMIT_SESSION_BURST
+vars=(HTTP_PORT BOOKING_PORTS EDGE_PORTS FRONTEND_DIR NGINX_DIR LIMIT_SESSION_PER_MIN LIMIT_SESSION_BURST
       LIMIT_SEAT_PER_SEC LIMIT_SEAT_BURST LIMIT_WS_PER_SEC LIMIT_WS_BURST LIMIT_WS_CONN ADMIN_ACCESS)
 for v in "${vars[@]}"; do [[ -n ${!v:-} ]] || die "$v is not set"; done
 NGINX_BIN=${NGINX_BIN:-$(command -v nginx || true)}
@@ -28,15 +28,31 @@ for p in $EDGE_PORTS; do
   printf '        server 127.0.0.1:%s max_fails=1 fail_timeout=5s;\n' "$p" >>"$servers"
 done
 
+# One booking service is never marked down by NGINX (requests flow again the moment it is
+# back); several are, for 2 s after a failure, so requests go to the others meanwhile.
+bookings="$NGINX_DIR/booking-servers.conf"
+: >"$bookings"
+read -r -a booking_ports <<<"$BOOKING_PORTS"
+for p in "${booking_ports[@]}"; do
+  if (( ${#booking_ports[@]} == 1 )); then
+    printf '        server 127.0.0.1:%s;\n' "$p" >>"$bookings"
+  else
+    printf '        server 127.0.0.1:%s max_fails=1 fail_timeout=2s;\n' "$p" >>"$bookings"
+  fi
+done
+
 # Escape for the right-hand side of a sed s||| command.
 sed_rhs() { printf '%s' "$1" | sed -e 's/[\\&|]/\\&/g'; }
 args=(-e "/@EDGE_SERVERS@/{
 r $servers
 d
+}" -e "/@BOOKING_SERVERS@/{
+r $bookings
+d
 }")
 args+=(-e "s|@RUN_DIR@|$(sed_rhs "$NGINX_DIR")|g")
 for v in "${vars[@]}"; do
-  case $v in EDGE_PORTS|NGINX_DIR) continue ;; esac
+  case $v in EDGE_PORTS|BOOKING_PORTS|NGINX_DIR) continue ;; esac
   args+=(-e "s|@$v@|$(sed_rhs "${!v}")|g")
 done
 sed "${args[@]}" "$tmpl" >"$out"

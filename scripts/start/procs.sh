@@ -4,7 +4,10 @@
 # any signal is sent, so a recycled PID is never killed by mistake.
 expected_comm() {
   case $1 in
-    redis-server|nats-server|booking-service|nginx) printf '%s\n' "$1" ;;
+    nginx) printf 'nginx\n' ;;
+    redis-*) printf 'redis-server\n' ;;
+    nats-*) printf 'nats-server\n' ;;
+    booking-*) printf 'booking-service\n' ;;
     edge-*) printf 'edge-server\n' ;;
     *) return 1 ;;
   esac
@@ -72,7 +75,7 @@ stop_parts() {
     printf '[stop] %s (pid %s) stopped\n' "${names[j]}" "${pids[j]}"
   done
 }
-part_kind() { case $1 in edge-*) echo edge ;; *) echo "$1" ;; esac; }
+part_kind() { case $1 in edge-*) echo edge ;; redis-*) echo redis ;; nats-*) echo nats ;; booking-*) echo booking ;; *) echo "$1" ;; esac; }
 
 # --stop: stop a start.sh running with this RUN_DIR (it stops its parts), or the parts a
 # start.sh killed with -9 left behind (as recorded in PID_DIR), newest part first.
@@ -92,7 +95,7 @@ stop_previous_run() {
   fi
   # Leftovers of a start.sh that was itself killed with -9, newest part first.
   if [[ -d $PID_DIR ]]; then
-    for group in nginx 'edge-*' booking-service nats-server redis-server; do
+    for group in nginx 'edge-*' 'booking-*' 'nats-*' 'redis-*'; do
       parts=()
       for f in "$PID_DIR"/$group.pid; do
         [[ -f $f ]] || continue
