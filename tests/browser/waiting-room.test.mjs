@@ -1,8 +1,8 @@
 // The waiting room end to end, in headless Chromium, against a stack whose booking service runs
 // with MAX_SHOPPERS=1 (./test.sh starts a separate small stack for it: one edge, a fresh Redis).
 // Three browser contexts play three people who arrive one after another: the first shops, the
-// second and third wait in that order, and move up when the first is done (booked, and holding
-// nothing for 10 s). Then the curl way: POST /api/queue/join with a token from POST /api/session.
+// second and third wait in that order (a reload keeps the third's place), and move up when the
+// first is done (booked, and holding nothing for 10 s). Then the curl way: POST /api/queue/join with a token from POST /api/session.
 //
 // Needs a fresh stack: places and passes live in Redis, and an admin reset clears seats only.
 // Environment: as lib/page.mjs (SEATMAP_URL pointing at the MAX_SHOPPERS=1 stack).
@@ -10,8 +10,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  BASE_URL, MOBILE, WAIT_MS, assertNoErrors, clickSeat, holdEntry, openViewer, seatSelector, shot, useBrowser,
-  waitSeat,
+  BASE_URL, MOBILE, WAIT_MS, assertNoErrors, clickSeat, holdEntry, openViewer, seatSelector, shot, text,
+  useBrowser, waitConnected, waitSeat,
 } from './lib/page.mjs';
 import { seatLock, waitQueue } from './lib/room.mjs';
 
@@ -76,6 +76,14 @@ test('MAX_SHOPPERS=1: the first shops, the second and third wait in order and mo
   info = await waitQueue(c.page, (i) => i.state === 'waiting' && i.position === '2', 'C waiting at 2');
   assert.equal(info.ahead, '1 ahead of you');
   t.diagnostic(`C's banner: place ${info.position}, "${info.ahead}", wait "${info.wait}", progress ${info.progress}`);
+
+  // A reload keeps C's place (the place belongs to the identity, which the page keeps).
+  const userC = await text(c.page, '#user-id');
+  await c.page.reload();
+  await waitConnected(c.page);
+  assert.equal(await text(c.page, '#user-id'), userC, 'C is the same person after the reload');
+  info = await waitQueue(c.page, (i) => i.state === 'waiting' && i.position === '2', 'C still waiting at 2 after a reload');
+  assert.equal(info.ahead, '1 ahead of you');
 
   // Their maps are live (A's hold shows), but they cannot choose seats.
   await waitSeat(b.page, 'D5', 'held', { startsWith: 'D5, held,' });
