@@ -125,6 +125,11 @@ impl Upstreams {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
     use super::*;
 
     #[test]
@@ -134,6 +139,85 @@ mod tests {
             vec!["http://a:1", "http://b:2"]
         );
         assert!(parse_url_list("BOOKING_URL", " , ").is_err());
+    }
+
+    /// A service that reads each request and then drops the connection without answering
+    /// (it died mid-request); counts the connections it took.
+    async fn dying_service() -> (String, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let taken = Arc::new(AtomicUsize::new(0));
+        let count = taken.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                let mut buffer = [0u8; 4096];
+                let _ = socket.read(&mut buffer).await;
+            }
+        });
+        (url, taken)
+    }
+
+    /// A service that answers every request 200 `ok`; counts the requests.
+    async fn live_service() -> (String, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let served = Arc::new(AtomicUsize::new(0));
+        let count = served.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                let mut buffer = [0u8; 4096];
+                let _ = socket.read(&mut buffer).await;
+                let _ = socket
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                    )
+                    .await;
+            }
+        });
+        (url, served)
+    }
+
+    fn dead_url() -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        drop(listener);
+        url
+    }
+
+    #[tokio::test]
+    async fn a_command_goes_on_only_when_it_was_not_sent_reads_always() {
+        let http = reqwest::Client::new();
+        let (dying, dying_took) = dying_service().await;
+        let (live, live_served) = live_service().await;
+        let post = |base: &str| http.post(format!("{base}/api/seats/select")).body("{}");
+        let get = |base: &str| http.get(format!("{base}/api/venues/main"));
+
+        // Nothing listens on the first: the command was not sent, so it goes to the second.
+        let upstreams = Upstreams::new(vec![dead_url(), live.clone()]);
+        let answer = upstreams.send(Retry::IfNotSent, post).await.unwrap();
+        assert_eq!(answer.status(), 200);
+        assert_eq!(live_served.load(Ordering::SeqCst), 1);
+
+        // The first took the command and died: it may have run, so it is not sent again.
+        let upstreams = Upstreams::new(vec![dying.clone(), live.clone()]);
+        assert!(upstreams.send(Retry::IfNotSent, post).await.is_err());
+        assert_eq!(dying_took.load(Ordering::SeqCst), 1);
+        assert_eq!(live_served.load(Ordering::SeqCst), 1, "not repeated");
+        // It is passed over from now on.
+        assert!(upstreams.send(Retry::IfNotSent, post).await.is_ok());
+        assert_eq!(dying_took.load(Ordering::SeqCst), 1);
+        assert_eq!(live_served.load(Ordering::SeqCst), 2);
+
+        // A read goes on to the next after any failure.
+        let upstreams = Upstreams::new(vec![dying, live]);
+        assert_eq!(
+            upstreams.send(Retry::Always, get).await.unwrap().status(),
+            200
+        );
+        assert_eq!(dying_took.load(Ordering::SeqCst), 2);
+        assert_eq!(live_served.load(Ordering::SeqCst), 3);
     }
 
     #[test]
