@@ -9,7 +9,8 @@
 #
 # Its parts: scripts/start/help.txt (--help), procs.sh (finding and stopping
 # processes, --stop), settings.sh (secrets, per-IP limits, admin access),
-# install.sh (apt-get, docker compose), and scripts/render-nginx.sh.
+# install.sh (apt-get, docker compose), checks.sh (ports, the WebSocket check,
+# the text printed once it is up), and scripts/render-nginx.sh.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -81,6 +82,13 @@ if ! is_uint "$BOOKINGS" || (( BOOKINGS < 1 || BOOKINGS > 16 )); then die "BOOKI
 for v in HEALTH_TIMEOUT STOP_TIMEOUT; do
   if ! is_uint "${!v}" || (( ${!v} < 1 )); then die "$v must be a whole number of seconds >= 1, got '${!v}'"; fi
 done
+# The waiting room: checked here too, so a typo fails before anything starts.
+if [[ -n ${MAX_SHOPPERS:-} ]] && ! is_uint "$MAX_SHOPPERS"; then
+  die "MAX_SHOPPERS must be a whole number (0: no waiting room), got '$MAX_SHOPPERS'"
+fi
+if [[ -n ${SHOPPING_SECONDS:-} ]] && { ! is_uint "$SHOPPING_SECONDS" || (( 10#$SHOPPING_SECONDS < 1 )); }; then
+  die "SHOPPING_SECONDS must be a whole number of seconds >= 1, got '$SHOPPING_SECONDS'"
+fi
 
 EDGE_PORTS=()
 for (( i = 0; i < EDGES; i++ )); do EDGE_PORTS+=( $(( EDGE_BASE_PORT + i )) ); done
@@ -132,6 +140,10 @@ FRONTEND_DIR="$ROOT/frontend"
 # shellcheck source=scripts/start/procs.sh
 . "$ROOT/scripts/start/procs.sh"
 if (( DO_STOP )); then stop_previous_run; fi
+
+# Checks (ports free, a WebSocket handshake through NGINX) and the "it is up" text.
+# shellcheck source=scripts/start/checks.sh
+. "$ROOT/scripts/start/checks.sh"
 
 # Secrets, per-IP limits, admin access.
 # shellcheck source=scripts/start/settings.sh
@@ -204,47 +216,6 @@ done
         Stop them with: ./start.sh --stop"
 
 # ---------------------------------------------------------------- ports
-port_user() {
-  command -v ss >/dev/null 2>&1 || return 0
-  ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*users:((\(.*\)))/\1/p' | head -n1
-}
-port_busy() {
-  if command -v ss >/dev/null 2>&1; then
-    [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]
-  else
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-  fi
-}
-check_ports() {
-  local -A seen=()
-  local entry name var port who
-  local -a list=("nginx|HTTP_PORT|$HTTP_PORT")
-  local i
-  for port in "${REDIS_PORTS[@]}"; do list+=("redis-server|REDIS_PORT|$port"); done
-  if (( CLUSTER )); then
-    for port in "${REDIS_PORTS[@]}"; do list+=("redis cluster bus|REDIS_PORT|$(( port + 10000 ))"); done
-    for (( i = 0; i < ${#NATS_PORTS[@]}; i++ )); do list+=("nats cluster routes|NATS_CLUSTER_PORT|$(( NATS_CLUSTER_PORT + i ))"); done
-  fi
-  for (( i = 0; i < ${#NATS_PORTS[@]}; i++ )); do
-    list+=("nats-server|NATS_PORT|${NATS_PORTS[i]}" "nats-server monitoring|NATS_MONITOR_PORT|$(( NATS_MONITOR_PORT + i ))")
-  done
-  for port in "${BOOKING_PORTS[@]}"; do list+=("booking-service|BOOKING_PORT|$port"); done
-  for port in "${EDGE_PORTS[@]}"; do list+=("edge-$port|EDGE_BASE_PORT|$port"); done
-  for entry in "${list[@]}"; do
-    IFS='|' read -r name var port <<<"$entry"
-    [[ -z ${seen[$port]:-} ]] || die "port $port is given to both ${seen[$port]} and $name; choose different ports"
-    seen[$port]=$name
-    if port_busy "$port"; then
-      who=$(port_user "$port")
-      local base=${!var}
-      die "port $port (for $name, $var) is already in use${who:+ by $who}.
-        Stop that program or choose another port, e.g. $var=$(( base + 10000 > 65000 ? base - 1000 : base + 10000 )) ./start.sh"
-    fi
-  done
-  if (( EUID != 0 && HTTP_PORT < $(cat /proc/sys/net/ipv4/ip_unprivileged_port_start 2>/dev/null || echo 1024) )); then
-    die "port $HTTP_PORT needs root; run as root or choose e.g. HTTP_PORT=8000 ./start.sh"
-  fi
-}
 check_ports
 
 # ---------------------------------------------------------------- build
@@ -497,44 +468,8 @@ for name in "${EDGE_NAMES[@]}"; do wait_healthy "$name"; done
 render_nginx_conf
 launch nginx;           wait_healthy nginx
 
-# A WebSocket handshake through NGINX must reach an edge (101 Switching Protocols).
-ws_code=$(curl -sS -o /dev/null -w '%{http_code}' --noproxy '*' --max-time 2 \
-  -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' \
-  -H 'Sec-WebSocket-Key: c2VhdG1hcC1zdGFydC1zaA==' "http://127.0.0.1:$HTTP_PORT/ws" 2>/dev/null || true)
-[[ $ws_code == 101 ]] || warn "WebSocket handshake through NGINX answered '${ws_code:-nothing}' instead of 101"
-
-KILL_EDGE="$ROOT/scripts/kill-edge.sh"
-[[ $CALLER_PWD == "$ROOT" ]] && KILL_EDGE=scripts/kill-edge.sh
-URL="http://localhost$( (( HTTP_PORT == 80 )) || printf ':%s' "$HTTP_PORT")"
-if command -v nats >/dev/null 2>&1; then
-  WATCH="nats --server nats://127.0.0.1:$NATS_PORT sub 'seats.>'"
-else
-  # Plain bash, no install: speaks the NATS text protocol, answers PINGs so the
-  # server keeps the connection, prints "subject payload" per event.
-  WATCH="NATS_PORT=$NATS_PORT $ROOT/scripts/watch-events.sh  (the nats CLI is not installed; this needs nothing)"
-fi
-
-cat <<EOF
-
-[start] the seat map is up: $URL
-
-  Open in a browser:  $URL
-  Booking API:        $(rotated booking 0 | tr , ' ')  (health: $URL/health)$( (( CLUSTER )) && printf '\n  Cluster:            Redis Cluster %s; NATS cluster %s' "${REDIS_URL_ALL#redis-cluster://}" "$(rotated nats 0)")
-  Edges (WebSocket):  $(for p in "${EDGE_PORTS[@]}"; do printf 'ws://127.0.0.1:%s/ws ' "$p"; done)(through NGINX: ${URL/http/ws}/ws)
-  Watch every event:  $WATCH
-  A new identity:     curl -s -X POST $URL/api/session   (for curl and scripts; the page gets one in WELCOME)
-  Reset the demo:     curl -X POST -H 'Authorization: Bearer $ADMIN_TOKEN' $URL/api/admin/reset
-                      (ADMIN_TOKEN $( (( ADMIN_TOKEN_GENERATED )) && echo "generated for this run" || echo "from the environment"); also in $RUN_DIR/admin_token;
-                      /api/admin/ answers through NGINX only from $( [[ $ADMIN_FROM == local ]] && echo "this machine" || echo "ADMIN_FROM=$ADMIN_FROM"))
-  Identities:         TOKEN_SECRET $( (( TOKEN_SECRET_GENERATED )) && echo "generated for this run: tokens from earlier runs are refused" || echo "from the environment")
-  Per-IP limits:      $LIMIT_SESSION_PER_MIN sessions/min (burst $LIMIT_SESSION_BURST), $LIMIT_SEAT_PER_SEC seat commands/s (burst $LIMIT_SEAT_BURST),
-                      $LIMIT_WS_PER_SEC WebSocket upgrades/s (burst $LIMIT_WS_BURST), $LIMIT_WS_CONN open WebSockets  (see $RUN_DIR/limits.env)
-  Kill an edge:       $KILL_EDGE ${EDGE_NAMES[0]}$( [[ $RUN_DIR == "$ROOT/.run" ]] || printf ' %s' "$RUN_DIR")
-  Logs:               $LOG_DIR/<part>.log  (tail -f $LOG_DIR/*.log); NGINX access/error logs in $NGINX_DIR/
-  PIDs:               $PID_DIR/<part>.pid
-
-  Press Ctrl+C to stop everything$( (( RESTART )) && echo " (RESTART=1: parts that exit are restarted)").
-EOF
+check_websocket
+print_ready
 
 # ---------------------------------------------------------------- watch
 # Report parts that exit while the system runs (scripts/kill-edge.sh, a crash)

@@ -15,8 +15,12 @@ per-IP limits):
   - stack tests (Node, tests/browser/stack.test.mjs) from client addresses 127.0.0.1-5: a burst
     of 1,000 sessions and 1,000 WebSocket upgrades from one address, the per-IP socket limit,
     admin access, tokens, Origin;
-  - browser tests in headless Chromium (tests/browser/resilience.test.mjs, seatmap.test.mjs).
-Finally it stops the stack and checks that nothing is left running.
+  - browser tests in headless Chromium (tests/browser/waiting-room-page.test.mjs, then
+    resilience.test.mjs and seatmap.test.mjs).
+Then it stops the stack and checks that nothing is left running, and starts a second, small
+stack (MAX_SHOPPERS=1, SHOPPING_SECONDS=90, one edge, its own ports and RUN_DIR) for the
+waiting-room browser test (tests/browser/waiting-room.test.mjs, three browser contexts), then
+stops and checks that one too.
 
   --stack-only  Skip fmt, clippy and cargo test; build the binaries (cargo build) if needed and
                 run only the stack, websocat and browser tests.
@@ -101,27 +105,45 @@ free_port() { # a free loopback port (and, with an argument n, n consecutive one
     if ((ok)); then for ((i = 0; i < n; i++)); do taken+="$((p + i)) "; done; echo "$p"; return; fi
   done
 }
-stack_dir=$(mktemp -d /tmp/seatmap-test.XXXXXX)
-export RUN_DIR="$stack_dir" BIN_DIR="$PWD/target/debug" HOLD_SECONDS=4 RUST_LOG=info \
-  ADMIN_TOKEN="test-admin-$RANDOM$RANDOM" EDGES=2 \
-  HTTP_PORT=$(free_port) EDGE_BASE_PORT=$(free_port 2) BOOKING_PORT=$(free_port) \
-  REDIS_PORT=$(free_port) NATS_PORT=$(free_port) NATS_MONITOR_PORT=$(free_port)
-step "starting the whole stack with ./start.sh (NGINX on $HTTP_PORT, logs in $RUN_DIR/logs)"
-./start.sh </dev/null >"$stack_dir/start.out" 2>&1 &
-start_pid=$!
+start_pid=
+# ./start.sh in the background with the current environment; returns once it says the stack is up.
+start_stack() {
+  ./start.sh </dev/null >"$RUN_DIR/start.out" 2>&1 &
+  start_pid=$!
+  for _ in $(seq 1 600); do
+    grep -q "the seat map is up" "$RUN_DIR/start.out" && return 0
+    kill -0 "$start_pid" 2>/dev/null || { cat "$RUN_DIR/start.out"; die "start.sh exited before the stack was up"; }
+    sleep 0.2
+  done
+  cat "$RUN_DIR/start.out"
+  die "the stack did not come up in 120 s"
+}
 stop_stack() {
-  if kill -0 "$start_pid" 2>/dev/null; then
+  if [ -n "$start_pid" ] && kill -0 "$start_pid" 2>/dev/null; then
     kill -TERM "$start_pid" 2>/dev/null || true
     for _ in $(seq 1 100); do kill -0 "$start_pid" 2>/dev/null || break; sleep 0.2; done
   fi
 }
+# Stops the stack like Ctrl+C does and fails if start.sh or any part it started is still running.
+stop_stack_and_check() {
+  local pids pid
+  pids=$(cat "$RUN_DIR"/pids/*.pid 2>/dev/null || true)
+  stop_stack
+  kill -0 "$start_pid" 2>/dev/null && die "start.sh did not stop on SIGTERM"
+  for pid in $pids; do
+    kill -0 "$pid" 2>/dev/null && die "process $pid was left running after start.sh stopped"
+  done
+  start_pid=
+  echo "[test] start.sh stopped every process it started"
+}
 trap stop_stack EXIT
-for _ in $(seq 1 600); do
-  grep -q "the seat map is up" "$stack_dir/start.out" && break
-  kill -0 "$start_pid" 2>/dev/null || { cat "$stack_dir/start.out"; die "start.sh exited before the stack was up"; }
-  sleep 0.2
-done
-grep -q "the seat map is up" "$stack_dir/start.out" || { cat "$stack_dir/start.out"; die "the stack did not come up in 120 s"; }
+
+export RUN_DIR="$(mktemp -d /tmp/seatmap-test.XXXXXX)" BIN_DIR="$PWD/target/debug" HOLD_SECONDS=4 RUST_LOG=info \
+  ADMIN_TOKEN="test-admin-$RANDOM$RANDOM" EDGES=2 \
+  HTTP_PORT=$(free_port) EDGE_BASE_PORT=$(free_port 2) BOOKING_PORT=$(free_port) \
+  REDIS_PORT=$(free_port) NATS_PORT=$(free_port) NATS_MONITOR_PORT=$(free_port)
+step "starting the whole stack with ./start.sh (NGINX on $HTTP_PORT, logs in $RUN_DIR/logs)"
+start_stack
 
 step "websocat session through NGINX"
 tests/websocat-session.sh "ws://127.0.0.1:$HTTP_PORT/ws" | tee "$results/websocat.txt"
@@ -138,35 +160,53 @@ step "stack tests through NGINX: per-IP limits, admin access, tokens, Origin (12
 [ "${PIPESTATUS[0]}" -eq 0 ] || { tail -n 30 "$RUN_DIR"/logs/*.log; die "stack tests failed"; }
 
 step "browser tests (headless Chromium through NGINX, two browser contexts)"
-chromium_path=$(command -v chromium || echo /usr/bin/chromium)
+export CHROMIUM_PATH=$(command -v chromium || echo /usr/bin/chromium) SEATMAP_SCREENSHOT_DIR="$PWD/tests/browser/artifacts"
+# Two runs, since node --test runs the files it is given in name order, and seatmap.test.mjs
+# must come last: its last test leaves one edge dead.
+(cd tests/browser && node --test --test-concurrency=1 --test-reporter=spec waiting-room-page.test.mjs) 2>&1 |
+  tee "$results/browser-room.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || { tail -n 30 "$RUN_DIR"/logs/*.log; die "browser tests failed"; }
 (
   cd tests/browser
-  # seatmap.test.mjs last: its last test leaves one edge dead.
-  SEATMAP_KILL_EDGE="$PWD/../../scripts/kill-edge.sh" SEATMAP_SCREENSHOT_DIR="$PWD/artifacts" \
-    CHROMIUM_PATH="$chromium_path" \
+  SEATMAP_KILL_EDGE="$PWD/../../scripts/kill-edge.sh" \
     node --test --test-concurrency=1 --test-reporter=spec resilience.test.mjs seatmap.test.mjs
 ) 2>&1 | tee "$results/browser.txt"
 [ "${PIPESTATUS[0]}" -eq 0 ] || { tail -n 30 "$RUN_DIR"/logs/*.log; die "browser tests failed"; }
 
 step "stopping the stack (Ctrl+C equivalent) and checking nothing is left behind"
-pids=$(cat "$RUN_DIR"/pids/*.pid 2>/dev/null || true)
-stop_stack
+stop_stack_and_check
+
+# --- the waiting room: a second, small stack with MAX_SHOPPERS=1 ---------------------------
+# Places and passes live in Redis and an admin reset clears only seats, so this test gets a
+# fresh stack of its own: one edge, a new RUN_DIR (new Redis data), new ports.
+export RUN_DIR="$(mktemp -d /tmp/seatmap-queue.XXXXXX)" MAX_SHOPPERS=1 SHOPPING_SECONDS=90 EDGES=1 HOLD_SECONDS=30 \
+  HTTP_PORT=$(free_port) EDGE_BASE_PORT=$(free_port) BOOKING_PORT=$(free_port) \
+  REDIS_PORT=$(free_port) NATS_PORT=$(free_port) NATS_MONITOR_PORT=$(free_port)
+step "waiting room: a second stack with MAX_SHOPPERS=1, SHOPPING_SECONDS=90, one edge (NGINX on $HTTP_PORT, logs in $RUN_DIR/logs)"
+start_stack
+step "waiting-room browser test (three browser contexts)"
+(
+  cd tests/browser
+  SEATMAP_URL="http://127.0.0.1:$HTTP_PORT" SEATMAP_RUN_DIR="$RUN_DIR" SEATMAP_HOLD_SECONDS="$HOLD_SECONDS" \
+    SEATMAP_SHOPPING_SECONDS="$SHOPPING_SECONDS" \
+    node --test --test-concurrency=1 --test-reporter=spec waiting-room.test.mjs
+) 2>&1 | tee "$results/queue.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || { tail -n 30 "$RUN_DIR"/logs/*.log; die "waiting-room browser test failed"; }
+step "stopping the waiting-room stack and checking nothing is left behind"
+stop_stack_and_check
 trap - EXIT
-kill -0 "$start_pid" 2>/dev/null && die "start.sh did not stop on SIGTERM"
-for pid in $pids; do
-  kill -0 "$pid" 2>/dev/null && die "process $pid was left running after start.sh stopped"
-done
-echo "[test] start.sh stopped every process it started"
 
 # --- summary -----------------------------------------------------------------------------
 rust_passed=$({ grep -oE '^test result: ok\. [0-9]+ passed' "$results/cargo.txt" || true; } | awk '{s += $4} END {print s + 0}')
 count() { awk -v k="$1" '$2 == k && $3 ~ /^[0-9]+$/ {n = $3} END {print n + 0}' "$2"; }
-browser_passed=$(count pass "$results/browser.txt")
+browser_passed=$(( $(count pass "$results/browser-room.txt") + $(count pass "$results/browser.txt") ))
 stack_passed=$(count pass "$results/stack.txt")
 stack_todo=$(count todo "$results/stack.txt")
+queue_passed=$(count pass "$results/queue.txt")
 websocat_passed=$(grep -oE '^websocat: [0-9]+ passed' "$results/websocat.txt" | awk '{print $2}')
-total=$((rust_passed + ${websocat_passed:-0} + stack_passed + browser_passed))
-printf '\n[test] rust %s%s, websocat %s, stack %s%s, browser %s\n' "$rust_passed" \
+total=$((rust_passed + ${websocat_passed:-0} + stack_passed + browser_passed + queue_passed))
+printf '\n[test] rust %s%s, websocat %s, stack %s%s, browser %s, waiting room %s\n' "$rust_passed" \
   "$( ((stack_only)) && echo ' (skipped: --stack-only)')" "${websocat_passed:-0}" "$stack_passed" \
-  "$( ((stack_todo)) && echo " (+$stack_todo todo: waiting for the edge's Origin check)")" "$browser_passed"
+  "$( ((stack_todo)) && echo " (+$stack_todo todo: waiting for the edge's Origin check)")" "$browser_passed" \
+  "$queue_passed"
 echo "all: $total passed, 0 failed"

@@ -8,6 +8,7 @@
  *   seats.js       what a seat means to this user; its accessible name
  *   view.js        rendering: grid, panels, connection status, errors, announcements
  *   messages.js    the server's messages: identity, snapshots and updates in seq order, answers
+ *   room.js        the waiting room: QUEUE, ADMITTED, the banner, its announcements
  *   connection.js  the socket: CONNECT (token, after_seq, epoch), backoff, reconnecting
  *   commands.js    seat commands and their answers
  *   input.js       clicks, keys, online/offline, page hide/show
@@ -16,6 +17,7 @@
  */
 import { connect } from './js/connection.js';
 import { bindEvents } from './js/input.js';
+import { renderRoom, tickRoom } from './js/room.js';
 import { clock, dom } from './js/state.js';
 import { renderConnection, renderCountdowns, renderIdentity } from './js/view.js';
 
@@ -24,6 +26,7 @@ function scheduleTick() {
   const msToNextSecond = 1000 - (((clock.nowMs() % 1000) + 1000) % 1000);
   setTimeout(() => {
     renderCountdowns();
+    tickRoom();
     scheduleTick();
   }, msToNextSecond + 10);
 }
@@ -43,10 +46,26 @@ function init() {
     bookingsEmpty: document.getElementById('bookings-empty'),
     errors: document.getElementById('errors'),
     announcer: document.getElementById('announcer'),
+    queue: document.getElementById('queue'),
+    queueHeading: document.getElementById('queue-heading'),
+    queueMessage: document.getElementById('queue-message'),
+    queueWaiting: document.getElementById('queue-waiting'),
+    queuePosition: document.getElementById('queue-position'),
+    queueAhead: document.getElementById('queue-ahead'),
+    queueSize: document.getElementById('queue-size'),
+    queueWait: document.getElementById('queue-wait'),
+    queueProgress: document.getElementById('queue-progress'),
+    queueAdmitted: document.getElementById('queue-admitted'),
+    queueCountdown: document.getElementById('queue-countdown'),
+    queueTime: document.getElementById('queue-time'),
+    queueSeatNote: document.getElementById('queue-seat-note'),
+    queueLive: document.getElementById('queue-live'),
+    queueAlert: document.getElementById('queue-alert'),
   });
   bindEvents();
   renderIdentity();
   renderConnection();
+  renderRoom();
   connect();
   scheduleTick();
 }

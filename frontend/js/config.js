@@ -22,6 +22,10 @@ export const REQUEST_TIMEOUT_MS = 10000;  // stop showing a seat as "waiting" if
 export const ERROR_TTL_MS = 12000;
 export const MAX_ERRORS = 3;
 export const URGENT_SECONDS = 5;
+/** Waiting room: a new position is read out at most this often (the banner shows it at once). */
+export const QUEUE_ANNOUNCE_MS = 30000;
+/** Waiting room: "one minute left" is said this many seconds before the pass ends. */
+export const PASS_WARN_SECONDS = 60;
 
 export const STATUS = Object.freeze({ AVAILABLE: 0, HELD: 1, BOOKED: 2 });
 /** The contract's token shape: 16-128 characters of [A-Za-z0-9_.-]. */
@@ -39,7 +43,7 @@ export const ERROR_TEXT = {
   UNAUTHORIZED: () => 'Your session is not recognised. Reload the page to start a new one.',
   UNKNOWN_SEAT: (seat) => `There is no seat ${seat || 'like that'} in this venue.`,
   UNKNOWN_VENUE: () => 'This venue does not exist.',
-  NOT_ADMITTED: () => 'It is not your turn yet. Please wait in the queue.',
+  NOT_ADMITTED: () => 'It is not your turn to choose seats yet. Keep this page open to keep your place in the queue.',
   INTERNAL: () => 'Something went wrong on our side. Please try again.',
 };
 

@@ -4,14 +4,21 @@
  */
 import { sendCommand } from './commands.js';
 import { clearRetry, reconnectNow } from './connection.js';
-import { classify } from './seats.js';
+import { explainLocked } from './room.js';
+import { classify, seatLocked } from './seats.js';
 import { conn, dom, grid, seatButtons, venue } from './state.js';
 import { announce, renderConnection } from './view.js';
 
 function onSeatActivated(id) {
   const seat = venue.seats.get(id);
   if (!seat) return;
-  switch (classify(seat)) {
+  const kind = classify(seat);
+  if (seatLocked(kind)) {
+    // The waiting room: not your turn (the button is aria-disabled and says why).
+    explainLocked();
+    return;
+  }
+  switch (kind) {
     case 'available':
       sendCommand('select', id);
       break;

@@ -1,5 +1,6 @@
 /*
- * What the server says: WELCOME, VENUE_STATE, SEAT_UPDATE, OK and ERROR.
+ * What the server says: WELCOME, VENUE_STATE, SEAT_UPDATE, OK and ERROR (and, with the
+ * waiting room on, QUEUE and ADMITTED: room.js).
  *
  * The server is the only source of truth. The page never changes a seat on its own guess:
  * it shows what VENUE_STATE / SEAT_UPDATE say, plus the seat carried by an OK when that is
@@ -8,6 +9,7 @@
 import { actionFromName, takeRequest } from './commands.js';
 import { TOKEN_KEY, USER_KEY } from './config.js';
 import { dropSocket, onHandshakeProgress, sendConnect } from './connection.js';
+import { onAdmitted, onNotAdmitted, onQueue, resetRoom } from './room.js';
 import { classify, normaliseSeat, plural, toStatus } from './seats.js';
 import {
   clock, conn, events, identity, me, requests, seatButtons, storage, validToken, venue,
@@ -24,6 +26,7 @@ import {
 function adoptIdentity(welcome) {
   const token = validToken(welcome.token) || me.token;
   const changed = welcome.user_id && welcome.user_id !== me.userId;
+  if (changed && me.userId) resetRoom(); // a place in the queue belonged to the old identity
   me.token = token;
   if (welcome.user_id) me.userId = welcome.user_id;
   storage.set(TOKEN_KEY, me.token);
@@ -202,8 +205,17 @@ function onError(data) {
     renderSeat(seatId);
     renderSideAndCounts();
   }
+  if (data.code === 'NOT_ADMITTED') onNotAdmitted();
   showError(friendlyError(data.code, seatId, data.message));
 }
+
+/**
+ * QUEUE and ADMITTED are about our identity. Until the edge has confirmed the token our CONNECT
+ * carried, they would be about the identity the socket was greeted with: not ours.
+ */
+const ours = (handler) => (data) => {
+  if (!identity.pending) handler(data);
+};
 
 const HANDLERS = {
   WELCOME: onWelcome,
@@ -211,6 +223,8 @@ const HANDLERS = {
   SEAT_UPDATE: onSeatUpdate,
   OK: onOk,
   ERROR: onError,
+  QUEUE: ours(onQueue),
+  ADMITTED: ours(onAdmitted),
 };
 
 export function onFrame(text) {

@@ -2,7 +2,7 @@
  * Seats: normalising what the server sends, and what a seat means to this user.
  */
 import { STATUS } from './config.js';
-import { clock, me, venue } from './state.js';
+import { clock, me, room, venue } from './state.js';
 
 export function toStatus(value) {
   if (typeof value === 'number') return value;
@@ -27,6 +27,15 @@ export function classify(seat) {
   if (seat.status === STATUS.HELD) return mine ? 'held-by-you' : 'held';
   if (seat.status === STATUS.BOOKED) return mine ? 'booked-by-you' : 'booked';
   return 'available';
+}
+
+/**
+ * Whether the waiting room keeps this user from choosing this seat: while waiting, or after the
+ * pass ran out. Your own seats stay usable (a hold of yours can still be booked or released).
+ */
+export function seatLocked(kind) {
+  if (room.state !== 'waiting' && room.state !== 'ended') return false;
+  return kind !== 'held-by-you' && kind !== 'booked-by-you';
 }
 
 /** The accessible name; its wording is a contract (tests and screen readers rely on it). */

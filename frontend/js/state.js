@@ -68,6 +68,26 @@ export const conn = {
   stopped: false,      // page is being hidden/unloaded
 };
 
+/**
+ * The waiting room (only when the booking service runs with MAX_SHOPPERS > 0; otherwise no
+ * QUEUE or ADMITTED ever comes and `state` stays 'open'). 'waiting': in the queue at `position`;
+ * 'admitted': may hold and book until `untilMs` (server clock); 'ended': the pass ran out, a new
+ * QUEUE (a place at the end) is on its way.
+ */
+export const room = {
+  state: 'open',
+  position: 0,
+  size: 0,
+  estimatedWaitS: 0,
+  startPosition: 0,     // the position this wait began at: the progress bar runs from it to 0
+  untilMs: 0,
+  passMs: 0,            // how long the pass was when we learned of it (the time-left bar)
+  warned: false,        // "one minute left" said
+  announcedAt: 0,       // when a position was last read out (rate-limited)
+  announcedPosition: 0,
+  announceTimer: 0,
+};
+
 /** Server clock: offset = server_time_ms - Date.now(), refreshed by WELCOME/VENUE_STATE. */
 export const clock = {
   offsetMs: 0,

@@ -3,7 +3,7 @@
  * and screen-reader announcements. Reads the state; never changes seats.
  */
 import { ERROR_TEXT, ERROR_TTL_MS, MAX_ERRORS, STATUS, URGENT_SECONDS } from './config.js';
-import { classify, plural, seatLabel, seatsOfKind } from './seats.js';
+import { classify, plural, seatLabel, seatLocked, seatsOfKind } from './seats.js';
 import { clock, conn, dom, grid, me, requests, seatButtons, venue } from './state.js';
 
 export function el(tag, props = {}, children = []) {
@@ -81,6 +81,11 @@ export function renderSeat(id) {
   setAttr(button, 'data-status', kind);
   setAttr(button, 'aria-label', seatLabel(seat, kind));
   setAttr(button, 'aria-busy', requests.busySeats.has(id) ? 'true' : null);
+  // Waiting room: not your turn. Still focusable (arrow keys, the state is still read out),
+  // with the reason as its description; the accessible name stays the contract's.
+  const locked = seatLocked(kind);
+  setAttr(button, 'aria-disabled', locked ? 'true' : null);
+  setAttr(button, 'aria-describedby', locked ? 'queue-seat-note' : null);
 }
 
 /** A short ring on seats changed by someone else, so live changes catch the eye. */
@@ -195,11 +200,15 @@ export function renderCountdowns() {
 // Announcements and errors
 // ---------------------------------------------------------------------------------------
 
+/** Puts a message in a live region; clears it first so the same sentence twice is read out again. */
+export function speak(region, message) {
+  region.textContent = '';
+  setTimeout(() => { region.textContent = message; }, 50);
+}
+
 /** Polite announcements for screen readers (results of your own actions). */
 export function announce(message) {
-  // Clear first so the same sentence twice in a row is still read out.
-  dom.announcer.textContent = '';
-  setTimeout(() => { dom.announcer.textContent = message; }, 50);
+  speak(dom.announcer, message);
 }
 
 export function showError(message) {

@@ -238,8 +238,13 @@ test('seq rules: stale updates are ignored, a VENUE_STATE always replaces the vi
   await waitSeat(a.page, 'A2', 'available');
 
   // A real change after it is applied (its seq is above 0), and a reconnect resumes from it.
+  const seqBefore = tap.lastSeq;
   await clickSeat(a.page, 'B5');
   await waitSeat(a.page, 'B5', 'held-by-you');
+  // The OK alone can show the hold: wait for B5's SEAT_UPDATE to pass the tap, then for the page
+  // to have handled what the tap forwarded (its message events run before a later timer).
+  await until(() => tap.lastSeq > seqBefore, "B5's SEAT_UPDATE");
+  await a.page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 50)));
   const applied = tap.lastSeq;
   closeBoth(live, 1011, 'connection lost (test)');
   await a.page.waitForFunction(() => document.getElementById('conn-status').dataset.state !== 'connected', null, { timeout: WAIT_MS });
