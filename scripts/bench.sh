@@ -21,16 +21,20 @@
 #
 # Environment (defaults in brackets):
 #   QUICK=1            small sizes and short phases
-#   SIZES              viewer counts                               [1000 5000 10000 20000]
-#   PHASES             RATExCHANGES per rate                       [10x60,100x400]
+#   SIZES              viewer counts (0: none)                     [1000 5000 10000 20000]
+#   PHASES             RATExCHANGES per rate, up to 5,000 viewers  [10x60,100x400]
+#   PHASES_LARGE       the same from 10,000 viewers on             [10x60,100x200]
 #   TARGETS            which of: direct nginx peer floor           [all four]
 #   NGINX_MAX          largest size run through NGINX              [10000]
+#   PEER_MAX           largest size for the one nats-server        [hard fd limit - 1000]
 #   NGINX_CONNECTIONS  worker_connections for the bench's NGINX    [16384] (shipped: 8192)
 #   API_CONCURRENCY    connections for the API run                 [64]
 #   API_SECONDS        measured seconds of the API run             [10]
-#   REDIS_POOLS        REDIS_POOL values for the API run           [4]
+#   REDIS_POOLS        REDIS_POOL values for the API run (first:
+#                      also large venues and the NGINX API run)    [4 1 16]
 #   VENUE_VIEWERS      viewers per large venue                     [200]
 #   PROFILE            1 = perf profile + flamegraph of an edge    [1; 0 with QUICK]
+#   PARTS              which of: fanout venues api                 [fanout venues api]
 #   SKIP_BUILD         1 = use target/release as it is             [0]
 #   OUT                where results.jsonl, the tables and plots go [docs/bench]
 set -euo pipefail
@@ -46,13 +50,16 @@ if [[ ${QUICK:-0} == 1 ]]; then
 fi
 SIZES=${SIZES:-"1000 5000 10000 20000"}
 PHASES=${PHASES:-"10x60,100x400"}
+PHASES_LARGE=${PHASES_LARGE:-"10x60,100x200"}
 TARGETS=${TARGETS:-"direct nginx peer floor"}
 NGINX_MAX=${NGINX_MAX:-10000}
+PEER_MAX=${PEER_MAX:-$(( $(ulimit -Hn) - 1000 ))}
 API_CONCURRENCY=${API_CONCURRENCY:-64}
 API_SECONDS=${API_SECONDS:-10}
-REDIS_POOLS=${REDIS_POOLS:-4}
+REDIS_POOLS=${REDIS_POOLS:-"4 1 16"}
 VENUE_VIEWERS=${VENUE_VIEWERS:-200}
 PROFILE=${PROFILE:-1}
+PARTS=${PARTS:-"fanout venues api"}
 OUT=${OUT:-$ROOT/docs/bench}
 mkdir -p "$OUT"
 results="$OUT/results.jsonl"
@@ -70,11 +77,23 @@ seatbench="$bin/seatbench"
 # ------------------------------------------------------------------ the stack
 # One TOKEN_SECRET for the whole run: start.sh passes it to the services; seatbench mints with it.
 export TOKEN_SECRET=${TOKEN_SECRET:-"bench-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"}
+taken=" "
+free_port() { # a free loopback port below the ephemeral range (with an argument n: n consecutive)
+  local n=${1:-1} p i ok
+  while :; do
+    p=$((20000 + RANDOM % 12000)); ok=1
+    for ((i = 0; i < n; i++)); do
+      if [[ $taken == *" $((p + i)) "* ]] || (exec 3<>"/dev/tcp/127.0.0.1/$((p + i))") 2>/dev/null; then ok=0; break; fi
+    done
+    if ((ok)); then for ((i = 0; i < n; i++)); do taken+="$((p + i)) "; done; echo "$p"; return; fi
+  done
+}
 export ADMIN_TOKEN="bench-$RANDOM$RANDOM" BIN_DIR="$bin" RUST_LOG=warn EDGES=2 \
   USER_RATE_LIMIT=100000 HOLD_SECONDS=3600 \
-  HTTP_PORT=${HTTP_PORT:-28080} EDGE_BASE_PORT=${EDGE_BASE_PORT:-23000} BOOKING_PORT=${BOOKING_PORT:-28081} \
-  REDIS_PORT=${REDIS_PORT:-26379} NATS_PORT=${NATS_PORT:-24222} NATS_MONITOR_PORT=${NATS_MONITOR_PORT:-28222}
-NATS_WS_PORT=${NATS_WS_PORT:-24223}
+  HTTP_PORT=${HTTP_PORT:-$(free_port)} EDGE_BASE_PORT=${EDGE_BASE_PORT:-$(free_port 2)} \
+  BOOKING_PORT=${BOOKING_PORT:-$(free_port)} REDIS_PORT=${REDIS_PORT:-$(free_port)} \
+  NATS_PORT=${NATS_PORT:-$(free_port)} NATS_MONITOR_PORT=${NATS_MONITOR_PORT:-$(free_port)}
+NATS_WS_PORT=${NATS_WS_PORT:-$(free_port)}
 export BENCH_NGINX_CONNECTIONS=${NGINX_CONNECTIONS:-16384}
 booking="http://127.0.0.1:$BOOKING_PORT"
 edges="ws://127.0.0.1:$EDGE_BASE_PORT/ws,ws://127.0.0.1:$((EDGE_BASE_PORT + 1))/ws"
@@ -123,62 +142,97 @@ say "fd limit $(ulimit -n) (hard $(ulimit -Hn)); sizes: $SIZES; phases: $PHASES;
 
 # ------------------------------------------------------------------ fan-out at scale
 has() { [[ " $TARGETS " == *" $1 "* ]]; }
+part() { [[ " $PARTS " == *" $1 "* ]]; }
+part fanout || SIZES=0
 for n in $SIZES; do
+  [[ $n == 0 ]] && continue   # SIZES=0: no fan-out runs
   say "fan-out with $n viewers: fresh stack"
   start_stack
-  fan=("$seatbench" fanout --booking "$booking" --viewers "$n" --phases "$PHASES" --results "$results")
+  phases=$PHASES; (( n >= 10000 )) && phases=$PHASES_LARGE
+  fan=("$seatbench" fanout --booking "$booking" --viewers "$n" --phases "$phases" --results "$results"
+       --probe-nats "nats://127.0.0.1:$NATS_PORT")
   if has direct; then
     say "ours-direct: $n viewers on the two edges"
     "${fan[@]}" --label ours-direct --protocol seatmap --urls "$edges" --server "edge=$edge_pids"
   fi
-  if has nginx && (( n <= NGINX_MAX )); then
+  if has nginx && (( n > NGINX_MAX )); then
+    say "ours-nginx: skipped at $n viewers: 2 fds per proxied socket over 2 workers exceeds the hard fd limit ($(ulimit -Hn))"
+  elif has nginx; then
     say "ours-nginx: $n viewers through NGINX (worker_connections $BENCH_NGINX_CONNECTIONS)"
     "${fan[@]}" --label ours-nginx --protocol seatmap --urls "ws://127.0.0.1:$HTTP_PORT/ws" \
       --server "edge=$edge_pids" --server "nginx=children:$nginx_pid"
   fi
-  if has peer; then
+  if has peer && (( n > PEER_MAX )); then
+    say "peer: skipped at $n viewers: one nats-server process cannot hold them under the hard fd limit ($(ulimit -Hn))"
+  elif has peer; then
     say "peer: $n viewers on nats-server's WebSocket listener"
     "${fan[@]}" --label peer --protocol nats --urls "ws://127.0.0.1:$NATS_WS_PORT" --server "nats=$nats_pid"
   fi
   if has floor; then
-    say "floor: $n viewers on the minimal broadcaster"
+    say "floor: $n viewers on the minimal broadcaster (two processes, as two edges)"
     "${fan[@]}" --label floor --floor-nats "nats://127.0.0.1:$NATS_PORT"
   fi
 done
 
 # ------------------------------------------------------------------ large venues, API, profile
-say "large venues and the booking API: fresh stack with VENUES=main:10x10,big:26x250,huge:26x385"
-for pool in $REDIS_POOLS; do
-  start_stack VENUES=main:10x10,big:26x250,huge:26x385 REDIS_POOL="$pool"
-  if [[ $pool == "${REDIS_POOLS%% *}" ]]; then
-    for venue in big huge; do
-      say "large venue $venue: $VENUE_VIEWERS viewers join, then 10 changes/s"
-      "$seatbench" fanout --booking "$booking" --venue "$venue" --viewers "$VENUE_VIEWERS" --phases 10x30 \
-        --drain-secs 5 --label "venue-$venue" --protocol seatmap --urls "$edges" --server "edge=$edge_pids" \
-        --results "$results" || say "venue $venue: seatbench failed (see above)"
-      grep -c "venue" "$run_dir"/logs/edge-*.log >/dev/null 2>&1 || true
-    done
-  fi
+api_run() { # api_run POOL: the API beside redis-benchmark on the current stack
+  local pool=$1 label="api-direct-pool$1" counting=()
   say "booking API (REDIS_POOL=$pool): $API_CONCURRENCY connections, select+release, direct"
+  redis-cli -p "$REDIS_PORT" CONFIG RESETSTAT >/dev/null
+  # System calls of Redis and the booking service over the measured seconds (after the warm-up).
+  (sleep 2.5; scripts/bench/syscalls.sh "$label" redis "$redis_pid" $((API_SECONDS - 1)) "$results") &
+  counting+=($!)
+  (sleep 2.5; scripts/bench/syscalls.sh "$label" booking "$booking_pid" $((API_SECONDS - 1)) "$results") &
+  counting+=($!)
   "$seatbench" api --booking "$booking" --concurrency "$API_CONCURRENCY" --seconds "$API_SECONDS" \
-    --label "api-direct-pool$pool" --server "booking=$booking_pid" --server "redis=$redis_pid" \
+    --label "$label" --server "booking=$booking_pid" --server "redis=$redis_pid" \
     --server "nats=$nats_pid" --results "$results"
-  scripts/bench/redis-cmdstats.sh "$REDIS_PORT" "$results" "api-direct-pool$pool" || true
-  curl -s "$booking/metrics" | grep -E '^booking_redis_roundtrip_seconds_(count|sum)' || true
+  wait "${counting[@]}"   # not a bare `wait`: start.sh runs in the background too
+  scripts/bench/redis-cmdstats.sh "$REDIS_PORT" "$results" "$label"
   say "redis-benchmark SET NX EX, same Redis, same concurrency ($API_CONCURRENCY)"
   scripts/bench/redis-setnx.sh "$REDIS_PORT" "$API_CONCURRENCY" "$results" "$redis_pid"
-done
-say "booking API through NGINX"
-"$seatbench" api --booking "http://127.0.0.1:$HTTP_PORT" --concurrency "$API_CONCURRENCY" --seconds "$API_SECONDS" \
-  --label api-nginx --server "booking=$booking_pid" --server "redis=$redis_pid" \
-  --server "nginx=children:$nginx_pid" --results "$results"
+}
 
-if [[ $PROFILE == 1 ]]; then
-  say "profiling edge pid ${edge_pids%%,*} under fan-out (perf, 5000 viewers, 100 changes/s)"
-  scripts/bench/profile-edge.sh "${edge_pids%%,*}" "$OUT" -- \
-    "$seatbench" fanout --booking "$booking" --viewers 5000 --phases 100x600 --label profile \
-    --protocol seatmap --urls "$edges" --server "edge=$edge_pids"
+first_pool=${REDIS_POOLS%% *}
+venues=main:10x10,mid:26x150,big:26x250,huge:26x385
+venues_to_run=(mid big huge)
+say "large venues, the booking API, the profile: fresh stack with VENUES=$venues"
+if part venues || part api || [[ $PROFILE == 1 ]]; then
+  start_stack VENUES="$venues" REDIS_POOL="$first_pool"
 fi
+part venues || venues_to_run=()
+for venue in "${venues_to_run[@]}"; do
+  # The booking service's snapshot of the venue: about the size of its VENUE_STATE.
+  snap="$run_dir/snapshot-$venue.json"
+  http_ms=$(curl -s -o "$snap" -w '%{time_total}' "$booking/api/venues/$venue" | awk '{printf "%.1f", $1 * 1000}')
+  printf '{"kind":"venue_snapshot","venue":"%s","bytes":%s,"http_ms":%s}\n' "$venue" "$(wc -c <"$snap")" "$http_ms" >>"$results"
+  say "large venue $venue: snapshot $(wc -c <"$snap") bytes in $http_ms ms; $VENUE_VIEWERS viewers join, then 10 changes/s"
+  "$seatbench" fanout --booking "$booking" --venue "$venue" --viewers "$VENUE_VIEWERS" --phases 10x30 \
+    --drain-secs 5 --label "venue-$venue" --protocol seatmap --urls "$edges" --server "edge=$edge_pids" \
+    --results "$results" || say "venue $venue: seatbench failed (see above)"
+done
+if part api; then
+  api_run "$first_pool"
+  say "booking API through NGINX"
+  "$seatbench" api --booking "http://127.0.0.1:$HTTP_PORT" --concurrency "$API_CONCURRENCY" --seconds "$API_SECONDS" \
+    --label api-nginx --server "booking=$booking_pid" --server "redis=$redis_pid" \
+    --server "nginx=children:$nginx_pid" --results "$results"
+fi
+if [[ $PROFILE == 1 ]]; then
+  # The target case (10,000 viewers, 10 changes/s) and a saturated one (5,000 viewers, 100/s).
+  for spec in "profile-10k-10 10000 10x120 8" "profile-5k-100 5000 100x800 6"; do
+    read -r name viewers phase secs <<<"$spec"
+    say "profiling edge pid ${edge_pids%%,*}: $viewers viewers, $phase (perf, $secs s)"
+    RESULTS="$results" scripts/bench/profile-edge.sh "$name" "${edge_pids%%,*}" "$OUT" "$secs" -- \
+      "$seatbench" fanout --booking "$booking" --viewers "$viewers" --phases "$phase" --label "$name" \
+      --protocol seatmap --urls "$edges" --server "edge=$edge_pids" --results "$results"
+  done
+fi
+part api || REDIS_POOLS=$first_pool
+for pool in ${REDIS_POOLS#"$first_pool"}; do
+  start_stack REDIS_POOL="$pool"
+  api_run "$pool"
+done
 stop_stack
 
 # ------------------------------------------------------------------ tables and plot

@@ -463,32 +463,42 @@ pub async fn run_target(run: &TargetRun<'_>) -> anyhow::Result<Vec<serde_json::V
     Ok(rows)
 }
 
-/// Starts the floor broadcaster as a child process on a free port; returns it and its URL.
-pub async fn start_floor(nats_url: &str) -> anyhow::Result<(Child, String)> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let child = tokio::process::Command::new(std::env::current_exe()?)
-        .args([
-            "floor",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--nats",
-            nats_url,
-        ])
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting the floor broadcaster")?;
-    let deadline = now_ns() + 10_000_000_000;
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        if now_ns() > deadline {
-            bail!("the floor broadcaster did not listen on {port}");
+/// Starts `count` floor broadcasters as child processes on free ports (as many as the stack has
+/// edges, so the sockets are held by as many processes); returns them and their URLs.
+pub async fn start_floors(
+    nats_url: &str,
+    count: usize,
+) -> anyhow::Result<(Vec<Child>, Vec<String>)> {
+    let mut children = Vec::new();
+    let mut urls = Vec::new();
+    for _ in 0..count.max(1) {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let child = tokio::process::Command::new(std::env::current_exe()?)
+            .args([
+                "floor",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--nats",
+                nats_url,
+            ])
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting the floor broadcaster")?;
+        let deadline = now_ns() + 10_000_000_000;
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            if now_ns() > deadline {
+                bail!("the floor broadcaster did not listen on {port}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        children.push(child);
+        urls.push(format!("ws://127.0.0.1:{port}/"));
     }
-    Ok((child, format!("ws://127.0.0.1:{port}/")))
+    Ok((children, urls))
 }

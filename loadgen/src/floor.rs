@@ -66,17 +66,30 @@ async fn handshake(mut stream: TcpStream) -> anyhow::Result<TcpStream> {
 
 struct Client {
     stream: TcpStream,
+    /// Bytes not written yet: `pending[written..]`.
     pending: Vec<u8>,
+    written: usize,
     dead: bool,
 }
 
 impl Client {
+    fn new(stream: TcpStream) -> Client {
+        Client {
+            stream,
+            pending: Vec::new(),
+            written: 0,
+            dead: false,
+        }
+    }
+
+    fn has_pending(&self) -> bool {
+        self.written < self.pending.len()
+    }
+
     fn flush(&mut self) {
-        while !self.pending.is_empty() {
-            match self.stream.try_write(&self.pending) {
-                Ok(n) => {
-                    self.pending.drain(..n);
-                }
+        while self.has_pending() {
+            match self.stream.try_write(&self.pending[self.written..]) {
+                Ok(n) => self.written += n,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(_) => {
                     self.dead = true;
@@ -84,10 +97,18 @@ impl Client {
                 }
             }
         }
+        if !self.has_pending() {
+            self.pending.clear();
+            self.written = 0;
+        } else if self.written > 64 * 1024 && self.written * 2 > self.pending.len() {
+            // Compact now and then (amortised), never on every partial write.
+            self.pending.drain(..self.written);
+            self.written = 0;
+        }
     }
 
     fn send(&mut self, frame: &[u8]) {
-        if self.pending.is_empty() {
+        if !self.has_pending() {
             match self.stream.try_write(frame) {
                 Ok(n) if n == frame.len() => return,
                 Ok(n) => self.pending.extend_from_slice(&frame[n..]),
@@ -100,7 +121,7 @@ impl Client {
             self.pending.extend_from_slice(frame);
             self.flush();
         }
-        if self.pending.len() > MAX_PENDING {
+        if self.pending.len() - self.written > MAX_PENDING {
             self.dead = true;
         }
     }
@@ -135,9 +156,9 @@ pub async fn run(listener: TcpListener, nats_url: &str, subject: &str) -> anyhow
     loop {
         tokio::select! {
             Some(stream) = joins.recv() => {
-                let mut client = Client { stream, pending: Vec::new(), dead: false };
+                let mut client = Client::new(stream);
                 client.send(&ready);
-                any_pending |= !client.pending.is_empty();
+                any_pending |= client.has_pending();
                 clients.push(client);
             }
             event = events.next() => {
@@ -146,7 +167,7 @@ pub async fn run(listener: TcpListener, nats_url: &str, subject: &str) -> anyhow
                 any_pending = false;
                 for client in &mut clients {
                     client.send(&frame);
-                    any_pending |= !client.pending.is_empty();
+                    any_pending |= client.has_pending();
                 }
                 clients.retain(|c| !c.dead);
             }
@@ -154,7 +175,7 @@ pub async fn run(listener: TcpListener, nats_url: &str, subject: &str) -> anyhow
                 any_pending = false;
                 for client in &mut clients {
                     client.flush();
-                    any_pending |= !client.pending.is_empty();
+                    any_pending |= client.has_pending();
                 }
                 clients.retain(|c| !c.dead);
             }

@@ -65,6 +65,9 @@ enum Command {
         /// Start the floor broadcaster fed from this NATS and point the viewers at it (raw).
         #[arg(long)]
         floor_nats: Option<String>,
+        /// Floor processes (viewers spread over them, as over two edges).
+        #[arg(long, default_value_t = 2)]
+        floor_procs: usize,
         #[arg(long, default_value_t = 1000)]
         viewers: usize,
         /// Viewers per client process (each process stays far below the fd limit).
@@ -283,6 +286,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             protocol,
             urls: url_list,
             floor_nats,
+            floor_procs,
             viewers,
             per_process,
             phases,
@@ -299,17 +303,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             loadgen::driver::signer();
             let mut servers = common.servers()?;
-            let mut floor = None;
+            let mut floors = Vec::new();
             let (protocol, urls) = match floor_nats {
                 Some(nats) => {
                     loopback_only(&nats)?;
-                    let (child, url) = loadgen::fanout::start_floor(&nats).await?;
+                    let (children, urls) =
+                        loadgen::fanout::start_floors(&nats, floor_procs).await?;
                     servers.push(Server {
                         name: "floor".into(),
-                        pids: child.id().into_iter().collect(),
+                        pids: children.iter().filter_map(|c| c.id()).collect(),
                     });
-                    floor = Some(child);
-                    (Protocol::Raw, vec![url])
+                    floors = children;
+                    (Protocol::Raw, urls)
                 }
                 None => (protocol, urls(&url_list)?),
             };
@@ -337,7 +342,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 probe_nats: probe_nats.as_deref(),
             };
             let rows = loadgen::fanout::run_target(&run).await?;
-            drop(floor);
+            drop(floors);
             common.write(&rows)
         }
         Command::Smoke {
