@@ -6,6 +6,10 @@
 # with apt-get when it can), otherwise with `docker compose` when a Docker
 # engine runs. Ctrl+C, SIGTERM, SIGHUP or any failure stops exactly the
 # processes this script started, in reverse order.
+#
+# Its parts: scripts/start/help.txt (--help), procs.sh (finding and stopping
+# processes, --stop), settings.sh (secrets, per-IP limits, admin access),
+# install.sh (apt-get, docker compose), and scripts/render-nginx.sh.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -14,60 +18,7 @@ CALLER_PWD="$PWD"
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 if [[ -n ${HOME:-} && -d $HOME/.cargo/bin ]]; then PATH="$PATH:$HOME/.cargo/bin"; fi
 
-usage() {
-  cat <<'EOF'
-Usage: ./start.sh [--no-build] [--fresh] [--docker] [--stop] [--help]
-
-Runs redis-server, nats-server, the booking service, the edge servers and NGINX,
-waits until every part answers its health check, prints the URL and then waits.
-Ctrl+C (or SIGTERM) stops everything it started, in reverse order.
-
-Options:
-  --no-build   Do not run cargo; use the binaries in target/release
-               (the same as BIN_DIR=target/release).
-  --fresh      Delete the Redis data in $RUN_DIR/redis first (all bookings).
-  --docker     Use `docker compose up --build` even if the native programs exist.
-  --stop       Stop a start.sh running with the same RUN_DIR (or the processes a
-               killed one left behind, as recorded in $RUN_DIR/pids), then exit.
-  -h, --help   Show this help.
-
-Environment (defaults in brackets):
-  HTTP_PORT           NGINX port, the URL to open                        [80]
-  EDGES               number of edge servers                              [2]
-  EDGE_BASE_PORT      port of the first edge; edges use consecutive ports [3000]
-  BOOKING_PORT        booking service port                                [8080]
-  REDIS_PORT          redis-server port                                   [6379]
-  NATS_PORT           nats-server client port                             [4222]
-  NATS_MONITOR_PORT   nats-server monitoring port (/healthz)              [8222]
-  HOLD_SECONDS        passed to the booking service if set                [service default: 30]
-  MAX_HOLDS_PER_USER  passed to the booking service if set                [service default: 4]
-  VENUES              passed to the booking service if set                [service default: main:10x10]
-  ADMIN_TOKEN         bearer token for POST /api/admin/reset              [random, printed at start]
-  RUST_LOG            log filter for the Rust services                    [info]
-  RUN_DIR             state dir: logs/, pids/, redis/, nginx/             [<repo>/.run]
-  BIN_DIR             dir with prebuilt booking-service and edge-server;
-                      when set, nothing is built                          [build with cargo]
-  HEALTH_TIMEOUT      seconds to wait for each part's health check        [60]
-  STOP_TIMEOUT        seconds a part gets after SIGTERM before SIGKILL    [7]
-  RESTART             1 = restart a part that exits while running         [0]
-
-The booking service and the edges listen on 127.0.0.1 only (HOST=127.0.0.1),
-Redis and NATS too; NGINX listens on all interfaces.
-
-Files (under RUN_DIR):
-  logs/<part>.log     output of redis-server, nats-server, booking-service,
-                      edge-<port>, nginx (NGINX access/error logs: nginx/)
-  pids/<part>.pid     PID of each part, e.g. pids/edge-3000.pid
-                      (scripts/kill-edge.sh edge-3000 kills that edge with -9)
-  redis/              Redis AOF data (survives restarts; --fresh deletes it)
-  admin_token         the ADMIN_TOKEN in use (mode 600)
-
-Examples:
-  ./start.sh                              # http://localhost
-  HTTP_PORT=8000 EDGES=3 ./start.sh       # http://localhost:8000, edges 3000-3002
-  BIN_DIR=/opt/seatmap/bin ./start.sh     # prebuilt binaries, no cargo
-EOF
-}
+usage() { cat "$ROOT/scripts/start/help.txt"; }
 
 say()  { printf '[start] %s\n' "$*"; }
 warn() { printf '[start] warning: %s\n' "$*" >&2; }
@@ -77,7 +28,7 @@ die()  { printf '[start] error: %s\n' "$*" >&2; exit 1; }
 abs_path() { case $1 in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$CALLER_PWD/$1" ;; esac; }
 
 # ---------------------------------------------------------------- options
-NO_BUILD=0 FRESH=0 FORCE_DOCKER=0 DO_STOP=0
+NO_BUILD=0 FRESH=0 FORCE_DOCKER=0 DO_STOP=0 CLUSTER=0
 for arg in "$@"; do
   case $arg in
     -h|--help) usage; exit 0 ;;
@@ -85,6 +36,7 @@ for arg in "$@"; do
     --fresh) FRESH=1 ;;
     --docker) FORCE_DOCKER=1 ;;
     --stop) DO_STOP=1 ;;
+    --cluster) CLUSTER=1 ;;
     *) die "unknown option: $arg (see ./start.sh --help)" ;;
   esac
 done
@@ -101,19 +53,30 @@ STOP_TIMEOUT=${STOP_TIMEOUT:-7}
 RESTART=${RESTART:-0}
 export RUST_LOG=${RUST_LOG:-info}
 RUN_DIR=$(abs_path "${RUN_DIR:-$ROOT/.run}")
+NATS_CLUSTER_PORT=${NATS_CLUSTER_PORT:-6222}
+# --cluster: a 6-node Redis Cluster (3 masters, 3 replicas), a 3-node NATS cluster and
+# BOOKINGS booking services; otherwise one of each.
+if (( CLUSTER )); then
+  BOOKINGS=${BOOKINGS:-2}
+  REDIS_WAIT_REPLICAS=${REDIS_WAIT_REPLICAS:-1}
+else
+  BOOKINGS=${BOOKINGS:-1}
+fi
 # Optional booking-service settings: passed on only when set, so the service's
 # own defaults (the contract's) apply otherwise.
-for v in HOLD_SECONDS MAX_HOLDS_PER_USER VENUES USER_RATE_LIMIT; do
+for v in HOLD_SECONDS MAX_HOLDS_PER_USER VENUES USER_RATE_LIMIT MAX_SHOPPERS SHOPPING_SECONDS \
+         EVENT_HISTORY REDIS_WAIT_REPLICAS; do
   if [[ -n ${!v:-} ]]; then export "${v?}"; fi
 done
 
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
-for v in HTTP_PORT EDGE_BASE_PORT BOOKING_PORT REDIS_PORT NATS_PORT NATS_MONITOR_PORT; do
+for v in HTTP_PORT EDGE_BASE_PORT BOOKING_PORT REDIS_PORT NATS_PORT NATS_MONITOR_PORT NATS_CLUSTER_PORT; do
   if ! is_uint "${!v}" || (( ${!v} < 1 || ${!v} > 65535 )); then
     die "$v must be a port number (1-65535), got '${!v}'"
   fi
 done
 if ! is_uint "$EDGES" || (( EDGES < 1 )); then die "EDGES must be a whole number >= 1, got '$EDGES'"; fi
+if ! is_uint "$BOOKINGS" || (( BOOKINGS < 1 || BOOKINGS > 16 )); then die "BOOKINGS must be 1-16, got '$BOOKINGS'"; fi
 (( EDGE_BASE_PORT + EDGES - 1 <= 65535 )) || die "EDGE_BASE_PORT + EDGES goes past port 65535"
 for v in HEALTH_TIMEOUT STOP_TIMEOUT; do
   if ! is_uint "${!v}" || (( ${!v} < 1 )); then die "$v must be a whole number of seconds >= 1, got '${!v}'"; fi
@@ -123,6 +86,41 @@ EDGE_PORTS=()
 for (( i = 0; i < EDGES; i++ )); do EDGE_PORTS+=( $(( EDGE_BASE_PORT + i )) ); done
 EDGE_NAMES=()
 for p in "${EDGE_PORTS[@]}"; do EDGE_NAMES+=("edge-$p"); done
+# The parts of each kind. One machine: redis-server, nats-server, booking-service.
+# --cluster: redis-<port> ×6, nats-<port> ×3, booking-<port> ×BOOKINGS.
+BOOKING_PORTS=()
+for (( i = 0; i < BOOKINGS; i++ )); do BOOKING_PORTS+=( $(( BOOKING_PORT + i )) ); done
+if (( CLUSTER )); then
+  REDIS_PORTS=() NATS_PORTS=()
+  for (( i = 0; i < 6; i++ )); do REDIS_PORTS+=( $(( REDIS_PORT + i )) ); done
+  for (( i = 0; i < 3; i++ )); do NATS_PORTS+=( $(( NATS_PORT + i )) ); done
+  REDIS_NAMES=() NATS_NAMES=() BOOKING_NAMES=()
+  for p in "${REDIS_PORTS[@]}"; do REDIS_NAMES+=("redis-$p"); done
+  for p in "${NATS_PORTS[@]}"; do NATS_NAMES+=("nats-$p"); done
+  for p in "${BOOKING_PORTS[@]}"; do BOOKING_NAMES+=("booking-$p"); done
+else
+  REDIS_PORTS=("$REDIS_PORT") NATS_PORTS=("$NATS_PORT")
+  REDIS_NAMES=(redis-server) NATS_NAMES=(nats-server)
+  BOOKING_NAMES=(booking-service)
+  for p in "${BOOKING_PORTS[@]:1}"; do BOOKING_NAMES+=("booking-$p"); done
+fi
+# What the services are given: every node of each cluster, each service starting with a
+# different one so the load spreads.
+join_by() { local IFS=$1; shift; printf '%s' "$*"; }
+REDIS_URL_ALL="redis://127.0.0.1:$REDIS_PORT"
+(( CLUSTER )) && REDIS_URL_ALL="redis-cluster://$(join_by , $(for p in "${REDIS_PORTS[@]}"; do printf '127.0.0.1:%s ' "$p"; done))"
+# rotated KIND N: the comma list of KIND (nats or booking) starting at the Nth entry.
+rotated() {
+  local -a list=() out=()
+  local i n
+  case $1 in
+    nats) for p in "${NATS_PORTS[@]}"; do list+=("nats://127.0.0.1:$p"); done ;;
+    booking) for p in "${BOOKING_PORTS[@]}"; do list+=("http://127.0.0.1:$p"); done ;;
+  esac
+  n=${#list[@]}
+  for (( i = 0; i < n; i++ )); do out+=("${list[(i + $2) % n]}"); done
+  join_by , "${out[@]}"
+}
 
 LOG_DIR="$RUN_DIR/logs"
 PID_DIR="$RUN_DIR/pids"
@@ -130,182 +128,19 @@ REDIS_DIR="$RUN_DIR/redis"
 NGINX_DIR="$RUN_DIR/nginx"
 FRONTEND_DIR="$ROOT/frontend"
 
-# ---------------------------------------------------------------- process helpers
-# The program name (/proc/PID/comm) each pid file must point at. Checked before
-# any signal is sent, so a recycled PID is never killed by mistake.
-expected_comm() {
-  case $1 in
-    redis-server|nats-server|booking-service|nginx) printf '%s\n' "$1" ;;
-    edge-*) printf 'edge-server\n' ;;
-    *) return 1 ;;
-  esac
-}
-proc_comm() {
-  if [[ -r /proc/$1/comm ]]; then cat "/proc/$1/comm" 2>/dev/null
-  else ps -o comm= -p "$1" 2>/dev/null; fi
-}
-# "STATE PPID" of a process (from /proc/PID/stat, after the "(comm)" field).
-proc_state_ppid() {
-  if [[ -d /proc/$$ ]]; then
-    sed -n 's/^.*) \([A-Za-z]\) \([0-9]*\) .*/\1 \2/p' "/proc/$1/stat" 2>/dev/null
-  else
-    ps -o stat=,ppid= -p "$1" 2>/dev/null
-  fi
-}
-# live PID WANT: PID runs (zombies do not count) and is ours. WANT is either
-# "child" (a direct child of this script: its PID cannot have been recycled)
-# or the program name the process must have (for PIDs read from pid files).
-live() {
-  local pid=$1 want=$2 st='' ppid=''
-  [[ $pid =~ ^[0-9]+$ ]] || return 1
-  read -r st ppid < <(proc_state_ppid "$pid") || true
-  [[ -n $st && $st != Z* && $st != X* ]] || return 1
-  if [[ $want == child ]]; then [[ $ppid == "$$" ]]
-  else [[ "$(proc_comm "$pid")" == "$want" ]]; fi
-}
-pid_is() { live "$1" "$2"; }
+# Process helpers (live, stop_parts, …) and --stop.
+# shellcheck source=scripts/start/procs.sh
+. "$ROOT/scripts/start/procs.sh"
+if (( DO_STOP )); then stop_previous_run; fi
 
-# stop_parts WANT NAME=PID...: TERM them all at once (parts of one kind, e.g.
-# every edge, stop in parallel), wait up to STOP_TIMEOUT s, then KILL what is
-# left. Only PIDs that pass `live PID WANT` are signalled; WANT "comm" means
-# the program name that belongs to NAME.
-stop_parts() {
-  local want=$1 entry name pid w i j left
-  shift
-  local -a names=() pids=() wants=()
-  for entry in "$@"; do
-    name=${entry%%=*} pid=${entry#*=} w=$want
-    [[ $want == comm ]] && { w=$(expected_comm "$name") || continue; }
-    if live "$pid" "$w"; then
-      kill -TERM "$pid" 2>/dev/null || true
-      names+=("$name") pids+=("$pid") wants+=("$w")
-    else
-      printf '[stop] %s (pid %s) had already exited\n' "$name" "$pid"
-    fi
-  done
-  (( ${#pids[@]} )) || return 0
-  for (( i = 0; i < STOP_TIMEOUT * 10; i++ )); do
-    left=0
-    for j in "${!pids[@]}"; do live "${pids[j]}" "${wants[j]}" && { left=1; break; }; done
-    (( left )) || break
-    sleep 0.1
-  done
-  for j in "${!pids[@]}"; do
-    if live "${pids[j]}" "${wants[j]}"; then
-      printf '[stop] %s (pid %s) still running after %s s: KILL\n' "${names[j]}" "${pids[j]}" "$STOP_TIMEOUT"
-      kill -KILL "${pids[j]}" 2>/dev/null || true
-    fi
-  done
-  for j in "${!pids[@]}"; do
-    for (( i = 0; i < 20; i++ )); do live "${pids[j]}" "${wants[j]}" || break; sleep 0.1; done
-    # Reap our own children here, so none is left as a zombie after we exit.
-    [[ $want != child ]] || wait "${pids[j]}" 2>/dev/null || true
-    printf '[stop] %s (pid %s) stopped\n' "${names[j]}" "${pids[j]}"
-  done
-}
-part_kind() { case $1 in edge-*) echo edge ;; *) echo "$1" ;; esac; }
+# Secrets, per-IP limits, admin access.
+# shellcheck source=scripts/start/settings.sh
+. "$ROOT/scripts/start/settings.sh"
 
-# ---------------------------------------------------------------- --stop
-if (( DO_STOP )); then
-  stopped=0
-  if [[ -f $RUN_DIR/start.pid ]]; then
-    spid=$(<"$RUN_DIR/start.pid")
-    if [[ $spid =~ ^[0-9]+$ ]] && kill -0 "$spid" 2>/dev/null &&
-       tr '\0' ' ' <"/proc/$spid/cmdline" 2>/dev/null | grep -q 'start\.sh'; then
-      say "stopping start.sh (pid $spid); it stops its parts"
-      kill -TERM "$spid"
-      for (( i = 0; i < 400; i++ )); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
-      kill -0 "$spid" 2>/dev/null && die "start.sh (pid $spid) is still running after 40 s"
-      stopped=1
-    fi
-  fi
-  # Leftovers of a start.sh that was itself killed with -9, newest part first.
-  if [[ -d $PID_DIR ]]; then
-    for group in nginx 'edge-*' booking-service nats-server redis-server; do
-      parts=()
-      for f in "$PID_DIR"/$group.pid; do
-        [[ -f $f ]] || continue
-        name=$(basename "$f" .pid)
-        pid=$(<"$f")
-        if comm=$(expected_comm "$name") && pid_is "$pid" "$comm"; then parts+=("$name=$pid"); stopped=1; fi
-        rm -f "$f"
-      done
-      (( ${#parts[@]} == 0 )) || stop_parts comm "${parts[@]}"
-    done
-  fi
-  if (( stopped )); then say "stopped"; else say "nothing to stop (RUN_DIR=$RUN_DIR)"; fi
-  exit 0
-fi
-
-# ---------------------------------------------------------------- docker compose
-docker_ok() { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; }
-
-new_admin_token() {
-  local t
-  t=$(od -vAn -N16 -tx1 /dev/urandom 2>/dev/null | tr -d ' \n') || true
-  [[ -n $t ]] || t="$(date +%s%N)$RANDOM$RANDOM"
-  printf 'admin-%s\n' "$t"
-}
-ADMIN_TOKEN_GENERATED=0
-if [[ -z ${ADMIN_TOKEN:-} ]]; then
-  ADMIN_TOKEN=$(new_admin_token)
-  ADMIN_TOKEN_GENERATED=1
-fi
-export ADMIN_TOKEN
-
-run_compose() {
-  local compose=()
-  if docker compose version >/dev/null 2>&1; then compose=(docker compose)
-  elif command -v docker-compose >/dev/null 2>&1; then compose=(docker-compose)
-  else die "a Docker engine runs, but neither 'docker compose' nor 'docker-compose' is installed"
-  fi
-  (( EDGES == 2 )) || warn "docker compose always runs two edges (edge1, edge2); EDGES=$EDGES is ignored"
-  export HTTP_PORT
-  say "running the stack with: ${compose[*]} up --build (Ctrl+C stops the containers)"
-  say "URL: http://localhost$( (( HTTP_PORT == 80 )) || printf ':%s' "$HTTP_PORT")"
-  (( ADMIN_TOKEN_GENERATED )) && say "ADMIN_TOKEN=$ADMIN_TOKEN (generated for this run)"
-  cd "$ROOT"
-  exec "${compose[@]}" -f "$ROOT/docker-compose.yml" up --build
-}
-
+# Programs (apt-get) and the docker compose fallback.
+# shellcheck source=scripts/start/install.sh
+. "$ROOT/scripts/start/install.sh"
 (( FORCE_DOCKER )) && { docker_ok || die "--docker given, but no Docker engine answers ('docker info' fails)"; run_compose; }
-
-# ---------------------------------------------------------------- native programs
-REQUIRED=(redis-server redis-cli nats-server nginx curl)
-missing_programs() {
-  local p
-  for p in "${REQUIRED[@]}"; do command -v "$p" >/dev/null 2>&1 || printf '%s\n' "$p"; done
-}
-package_of() {
-  case $1 in redis-server|redis-cli) echo redis-server ;; *) echo "$1" ;; esac
-}
-
-# apt-get install, as root or through sudo. The packages' own system services
-# (redis on 6379, nginx on 80) are kept from starting with a temporary
-# policy-rc.d, so they do not take the ports this script is about to use.
-install_packages() {
-  local pkgs=("$@") sudo=()
-  command -v apt-get >/dev/null 2>&1 || { warn "apt-get not found"; return 1; }
-  if (( EUID != 0 )); then
-    command -v sudo >/dev/null 2>&1 || { warn "not root and no sudo"; return 1; }
-    # Never wait for a password without a terminal (CI, no stdin).
-    if [[ -t 0 && -z ${CI:-} ]]; then sudo=(sudo); else sudo=(sudo -n); fi
-  fi
-  say "installing ${pkgs[*]} with apt-get (their system services are not started)"
-  # shellcheck disable=SC2016  # the script is expanded by sh, not here
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive sh -c '
-    set -e
-    made=
-    if [ ! -e /usr/sbin/policy-rc.d ]; then
-      printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d
-      chmod 755 /usr/sbin/policy-rc.d
-      made=1
-    fi
-    trap "if [ -n \"\$made\" ]; then rm -f /usr/sbin/policy-rc.d; fi" EXIT
-    apt-get update
-    apt-get install -y --no-install-recommends "$@"
-  ' sh "${pkgs[@]}" </dev/null
-}
 
 mapfile -t MISSING < <(missing_programs)
 if (( ${#MISSING[@]} )); then
@@ -383,9 +218,17 @@ port_busy() {
 check_ports() {
   local -A seen=()
   local entry name var port who
-  local -a list=("nginx|HTTP_PORT|$HTTP_PORT" "redis-server|REDIS_PORT|$REDIS_PORT"
-                 "nats-server|NATS_PORT|$NATS_PORT" "nats-server monitoring|NATS_MONITOR_PORT|$NATS_MONITOR_PORT"
-                 "booking-service|BOOKING_PORT|$BOOKING_PORT")
+  local -a list=("nginx|HTTP_PORT|$HTTP_PORT")
+  local i
+  for port in "${REDIS_PORTS[@]}"; do list+=("redis-server|REDIS_PORT|$port"); done
+  if (( CLUSTER )); then
+    for port in "${REDIS_PORTS[@]}"; do list+=("redis cluster bus|REDIS_PORT|$(( port + 10000 ))"); done
+    for (( i = 0; i < ${#NATS_PORTS[@]}; i++ )); do list+=("nats cluster routes|NATS_CLUSTER_PORT|$(( NATS_CLUSTER_PORT + i ))"); done
+  fi
+  for (( i = 0; i < ${#NATS_PORTS[@]}; i++ )); do
+    list+=("nats-server|NATS_PORT|${NATS_PORTS[i]}" "nats-server monitoring|NATS_MONITOR_PORT|$(( NATS_MONITOR_PORT + i ))")
+  done
+  for port in "${BOOKING_PORTS[@]}"; do list+=("booking-service|BOOKING_PORT|$port"); done
   for port in "${EDGE_PORTS[@]}"; do list+=("edge-$port|EDGE_BASE_PORT|$port"); done
   for entry in "${list[@]}"; do
     IFS='|' read -r name var port <<<"$entry"
@@ -471,18 +314,39 @@ trap 'on_signal SIGHUP 129' HUP
 # part_cmd NAME: sets CMD to the command line of that part.
 part_cmd() {
   case $1 in
+    # TOKEN_SECRET and ADMIN_TOKEN reach the two services through the environment (never
+    # the command line, which the logs show); the other parts do not get them.
     redis-server)
-      CMD=(redis-server "$ROOT/redis/redis.conf" --port "$REDIS_PORT" --dir "$REDIS_DIR" --daemonize no) ;;
+      CMD=(env -u TOKEN_SECRET -u ADMIN_TOKEN
+           redis-server "$ROOT/redis/redis.conf" --port "$REDIS_PORT" --dir "$REDIS_DIR" --daemonize no) ;;
+    redis-*)
+      # A Redis Cluster node: its own data dir (AOF and nodes.conf), the bus on port + 10000.
+      local port=${1#redis-}
+      mkdir -p "$REDIS_DIR/$port"
+      CMD=(env -u TOKEN_SECRET -u ADMIN_TOKEN
+           redis-server "$ROOT/redis/redis.conf" --port "$port" --dir "$REDIS_DIR/$port" --daemonize no
+           --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000
+           --cluster-port $(( port + 10000 ))) ;;
     nats-server)
-      CMD=(nats-server -a 127.0.0.1 -p "$NATS_PORT" -m "$NATS_MONITOR_PORT") ;;
-    booking-service)
-      CMD=(env HOST=127.0.0.1 PORT="$BOOKING_PORT" REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
-           NATS_URL="nats://127.0.0.1:$NATS_PORT" "$BIN_DIR/booking-service") ;;
+      CMD=(env -u TOKEN_SECRET -u ADMIN_TOKEN nats-server -a 127.0.0.1 -p "$NATS_PORT" -m "$NATS_MONITOR_PORT") ;;
+    nats-*)
+      local port=${1#nats-} i=0 routes=()
+      i=$(( port - NATS_PORT ))
+      for (( j = 0; j < ${#NATS_PORTS[@]}; j++ )); do routes+=("nats-route://127.0.0.1:$(( NATS_CLUSTER_PORT + j ))"); done
+      CMD=(env -u TOKEN_SECRET -u ADMIN_TOKEN nats-server -a 127.0.0.1 -p "$port" -m $(( NATS_MONITOR_PORT + i ))
+           --cluster_name seatmap --cluster "nats://127.0.0.1:$(( NATS_CLUSTER_PORT + i ))"
+           --routes "$(join_by , "${routes[@]}")") ;;
+    booking-*)
+      local port=$BOOKING_PORT
+      [[ $1 == booking-service ]] || port=${1#booking-}
+      CMD=(env HOST=127.0.0.1 PORT="$port" SERVICE_ID="$1" REDIS_URL="$REDIS_URL_ALL"
+           NATS_URL="$(rotated nats $(( port - BOOKING_PORT )))" "$BIN_DIR/booking-service") ;;
     edge-*)
-      CMD=(env HOST=127.0.0.1 PORT="${1#edge-}" EDGE_ID="$1" BOOKING_URL="http://127.0.0.1:$BOOKING_PORT"
-           NATS_URL="nats://127.0.0.1:$NATS_PORT" "$BIN_DIR/edge-server") ;;
+      local k=$(( ${1#edge-} - EDGE_BASE_PORT ))
+      CMD=(env HOST=127.0.0.1 PORT="${1#edge-}" EDGE_ID="$1" BOOKING_URL="$(rotated booking "$k")"
+           NATS_URL="$(rotated nats "$k")" "$BIN_DIR/edge-server") ;;
     nginx)
-      CMD=("$NGINX_BIN" -p "$NGINX_DIR/" -c "$NGINX_DIR/nginx.conf" "${NGINX_E[@]}" -g 'daemon off;') ;;
+      CMD=(env -u TOKEN_SECRET -u ADMIN_TOKEN "$NGINX_BIN" -p "$NGINX_DIR/" -c "$NGINX_DIR/nginx.conf" "${NGINX_E[@]}" -g 'daemon off;') ;;
   esac
 }
 
@@ -501,8 +365,11 @@ http_ok() { curl -fsS -o /dev/null --noproxy '*' --max-time 2 "$1" 2>/dev/null; 
 healthy() {
   case $1 in
     redis-server)    [[ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" == PONG ]] ;;
+    redis-*)         [[ "$(redis-cli -h 127.0.0.1 -p "${1#redis-}" ping 2>/dev/null)" == PONG ]] ;;
     nats-server)     http_ok "http://127.0.0.1:$NATS_MONITOR_PORT/healthz" ;;
+    nats-*)          http_ok "http://127.0.0.1:$(( NATS_MONITOR_PORT + ${1#nats-} - NATS_PORT ))/healthz" ;;
     booking-service) http_ok "http://127.0.0.1:$BOOKING_PORT/health" ;;
+    booking-*)       http_ok "http://127.0.0.1:${1#booking-}/health" ;;
     edge-*)          http_ok "http://127.0.0.1:${1#edge-}/health" ;;
     nginx)           http_ok "http://127.0.0.1:$HTTP_PORT/health" ;;
   esac
@@ -510,8 +377,11 @@ healthy() {
 describe() {
   case $1 in
     redis-server)    echo ":$REDIS_PORT" ;;
+    redis-*)         echo ":${1#redis-} (cluster node)" ;;
     nats-server)     echo ":$NATS_PORT, monitoring :$NATS_MONITOR_PORT" ;;
+    nats-*)          echo ":${1#nats-} (cluster node)" ;;
     booking-service) echo ":$BOOKING_PORT" ;;
+    booking-*)       echo ":${1#booking-}" ;;
     edge-*)          echo ":${1#edge-}" ;;
     nginx)           echo ":$HTTP_PORT" ;;
   esac
@@ -552,47 +422,38 @@ wait_healthy() {
   done
 }
 
-render_nginx_conf() {
-  local tmpl="$ROOT/nginx/nginx.conf.template" out="$NGINX_DIR/nginx.conf" servers="$NGINX_DIR/edge-servers.conf"
-  [[ -f $tmpl ]] || die "$tmpl not found"
-  : >"$servers"
-  for p in "${EDGE_PORTS[@]}"; do
-    printf '        server 127.0.0.1:%s max_fails=1 fail_timeout=5s;\n' "$p" >>"$servers"
+# --cluster: make the six nodes one Redis Cluster (3 masters, 3 replicas) unless their
+# nodes.conf already says they are one (a restart with the same RUN_DIR), then wait until the
+# cluster is ok and every replica is in sync.
+form_redis_cluster() {
+  local nodes=() p t0=$SECONDS info
+  for p in "${REDIS_PORTS[@]}"; do nodes+=("127.0.0.1:$p"); done
+  printf '[start] %-16s %-28s ... ' "redis-cluster" "3 masters + 3 replicas"
+  if ! redis-cli -p "$REDIS_PORT" cluster info 2>/dev/null | grep -q 'cluster_slots_assigned:16384'; then
+    redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes >>"$LOG_DIR/redis-cluster.log" 2>&1 ||
+      { printf 'FAILED\n'; show_log redis-cluster; die "redis-cli --cluster create failed"; }
+  fi
+  while :; do
+    local ok=1
+    for p in "${REDIS_PORTS[@]}"; do
+      info=$(redis-cli -p "$p" cluster info 2>/dev/null; redis-cli -p "$p" info replication 2>/dev/null)
+      [[ $info == *cluster_state:ok* ]] || { ok=0; break; }
+      [[ $info == *role:master* || $info == *master_link_status:up* ]] || { ok=0; break; }
+    done
+    (( ok )) && break
+    (( SECONDS - t0 < HEALTH_TIMEOUT )) || { printf 'FAILED\n'; die "the Redis Cluster did not become ok within ${HEALTH_TIMEOUT}s"; }
+    sleep 0.3
   done
-  # Escape for the right-hand side of a sed s||| command.
-  sed_rhs() { printf '%s' "$1" | sed -e 's/[\\&|]/\\&/g'; }
-  sed -e "/@EDGE_SERVERS@/{
-r $servers
-d
-}" \
-      -e "s|@HTTP_PORT@|$(sed_rhs "$HTTP_PORT")|g" \
-      -e "s|@BOOKING_ADDR@|$(sed_rhs "127.0.0.1:$BOOKING_PORT")|g" \
-      -e "s|@FRONTEND_DIR@|$(sed_rhs "$FRONTEND_DIR")|g" \
-      -e "s|@RUN_DIR@|$(sed_rhs "$NGINX_DIR")|g" \
-      "$tmpl" >"$out"
-  if grep -qE '@[A-Z_]+@' "$out"; then
-    die "unreplaced placeholder in $out: $(grep -oE '@[A-Z_]+@' "$out" | sort -u | tr '\n' ' ')"
-  fi
-  # Also listen on IPv6 when the host has it: "localhost" resolves to ::1 first
-  # for some clients (Node >= 17, some browsers), and nothing else listens there.
-  if grep -qs '^0\{31\}1 ' /proc/net/if_inet6; then
-    sed -i "s|^\( *\)listen $HTTP_PORT default_server;|&\n\1listen [::]:$HTTP_PORT default_server;|" "$out"
-  fi
-  # Run as root, NGINX workers switch to user nobody, who may not be able to
-  # read the frontend (e.g. a checkout under /root). Then serve it as the user
-  # who owns it.
-  if (( EUID == 0 )) && [[ -d $FRONTEND_DIR ]] && command -v runuser >/dev/null 2>&1 &&
-     ! runuser -u nobody -- test -r "$FRONTEND_DIR/index.html" 2>/dev/null; then
-    local owner
-    owner=$(stat -c '%U %G' "$FRONTEND_DIR")
-    sed -i "1i user $owner;  # added by start.sh: user nobody cannot read $FRONTEND_DIR" "$out"
-  fi
-  local out_t
-  if ! out_t=$("$NGINX_BIN" -t -q -p "$NGINX_DIR/" -c "$out" "${NGINX_E[@]}" 2>&1); then
-    printf '%s\n' "$out_t" >&2
-    die "nginx rejected $out (rendered from $tmpl)"
-  fi
+  printf 'ok (%ss)\n' $(( SECONDS - t0 ))
 }
+
+render_nginx_conf() {
+  HTTP_PORT=$HTTP_PORT BOOKING_PORTS="${BOOKING_PORTS[*]}" EDGE_PORTS="${EDGE_PORTS[*]}" \
+    FRONTEND_DIR=$FRONTEND_DIR NGINX_DIR=$NGINX_DIR NGINX_BIN=$NGINX_BIN \
+    "$ROOT/scripts/render-nginx.sh" "$ROOT/nginx/nginx.conf.template" "$NGINX_DIR/nginx.conf" ||
+    die "could not render the NGINX configuration"
+}
+
 
 # ---------------------------------------------------------------- build
 if (( NEED_BUILD )); then
@@ -618,13 +479,19 @@ if (( FRESH )); then
   mkdir -p "$REDIS_DIR"
 fi
 [[ -f $FRONTEND_DIR/index.html ]] || warn "$FRONTEND_DIR/index.html not found: the page will answer 404"
-for name in redis-server nats-server booking-service "${EDGE_NAMES[@]}" nginx; do : >"$LOG_DIR/$name.log"; done
-(umask 077 && printf '%s\n' "$ADMIN_TOKEN" >"$RUN_DIR/admin_token")
+for name in "${REDIS_NAMES[@]}" "${NATS_NAMES[@]}" "${BOOKING_NAMES[@]}" "${EDGE_NAMES[@]}" nginx; do
+  : >"$LOG_DIR/$name.log"
+done
+write_settings   # $RUN_DIR/admin_token and $RUN_DIR/limits.env
 
 say "run dir: $RUN_DIR"
-launch redis-server;    wait_healthy redis-server
-launch nats-server;     wait_healthy nats-server
-launch booking-service; wait_healthy booking-service
+for name in "${REDIS_NAMES[@]}"; do launch "$name"; done
+for name in "${REDIS_NAMES[@]}"; do wait_healthy "$name"; done
+(( CLUSTER )) && form_redis_cluster
+for name in "${NATS_NAMES[@]}"; do launch "$name"; done
+for name in "${NATS_NAMES[@]}"; do wait_healthy "$name"; done
+for name in "${BOOKING_NAMES[@]}"; do launch "$name"; done
+for name in "${BOOKING_NAMES[@]}"; do wait_healthy "$name"; done
 for name in "${EDGE_NAMES[@]}"; do launch "$name"; done
 for name in "${EDGE_NAMES[@]}"; do wait_healthy "$name"; done
 render_nginx_conf
@@ -652,11 +519,16 @@ cat <<EOF
 [start] the seat map is up: $URL
 
   Open in a browser:  $URL
-  Booking API:        http://127.0.0.1:$BOOKING_PORT  (health: $URL/health)
+  Booking API:        $(rotated booking 0 | tr , ' ')  (health: $URL/health)$( (( CLUSTER )) && printf '\n  Cluster:            Redis Cluster %s; NATS cluster %s' "${REDIS_URL_ALL#redis-cluster://}" "$(rotated nats 0)")
   Edges (WebSocket):  $(for p in "${EDGE_PORTS[@]}"; do printf 'ws://127.0.0.1:%s/ws ' "$p"; done)(through NGINX: ${URL/http/ws}/ws)
   Watch every event:  $WATCH
+  A new identity:     curl -s -X POST $URL/api/session   (for curl and scripts; the page gets one in WELCOME)
   Reset the demo:     curl -X POST -H 'Authorization: Bearer $ADMIN_TOKEN' $URL/api/admin/reset
-                      (ADMIN_TOKEN $( (( ADMIN_TOKEN_GENERATED )) && echo "generated for this run" || echo "from the environment"); also in $RUN_DIR/admin_token)
+                      (ADMIN_TOKEN $( (( ADMIN_TOKEN_GENERATED )) && echo "generated for this run" || echo "from the environment"); also in $RUN_DIR/admin_token;
+                      /api/admin/ answers through NGINX only from $( [[ $ADMIN_FROM == local ]] && echo "this machine" || echo "ADMIN_FROM=$ADMIN_FROM"))
+  Identities:         TOKEN_SECRET $( (( TOKEN_SECRET_GENERATED )) && echo "generated for this run: tokens from earlier runs are refused" || echo "from the environment")
+  Per-IP limits:      $LIMIT_SESSION_PER_MIN sessions/min (burst $LIMIT_SESSION_BURST), $LIMIT_SEAT_PER_SEC seat commands/s (burst $LIMIT_SEAT_BURST),
+                      $LIMIT_WS_PER_SEC WebSocket upgrades/s (burst $LIMIT_WS_BURST), $LIMIT_WS_CONN open WebSockets  (see $RUN_DIR/limits.env)
   Kill an edge:       $KILL_EDGE ${EDGE_NAMES[0]}$( [[ $RUN_DIR == "$ROOT/.run" ]] || printf ' %s' "$RUN_DIR")
   Logs:               $LOG_DIR/<part>.log  (tail -f $LOG_DIR/*.log); NGINX access/error logs in $NGINX_DIR/
   PIDs:               $PID_DIR/<part>.pid

@@ -5,18 +5,33 @@ cd "$(dirname "$0")"
 
 usage() {
   cat <<'USAGE'
-Usage: ./test.sh [--help]
+Usage: ./test.sh [--stack-only] [--help]
 
 Runs every test: formatting and clippy, the Rust unit and integration tests (each test starts
-its own redis-server and nats-server on free ports in a temporary directory), then the browser
-tests in headless Chromium against the whole stack started by ./start.sh behind NGINX.
+its own redis-server and nats-server on free ports in a temporary directory), then, against the
+whole stack started by ./start.sh behind NGINX (on free ports, HOLD_SECONDS=4, the default
+per-IP limits):
+  - a scripted websocat session with a token from POST /api/session;
+  - stack tests (Node, tests/browser/stack.test.mjs) from client addresses 127.0.0.1-5: a burst
+    of 1,000 sessions and 1,000 WebSocket upgrades from one address, the per-IP socket limit,
+    admin access, tokens, Origin;
+  - browser tests in headless Chromium (tests/browser/resilience.test.mjs, seatmap.test.mjs).
+Finally it stops the stack and checks that nothing is left running.
+
+  --stack-only  Skip fmt, clippy and cargo test; build the binaries (cargo build) if needed and
+                run only the stack, websocat and browser tests.
+
+Environment: TOKEN_SECRET (default: a new random one for this run, shared by every service the
+tests start), CI (set by CI systems; nothing here waits for input either way).
 
 Installs missing programs with apt-get (redis-server, nats-server, nginx, chromium, nodejs, npm)
-and the browser test dependencies with npm. Fails loudly when something cannot be installed.
+and the test dependencies with npm ci. Fails loudly when something cannot be installed.
 USAGE
 }
+stack_only=0
 case "${1:-}" in
   -h|--help) usage; exit 0 ;;
+  --stack-only) stack_only=1 ;;
   "") ;;
   *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
 esac
@@ -46,14 +61,26 @@ export PATH="$PATH:/usr/sbin"
 results=$(mktemp -d /tmp/seatmap-results.XXXXXX)
 have cargo || die "cargo is not installed (https://rustup.rs)"
 
+# One identity secret for everything this run starts (start.sh would make one too).
+if [ -z "${TOKEN_SECRET:-}" ]; then
+  TOKEN_SECRET=$(od -vAn -N32 -tx1 /dev/urandom | tr -d ' \n')
+fi
+export TOKEN_SECRET
+
 # --- Rust ----------------------------------------------------------------------------------
-step "cargo fmt --check"
-cargo fmt --all -- --check || die "code is not formatted: run cargo fmt --all"
-step "cargo clippy (the one build that tests and tools share)"
-cargo clippy --workspace --all-targets --locked -- -D warnings
-step "cargo test --workspace"
-cargo test --workspace --locked 2>&1 | tee "$results/cargo.txt"
-[ "${PIPESTATUS[0]}" -eq 0 ] || die "cargo test failed"
+if ((stack_only)); then
+  step "--stack-only: no fmt, clippy or cargo test; cargo build --workspace --bins"
+  cargo build --workspace --bins --locked || die "cargo build failed"
+  : >"$results/cargo.txt"
+else
+  step "cargo fmt --check"
+  cargo fmt --all -- --check || die "code is not formatted: run cargo fmt --all"
+  step "cargo clippy (the one build that tests and tools share)"
+  cargo clippy --workspace --all-targets --locked -- -D warnings
+  step "cargo test --workspace"
+  cargo test --workspace --locked 2>&1 | tee "$results/cargo.txt"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || die "cargo test failed"
+fi
 
 # --- the whole stack: websocat session and browser tests through NGINX -----------------
 if ! have websocat; then
@@ -100,15 +127,24 @@ step "websocat session through NGINX"
 tests/websocat-session.sh "ws://127.0.0.1:$HTTP_PORT/ws" | tee "$results/websocat.txt"
 [ "${PIPESTATUS[0]}" -eq 0 ] || die "websocat session failed"
 
-step "browser tests (headless Chromium through NGINX, two browser contexts)"
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"
+# A thousand sockets at once from one test process, and NGINX's two per proxied socket.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+export SEATMAP_URL="http://127.0.0.1:$HTTP_PORT" SEATMAP_ADMIN_TOKEN="$ADMIN_TOKEN" \
+  SEATMAP_RUN_DIR="$RUN_DIR" SEATMAP_BIN_DIR="$BIN_DIR" SEATMAP_HOLD_SECONDS="$HOLD_SECONDS"
+
+step "stack tests through NGINX: per-IP limits, admin access, tokens, Origin (127.0.0.1-5)"
+(cd tests/browser && node --test --test-concurrency=1 --test-reporter=spec stack.test.mjs) 2>&1 | tee "$results/stack.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || { tail -n 30 "$RUN_DIR"/logs/*.log; die "stack tests failed"; }
+
+step "browser tests (headless Chromium through NGINX, two browser contexts)"
 chromium_path=$(command -v chromium || echo /usr/bin/chromium)
 (
   cd tests/browser
-  SEATMAP_URL="http://127.0.0.1:$HTTP_PORT" SEATMAP_ADMIN_TOKEN="$ADMIN_TOKEN" \
-    SEATMAP_HOLD_SECONDS="$HOLD_SECONDS" SEATMAP_KILL_EDGE="$PWD/../../scripts/kill-edge.sh" \
-    SEATMAP_SCREENSHOT_DIR="$PWD/artifacts" CHROMIUM_PATH="$chromium_path" \
-    node --test --test-concurrency=1 --test-reporter=spec seatmap.test.mjs
+  # seatmap.test.mjs last: its last test leaves one edge dead.
+  SEATMAP_KILL_EDGE="$PWD/../../scripts/kill-edge.sh" SEATMAP_SCREENSHOT_DIR="$PWD/artifacts" \
+    CHROMIUM_PATH="$chromium_path" \
+    node --test --test-concurrency=1 --test-reporter=spec resilience.test.mjs seatmap.test.mjs
 ) 2>&1 | tee "$results/browser.txt"
 [ "${PIPESTATUS[0]}" -eq 0 ] || { tail -n 30 "$RUN_DIR"/logs/*.log; die "browser tests failed"; }
 
@@ -123,9 +159,14 @@ done
 echo "[test] start.sh stopped every process it started"
 
 # --- summary -----------------------------------------------------------------------------
-rust_passed=$(grep -oE '^test result: ok\. [0-9]+ passed' "$results/cargo.txt" | awk '{s += $4} END {print s + 0}')
-browser_passed=$(awk '$2 == "pass" && $3 ~ /^[0-9]+$/ {n = $3} END {print n + 0}' "$results/browser.txt")
+rust_passed=$({ grep -oE '^test result: ok\. [0-9]+ passed' "$results/cargo.txt" || true; } | awk '{s += $4} END {print s + 0}')
+count() { awk -v k="$1" '$2 == k && $3 ~ /^[0-9]+$/ {n = $3} END {print n + 0}' "$2"; }
+browser_passed=$(count pass "$results/browser.txt")
+stack_passed=$(count pass "$results/stack.txt")
+stack_todo=$(count todo "$results/stack.txt")
 websocat_passed=$(grep -oE '^websocat: [0-9]+ passed' "$results/websocat.txt" | awk '{print $2}')
-total=$((rust_passed + ${browser_passed:-0} + ${websocat_passed:-0}))
-printf '\n[test] rust %s, websocat %s, browser %s\n' "$rust_passed" "${websocat_passed:-0}" "${browser_passed:-0}"
+total=$((rust_passed + ${websocat_passed:-0} + stack_passed + browser_passed))
+printf '\n[test] rust %s%s, websocat %s, stack %s%s, browser %s\n' "$rust_passed" \
+  "$( ((stack_only)) && echo ' (skipped: --stack-only)')" "${websocat_passed:-0}" "$stack_passed" \
+  "$( ((stack_todo)) && echo " (+$stack_todo todo: waiting for the edge's Origin check)")" "$browser_passed"
 echo "all: $total passed, 0 failed"

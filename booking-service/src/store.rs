@@ -389,7 +389,18 @@ impl SeatStore {
             .await;
         self.metrics.observe_redis(started.elapsed());
         result.map_err(|error| match error.kind() {
-            ErrorKind::IO | ErrorKind::Timeout | ErrorKind::Canceled | ErrorKind::Backpressure => {
+            // A connection that broke mid-command can surface as several kinds; if it is not
+            // connected now, Redis is what is missing, not the script.
+            _ if !client.is_connected() => {
+                tracing::warn!(%error, "redis connection lost");
+                ApiError::unavailable("Redis")
+            }
+            ErrorKind::IO
+            | ErrorKind::Timeout
+            | ErrorKind::Canceled
+            | ErrorKind::Backpressure
+            | ErrorKind::Routing
+            | ErrorKind::Cluster => {
                 tracing::warn!(%error, "redis unavailable");
                 ApiError::unavailable("Redis")
             }

@@ -463,7 +463,9 @@ async fn redis_down_answers_503_quickly_nats_down_stops_no_sale_and_both_recover
     let answer = stack.api.seat("select", "G1", &alice).await;
     assert_eq!(
         (answer.status, answer.code().as_str()),
-        (503, "UNAVAILABLE")
+        (503, "UNAVAILABLE"),
+        "{}",
+        stack.service.logs()
     );
     assert!(
         asked.elapsed() < Duration::from_secs(3),

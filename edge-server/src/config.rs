@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use shared::TokenSigner;
 
+use crate::origin::AllowedOrigins;
+
 /// Everything an edge server is configured with.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -14,6 +16,8 @@ pub struct Config {
     pub edge_id: String,
     /// Issues tokens in `WELCOME` and verifies those sent with `CONNECT` (`TOKEN_SECRET`).
     pub token_signer: TokenSigner,
+    /// Pages allowed to open a WebSocket (`ALLOWED_ORIGINS`); default: the page's own origin.
+    pub allowed_origins: AllowedOrigins,
     /// The venue a new connection watches until it asks for another.
     pub default_venue: String,
     /// Messages buffered per client before it counts as slow and is resynchronised.
@@ -24,6 +28,11 @@ pub struct Config {
     pub reorder_window: Duration,
     /// Ping interval; a client silent for three intervals is disconnected.
     pub ping_interval: Duration,
+    /// How long a new connection's first `VENUE_STATE` waits for a `CONNECT` (which may resume
+    /// with `after_seq` and need no `VENUE_STATE` at all).
+    pub connect_grace: Duration,
+    /// NATS ping interval: a silently dead NATS connection is noticed after three of them.
+    pub nats_ping_interval: Duration,
 }
 
 pub const HELP: &str = "\
@@ -40,9 +49,17 @@ Configured by environment variables:
   EDGE_ID=edge-$PORT                this edge's name, shown to clients in WELCOME
   DEFAULT_VENUE=main                venue a new connection watches
   CLIENT_QUEUE=256                  messages buffered per client before it is resynchronised
+  ALLOWED_ORIGINS                   comma list of page origins allowed to open a WebSocket, like
+                                    http://localhost:8080,https://seats.example (or * for any).
+                                    Unset: only the page's own origin (the Origin's host[:port]
+                                    must equal the Host header, so a proxy must pass the client's
+                                    Host on, e.g. NGINX proxy_set_header Host $http_host).
+                                    Upgrades without an Origin header (websocat, scripts) are
+                                    allowed; a disallowed Origin gets HTTP 403.
   RUST_LOG=info                     log filter (tracing EnvFilter syntax)
 
 Routes: GET /ws (WebSocket), GET /health, GET /metrics
+Client addresses in logs come from X-Real-IP/X-Forwarded-For only on connections from loopback.
 ";
 
 impl Config {
@@ -69,8 +86,10 @@ impl Config {
             ));
         }
         let token_signer = TokenSigner::from_setting(lookup("TOKEN_SECRET").as_deref())?;
+        let allowed_origins = AllowedOrigins::parse(lookup("ALLOWED_ORIGINS").as_deref())?;
         Ok(Config {
             token_signer,
+            allowed_origins,
             host: get("HOST", "127.0.0.1"),
             port,
             booking_url: get("BOOKING_URL", "http://127.0.0.1:8080")
@@ -85,6 +104,8 @@ impl Config {
             seq_check_interval: Duration::from_secs(2),
             reorder_window: Duration::from_millis(250),
             ping_interval: Duration::from_secs(10),
+            connect_grace: Duration::from_millis(500),
+            nats_ping_interval: Duration::from_millis(1250),
         })
     }
 }
@@ -106,6 +127,14 @@ mod tests {
         assert_eq!(config.edge_id, "edge-3001");
         let err = Config::from_lookup(|_| None).unwrap_err();
         assert!(err.contains("TOKEN_SECRET"), "{err}");
-        assert_eq!(config.edge_id, "edge-3001");
+        assert_eq!(config.allowed_origins, AllowedOrigins::SameHost);
+        let bad = |n: &str| {
+            (n == "ALLOWED_ORIGINS")
+                .then(|| "localhost".into())
+                .or_else(|| secret(n))
+        };
+        assert!(Config::from_lookup(bad)
+            .unwrap_err()
+            .contains("ALLOWED_ORIGINS"));
     }
 }

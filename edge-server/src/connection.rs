@@ -4,6 +4,7 @@
 //! the socket's sending half and takes messages from the venue hub's queue and from the reader.
 //! A client that stops reading only fills its own queue and socket: nobody else waits for it.
 
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use shared::ws::{
 use shared::{now_ms, ErrorCode, Token};
 use tokio::sync::{mpsc, watch};
 
-use crate::hub::{ClientId, ClientQueue, VenueHandle};
+use crate::hub::{ClientId, ClientQueue, Resume, VenueHandle};
 use crate::Edge;
 
 /// A single socket write taking longer than this means the client is gone or hopelessly slow.
@@ -36,12 +37,16 @@ const POLICY: u16 = 1008;
 /// What the reader asks the writer to do.
 enum Control {
     Send(Utf8Bytes),
-    /// Switch the client's updates to this venue (a `VENUE_STATE` arrives first).
-    Watch(VenueHandle),
+    /// Switch the client's updates to this venue: a `VENUE_STATE` arrives first, or, for a
+    /// resume the hub can serve, just the updates after `after_seq`.
+    Watch {
+        venue: VenueHandle,
+        resume: Option<Resume>,
+    },
 }
 
 /// Serves one upgraded WebSocket until it closes or the edge shuts down.
-pub async fn serve(socket: WebSocket, edge: Arc<Edge>) {
+pub async fn serve(socket: WebSocket, edge: Arc<Edge>, ip: IpAddr) {
     let client = edge.next_client_id();
     edge.metrics.connections.inc();
     edge.metrics.connections_total.inc();
@@ -57,7 +62,7 @@ pub async fn serve(socket: WebSocket, edge: Arc<Edge>) {
         edge.shutdown.clone(),
     ));
     let mut session = Session::new(&edge);
-    tracing::debug!(client, user = %session.user_id, "client connected");
+    tracing::debug!(client, %ip, user = %session.user_id, "client connected");
     let reader = read_loop(stream, &control, &edge, &mut session, &last_heard);
     tokio::select! {
         _ = reader => {}
@@ -72,7 +77,7 @@ pub async fn serve(socket: WebSocket, edge: Arc<Edge>) {
         writer.abort();
     }
     edge.metrics.connections.dec();
-    tracing::debug!(client, user = %session.user_id, "client disconnected");
+    tracing::debug!(client, %ip, user = %session.user_id, "client disconnected");
 }
 
 /// Who the client is and what it watches.
@@ -98,17 +103,15 @@ impl Session {
         }
     }
 
-    fn welcome(&self, edge: &Edge) -> Utf8Bytes {
-        ServerMessage::Welcome(Welcome {
+    fn welcome(&self, edge: &Edge) -> Welcome {
+        Welcome {
             user_id: self.user_id.clone(),
             token: self.token.as_str().to_owned(),
             edge_id: edge.config.edge_id.clone(),
             venue: self.venue.name.to_string(),
             hold_seconds: edge.hold_seconds.load(Ordering::Relaxed),
             server_time_ms: now_ms(),
-        })
-        .to_json()
-        .into()
+        }
     }
 }
 
@@ -120,15 +123,43 @@ async fn read_loop(
     last_heard: &AtomicU64,
 ) {
     let send = |message: ServerMessage| control.send(Control::Send(message.to_json().into()));
-    if send_welcome(control, edge, session).await.is_err() {
+    if send(ServerMessage::Welcome(session.welcome(edge)))
+        .await
+        .is_err()
+    {
         return;
     }
-    while let Some(Ok(frame)) = stream.next().await {
+    // The first VENUE_STATE waits a moment for a CONNECT: one that resumes with `after_seq`
+    // may need just a few updates instead (browsers send CONNECT as soon as the socket opens).
+    // Any other frame, or the end of the grace, starts the updates at once.
+    let grace_ends = tokio::time::Instant::now() + edge.config.connect_grace;
+    let mut watching = false;
+    loop {
+        let next = if watching {
+            stream.next().await
+        } else {
+            match tokio::time::timeout_at(grace_ends, stream.next()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    if start_watching(control, session, &mut watching)
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    continue;
+                }
+            }
+        };
+        let Some(Ok(frame)) = next else {
+            return;
+        };
         last_heard.store(now_ms(), Ordering::Relaxed);
         let text = match frame {
             Message::Text(text) => text,
             Message::Binary(_) => {
                 edge.metrics.bad_frames.inc();
+                let _ = start_watching(control, session, &mut watching).await;
                 let _ = send(frame_error(
                     ErrorCode::ValidationError,
                     "binary frames are not accepted; send JSON text frames",
@@ -136,10 +167,11 @@ async fn read_loop(
                 .await;
                 continue;
             }
-            Message::Close(_) => break,
+            Message::Close(_) => return,
             Message::Ping(_) | Message::Pong(_) => continue,
         };
         if session.limiter.check().is_err() {
+            let _ = start_watching(control, session, &mut watching).await;
             let _ = send(frame_error(
                 ErrorCode::RateLimited,
                 "too many messages; at most 20 a second",
@@ -151,27 +183,44 @@ async fn read_loop(
             Ok(command) => command,
             Err(error) => {
                 edge.metrics.bad_frames.inc();
+                let _ = start_watching(control, session, &mut watching).await;
                 let _ = send(error.into_message()).await;
                 continue;
             }
         };
         let reply = match command {
-            ClientCommand::Connect { token, venue, .. } => {
-                match connect(edge, session, token, venue).await {
-                    Ok(()) => {
-                        if send_welcome(control, edge, session).await.is_err() {
-                            return;
-                        }
-                        continue;
+            ClientCommand::Connect {
+                token,
+                venue,
+                after_seq,
+                epoch,
+            } => match connect(edge, session, token, venue).await {
+                Ok(()) => {
+                    let resume = after_seq.map(|after_seq| Resume { after_seq, epoch });
+                    let welcomed = send(ServerMessage::Welcome(session.welcome(edge))).await;
+                    let watch = Control::Watch {
+                        venue: session.venue.clone(),
+                        resume,
+                    };
+                    if welcomed.is_err() || control.send(watch).await.is_err() {
+                        return;
                     }
-                    Err(error) => error,
+                    watching = true;
+                    continue;
                 }
-            }
+                Err(error) => {
+                    let _ = start_watching(control, session, &mut watching).await;
+                    error
+                }
+            },
             ClientCommand::Seat {
                 action,
                 seat_id,
                 req_id,
-            } => seat_command(edge, session, action, seat_id, req_id).await,
+            } => {
+                let _ = start_watching(control, session, &mut watching).await;
+                seat_command(edge, session, action, seat_id, req_id).await
+            }
         };
         if send(reply).await.is_err() {
             return;
@@ -179,18 +228,21 @@ async fn read_loop(
     }
 }
 
-/// WELCOME, then (via the hub) VENUE_STATE.
-async fn send_welcome(
+/// Starts the connection's updates (a `VENUE_STATE` first) unless they already run.
+async fn start_watching(
     control: &mpsc::Sender<Control>,
-    edge: &Edge,
     session: &Session,
+    watching: &mut bool,
 ) -> Result<(), ()> {
+    if *watching {
+        return Ok(());
+    }
+    *watching = true;
     control
-        .send(Control::Send(session.welcome(edge)))
-        .await
-        .map_err(|_| ())?;
-    control
-        .send(Control::Watch(session.venue.clone()))
+        .send(Control::Watch {
+            venue: session.venue.clone(),
+            resume: None,
+        })
         .await
         .map_err(|_| ())
 }
@@ -290,11 +342,16 @@ async fn write_loop(
             command = control.recv() => match command {
                 None => break None,
                 Some(Control::Send(text)) => Message::Text(text),
-                Some(Control::Watch(venue)) => {
+                Some(Control::Watch { venue, resume }) => {
+                    let same_venue = watching.as_ref().is_some_and(|(v, _)| v.name == venue.name);
+                    if resume.is_some() && same_venue {
+                        // This socket already gets every update of the venue: nothing is missed.
+                        continue;
+                    }
                     if let Some((old, _)) = watching.take() {
                         old.leave(client);
                     }
-                    match venue.join(client).await {
+                    match venue.join(client, resume).await {
                         Some(queue) => watching = Some((venue, queue)),
                         None => break Some((GOING_AWAY, "venue unavailable; reconnect")),
                     }
@@ -314,7 +371,7 @@ async fn write_loop(
                         break Some((POLICY, "too slow to keep up"));
                     }
                     let (venue, _) = watching.take().expect("watching while receiving updates");
-                    match venue.join(client).await {
+                    match venue.join(client, None).await {
                         Some(queue) => watching = Some((venue, queue)),
                         None => break Some((GOING_AWAY, "venue unavailable; reconnect")),
                     }

@@ -1,5 +1,7 @@
-//! `VenueHub`: one task per venue that owns the venue's mirror and its subscribers' queues.
-//! Everything reaches it through its mailbox, so there is no lock around the client list.
+//! `VenueHub`: one task per venue that owns the venue's mirror, its recent updates and its
+//! subscribers' queues. Everything reaches it through its mailbox, so there is no lock around
+//! the client list, and a join (with its replay of missed updates) is ordered exactly against
+//! the live updates: nothing is missed or sent twice.
 //!
 //! Fan-out serialises each change once and hands the same bytes to every client's bounded
 //! queue with `try_send`: a client whose queue is full is never waited on. Its queue is dropped
@@ -17,28 +19,41 @@ use shared::{now_ms, SeatEvent};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::booking::BookingClient;
+use crate::booking::{BookingClient, Fetch, Fetched};
 use crate::metrics::Metrics;
-use crate::mirror::VenueMirror;
+use crate::mirror::{Mark, Need, VenueMirror};
+use crate::recent::{RecentUpdates, KEPT_UPDATES};
 
 pub type ClientId = u64;
 
 /// The messages of one client's queue: serialised once, shared by every recipient.
 pub type ClientQueue = mpsc::Receiver<Utf8Bytes>;
 
+/// Wait after a failed fetch, so a booking service that is down is not hammered.
+const FETCH_BACKOFF: Duration = Duration::from_millis(500);
+
+/// Where a reconnecting client says it stopped: the last seq it applied, and its epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resume {
+    pub after_seq: u64,
+    pub epoch: Option<u64>,
+}
+
 enum HubInput {
     Event(SeatEvent),
     Join {
         client: ClientId,
+        resume: Option<Resume>,
         reply: oneshot::Sender<ClientQueue>,
     },
     Leave(ClientId),
-    /// Fetch a snapshot now and rebuild from it (NATS reconnected: events may be lost).
+    /// NATS reconnected: events may have been missed; catch up now.
     Resync,
     Fetched {
-        snapshot: Option<VenueSnapshot>,
-        /// false for the periodic seq check: only note the remote seq.
-        rebuild: bool,
+        generation: u64,
+        /// Where the mirror was when the fetch started.
+        mark: Mark,
+        result: Fetched,
     },
 }
 
@@ -69,6 +84,7 @@ impl VenueHandle {
         let (mailbox, inputs) = mpsc::channel(4096);
         let mut hub = VenueHub {
             mirror: VenueMirror::new(venue),
+            recent: RecentUpdates::new(KEPT_UPDATES),
             clients: HashMap::new(),
             booking,
             metrics,
@@ -76,10 +92,12 @@ impl VenueHandle {
             venue: venue.into(),
             mailbox: mailbox.downgrade(),
             fetching: false,
+            generation: 0,
+            rebuilt_at_generation: 0,
             next_fetch: Instant::now(),
         };
         if let Some(snapshot) = seed {
-            hub.rebuild(snapshot);
+            hub.rebuild(snapshot, Mark::default());
         }
         tokio::spawn(hub.run(inputs));
         VenueHandle {
@@ -94,11 +112,16 @@ impl VenueHandle {
         let _ = self.mailbox.send(HubInput::Event(event)).await;
     }
 
-    /// Subscribes a client: its queue starts with the venue's full state (once known).
-    pub async fn join(&self, client: ClientId) -> Option<ClientQueue> {
+    /// Subscribes a client. Its queue starts with the venue's full state (once known), or, for
+    /// a client resuming inside the kept updates, with exactly the updates it missed.
+    pub async fn join(&self, client: ClientId, resume: Option<Resume>) -> Option<ClientQueue> {
         let (reply, queue) = oneshot::channel();
         self.mailbox
-            .send(HubInput::Join { client, reply })
+            .send(HubInput::Join {
+                client,
+                resume,
+                reply,
+            })
             .await
             .ok()?;
         queue.await.ok()
@@ -113,16 +136,31 @@ impl VenueHandle {
     }
 }
 
+/// One client's queue, and the seq up to which it already has every update (a client that
+/// resumed from further than this edge has got so far).
+struct Subscriber {
+    queue: mpsc::Sender<Utf8Bytes>,
+    has_through: u64,
+    /// The fetch generation current when it joined: only answers to later fetches can show
+    /// that its `has_through` is impossible.
+    joined_at_generation: u64,
+}
+
 struct VenueHub {
     venue: Arc<str>,
     mirror: VenueMirror,
-    clients: HashMap<ClientId, mpsc::Sender<Utf8Bytes>>,
+    recent: RecentUpdates,
+    clients: HashMap<ClientId, Subscriber>,
     booking: BookingClient,
     metrics: Metrics,
     timing: HubTiming,
     /// For fetch tasks to report back; weak so the hub stops when every handle is gone.
     mailbox: mpsc::WeakSender<HubInput>,
     fetching: bool,
+    /// Counts fetches started.
+    generation: u64,
+    /// `generation` at the last rebuild: answers to older fetches are out of date.
+    rebuilt_at_generation: u64,
     /// Failed fetches back off so a down booking service is not hammered.
     next_fetch: Instant,
 }
@@ -139,12 +177,12 @@ impl VenueHub {
                     Some(input) => self.handle(input),
                     None => break,
                 },
-                _ = gap_check.tick() => {
-                    if self.mirror.needs_snapshot(Instant::now(), self.timing.reorder_window) {
-                        self.fetch(true);
+                _ = gap_check.tick() => self.catch_up(),
+                _ = seq_check.tick() => {
+                    if self.mirror.is_ready() {
+                        self.fetch(Fetch::Check { after: self.mirror.seq() });
                     }
                 }
-                _ = seq_check.tick() => self.fetch(false),
             }
         }
         tracing::debug!(venue = %self.venue, "venue hub stopped");
@@ -158,14 +196,13 @@ impl VenueHub {
                     self.fan_out(&event);
                 }
             }
-            HubInput::Join { client, reply } => {
-                let (queue, receiver) = mpsc::channel(self.timing.client_queue);
-                if self.mirror.is_ready() {
-                    let state = ServerMessage::VenueState(self.mirror.state(now_ms())).to_json();
-                    let _ = queue.try_send(Utf8Bytes::from(state));
-                }
-                self.clients.insert(client, queue);
-                let _ = reply.send(receiver);
+            HubInput::Join {
+                client,
+                resume,
+                reply,
+            } => {
+                let queue = self.join(client, resume);
+                let _ = reply.send(queue);
             }
             HubInput::Leave(client) => {
                 self.clients.remove(&client);
@@ -173,21 +210,90 @@ impl VenueHub {
             HubInput::Resync => {
                 self.next_fetch = Instant::now();
                 self.fetching = false;
-                self.fetch(true);
+                let fetch = if self.mirror.is_ready() {
+                    Fetch::History {
+                        after: self.mirror.seq(),
+                    }
+                } else {
+                    Fetch::Snapshot
+                };
+                self.fetch(fetch);
             }
-            HubInput::Fetched { snapshot, rebuild } => {
+            HubInput::Fetched {
+                generation,
+                mark,
+                result,
+            } => {
                 self.fetching = false;
-                match snapshot {
-                    None => self.next_fetch = Instant::now() + Duration::from_millis(500),
-                    Some(snapshot) if rebuild => self.rebuild(snapshot),
-                    Some(snapshot) => self.mirror.note_remote_seq(snapshot.seq, Instant::now()),
-                }
+                self.fetched(generation, mark, result);
+                self.catch_up();
             }
         }
     }
 
-    /// Fetches a snapshot in the background; it comes back as `HubInput::Fetched`.
-    fn fetch(&mut self, rebuild: bool) {
+    /// Fetches whatever the mirror needs now, if anything.
+    fn catch_up(&mut self) {
+        match self.mirror.need(Instant::now(), self.timing.reorder_window) {
+            Need::Nothing => {}
+            Need::History { after } => self.fetch(Fetch::History { after }),
+            Need::Snapshot => self.fetch(Fetch::Snapshot),
+        }
+    }
+
+    fn join(&mut self, client: ClientId, resume: Option<Resume>) -> ClientQueue {
+        let joined_at_generation = self.generation;
+        let mut has_through = 0;
+        // The frames it missed, when this edge can tell exactly what they are.
+        let mut missed = None;
+        if let Some(resume) = resume {
+            let same_epoch = resume.epoch.is_none_or(|e| e == self.mirror.epoch());
+            // Not before the venue is loaded, and never across epochs: seqs of another mean
+            // nothing here.
+            if self.mirror.is_ready() && same_epoch {
+                if resume.after_seq > self.mirror.seq() {
+                    // It saw more than this edge has yet (it came from an edge further along):
+                    // nothing to send until this edge passes its seq. Check how far the venue is.
+                    has_through = resume.after_seq;
+                    missed = Some(Vec::new());
+                    self.fetch(Fetch::Check {
+                        after: self.mirror.seq(),
+                    });
+                } else {
+                    missed = self.recent.since(resume.after_seq);
+                }
+            }
+            match missed {
+                Some(_) => self.metrics.client_resumes.inc(),
+                None => self.metrics.client_resume_misses.inc(),
+            };
+        }
+        let missed_count = missed.as_ref().map_or(0, Vec::len);
+        let (queue, receiver) = mpsc::channel(self.timing.client_queue + missed_count);
+        match missed {
+            Some(frames) => {
+                for frame in frames {
+                    let _ = queue.try_send(frame);
+                }
+            }
+            None if self.mirror.is_ready() => {
+                let state = ServerMessage::VenueState(self.mirror.state(now_ms())).to_json();
+                let _ = queue.try_send(Utf8Bytes::from(state));
+            }
+            None => {} // the first snapshot brings its VENUE_STATE
+        }
+        self.clients.insert(
+            client,
+            Subscriber {
+                queue,
+                has_through,
+                joined_at_generation,
+            },
+        );
+        receiver
+    }
+
+    /// Fetches in the background; the answer comes back as `HubInput::Fetched`.
+    fn fetch(&mut self, fetch: Fetch) {
         if self.fetching || Instant::now() < self.next_fetch {
             return;
         }
@@ -195,52 +301,131 @@ impl VenueHub {
             return;
         };
         self.fetching = true;
+        self.generation += 1;
+        let generation = self.generation;
+        let mark = self.mirror.mark();
         let booking = self.booking.clone();
         let venue = self.venue.clone();
         tokio::spawn(async move {
-            let snapshot = match booking.snapshot(&venue).await {
-                Ok(Some(snapshot)) => Some(snapshot),
-                Ok(None) => {
-                    tracing::warn!(%venue, "the booking service does not know this venue");
-                    None
-                }
-                Err(_) => None,
-            };
-            let _ = mailbox.send(HubInput::Fetched { snapshot, rebuild }).await;
+            let result = booking.fetch(&venue, fetch).await;
+            let _ = mailbox
+                .send(HubInput::Fetched {
+                    generation,
+                    mark,
+                    result,
+                })
+                .await;
         });
     }
 
-    /// Rebuilds from a newer snapshot and resynchronises every client with a fresh
-    /// `VENUE_STATE`, followed by any buffered events that come after it.
-    fn rebuild(&mut self, snapshot: VenueSnapshot) {
-        let (from, to) = (self.mirror.seq(), snapshot.seq);
-        let Some(replayed) = self.mirror.reset_to(snapshot, Instant::now()) else {
+    fn fetched(&mut self, generation: u64, mark: Mark, result: Fetched) {
+        let now = Instant::now();
+        if generation <= self.rebuilt_at_generation && !matches!(result, Fetched::Snapshot(_)) {
+            return; // asked before the last rebuild: says nothing about the mirror as it is
+        }
+        match result {
+            Fetched::Failed => self.next_fetch = now + FETCH_BACKOFF,
+            Fetched::Snapshot(snapshot) => self.rebuild(snapshot, mark),
+            Fetched::Gone => {
+                self.metrics.history_gone.inc();
+                tracing::info!(venue = %self.venue, seq = self.mirror.seq(), "history gone; fetching a snapshot");
+                self.mirror.history_gone();
+            }
+            Fetched::Page { page, fill } => {
+                let (epoch, to) = (page.epoch, page.to);
+                if fill {
+                    let from = self.mirror.seq();
+                    let applied = self.mirror.apply_history(page, mark, now);
+                    if !applied.is_empty() {
+                        self.metrics.history_fills.inc();
+                        tracing::info!(venue = %self.venue, from, to = self.mirror.seq(), "gap filled from the event history");
+                    }
+                    for event in &applied {
+                        self.fan_out(event);
+                    }
+                } else {
+                    self.mirror.note_remote(epoch, to, mark, now);
+                }
+                if epoch == self.mirror.epoch() {
+                    self.settle_resumes_from_the_future(generation, to);
+                }
+            }
+        }
+    }
+
+    /// A client that resumed from a seq the venue has not reached (in this epoch) has a view
+    /// this edge cannot continue: it gets the full state.
+    fn settle_resumes_from_the_future(&mut self, generation: u64, venue_seq: u64) {
+        let impossible: Vec<ClientId> = self
+            .clients
+            .iter()
+            .filter(|(_, s)| s.has_through > venue_seq && s.joined_at_generation < generation)
+            .map(|(id, _)| *id)
+            .collect();
+        if impossible.is_empty() {
+            return;
+        }
+        let state =
+            Utf8Bytes::from(ServerMessage::VenueState(self.mirror.state(now_ms())).to_json());
+        for client in impossible {
+            if let Some(subscriber) = self.clients.get_mut(&client) {
+                subscriber.has_through = 0;
+                if subscriber.queue.try_send(state.clone()).is_err() {
+                    self.clients.remove(&client);
+                }
+            }
+        }
+    }
+
+    /// Rebuilds from a newer snapshot (or one of another epoch) and resynchronises every client
+    /// with a fresh `VENUE_STATE`. Buffered events past the snapshot are part of that state and
+    /// are not sent again as updates.
+    fn rebuild(&mut self, snapshot: VenueSnapshot, mark: Mark) {
+        let (from_epoch, from, to) = (self.mirror.epoch(), self.mirror.seq(), snapshot.seq);
+        let Some(rebuilt) = self.mirror.reset_to(snapshot, mark, Instant::now()) else {
             return;
         };
+        self.rebuilt_at_generation = self.generation;
         self.metrics.venue_resyncs.inc();
-        tracing::info!(venue = %self.venue, from, to, replayed = replayed.len(), clients = self.clients.len(), "mirror rebuilt from a snapshot");
+        if rebuilt.rolled_back {
+            tracing::warn!(venue = %self.venue, from, to, "the venue lost its latest changes (same epoch); following it back");
+        }
+        if rebuilt.new_epoch {
+            self.metrics.epoch_changes.inc();
+            tracing::warn!(venue = %self.venue, from_epoch, epoch = self.mirror.epoch(), "the venue's epoch changed (its data was lost); seq restarts");
+        }
+        tracing::info!(venue = %self.venue, from, to, folded = rebuilt.folded.len(), clients = self.clients.len(), "mirror rebuilt from a snapshot");
+        self.recent.restart_at(to);
+        for event in &rebuilt.folded {
+            self.recent.push(event.seq, update_frame(event));
+        }
         if !self.clients.is_empty() {
             let state = ServerMessage::VenueState(self.mirror.state(now_ms())).to_json();
             self.metrics
                 .client_resyncs
                 .inc_by(self.clients.len() as u64);
-            self.send_to_all(Utf8Bytes::from(state));
-        }
-        for event in replayed {
-            self.fan_out(&event);
+            for subscriber in self.clients.values_mut() {
+                subscriber.has_through = 0;
+            }
+            self.send_to_all(Utf8Bytes::from(state), 0);
         }
     }
 
     fn fan_out(&mut self, event: &SeatEvent) {
         self.metrics.events_fanned_out.inc();
-        let update = ServerMessage::SeatUpdate(SeatUpdate::from(event)).to_json();
-        self.send_to_all(Utf8Bytes::from(update));
+        let frame = update_frame(event);
+        self.recent.push(event.seq, frame.clone());
+        self.send_to_all(frame, event.seq);
     }
 
-    fn send_to_all(&mut self, message: Utf8Bytes) {
+    /// Queues `message` to every client that does not have update `seq` yet (0: to all).
+    fn send_to_all(&mut self, message: Utf8Bytes, seq: u64) {
         let metrics = &self.metrics;
-        self.clients
-            .retain(|client, queue| match queue.try_send(message.clone()) {
+        self.clients.retain(|client, subscriber| {
+            if seq != 0 && seq <= subscriber.has_through {
+                return true;
+            }
+            match subscriber.queue.try_send(message.clone()) {
                 Ok(()) => {
                     metrics.deliveries.inc();
                     true
@@ -252,6 +437,11 @@ impl VenueHub {
                     false
                 }
                 Err(TrySendError::Closed(_)) => false,
-            });
+            }
+        });
     }
+}
+
+fn update_frame(event: &SeatEvent) -> Utf8Bytes {
+    Utf8Bytes::from(ServerMessage::SeatUpdate(SeatUpdate::from(event)).to_json())
 }

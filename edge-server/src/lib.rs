@@ -7,15 +7,19 @@ pub mod connection;
 pub mod hub;
 pub mod metrics;
 pub mod mirror;
+pub mod origin;
+pub mod recent;
 pub mod venues;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{State, WebSocketUpgrade};
-use axum::http::{header, StatusCode};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -64,14 +68,41 @@ pub fn app(edge: Arc<Edge>) -> Router {
         .with_state(edge)
 }
 
-async fn upgrade(State(edge): State<Arc<Edge>>, ws: WebSocketUpgrade) -> Response {
+/// `GET /ws`: refused with a plain 403 before upgrading when the `Origin` is not allowed.
+async fn upgrade(
+    State(edge): State<Arc<Edge>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let ip = origin::client_ip(peer, &headers);
+    if !edge.config.allowed_origins.allows(&headers) {
+        edge.metrics.origins_refused.inc();
+        let origin = headers
+            .get(header::ORIGIN)
+            .and_then(|o| o.to_str().ok())
+            .unwrap_or("")
+            .chars()
+            .take(100)
+            .collect::<String>();
+        tracing::info!(%ip, %origin, "WebSocket refused: origin not allowed");
+        return (
+            StatusCode::FORBIDDEN,
+            "this page's origin may not open a WebSocket here\n",
+        )
+            .into_response();
+    }
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => return rejection.into_response(),
+    };
     // Small buffers: a seat update is a few hundred bytes and an edge holds thousands of clients.
     ws.read_buffer_size(4 * 1024)
         .write_buffer_size(0)
         .max_write_buffer_size(256 * 1024)
         .max_message_size(MAX_READ_FRAME)
         .max_frame_size(MAX_READ_FRAME)
-        .on_upgrade(move |socket| connection::serve(socket, edge))
+        .on_upgrade(move |socket| connection::serve(socket, edge, ip))
 }
 
 async fn health(State(edge): State<Arc<Edge>>) -> Response {
@@ -122,6 +153,9 @@ pub async fn run(
         .name(&config.edge_id)
         .retry_on_initial_connect()
         .connection_timeout(Duration::from_secs(2))
+        // The third ping due while two are unanswered ends the connection: a silently dead NATS
+        // is noticed within 3 intervals (3.75 s), then reconnects and every venue catches up.
+        .ping_interval(config.nats_ping_interval)
         .max_reconnects(None)
         .reconnect_delay_callback(|attempt| {
             Duration::from_millis((100u64 << attempt.min(4)).min(1_000))
@@ -168,9 +202,12 @@ pub async fn run(
         let _ = tcp.set_nodelay(true);
         let _ = socket2::SockRef::from(&*tcp).set_send_buffer_size(CLIENT_SEND_BUFFER);
     });
-    axum::serve(listener, app(edge.clone()))
-        .with_graceful_shutdown(graceful)
-        .await?;
+    axum::serve(
+        listener,
+        app(edge.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(graceful)
+    .await?;
     // Upgraded sockets outlive `serve`; give their writers time to send the close frames.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while edge.metrics.connections.get() > 0 && tokio::time::Instant::now() < deadline {
@@ -198,7 +235,8 @@ async fn dispatch_events(mut subscription: async_nats::Subscriber, edge: Arc<Edg
     tracing::warn!("NATS subscription ended");
 }
 
-/// After NATS reconnects, events published meanwhile are lost: rebuild every venue.
+/// After NATS reconnects, events published meanwhile may never arrive: every venue catches up
+/// from the booking service's event history (or a snapshot when that cannot help).
 async fn resync_on_reconnect(
     mut events: mpsc::UnboundedReceiver<async_nats::Event>,
     edge: Arc<Edge>,

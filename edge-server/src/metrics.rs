@@ -1,4 +1,5 @@
-//! Prometheus metrics of one edge: connections, fan-out, resyncs, slow clients, NATS.
+//! Prometheus metrics of one edge: connections, fan-out, gap fills and resyncs, resumes, slow
+//! clients, refused origins, NATS.
 
 use std::sync::Arc;
 
@@ -33,6 +34,12 @@ pub struct Inner {
     pub venue_resyncs: Counter,
     pub slow_client_resyncs: Counter,
     pub slow_clients_dropped: Counter,
+    pub history_fills: Counter,
+    pub history_gone: Counter,
+    pub epoch_changes: Counter,
+    pub client_resumes: Counter,
+    pub client_resume_misses: Counter,
+    pub origins_refused: Counter,
     pub nats_reconnects: Counter,
     pub bad_frames: Counter,
     commands: Family<CommandLabels, Counter>,
@@ -96,6 +103,36 @@ impl Metrics {
                 r,
                 "slow_clients_dropped",
                 "Clients disconnected for being too slow"
+            ),
+            history_fills: counter!(
+                r,
+                "history_fills",
+                "Gaps in a venue mirror filled from the booking service's event history"
+            ),
+            history_gone: counter!(
+                r,
+                "history_gone",
+                "Gaps the event history could no longer fill (a snapshot rebuild follows)"
+            ),
+            epoch_changes: counter!(
+                r,
+                "epoch_changes",
+                "Venue mirrors rebuilt because the venue's epoch changed (its data was lost)"
+            ),
+            client_resumes: counter!(
+                r,
+                "client_resumes",
+                "CONNECTs with after_seq answered with just the missed updates"
+            ),
+            client_resume_misses: counter!(
+                r,
+                "client_resume_misses",
+                "CONNECTs with after_seq answered with a VENUE_STATE (too old, other epoch)"
+            ),
+            origins_refused: counter!(
+                r,
+                "origins_refused",
+                "WebSocket upgrades refused with 403 for their Origin"
             ),
             nats_reconnects: counter!(r, "nats_reconnects", "Reconnections to NATS"),
             bad_frames: counter!(r, "bad_frames", "Malformed client frames (bad JSON, unknown type, missing field, binary, too large)"),

@@ -1,17 +1,56 @@
 //! `VenueMirror`: an edge's in-memory copy of one venue, built from NATS events applied strictly
-//! in seq order. Out-of-order events wait briefly for the ones before them; when a gap does not
-//! fill, or the booking service is known to be ahead, the mirror asks for a snapshot and replays
-//! the buffered events past it. Pure logic, no I/O: the venue hub drives it.
+//! in seq order within one epoch. Out-of-order events wait briefly for the ones before them; a
+//! gap that does not fill is asked of the booking service's event history, and a full snapshot
+//! is asked for only when the history cannot help (never loaded, history gone, another epoch).
+//! Pure logic, no I/O: the venue hub drives it and does the fetching.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use shared::api::VenueSnapshot;
+use shared::api::{EventsPage, VenueSnapshot};
 use shared::ws::VenueState;
 use shared::{Seat, SeatEvent, SeatId};
 
-/// How many early events are kept while waiting for a gap to fill; past this, resync at once.
-const MAX_PENDING: usize = 10_000;
+/// How many early events are kept while waiting for a gap to fill; past this the buffer is
+/// dropped and the history (or a snapshot) brings the mirror up to date instead.
+pub const MAX_PENDING: usize = 4096;
+/// Events of another epoch kept until the snapshot of that epoch arrives.
+const MAX_FOREIGN: usize = 1024;
+
+/// What the mirror needs from the booking service, if anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    Nothing,
+    /// `GET /api/venues/{venue}/events?after=…`: the events after the mirror's seq.
+    History {
+        after: u64,
+    },
+    /// `GET /api/venues/{venue}`: the whole venue.
+    Snapshot,
+}
+
+/// Where the mirror was when a fetch started. Everything it had seen by then was committed
+/// before the answer was read, so the answer can be checked against it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Mark {
+    /// The mirror's seq.
+    pub applied: u64,
+    /// The highest seq seen, applied or waiting.
+    pub seen: u64,
+}
+
+/// A rebuild from a snapshot: what the hub tells its clients about.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Rebuilt {
+    /// Buffered events past the snapshot, already folded into the mirror's state (clients get
+    /// them inside the new `VENUE_STATE`, never again as updates).
+    pub folded: Vec<SeatEvent>,
+    /// The snapshot belongs to another epoch than the mirror had (Redis lost the venue's data).
+    pub new_epoch: bool,
+    /// Same epoch, but the venue is behind what the mirror had already applied when the
+    /// snapshot was asked for: Redis lost its latest changes without starting a new epoch.
+    pub rolled_back: bool,
+}
 
 pub struct VenueMirror {
     venue: String,
@@ -22,12 +61,17 @@ pub struct VenueMirror {
     seats: Vec<Seat>,
     /// False until the first snapshot arrives: until then the size of the venue is unknown.
     ready: bool,
-    /// Events that arrived ahead of their turn, by seq.
+    /// Events of the mirror's epoch that arrived ahead of their turn, by seq.
     pending: BTreeMap<u64, SeatEvent>,
-    /// The highest seq the booking service is known to have reached.
+    /// Events of another epoch (or from before the first snapshot), kept for the next snapshot.
+    foreign: Vec<SeatEvent>,
+    /// The highest seq of the mirror's epoch the booking service is known to have reached.
     remote_seq: u64,
     /// Since when this mirror has known it is missing something.
     behind_since: Option<Instant>,
+    /// Something of another epoch was seen, or the history cannot fill the gap: only a
+    /// snapshot can tell the truth now.
+    snapshot_needed: bool,
 }
 
 impl VenueMirror {
@@ -41,8 +85,10 @@ impl VenueMirror {
             seats: Vec::new(),
             ready: false,
             pending: BTreeMap::new(),
+            foreign: Vec::new(),
             remote_seq: 0,
             behind_since: None,
+            snapshot_needed: false,
         }
     }
 
@@ -54,42 +100,167 @@ impl VenueMirror {
         self.seq
     }
 
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
     /// Takes one event from NATS and returns the events that can now be applied, in seq order
-    /// (none if it is a duplicate or is waiting for earlier ones).
+    /// (none if it is a repeat, belongs to another epoch, or waits for earlier ones).
     pub fn accept(&mut self, event: SeatEvent, now: Instant) -> Vec<SeatEvent> {
-        if self.ready && event.seq <= self.seq {
-            return Vec::new(); // already applied
+        if !self.ready || event.epoch != self.epoch {
+            // Before the first snapshot the epoch is unknown; after it, another epoch means the
+            // venue's data was lost and seqs restarted: only a snapshot can say where things are.
+            if self.ready {
+                self.snapshot_needed = true;
+            }
+            if self.foreign.len() >= MAX_FOREIGN {
+                self.foreign.clear();
+            }
+            self.foreign.push(event);
+            return Vec::new();
+        }
+        if event.seq <= self.seq {
+            return Vec::new(); // already applied (a repeat from the outbox relay, or late)
         }
         self.remote_seq = self.remote_seq.max(event.seq);
+        if self.pending.len() >= MAX_PENDING {
+            // Far behind: stop buffering; the history fills the gap from the mirror's seq.
+            self.pending.clear();
+        }
         self.pending.insert(event.seq, event);
         let applied = self.drain_pending();
         self.update_behind(now);
         applied
     }
 
-    /// Records the booking service's seq as seen by a periodic check.
-    pub fn note_remote_seq(&mut self, remote_seq: u64, now: Instant) {
-        self.remote_seq = self.remote_seq.max(remote_seq);
+    /// Where the mirror is now; the hub notes it when it starts a fetch.
+    pub fn mark(&self) -> Mark {
+        let waiting = self.pending.keys().next_back().copied().unwrap_or(0);
+        Mark {
+            applied: self.seq,
+            seen: waiting.max(self.seq),
+        }
+    }
+
+    /// Records how far the booking service is, from a cheap seq check started at `mark`.
+    pub fn note_remote(&mut self, epoch: u64, seq: u64, mark: Mark, now: Instant) {
+        if !self.ready {
+            return;
+        }
+        if epoch != self.epoch {
+            self.snapshot_needed = true;
+            return;
+        }
+        self.confirm_remote(seq, mark.seen);
         self.update_behind(now);
     }
 
-    /// Whether a snapshot should be fetched now: never had one, the pending buffer overflowed,
-    /// or something has been missing for longer than `window`.
-    pub fn needs_snapshot(&self, now: Instant, window: Duration) -> bool {
-        !self.ready
-            || self.pending.len() > MAX_PENDING
-            || self
-                .behind_since
-                .is_some_and(|since| now.duration_since(since) >= window)
+    /// Applies a page of the booking service's event history, asked for at `mark`, and returns
+    /// the events applied, in order.
+    pub fn apply_history(&mut self, page: EventsPage, mark: Mark, now: Instant) -> Vec<SeatEvent> {
+        if !self.ready {
+            return Vec::new();
+        }
+        if page.epoch != self.epoch {
+            self.snapshot_needed = true;
+            return Vec::new();
+        }
+        let before = self.seq;
+        let mut applied = Vec::new();
+        for event in page.events {
+            if event.epoch != self.epoch {
+                self.snapshot_needed = true;
+                break;
+            }
+            if event.seq > self.seq {
+                // The history's copy wins over an early one from NATS with the same seq.
+                self.pending.insert(event.seq, event);
+            }
+            applied.extend(self.drain_pending());
+        }
+        self.confirm_remote(page.to, mark.seen);
+        if self.seq == before && self.remote_seq > self.seq {
+            // No progress although the venue is ahead: try again after a window, and if the
+            // history answered for exactly our seq, it cannot help: only a snapshot can.
+            self.behind_since = Some(now);
+            if page.from == before + 1 {
+                self.snapshot_needed = true;
+            }
+        }
+        self.update_behind(now);
+        applied
     }
 
-    /// Rebuilds the mirror from a snapshot if it is newer than what the mirror has. Returns the
-    /// buffered events replayed past it, or `None` when the snapshot changed nothing (stale).
-    pub fn reset_to(&mut self, snapshot: VenueSnapshot, now: Instant) -> Option<Vec<SeatEvent>> {
-        self.remote_seq = self.remote_seq.max(snapshot.seq);
-        if self.ready && snapshot.seq <= self.seq {
+    /// The venue had reached `venue_seq` when an answer asked for after the mirror had seen
+    /// `seen_before` was read. Early events in between were never committed (a stray or
+    /// confused publisher): they are dropped, and the venue is believed about how far it is.
+    fn confirm_remote(&mut self, venue_seq: u64, seen_before: u64) {
+        if venue_seq < seen_before {
+            let unconfirmed: Vec<u64> = self
+                .pending
+                .range(venue_seq + 1..=seen_before)
+                .map(|(seq, _)| *seq)
+                .collect();
+            if !unconfirmed.is_empty() {
+                tracing::warn!(venue = %self.venue, venue_seq, dropped = ?unconfirmed, "dropping events the venue never reached");
+            }
+            for seq in unconfirmed {
+                self.pending.remove(&seq);
+            }
+        }
+        let waiting = self.pending.keys().next_back().copied().unwrap_or(0);
+        self.remote_seq = venue_seq.max(waiting);
+    }
+
+    /// The history no longer reaches back to the mirror's seq (or the mirror is from another
+    /// epoch): only a snapshot can bring it up to date.
+    pub fn history_gone(&mut self) {
+        self.snapshot_needed = true;
+    }
+
+    /// What to ask the booking service for now. A gap is given `window` to fill by itself.
+    pub fn need(&self, now: Instant, window: Duration) -> Need {
+        if !self.ready || self.snapshot_needed {
+            Need::Snapshot
+        } else if self
+            .behind_since
+            .is_some_and(|since| now.duration_since(since) >= window)
+        {
+            Need::History { after: self.seq }
+        } else {
+            Need::Nothing
+        }
+    }
+
+    /// Rebuilds the mirror from a snapshot (asked for at `mark`) that is newer than what it
+    /// has, of another epoch, or behind what the mirror had applied when it was asked for (the
+    /// venue lost changes). Returns `None` when the snapshot changed nothing (same epoch, not
+    /// newer: it was read before events the mirror applied since).
+    pub fn reset_to(
+        &mut self,
+        snapshot: VenueSnapshot,
+        mark: Mark,
+        now: Instant,
+    ) -> Option<Rebuilt> {
+        let new_epoch = self.ready && snapshot.epoch != self.epoch;
+        let rolled_back = self.ready && !new_epoch && snapshot.seq < mark.applied;
+        let fresh = !self.ready || new_epoch || rolled_back;
+        self.snapshot_needed = false;
+        if !fresh && snapshot.seq <= self.seq {
+            self.confirm_remote(snapshot.seq, mark.seen);
+            self.foreign.clear();
+            if self.remote_seq > self.seq {
+                self.behind_since = Some(now); // a new window before asking again
+            }
             self.update_behind(now);
             return None;
+        }
+        let foreign = std::mem::take(&mut self.foreign);
+        if fresh {
+            self.pending.clear();
+            self.remote_seq = 0;
+        } else {
+            self.confirm_remote(snapshot.seq, mark.seen);
         }
         self.rows = snapshot.rows;
         self.cols = snapshot.cols;
@@ -97,10 +268,21 @@ impl VenueMirror {
         self.epoch = snapshot.epoch;
         self.seats = snapshot.seats;
         self.ready = true;
+        self.remote_seq = self.remote_seq.max(snapshot.seq);
         self.pending = self.pending.split_off(&(snapshot.seq + 1));
-        let replayed = self.drain_pending();
+        for event in foreign {
+            if event.epoch == self.epoch && event.seq > self.seq {
+                self.remote_seq = self.remote_seq.max(event.seq);
+                self.pending.insert(event.seq, event);
+            }
+        }
+        let folded = self.drain_pending();
         self.update_behind(now);
-        Some(replayed)
+        Some(Rebuilt {
+            folded,
+            new_epoch,
+            rolled_back,
+        })
     }
 
     /// The full state, as sent to a client that joins or must resynchronise.
@@ -118,9 +300,6 @@ impl VenueMirror {
 
     fn drain_pending(&mut self) -> Vec<SeatEvent> {
         let mut applied = Vec::new();
-        if !self.ready {
-            return applied;
-        }
         while let Some(event) = self.pending.remove(&(self.seq + 1)) {
             self.apply(&event);
             applied.push(event);
@@ -152,103 +331,5 @@ impl VenueMirror {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use shared::{EventKind, SeatStatus};
-
-    fn event(seq: u64, seat: &str) -> SeatEvent {
-        SeatEvent {
-            kind: EventKind::Held,
-            venue: "main".into(),
-            seq,
-            seat_id: seat.into(),
-            status: SeatStatus::Held,
-            user_id: Some(format!("u-{seq:012}")),
-            expires_at: Some(100),
-            reason: None,
-            ts_ms: 0,
-            epoch: 1,
-        }
-    }
-
-    fn snapshot(seq: u64) -> VenueSnapshot {
-        VenueSnapshot {
-            venue: "main".into(),
-            rows: 2,
-            cols: 2,
-            hold_seconds: 30,
-            seq,
-            epoch: 1,
-            seats: SeatId::all(2, 2).map(Seat::available).collect(),
-        }
-    }
-
-    fn seqs(events: &[SeatEvent]) -> Vec<u64> {
-        events.iter().map(|e| e.seq).collect()
-    }
-
-    #[test]
-    fn applies_in_order_and_drops_duplicates() {
-        let now = Instant::now();
-        let mut mirror = VenueMirror::new("main");
-        assert!(mirror.needs_snapshot(now, Duration::ZERO));
-        assert_eq!(mirror.reset_to(snapshot(0), now), Some(vec![]));
-        assert_eq!(seqs(&mirror.accept(event(1, "A1"), now)), vec![1]);
-        assert!(mirror.accept(event(1, "A1"), now).is_empty());
-        let state = mirror.state(0);
-        assert_eq!(state.seq, 1);
-        assert_eq!(state.seats[0].status, SeatStatus::Held);
-        assert!(!mirror.needs_snapshot(now, Duration::ZERO));
-    }
-
-    #[test]
-    fn reorders_events_that_arrive_early() {
-        let now = Instant::now();
-        let mut mirror = VenueMirror::new("main");
-        mirror.reset_to(snapshot(0), now);
-        assert!(mirror.accept(event(3, "B1"), now).is_empty());
-        assert!(mirror.accept(event(2, "A2"), now).is_empty());
-        assert!(mirror.needs_snapshot(now + Duration::from_secs(1), Duration::from_millis(250)));
-        assert!(
-            !mirror.needs_snapshot(now, Duration::from_millis(250)),
-            "waits briefly first"
-        );
-        assert_eq!(seqs(&mirror.accept(event(1, "A1"), now)), vec![1, 2, 3]);
-        assert!(!mirror.needs_snapshot(now + Duration::from_secs(1), Duration::from_millis(250)));
-    }
-
-    #[test]
-    fn a_snapshot_fills_a_gap_and_buffered_events_replay_past_it() {
-        let now = Instant::now();
-        let mut mirror = VenueMirror::new("main");
-        // Events before the first snapshot wait for it.
-        assert!(mirror.accept(event(5, "A1"), now).is_empty());
-        assert!(mirror.accept(event(7, "B2"), now).is_empty());
-        let replayed = mirror.reset_to(snapshot(5), now).unwrap();
-        assert!(
-            replayed.is_empty(),
-            "5 is in the snapshot, 7 still waits for 6"
-        );
-        assert_eq!(mirror.seq(), 5);
-        let replayed = mirror.reset_to(snapshot(6), now).unwrap();
-        assert_eq!(seqs(&replayed), vec![7]);
-        assert_eq!(mirror.seq(), 7);
-        assert_eq!(
-            mirror.reset_to(snapshot(6), now),
-            None,
-            "stale snapshots change nothing"
-        );
-    }
-
-    #[test]
-    fn knowing_the_booking_service_is_ahead_asks_for_a_snapshot() {
-        let now = Instant::now();
-        let mut mirror = VenueMirror::new("main");
-        mirror.reset_to(snapshot(3), now);
-        mirror.note_remote_seq(4, now);
-        let later = now + Duration::from_secs(1);
-        assert!(mirror.needs_snapshot(later, Duration::from_millis(250)));
-        mirror.accept(event(4, "A1"), later);
-        assert!(!mirror.needs_snapshot(later + Duration::from_secs(1), Duration::from_millis(250)));
-    }
-}
+#[path = "mirror_tests.rs"]
+mod tests;

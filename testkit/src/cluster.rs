@@ -15,8 +15,20 @@ pub struct RedisCluster {
 
 impl RedisCluster {
     pub fn start(masters: usize, replicas: usize) -> RedisCluster {
+        // The cluster bus gets its own free port: the default (port + 10000) can land in the
+        // ephemeral range, where an outgoing connection may hold it.
         let nodes: Vec<Daemon> = (0..masters * (1 + replicas))
-            .map(|_| Daemon::start("redis-node", program("redis-server"), Self::invoke))
+            .map(|_| {
+                let bus = free_port();
+                Daemon::start(
+                    "redis-node",
+                    program("redis-server"),
+                    move |command: &mut Command, port: u16, dir: &Path| {
+                        Self::invoke(command, port, dir);
+                        command.args(["--cluster-port", &bus.to_string()]);
+                    },
+                )
+            })
             .collect();
         let cluster = RedisCluster { nodes };
         let addresses: Vec<String> = cluster

@@ -119,6 +119,17 @@ impl Daemon {
         self.child = Some(child);
     }
 
+    /// Sends `signal` (a name for `kill -s`, like `STOP`) to the running process.
+    fn signal(&self, signal: &str) {
+        if let Some(child) = &self.child {
+            let sent = Command::new("kill")
+                .args(["-s", signal, &child.id().to_string()])
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(sent, "kill -s {signal} {}", self.name);
+        }
+    }
+
     /// `kill -9`: no shutdown, no final save.
     pub(crate) fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -254,6 +265,17 @@ impl NatsServer {
     pub fn restart(&mut self) {
         self.daemon.kill9();
         self.daemon.spawn(&Self::invoke);
+    }
+
+    /// `SIGSTOP`: the server stops answering but its connections stay open, like a host that
+    /// hangs or a network that silently drops everything.
+    pub fn freeze(&self) {
+        self.daemon.signal("STOP");
+    }
+
+    /// `SIGCONT` after `freeze`.
+    pub fn thaw(&self) {
+        self.daemon.signal("CONT");
     }
 }
 

@@ -5,188 +5,16 @@
 // (so NGINX may pick different edges), separate localStorage (so separate identities).
 // Every check waits on what the page shows (data-status, aria-label, #conn-status) with a
 // timeout; the only fixed waits are in the expiry test, where time itself is the subject.
-//
-// Environment:
-//   SEATMAP_URL             required, e.g. http://127.0.0.1:8089
-//   SEATMAP_ADMIN_TOKEN     required, for POST /api/admin/reset before each test
-//   SEATMAP_HOLD_SECONDS    the stack's HOLD_SECONDS (default 30)
-//   SEATMAP_KILL_EDGE       command that kills one edge, given its id (e.g. edge-3000);
-//                           the edge-kill test is skipped without it
-//   SEATMAP_SCREENSHOT_DIR  where screenshots go (default tests/browser/artifacts)
-//   CHROMIUM_PATH           default /usr/bin/chromium
+// Fixtures, helpers and the environment they read: lib/page.mjs.
 
-import { test, before, after, beforeEach, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import {
+  HOLD_SECONDS, KILL_EDGE, MOBILE, RECONNECT_MS, WAIT_MS, assertNoErrors, clickSeat, closeViewer,
+  holdEntry, killEdge, openViewer, seatInfo, shot, text, useBrowser, waitConnected, waitSeat,
+} from './lib/page.mjs';
 
-const BASE_URL = (process.env.SEATMAP_URL || '').replace(/\/+$/, '');
-if (!BASE_URL) {
-  throw new Error('SEATMAP_URL is not set: start the stack and point SEATMAP_URL at NGINX, e.g. SEATMAP_URL=http://127.0.0.1:8089');
-}
-const ADMIN_TOKEN = process.env.SEATMAP_ADMIN_TOKEN || '';
-const HOLD_SECONDS = Number(process.env.SEATMAP_HOLD_SECONDS || 30);
-const KILL_EDGE = process.env.SEATMAP_KILL_EDGE || '';
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const SHOT_DIR = path.resolve(process.env.SEATMAP_SCREENSHOT_DIR || path.join(HERE, 'artifacts'));
-
-const WAIT_MS = 5000;        // "a few seconds" for anything that should take milliseconds
-const RECONNECT_MS = 15000;  // backoff is capped at ~5 s; allow a couple of attempts
-const DESKTOP = { width: 1280, height: 900 };
-const MOBILE = { width: 375, height: 812 };
-
-let browser;
-let viewers = [];
-let pageErrors = [];
-
-// ---------------------------------------------------------------------------------------
-// Fixtures
-// ---------------------------------------------------------------------------------------
-
-before(async () => {
-  if (!ADMIN_TOKEN) throw new Error('SEATMAP_ADMIN_TOKEN is not set: the tests reset all seats before each test');
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  fs.mkdirSync(SHOT_DIR, { recursive: true });
-});
-
-after(async () => {
-  if (browser) await browser.close();
-});
-
-beforeEach(async () => {
-  pageErrors = [];
-  await resetSeats();
-});
-
-afterEach(async () => {
-  const open = viewers;
-  viewers = [];
-  await Promise.all(open.map((v) => v.context.close().catch(() => {})));
-  assert.deepEqual(pageErrors, [], 'uncaught errors in the page');
-});
-
-/** POST /api/admin/reset: every seat available again. */
-async function resetSeats() {
-  const res = await fetch(`${BASE_URL}/api/admin/reset`, {
-    method: 'POST',
-    headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': 'application/json' },
-    body: '{}',
-  });
-  const body = await res.text();
-  assert.ok(res.ok, `admin reset failed: HTTP ${res.status} ${body}`);
-}
-
-/** A new browser context ("a person") with the seat map open and connected. */
-async function openViewer(name, viewport = DESKTOP) {
-  const context = await browser.newContext({ viewport });
-  const page = await context.newPage();
-  page.on('pageerror', (err) => pageErrors.push(`${name}: ${err.message}`));
-  const viewer = { name, context, page };
-  viewers.push(viewer);
-  await page.goto(`${BASE_URL}/`);
-  await waitConnected(page);
-  return viewer;
-}
-
-async function closeViewer(viewer) {
-  viewers = viewers.filter((v) => v !== viewer);
-  await viewer.context.close();
-}
-
-// ---------------------------------------------------------------------------------------
-// Page helpers (all waits go through waitForFunction: polled, with a timeout)
-// ---------------------------------------------------------------------------------------
-
-async function waitConnected(page, timeout = WAIT_MS) {
-  await page.waitForFunction(() => {
-    const status = document.getElementById('conn-status');
-    const filled = (id) => {
-      const text = (document.getElementById(id)?.textContent || '').trim();
-      return text !== '' && text !== '—';
-    };
-    return status && status.dataset.state === 'connected' && status.textContent.includes('connected')
-      && filled('user-id') && filled('edge-id')
-      && document.querySelector('#seat-grid button[data-seat]') !== null;
-  }, null, { timeout });
-}
-
-function seatSelector(seatId) {
-  return `#seat-grid button[data-seat="${seatId}"]`;
-}
-
-async function seatInfo(page, seatId) {
-  return page.evaluate((sel) => {
-    const b = document.querySelector(sel);
-    return b ? { status: b.dataset.status, label: b.getAttribute('aria-label') } : null;
-  }, seatSelector(seatId));
-}
-
-/**
- * Wait until the seat shows `status` (data-status) and, optionally, an aria-label that
- * starts with / contains the given text. Fails with what the page actually showed.
- */
-async function waitSeat(page, seatId, status, { startsWith, includes, timeout = WAIT_MS } = {}) {
-  try {
-    await page.waitForFunction(({ sel, status, startsWith, includes }) => {
-      const b = document.querySelector(sel);
-      if (!b || b.dataset.status !== status) return false;
-      const label = b.getAttribute('aria-label') || '';
-      return (!startsWith || label.startsWith(startsWith)) && (!includes || label.includes(includes));
-    }, { sel: seatSelector(seatId), status, startsWith, includes }, { timeout });
-  } catch (err) {
-    const actual = await seatInfo(page, seatId).catch(() => 'page gone');
-    throw new Error(`${seatId}: wanted data-status=${status}`
-      + `${startsWith ? ` and aria-label starting "${startsWith}"` : ''}`
-      + `${includes ? ` and containing "${includes}"` : ''}`
-      + ` within ${timeout} ms; page shows ${JSON.stringify(actual)}`, { cause: err });
-  }
-}
-
-async function clickSeat(page, seatId) {
-  await page.locator(seatSelector(seatId)).click();
-}
-
-function holdEntry(page, seatId) {
-  return page.locator(`#my-holds [data-seat="${seatId}"]`);
-}
-
-async function text(page, selector) {
-  return ((await page.locator(selector).textContent()) || '').trim();
-}
-
-async function assertNoErrors(viewer) {
-  const shown = await text(viewer.page, '#errors');
-  assert.equal(shown, '', `${viewer.name} shows an error: "${shown}"`);
-}
-
-function shot(name) {
-  return path.join(SHOT_DIR, name);
-}
-
-/** Run SEATMAP_KILL_EDGE for one edge id: a path gets it as $1; "{edge}" in a template is replaced. */
-function killEdge(edgeId) {
-  const options = { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 20000 };
-  try {
-    if (/\{edge(_id)?\}/.test(KILL_EDGE)) {
-      const quoted = `'${edgeId.replace(/'/g, `'\\''`)}'`;
-      execFileSync('/bin/sh', ['-c', KILL_EDGE.replace(/\{edge(_id)?\}/g, quoted)], options);
-    } else if (fs.existsSync(KILL_EDGE)) {
-      execFileSync(KILL_EDGE, [edgeId], options);
-    } else {
-      // A command with arguments: append the edge id as one more argument.
-      execFileSync('/bin/sh', ['-c', `${KILL_EDGE} "$1"`, 'kill-edge', edgeId], options);
-    }
-  } catch (err) {
-    throw new Error(`SEATMAP_KILL_EDGE failed for ${edgeId}: ${err.message}\n${err.stdout || ''}${err.stderr || ''}`, { cause: err });
-  }
-}
+useBrowser();
 
 // ---------------------------------------------------------------------------------------
 // Tests
@@ -280,7 +108,7 @@ test('4. a reload keeps the user id, the hold and its countdown', async () => {
 
 test('5. usable at 375 px wide (no horizontal scroll) and a mobile screenshot', async () => {
   const a = await openViewer('A');
-  const phone = await openViewer('phone', MOBILE);
+  const phone = await openViewer('phone', { viewport: MOBILE });
 
   await clickSeat(a.page, 'C3');
   await clickSeat(phone.page, 'H6');

@@ -4,23 +4,28 @@
 
 #![allow(dead_code)]
 
+mod client;
+mod link;
+
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
-use serde_json::{json, Value};
-use shared::ws::ServerMessage;
+use serde_json::Value;
 use testkit::{Api, NatsServer, RedisServer, ServiceProcess};
-use tokio::net::TcpStream;
-use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::Message;
+
+pub use client::{stalled_client, WsClient};
+pub use link::Link;
 
 pub const EDGE_BINARY: &str = env!("CARGO_BIN_EXE_edge-server");
 
 pub struct Backend {
     pub redis: RedisServer,
+    /// The NATS the booking service publishes to (and the edges subscribe to, unless linked).
     pub nats: NatsServer,
+    /// With `start_linked`: the edges' own NATS, fed through `link`.
+    pub edge_nats: Option<NatsServer>,
+    pub link: Option<Arc<Link>>,
     pub booking_url: String,
     pub api: Api,
     pub edges: Vec<ServiceProcess>,
@@ -37,6 +42,25 @@ impl Backend {
         edges: usize,
         edge_env: &[(&str, &str)],
         booking_env: &[(&str, &str)],
+    ) -> Backend {
+        Self::start_full(edges, edge_env, booking_env, false).await
+    }
+
+    /// As `start`, but the edges hear NATS only through a `Link` the test controls.
+    pub async fn start_linked(edges: usize) -> Backend {
+        Self::start_full(edges, &[], &[], true).await
+    }
+
+    /// `start_linked` with settings for the booking service.
+    pub async fn start_linked_with(edges: usize, booking_env: &[(&str, &str)]) -> Backend {
+        Self::start_full(edges, &[], booking_env, true).await
+    }
+
+    async fn start_full(
+        edges: usize,
+        edge_env: &[(&str, &str)],
+        booking_env: &[(&str, &str)],
+        linked: bool,
     ) -> Backend {
         let redis = RedisServer::start();
         let nats = NatsServer::start();
@@ -63,45 +87,45 @@ impl Backend {
         let api = Api::new(booking_url.clone());
         wait_until_healthy(&api).await;
 
-        let mut started = Vec::new();
-        for _ in 0..edges {
-            let mut env = vec![
-                ("BOOKING_URL", booking_url.clone()),
-                ("NATS_URL", nats.url()),
-            ];
-            env.extend(edge_env.iter().map(|(k, v)| (*k, v.to_string())));
-            let edge = ServiceProcess::start(EDGE_BINARY, &env).await;
-            wait_until_healthy(&Api::new(edge.base_url())).await;
-            started.push(edge);
-        }
-        Backend {
+        let (edge_nats, link) = if linked {
+            let edge_nats = NatsServer::start();
+            let link = Link::start(&nats.url(), &edge_nats.url()).await;
+            (Some(edge_nats), Some(link))
+        } else {
+            (None, None)
+        };
+        let mut backend = Backend {
             redis,
             nats,
+            edge_nats,
+            link,
             booking_url,
             api,
-            edges: started,
+            edges: Vec::new(),
             stop_booking: Some(stop_booking),
+        };
+        for _ in 0..edges {
+            let edge = backend.start_edge(edge_env).await;
+            backend.edges.push(edge);
         }
+        backend
     }
 
-    /// A second booking service on the same Redis but its own NATS: its changes are real, but
-    /// their events never reach the edges, as if every one of them were lost in transit.
-    pub async fn unheard_booking_service(&self) -> (Api, NatsServer) {
-        let elsewhere = NatsServer::start();
-        let vars: HashMap<String, String> = HashMap::from([
-            ("REDIS_URL".into(), self.redis.url()),
-            ("NATS_URL".into(), elsewhere.url()),
-        ]);
-        let config = booking_service::Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let api = Api::new(format!("http://{}", listener.local_addr().unwrap()));
-        tokio::spawn(booking_service::run(
-            listener,
-            config,
-            std::future::pending(),
-        ));
-        wait_until_healthy(&api).await;
-        (api, elsewhere)
+    /// One more edge server on this back end, with extra environment; healthy.
+    pub async fn start_edge(&self, edge_env: &[(&str, &str)]) -> ServiceProcess {
+        let nats_url = self.edge_nats.as_ref().unwrap_or(&self.nats).url();
+        let mut env = vec![
+            ("BOOKING_URL", self.booking_url.clone()),
+            ("NATS_URL", nats_url),
+        ];
+        env.extend(edge_env.iter().map(|(k, v)| (*k, v.to_string())));
+        let edge = ServiceProcess::start(EDGE_BINARY, &env).await;
+        wait_until_healthy(&Api::new(edge.base_url())).await;
+        edge
+    }
+
+    pub fn link(&self) -> &Link {
+        self.link.as_deref().expect("started with start_linked")
     }
 
     pub fn ws_url(&self, edge: usize) -> String {
@@ -110,8 +134,15 @@ impl Backend {
 
     /// The booking service's own view of the venue: seat id -> (status, held_by).
     pub async fn truth(&self) -> (u64, HashMap<String, (u64, Value)>) {
+        let (_, seq, seats) = self.truth_with_epoch().await;
+        (seq, seats)
+    }
+
+    /// The venue's epoch, seq and seats, from `GET /api/venues/main`.
+    pub async fn truth_with_epoch(&self) -> (u64, u64, HashMap<String, (u64, Value)>) {
         let snapshot = self.api.get("/api/venues/main").await.body;
         (
+            snapshot["epoch"].as_u64().unwrap(),
             snapshot["seq"].as_u64().unwrap(),
             seats_of(&snapshot["seats"]),
         )
@@ -175,237 +206,16 @@ pub fn seats_of(seats: &Value) -> HashMap<String, (u64, Value)> {
         .collect()
 }
 
-/// What one client has seen, checked as it arrives.
-#[derive(Default)]
-pub struct ClientView {
-    pub messages: Vec<ServerMessage>,
-    pub seq: Option<u64>,
-    pub seats: HashMap<String, (u64, Value)>,
-    /// Every breach of "never a seq twice, never out of order, never a gap".
-    pub violations: Vec<String>,
-    pub closed: Option<(u16, String)>,
-}
-
-impl ClientView {
-    fn record(&mut self, message: ServerMessage) {
-        match &message {
-            ServerMessage::VenueState(state) => {
-                if let Some(seq) = self.seq {
-                    if state.seq < seq {
-                        self.violations
-                            .push(format!("VENUE_STATE went back from {seq} to {}", state.seq));
-                    }
-                }
-                self.seq = Some(state.seq);
-                self.seats = seats_of(&serde_json::to_value(&state.seats).unwrap());
-            }
-            ServerMessage::SeatUpdate(update) => {
-                match self.seq {
-                    None => self
-                        .violations
-                        .push(format!("SEAT_UPDATE {} before any VENUE_STATE", update.seq)),
-                    Some(seq) if update.seq != seq + 1 => self
-                        .violations
-                        .push(format!("SEAT_UPDATE {} after {seq}", update.seq)),
-                    _ => {}
-                }
-                self.seq = Some(update.seq);
-                self.seats.insert(
-                    update.seat_id.clone(),
-                    (
-                        update.status as u64,
-                        update
-                            .held_by
-                            .clone()
-                            .map(Value::String)
-                            .unwrap_or(Value::Null),
-                    ),
-                );
-            }
-            _ => {}
-        }
-        self.messages.push(message);
-    }
-}
-
-/// A WebSocket client that reads continuously in the background.
-pub struct WsClient {
-    pub view: Arc<Mutex<ClientView>>,
-    outgoing: mpsc::UnboundedSender<Message>,
-    next_req: u64,
-}
-
-impl WsClient {
-    pub async fn connect(url: &str) -> WsClient {
-        let (socket, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .expect("websocket connects");
-        Self::from_socket(socket)
-    }
-
-    fn from_socket(
-        socket: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>,
-    ) -> WsClient {
-        let (mut sink, mut stream) = socket.split();
-        let view = Arc::new(Mutex::new(ClientView::default()));
-        let (outgoing, mut to_send) = mpsc::unbounded_channel::<Message>();
-        tokio::spawn(async move {
-            while let Some(message) = to_send.recv().await {
-                if sink.send(message).await.is_err() {
-                    break;
-                }
-            }
-        });
-        let sink_view = view.clone();
-        tokio::spawn(async move {
-            while let Some(Ok(frame)) = stream.next().await {
-                match frame {
-                    Message::Text(text) => {
-                        let message: ServerMessage = serde_json::from_str(text.as_str())
-                            .unwrap_or_else(|e| {
-                                panic!("server sent an unparsable frame: {e}: {text}")
-                            });
-                        sink_view.lock().unwrap().record(message);
-                    }
-                    Message::Close(frame) => {
-                        sink_view.lock().unwrap().closed = Some(
-                            frame
-                                .map(|f| (u16::from(f.code), f.reason.to_string()))
-                                .unwrap_or((1005, String::new())),
-                        );
-                        break;
-                    }
-                    _ => {}
-                }
-            }
-            let mut view = sink_view.lock().unwrap();
-            if view.closed.is_none() {
-                view.closed = Some((1006, "connection dropped".into()));
-            }
-        });
-        WsClient {
-            view,
-            outgoing,
-            next_req: 0,
-        }
-    }
-
-    /// Connects and waits for WELCOME and VENUE_STATE.
-    pub async fn ready(url: &str) -> WsClient {
-        let client = Self::connect(url).await;
-        client
-            .wait_for("VENUE_STATE", |m| matches!(m, ServerMessage::VenueState(_)))
-            .await;
-        client
-    }
-
-    pub fn send_raw(&self, message: Message) {
-        self.outgoing.send(message).expect("socket open");
-    }
-
-    pub fn send(&self, kind: &str, data: Value) {
-        self.send_raw(Message::text(
-            json!({"type": kind, "data": data}).to_string(),
-        ));
-    }
-
-    /// Sends a seat command and waits for its OK or ERROR; returns "OK" or the error code.
-    pub async fn command(&mut self, kind: &str, seat: &str) -> String {
-        self.next_req += 1;
-        let req_id = format!("r{}", self.next_req);
-        self.send(kind, json!({"seat_id": seat, "req_id": req_id}));
-        let answer = self
-            .wait_for(&format!("answer to {req_id}"), |m| match m {
-                ServerMessage::Ok(ok) => ok.req_id == json!(req_id),
-                ServerMessage::Error(err) => err.req_id == json!(req_id),
-                _ => false,
-            })
-            .await;
-        match answer {
-            ServerMessage::Ok(_) => "OK".into(),
-            ServerMessage::Error(err) => err.code.as_str().into(),
-            _ => unreachable!(),
-        }
-    }
-
-    /// Waits up to 5 s for a message matching `pred` and returns it.
-    pub async fn wait_for(
-        &self,
-        what: &str,
-        pred: impl Fn(&ServerMessage) -> bool,
-    ) -> ServerMessage {
-        self.wait_for_within(Duration::from_secs(5), what, pred)
-            .await
-    }
-
-    pub async fn wait_for_within(
-        &self,
-        timeout: Duration,
-        what: &str,
-        pred: impl Fn(&ServerMessage) -> bool,
-    ) -> ServerMessage {
-        let mut found = None;
-        let ok = testkit::eventually(timeout, || {
-            found = self
-                .view
-                .lock()
-                .unwrap()
-                .messages
-                .iter()
-                .find(|m| pred(m))
-                .cloned();
-            found.is_some()
-        })
-        .await;
-        assert!(
-            ok,
-            "no {what} within {timeout:?}; got {:?}",
-            self.view.lock().unwrap().messages
-        );
-        found.unwrap()
-    }
-
-    pub fn welcome(&self) -> shared::ws::Welcome {
-        self.view
-            .lock()
-            .unwrap()
-            .messages
-            .iter()
-            .rev()
-            .find_map(|m| match m {
-                ServerMessage::Welcome(w) => Some(w.clone()),
-                _ => None,
-            })
-            .expect("a WELCOME")
-    }
-
-    pub fn seq(&self) -> Option<u64> {
-        self.view.lock().unwrap().seq
-    }
-
-    pub fn seats(&self) -> HashMap<String, (u64, Value)> {
-        self.view.lock().unwrap().seats.clone()
-    }
-
-    pub fn violations(&self) -> Vec<String> {
-        self.view.lock().unwrap().violations.clone()
-    }
-
-    pub fn close(&self) {
-        let _ = self.outgoing.send(Message::Close(None));
-    }
-}
-
-/// Waits until every client's view equals the booking service's, and checks none saw a seq
-/// twice, out of order, or with a gap.
+/// Waits until every client's view (epoch, seq, seats) equals the booking service's, and checks
+/// none saw a seq twice, out of order, or with a gap.
 pub async fn assert_all_converge(backend: &Backend, clients: &[WsClient], timeout: Duration) {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        let (seq, truth) = backend.truth().await;
+        let (epoch, seq, truth) = backend.truth_with_epoch().await;
         let behind: Vec<usize> = clients
             .iter()
             .enumerate()
-            .filter(|(_, c)| c.seq() != Some(seq) || c.seats() != truth)
+            .filter(|(_, c)| c.epoch() != Some(epoch) || c.seq() != Some(seq) || c.seats() != truth)
             .map(|(i, _)| i)
             .collect();
         if behind.is_empty() {
@@ -421,33 +231,4 @@ pub async fn assert_all_converge(backend: &Backend, clients: &[WsClient], timeou
     for (i, client) in clients.iter().enumerate() {
         assert_eq!(client.violations(), Vec::<String>::new(), "client {i}");
     }
-}
-
-impl WsClient {
-    /// `ready` taking an owned URL, for `join_all` over many clients.
-    pub async fn ready_owned(url: String) -> WsClient {
-        Self::ready(&url).await
-    }
-}
-
-/// A client that completes the handshake and then never reads, on a socket with a tiny receive
-/// buffer, so the edge's writes to it back up quickly.
-pub async fn stalled_client(
-    url: &str,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>> {
-    let port: u16 = url
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .trim_end_matches("/ws")
-        .parse()
-        .unwrap();
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(2048).unwrap();
-    let stream = socket.connect(([127, 0, 0, 1], port).into()).await.unwrap();
-    let (ws, _) =
-        tokio_tungstenite::client_async(url, tokio_tungstenite::MaybeTlsStream::Plain(stream))
-            .await
-            .unwrap();
-    ws
 }

@@ -1,0 +1,50 @@
+/*
+ * Constants of the seat map client: storage keys, timings, error texts.
+ */
+
+export const TOKEN_KEY = 'seatmap.token';
+export const USER_KEY = 'seatmap.user_id'; // remembered with the token, so a reload shows "yours" at once
+export const CID_COOKIE = 'seatmap_cid';   // NGINX hashes it to pick this browser's edge
+export const CID_MAX_AGE_S = 365 * 24 * 3600;
+
+/**
+ * Reconnecting: exponential backoff with full jitter. The n-th retry in a row waits a random
+ * time in [0, min(cap, base * 2^n)). The count starts over only after a connection that stayed
+ * up for HEALTHY_AFTER_MS, so a server that accepts and then closes at once (a 1001 "venue
+ * unavailable", a refused CONNECT) is retried ever more slowly, never in a tight loop.
+ */
+export const BACKOFF_BASE_MS = 250;
+export const BACKOFF_CAP_MS = 10000;
+export const HEALTHY_AFTER_MS = 5000;
+/** Open, but our identity not confirmed or no VENUE_STATE by then: drop it and try again. */
+export const HANDSHAKE_TIMEOUT_MS = 8000;
+export const REQUEST_TIMEOUT_MS = 10000;  // stop showing a seat as "waiting" if no answer comes
+export const ERROR_TTL_MS = 12000;
+export const MAX_ERRORS = 3;
+export const URGENT_SECONDS = 5;
+
+export const STATUS = Object.freeze({ AVAILABLE: 0, HELD: 1, BOOKED: 2 });
+/** The contract's token shape: 16-128 characters of [A-Za-z0-9_.-]. */
+export const TOKEN_RE = /^[A-Za-z0-9_.-]{16,128}$/;
+
+/** Friendly text per server error code; `seat` may be null, `message` is the server's. */
+export const ERROR_TEXT = {
+  SEAT_UNAVAILABLE: (seat) => `${seat || 'That seat'} is held by someone else right now. Please pick another seat.`,
+  SEAT_BOOKED: (seat) => `${seat || 'That seat'} is already booked. Please pick another seat.`,
+  NOT_HOLDER: (seat) => `You no longer hold ${seat || 'that seat'}; the hold may have run out. Select it again if it is still free.`,
+  MAX_HOLDS_EXCEEDED: () => 'You are already holding as many seats as allowed. Book or release one first.',
+  RATE_LIMITED: () => 'Too many clicks at once. Please wait a moment and try again.',
+  UNAVAILABLE: () => 'Booking is briefly unavailable. Please try again in a few seconds.',
+  VALIDATION_ERROR: (seat, message) => `That request was not accepted${message ? `: ${message}` : '.'}`,
+  UNAUTHORIZED: () => 'Your session is not recognised. Reload the page to start a new one.',
+  UNKNOWN_SEAT: (seat) => `There is no seat ${seat || 'like that'} in this venue.`,
+  UNKNOWN_VENUE: () => 'This venue does not exist.',
+  NOT_ADMITTED: () => 'It is not your turn yet. Please wait in the queue.',
+  INTERNAL: () => 'Something went wrong on our side. Please try again.',
+};
+
+export const COMMANDS = Object.freeze({
+  select: 'SELECT_SEAT',
+  book: 'BOOK_SEAT',
+  release: 'RELEASE_SEAT',
+});

@@ -1,0 +1,53 @@
+/*
+ * Seats: normalising what the server sends, and what a seat means to this user.
+ */
+import { STATUS } from './config.js';
+import { clock, me, venue } from './state.js';
+
+export function toStatus(value) {
+  if (typeof value === 'number') return value;
+  const named = { available: 0, held: 1, booked: 2 }[String(value).toLowerCase()];
+  return named ?? Number(value);
+}
+
+export function normaliseSeat(raw) {
+  return {
+    id: String(raw.id),
+    row: Number(raw.row),
+    col: Number(raw.col),
+    status: toStatus(raw.status),
+    held_by: raw.held_by || null,
+    expires_at: raw.expires_at == null ? null : Number(raw.expires_at),
+  };
+}
+
+/** The data-status value: what this seat means to *this* user. */
+export function classify(seat) {
+  const mine = me.userId != null && seat.held_by === me.userId;
+  if (seat.status === STATUS.HELD) return mine ? 'held-by-you' : 'held';
+  if (seat.status === STATUS.BOOKED) return mine ? 'booked-by-you' : 'booked';
+  return 'available';
+}
+
+/** The accessible name; its wording is a contract (tests and screen readers rely on it). */
+export function seatLabel(seat, kind) {
+  const withCountdown = (base) => {
+    const left = clock.secondsLeft(seat.expires_at);
+    return left == null ? base : `${base}, ${left} seconds left`;
+  };
+  switch (kind) {
+    case 'held': return withCountdown(`${seat.id}, held`);
+    case 'held-by-you': return withCountdown(`${seat.id}, held by you`);
+    case 'booked': return `${seat.id}, booked`;
+    case 'booked-by-you': return `${seat.id}, booked by you`;
+    default: return `${seat.id}, available`;
+  }
+}
+
+export function seatsOfKind(kind) {
+  return venue.order.filter((id) => classify(venue.seats.get(id)) === kind);
+}
+
+export function plural(n, word) {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}

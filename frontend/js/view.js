@@ -1,0 +1,256 @@
+/*
+ * Rendering: the seat grid, the side panels, counters, identity, connection status, errors
+ * and screen-reader announcements. Reads the state; never changes seats.
+ */
+import { ERROR_TEXT, ERROR_TTL_MS, MAX_ERRORS, STATUS, URGENT_SECONDS } from './config.js';
+import { classify, plural, seatLabel, seatsOfKind } from './seats.js';
+import { clock, conn, dom, grid, me, requests, seatButtons, venue } from './state.js';
+
+export function el(tag, props = {}, children = []) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key === 'className') node.className = value;
+    else if (key === 'text') node.textContent = value;
+    else if (key === 'dataset') Object.assign(node.dataset, value);
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) node.append(child);
+  return node;
+}
+
+export function setAttr(node, name, value) {
+  if (value == null) {
+    if (node.hasAttribute(name)) node.removeAttribute(name);
+  } else if (node.getAttribute(name) !== value) {
+    node.setAttribute(name, value);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Grid
+// ---------------------------------------------------------------------------------------
+
+function rowLabel(r) {
+  // Take the letters from the server's own ids, so the labels always match them.
+  const id = grid.cells[r] && grid.cells[r].find(Boolean);
+  return id ? id.replace(/\d+$/, '') : String.fromCharCode(65 + r);
+}
+
+export function buildGrid() {
+  const focusedId = document.activeElement && document.activeElement.dataset
+    ? document.activeElement.dataset.seat : null;
+
+  const cells = Array.from({ length: venue.rows }, () => new Array(venue.cols).fill(null));
+  for (const seat of venue.seats.values()) {
+    if (seat.row >= 0 && seat.row < venue.rows && seat.col >= 0 && seat.col < venue.cols) {
+      cells[seat.row][seat.col] = seat.id;
+    }
+  }
+  grid.cells = cells;
+
+  seatButtons.clear();
+  const frag = document.createDocumentFragment();
+  frag.append(el('div', { className: 'axis', 'aria-hidden': 'true' }));
+  for (let c = 0; c < venue.cols; c++) {
+    frag.append(el('div', { className: 'axis', 'aria-hidden': 'true', text: String(c + 1) }));
+  }
+  for (let r = 0; r < venue.rows; r++) {
+    frag.append(el('div', { className: 'axis', 'aria-hidden': 'true', text: rowLabel(r) }));
+    for (let c = 0; c < venue.cols; c++) {
+      const id = cells[r][c];
+      if (!id) { frag.append(el('div', { 'aria-hidden': 'true' })); continue; }
+      const button = el('button', { type: 'button', className: 'seat', dataset: { seat: id } });
+      seatButtons.set(id, button);
+      frag.append(button);
+    }
+  }
+
+  // A CSS custom property set through the CSSOM: allowed by the page's CSP (style-src 'self').
+  dom.grid.style.setProperty('--cols', String(venue.cols));
+  dom.grid.replaceChildren(frag);
+  dom.grid.removeAttribute('aria-busy');
+  if (focusedId && seatButtons.has(focusedId)) seatButtons.get(focusedId).focus();
+}
+
+export function renderSeat(id) {
+  const button = seatButtons.get(id);
+  const seat = venue.seats.get(id);
+  if (!button || !seat) return;
+  const kind = classify(seat);
+  // Only write what changed: this runs for every held seat every second.
+  setAttr(button, 'data-status', kind);
+  setAttr(button, 'aria-label', seatLabel(seat, kind));
+  setAttr(button, 'aria-busy', requests.busySeats.has(id) ? 'true' : null);
+}
+
+/** A short ring on seats changed by someone else, so live changes catch the eye. */
+export function flashSeat(id) {
+  const button = seatButtons.get(id);
+  if (!button) return;
+  button.classList.remove('flash');
+  void button.offsetWidth; // restart the animation
+  button.classList.add('flash');
+}
+
+// ---------------------------------------------------------------------------------------
+// Side panels, counters, identity
+// ---------------------------------------------------------------------------------------
+
+function renderHolds() {
+  const mine = seatsOfKind('held-by-you');
+  const wanted = new Set(mine);
+  let lostFocusFrom = null;
+
+  for (const item of Array.from(dom.holds.children)) {
+    if (wanted.has(item.dataset.seat)) continue;
+    if (item.contains(document.activeElement)) lostFocusFrom = item.dataset.seat;
+    item.remove();
+  }
+
+  // Existing entries are already in seat order, so only new entries are inserted and the
+  // focused one is never moved (moving a node would drop keyboard focus).
+  mine.forEach((id, index) => {
+    let item = dom.holds.querySelector(`li[data-seat="${CSS.escape(id)}"]`);
+    if (!item) {
+      item = createHoldItem(id);
+      dom.holds.insertBefore(item, dom.holds.children[index] || null);
+    }
+    updateHoldItem(item, id);
+  });
+
+  dom.holdsEmpty.hidden = mine.length > 0;
+  // The entry you were on is gone (booked, released, expired): keep focus on that seat.
+  if (lostFocusFrom && seatButtons.has(lostFocusFrom)) seatButtons.get(lostFocusFrom).focus();
+}
+
+function createHoldItem(id) {
+  const seatEl = el('span', { className: 'hold-seat', id: `hold-${id}-seat`, text: id });
+  const timeEl = el('span', { className: 'hold-time', id: `hold-${id}-time` });
+  const bar = el('span', { className: 'hold-bar', 'aria-hidden': 'true' }, [el('span')]);
+  const describedBy = `hold-${id}-seat hold-${id}-time`;
+  const actions = el('div', { className: 'hold-actions' }, [
+    el('button', { type: 'button', className: 'btn btn-primary', dataset: { action: 'book' }, 'aria-describedby': describedBy, text: 'Book' }),
+    el('button', { type: 'button', className: 'btn btn-secondary', dataset: { action: 'release' }, 'aria-describedby': describedBy, text: 'Release' }),
+  ]);
+  return el('li', { className: 'hold', dataset: { seat: id } }, [seatEl, timeEl, bar, actions]);
+}
+
+export function updateHoldItem(item, id) {
+  const seat = venue.seats.get(id);
+  const left = clock.secondsLeft(seat.expires_at);
+  const timeEl = item.querySelector('.hold-time');
+  const text = left == null ? 'held' : left === 0 ? 'expiring…' : `${plural(left, 'second')} left`;
+  if (timeEl.textContent !== text) timeEl.textContent = text;
+  timeEl.classList.toggle('urgent', left != null && left <= URGENT_SECONDS);
+
+  const fraction = left == null ? 1 : Math.min(1, left / Math.max(1, me.holdSeconds));
+  item.querySelector('.hold-bar > span').style.setProperty('--left', fraction.toFixed(3));
+
+  const busy = requests.busySeats.has(id) ? 'true' : null;
+  for (const button of item.querySelectorAll('button')) setAttr(button, 'aria-disabled', busy);
+}
+
+function renderBookings() {
+  const mine = seatsOfKind('booked-by-you');
+  const key = mine.join(',');
+  if (dom.bookings.dataset.key === key) return;
+  dom.bookings.dataset.key = key;
+  dom.bookings.replaceChildren(...mine.map((id) => el('li', { text: id })));
+  dom.bookingsEmpty.hidden = mine.length > 0;
+}
+
+function renderCounts() {
+  let available = 0;
+  for (const seat of venue.seats.values()) if (seat.status === STATUS.AVAILABLE) available++;
+  dom.available.textContent = String(available);
+  dom.total.textContent = String(venue.seats.size);
+}
+
+export function renderIdentity() {
+  dom.userId.textContent = me.userId || '—';
+  dom.edgeId.textContent = me.edgeId || '—';
+}
+
+/** Everything that depends on the whole venue (after a snapshot or an identity change). */
+export function renderAll() {
+  for (const id of seatButtons.keys()) renderSeat(id);
+  renderSideAndCounts();
+}
+
+export function renderSideAndCounts() {
+  renderHolds();
+  renderBookings();
+  renderCounts();
+}
+
+/** Once a second: the countdowns of held seats. */
+export function renderCountdowns() {
+  for (const seat of venue.seats.values()) {
+    if (seat.status === STATUS.HELD) renderSeat(seat.id);
+  }
+  for (const item of dom.holds.children) updateHoldItem(item, item.dataset.seat);
+}
+
+// ---------------------------------------------------------------------------------------
+// Announcements and errors
+// ---------------------------------------------------------------------------------------
+
+/** Polite announcements for screen readers (results of your own actions). */
+export function announce(message) {
+  // Clear first so the same sentence twice in a row is still read out.
+  dom.announcer.textContent = '';
+  setTimeout(() => { dom.announcer.textContent = message; }, 50);
+}
+
+export function showError(message) {
+  // The same message again (say, several clicks on taken seats) replaces the old one.
+  for (const existing of dom.errors.querySelectorAll('.error')) {
+    if (existing.firstChild.textContent === message) existing.remove();
+  }
+  const text = el('span', { className: 'error-text', text: message });
+  const dismiss = el('button', { type: 'button', className: 'link-button', text: 'Dismiss' });
+  const item = el('p', { className: 'error' }, [text, dismiss]);
+  const remove = () => {
+    item.remove();
+    dom.errors.hidden = dom.errors.childElementCount === 0;
+  };
+  dismiss.addEventListener('click', remove);
+  setTimeout(remove, ERROR_TTL_MS);
+
+  dom.errors.prepend(item);
+  while (dom.errors.childElementCount > MAX_ERRORS) dom.errors.lastElementChild.remove();
+  dom.errors.hidden = false;
+  announce(message);
+}
+
+export function friendlyError(code, seatId, message) {
+  const make = ERROR_TEXT[code];
+  if (make) return make(seatId, message);
+  return message || `Something went wrong${code ? ` (${code})` : ''}.`;
+}
+
+// ---------------------------------------------------------------------------------------
+// Connection status
+// ---------------------------------------------------------------------------------------
+
+export function connectionState() {
+  if (conn.ws && conn.welcomed && conn.synced) return 'connected';
+  if (conn.browserOffline) return 'offline';
+  return conn.everClosed ? 'reconnecting' : 'connecting';
+}
+
+export function renderConnection() {
+  const state = connectionState();
+  let text = state;
+  if (state === 'connecting') text = 'connecting…';
+  if (state === 'reconnecting') {
+    text = conn.retryTimer
+      ? `reconnecting in ${Math.max(1, Math.ceil((conn.retryAt - Date.now()) / 1000))}s`
+      : 'reconnecting…';
+  }
+  if (state === 'offline') text = conn.retryTimer ? 'offline, retrying' : 'offline';
+  setAttr(dom.conn, 'data-state', state);
+  setAttr(document.body, 'data-conn', state);
+  if (dom.conn.textContent !== text) dom.conn.textContent = text;
+  dom.retry.hidden = !conn.retryTimer;
+}

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# faults.sh: the fault suite. Starts the seat map with ./start.sh (RESTART=1, spare ports,
+# loopback only), runs `seatfaults` against it under live load (kill -9 of a Redis master,
+# a NATS node, a booking service, an edge with viewers through NGINX; a stalled and a slow
+# viewer), stops it, and writes the rows to docs/reliability.md.
+#
+#   scripts/faults.sh                 # one machine, then the cluster topology (~6 min)
+#   scripts/faults.sh --single        # one Redis, one NATS, one booking service
+#   scripts/faults.sh --cluster       # Redis Cluster 3+3, NATS x3, 2 booking services
+#   VIEWERS=300 scripts/faults.sh     # fewer viewers in the edge scenario (default 1000)
+#   SCENARIOS=edge,slow scripts/faults.sh --single   # some scenarios only
+#   OUT=/tmp/rows.md scripts/faults.sh   # write elsewhere (default docs/reliability.md)
+#
+# Uses release binaries (built here unless BIN_DIR is set). Each topology is bounded by
+# FAULTS_TIMEOUT seconds (default 600).
+set -euo pipefail
+case ${1:-} in -h|--help) sed -n '2,15s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;; esac
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+
+topologies=(single cluster)
+case ${1:-} in
+  --single) topologies=(single) ;;
+  --cluster) topologies=(cluster) ;;
+  '') ;;
+  *) echo "faults: unknown option $1 (see --help)" >&2; exit 2 ;;
+esac
+OUT=${OUT:-$ROOT/docs/reliability.md}
+VIEWERS=${VIEWERS:-1000}
+SCENARIOS=${SCENARIOS:-all}
+FAULTS_TIMEOUT=${FAULTS_TIMEOUT:-600}
+
+if [[ -z ${BIN_DIR:-} ]]; then
+  echo "[faults] building release binaries"
+  cargo build --release --bins --quiet
+  BIN_DIR="$ROOT/target/release"
+fi
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+rows=$(mktemp /tmp/seatmap-faults-rows.XXXXXX)
+run_topology() {
+  local topology=$1 run_dir start_pid flag=() status=0
+  run_dir=$(mktemp -d /tmp/seatmap-faults.XXXXXX)
+  [[ $topology == cluster ]] && flag=(--cluster)
+  # Spare ports, far from the defaults; the cluster uses REDIS_PORT..+5 (+10000 for the bus),
+  # NATS_PORT..+2, BOOKING_PORT..+1.
+  export RUN_DIR="$run_dir" BIN_DIR RESTART=1 RUST_LOG=warn EDGES=2 HOLD_SECONDS=6 \
+    VENUES=main:10x10,rush:26x300 USER_RATE_LIMIT=1000 \
+    HTTP_PORT=28680 EDGE_BASE_PORT=23600 BOOKING_PORT=28690 REDIS_PORT=17400 \
+    NATS_PORT=24600 NATS_MONITOR_PORT=28610 NATS_CLUSTER_PORT=28620 \
+    LIMIT_WS_PER_SEC=2000 LIMIT_WS_BURST=2000 LIMIT_WS_CONN=5000 \
+    TOKEN_SECRET="faults-$(od -An -tx8 -N16 /dev/urandom | tr -d ' \n')"
+  echo "[faults] $topology: starting the stack (logs in $run_dir/logs)"
+  ./start.sh "${flag[@]}" </dev/null >"$run_dir/start.out" 2>&1 &
+  start_pid=$!
+  for _ in $(seq 1 600); do
+    grep -q "the seat map is up" "$run_dir/start.out" && break
+    kill -0 "$start_pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  if ! grep -q "the seat map is up" "$run_dir/start.out"; then
+    cat "$run_dir/start.out"; kill -TERM "$start_pid" 2>/dev/null || true; wait "$start_pid" || true
+    echo "[faults] $topology: the stack did not come up" >&2; return 1
+  fi
+  local bookings nats
+  if [[ $topology == cluster ]]; then
+    bookings="http://127.0.0.1:$BOOKING_PORT,http://127.0.0.1:$((BOOKING_PORT + 1))"
+    nats="nats://127.0.0.1:$NATS_PORT,nats://127.0.0.1:$((NATS_PORT + 1)),nats://127.0.0.1:$((NATS_PORT + 2))"
+  else
+    bookings="http://127.0.0.1:$BOOKING_PORT"
+    nats="nats://127.0.0.1:$NATS_PORT"
+  fi
+  timeout "$FAULTS_TIMEOUT" "$BIN_DIR/seatfaults" --http "http://127.0.0.1:$HTTP_PORT" \
+    --booking "$bookings" --nats "$nats" --redis-port "$REDIS_PORT" "${flag[@]}" \
+    --hold-seconds "$HOLD_SECONDS" --viewers "$VIEWERS" --scenarios "$SCENARIOS" \
+    --rush rush:26x300 --out "$rows" || status=$?
+  echo "[faults] $topology: stopping the stack"
+  kill -TERM "$start_pid" 2>/dev/null || true
+  wait "$start_pid" 2>/dev/null || true
+  return "$status"
+}
+
+overall=0
+for topology in "${topologies[@]}"; do
+  run_topology "$topology" || overall=1
+done
+
+machine="$(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(uname -sr)"
+{
+  cat <<HEADER
+# Reliability
+
+What happens when a part of the seat map dies, measured by \`scripts/faults.sh\` with
+\`seatfaults\` (in \`faults/\`): it starts the stack with \`./start.sh\` (\`RESTART=1\`, so a killed
+part is started again), keeps live load on it, kills one part at a time with \`kill -9\`, and
+checks what a user would: every booking answered OK is still booked by the same user (a
+ledger of every OK), no booking appears that was never answered (phantom), a \`seats.>\`
+subscriber sees every seq, and every viewer through NGINX shows the true state again.
+
+Reproduce: \`scripts/faults.sh\` (both topologies), \`scripts/faults.sh --single\` or
+\`scripts/faults.sh --cluster\`; one scenario: \`SCENARIOS=edge scripts/faults.sh --single\`.
+The cluster test in the test command (\`edge-server/tests/cluster.rs\`) runs the master-failover
+case on every CI run; the outbox tests (\`booking-service/tests/outbox.rs\`) run the booking
+service and NATS cases on one machine.
+
+Machine: $machine. Everything (Redis, NATS, the services, NGINX and the load) shares it.
+Generated on $(date -u '+%Y-%m-%d %H:%M UTC').
+HEADER
+  cat "$rows"
+} >"$OUT"
+rm -f "$rows"
+echo "[faults] wrote $OUT"
+exit "$overall"
