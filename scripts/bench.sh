@@ -79,7 +79,7 @@ seatbench="$bin/seatbench"
 # All load comes from 127.0.0.1, so NGINX's per-IP limits are lifted for the run (docs/security.md).
 TOKEN_SECRET=${TOKEN_SECRET:-$(od -vAn -N32 -tx1 /dev/urandom | tr -d ' \n')}
 export TOKEN_SECRET LIMIT_SEAT_PER_SEC=1000000 LIMIT_SEAT_BURST=1000000 \
-  LIMIT_WS_PER_SEC=1000000 LIMIT_WS_BURST=1000000 LIMIT_WS_CONN=1000000
+  LIMIT_WS_PER_SEC=1000000 LIMIT_WS_BURST=1000000 LIMIT_WS_CONN=65535  # nginx: limit_conn must be < 65536
 taken=" "
 free_port() { # a free loopback port below the ephemeral range (with an argument n: n consecutive)
   local n=${1:-1} p i ok

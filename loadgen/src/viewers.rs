@@ -399,10 +399,13 @@ impl Viewer {
     }
 
     async fn seatmap(mut self, mut ws: Socket) -> anyhow::Result<()> {
-        if let Some(venue) = &self.venue {
-            let connect = serde_json::json!({"type": "CONNECT", "data": {"venue": venue}});
-            ws.send(Message::text(connect.to_string())).await?;
-        }
+        // As the page does: CONNECT as soon as the socket opens (the edge holds the first
+        // VENUE_STATE back for a moment, waiting for a CONNECT that might resume by seq).
+        let connect = match &self.venue {
+            Some(venue) => serde_json::json!({"type": "CONNECT", "data": {"venue": venue}}),
+            None => serde_json::json!({"type": "CONNECT", "data": {}}),
+        };
+        ws.send(Message::text(connect.to_string())).await?;
         while let Some(frame) = ws.next().await {
             let at = now_ns();
             let Message::Text(text) = frame? else {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # profile-edge.sh NAME EDGE_PID OUT SECONDS -- SEATBENCH-FANOUT-COMMAND…
 # Runs the fan-out command (its --label must be NAME); once its viewers are ready, samples the
-# edge with perf (cpu-clock, 499 Hz, DWARF call graphs) for SECONDS while the changes flow, and
+# edge with perf (cpu-clock, 2999 Hz, DWARF call graphs) for SECONDS while the changes flow, and
 # counts its system calls over the same seconds (RESULTS=file to keep them). Writes, in OUT:
 #   flamegraph-edge-NAME.svg   the flamegraph (inferno)
 #   profile-edge-NAME.folded   collapsed stacks
@@ -23,7 +23,7 @@ sleep 1.5   # seatbench settles for 1 s, then the changes start
 data=$(mktemp /tmp/seatmap-perf.XXXXXX)
 "$here/syscalls.sh" "$name" edge "$pid" "$seconds" "${RESULTS:-/dev/null}" &
 counting=$!
-perf record -q -e cpu-clock -F 499 --call-graph dwarf,8192 -p "$pid" -o "$data" -- sleep "$seconds" >/dev/null 2>&1 || true
+perf record -q -e cpu-clock -F 2999 --call-graph dwarf,8192 -m 64M -p "$pid" -o "$data" -- sleep "$seconds" >/dev/null 2>&1 || true
 wait "$load" || true
 wait "$counting" || true
 cat "$log"
