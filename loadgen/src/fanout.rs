@@ -319,11 +319,14 @@ pub async fn run_target(run: &TargetRun<'_>) -> anyhow::Result<Vec<serde_json::V
         let expected = sent.sent_ns.len() as u64 * ready;
         let drain_started = now_ns();
         let mut last = (0u64, now_ns());
+        // Whether every delivery arrived (or its viewer closed) before the drain limit.
+        let mut drained = sent.sent_ns.is_empty();
         if !sent.sent_ns.is_empty() {
             loop {
                 let counted = viewers.count(sent.first_seq, sent.last_seq()).await?;
                 let now = now_ns();
                 if counted.delivered + counted.closed * sent.sent_ns.len() as u64 >= expected {
+                    drained = true;
                     break;
                 }
                 if counted.delivered > last.0 {
@@ -442,6 +445,7 @@ pub async fn run_target(run: &TargetRun<'_>) -> anyhow::Result<Vec<serde_json::V
             "change_failures": sent.failures,
             "achieved_rate": sent.sent_ns.len() as f64 / sent.seconds.max(1e-9),
             "drain_s": drain_s,
+            "drained": drained,
             "latency": s,
             "upstream": upstream.summary(),
             "hop": report.hop.summary(),

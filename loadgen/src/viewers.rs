@@ -106,8 +106,9 @@ impl Notes {
 /// What a group of viewers saw of one window of changes; mergeable across processes.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Report {
+    /// Viewers that joined (connection failures are reported by `Joins`).
     pub viewers: u64,
-    /// Viewers whose socket closed (at any time so far).
+    /// Of those, viewers whose socket closed (at any time so far).
     pub closed: u64,
     /// changes x viewers.
     pub expected: u64,
@@ -285,7 +286,7 @@ impl ViewerGroup {
         joins
     }
 
-    /// Updates received so far with seq in `from..=to`, and how many viewers closed.
+    /// Updates received so far with seq in `from..=to`, and how many ready viewers closed since.
     pub fn count(&self, from: u64, to: u64) -> (u64, u64) {
         let mut delivered = 0u64;
         let mut closed = 0u64;
@@ -294,7 +295,7 @@ impl ViewerGroup {
             let lo = n.updates.partition_point(|u| u.0 < from);
             let hi = n.updates.partition_point(|u| u.0 <= to);
             delivered += (hi - lo) as u64;
-            closed += u64::from(n.closed.is_some());
+            closed += u64::from(n.closed.is_some() && n.ready_ns.is_some());
         }
         (delivered, closed)
     }
@@ -306,6 +307,10 @@ impl ViewerGroup {
         let mut report = Report::default();
         for notes in &self.notes {
             let mut n = notes.lock().unwrap();
+            if n.ready_ns.is_none() {
+                // Never joined: counted as a failed connection, not as missing deliveries.
+                continue;
+            }
             report.viewers += 1;
             if let Some(reason) = &n.closed {
                 report.closed += 1;

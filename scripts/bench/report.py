@@ -73,9 +73,12 @@ def fanout_tables(rows):
                 l = r["latency"]
                 cpu = "; ".join(f"{k} {v['per_1000_deliveries_ms']:.1f}" for k, v in r["cpu"].items())
                 client = r["client_cpu_ms"] / max(r["delivered"] / 1000, 1e-9) if r["delivered"] else 0
+                missing = num(r["missing"])
+                if r["missing"] and not r.get("drained", True):
+                    missing += f" (still arriving after {r['drain_s']:.0f} s)"
                 body.append([num(r["ready"]), num(rate), t, ms(l["p50_ms"]), ms(l["p99_ms"]),
                              ms(l["p999_ms"]), ms(l["max_ms"]), num(r["delivered"]),
-                             num(r["missing"]), num(r["out_of_order"]), num(r["duplicates"]),
+                             missing, num(r["out_of_order"]), num(r["duplicates"]),
                              num(r["resynced"]), num(r["closed"]), cpu, f"{client:.1f}"])
     out.append(table(header, body))
 
@@ -127,6 +130,60 @@ def fanout_tables(rows):
                          f"{m['idle_kib_per_connection']:.1f}", f"{m['after_kib_per_connection']:.1f}"])
     out.append(table(header, body))
     return "\n".join(out), by, sizes, rates
+
+
+def targets_table(rows, by, sizes, rates):
+    """Each target of issue 10, met or missed, from this run's own numbers."""
+    out = ["### Targets\n"]
+    body = []
+
+    def verdict(ok):
+        return "met" if ok else "**missed**"
+
+    r = by.get(("ours-nginx", 10000, 10.0))
+    if r:
+        lost = r["missing"] + r["closed"] + r.get("connect_failed", 0)
+        p99 = r["latency"]["p99_ms"]
+        body.append(["10,000 viewers through NGINX, 10 changes/s: p99 ≤ 50 ms, 0 lost",
+                     f"p99 {ms(p99)} ms, {num(lost)} lost", verdict(p99 <= 50 and lost == 0),
+                     f"{p99 / 50:.1f}× the target" if p99 > 50 else ""])
+    for t in ("ours-direct", "ours-nginx"):
+        worse = []
+        for n in sizes:
+            for rate in rates:
+                a, p = by.get((t, n, rate)), by.get(("peer", n, rate))
+                if a and p:
+                    for q in ("p50_ms", "p99_ms"):
+                        if a["latency"][q] > p["latency"][q]:
+                            worse.append(f"{n:,}@{rate:g}/s {q[:3]} ×{a['latency'][q] / p['latency'][q]:.2f}")
+        body.append([f"{t} ≤ nats-server's WebSocket listener at p50 and p99, every size",
+                     f"worse in {len(worse)} cells", verdict(not worse), "; ".join(worse)])
+        over = []
+        for n in sizes:
+            for rate in rates:
+                a, f = by.get((t, n, rate)), by.get(("floor", n, rate))
+                if a and f:
+                    for q in ("p50_ms", "p99_ms"):
+                        if a["latency"][q] > 2 * f["latency"][q]:
+                            over.append(f"{n:,}@{rate:g}/s {q[:3]} ×{a['latency'][q] / f['latency'][q]:.2f}")
+        body.append([f"{t} within 2× of the floor", f"over 2× in {len(over)} cells", verdict(not over),
+                     "; ".join(over)])
+    idle = [r["memory"]["edge"]["idle_kib_per_connection"] for r in rows
+            if r.get("kind") == "fanout" and r["label"] == "ours-direct" and "edge" in r["memory"]
+            and r["ready"] >= 1000]
+    if idle:
+        worst = max(idle)
+        body.append(["≤ 8 KiB edge RSS per idle connection", f"{min(idle):.1f}–{worst:.1f} KiB",
+                     verdict(worst <= 8), f"{worst / 8:.1f}× the target" if worst > 8 else ""])
+    api = [r for r in rows if r.get("kind") == "api" and r["label"].startswith("api-direct")]
+    if api:
+        best = max(api, key=lambda r: r["per_second"])
+        ok = best["per_second"] >= 20000 and best["latency"]["p99_ms"] <= 10
+        body.append(["booking API ≥ 20,000 select+release requests/s, p99 ≤ 10 ms (direct)",
+                     f"{num(best['per_second'])} req/s, p99 {ms(best['latency']['p99_ms'])} ms ({best['label']})",
+                     verdict(ok), f"as pairs: {num(best['per_second'] / 2)} select+release pairs/s"])
+    out.append(table(["target", "measured", "verdict", "by how much / where"], body))
+    return "\n".join(out)
 
 
 def venue_tables(rows):
@@ -211,11 +268,30 @@ def api_tables(rows):
     return "\n".join(out)
 
 
+def allocator_table(rows):
+    ab = [r for r in rows if r.get("kind") in ("api", "fanout") and r["label"].startswith("ab-")]
+    if not ab:
+        return ""
+    body = []
+    for r in ab:
+        if r["kind"] == "api":
+            body.append([r["label"], "API, 64 connections", num(r["per_second"]) + " req/s",
+                         ms(r["latency"]["p99_ms"]), f"booking {r['cpu']['booking']['us_per_request']:.1f} µs/request"])
+        else:
+            body.append([r["label"], f"{num(r['ready'])} viewers, {r['rate']:g}/s",
+                         f"p50 {ms(r['latency']['p50_ms'])} ms", ms(r["latency"]["p99_ms"]),
+                         f"edge {r['cpu']['edge']['per_1000_deliveries_ms'] / 1000 * 1000:.1f} µs/delivery, "
+                         f"{r['memory']['edge']['idle_kib_per_connection']:.1f} KiB/idle connection"])
+    return ("### Allocator A/B: glibc malloc vs jemalloc (LD_PRELOAD), side by side on one stack\n\n" +
+            table(["run", "load", "throughput / p50", "p99 ms", "CPU"], body))
+
+
 def plot(by, sizes, rates, out_dir):
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        import matplotlib.ticker
     except ImportError:
         return "matplotlib is not installed (pip install matplotlib): no plot"
     if not rates:
@@ -233,8 +309,15 @@ def plot(by, sizes, rates, out_dir):
                     label=f"{NAMES[t]} p50")
             ax.plot(xs, [r["latency"]["p99_ms"] for _, r in pts], "s--", color=colors[t],
                     label=f"{NAMES[t]} p99", alpha=0.8)
+        if rate == 10:
+            ax.axhline(50, color="red", lw=0.8, ls=":", label="target: p99 ≤ 50 ms at 10,000 viewers")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}")
+        ax.xaxis.set_major_formatter(plain)
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel("viewers")
         ax.set_ylabel("API call → viewer, ms")
         ax.set_title(f"{rate:g} changes/s")
@@ -250,6 +333,7 @@ def plot(by, sizes, rates, out_dir):
 def main():
     rows = load(sys.argv[1])
     out_dir = Path(sys.argv[2])
+    out_dir.mkdir(parents=True, exist_ok=True)
     machine = next((r for r in rows if r.get("kind") == "machine"), None)
     parts = []
     if machine:
@@ -257,7 +341,8 @@ def main():
                      f"{machine['kernel']}; redis {machine['redis']}, nats-server {machine['nats']}, "
                      f"nginx {machine['nginx']}; fd limit {machine['fd_limit']}.\n")
     fan, by, sizes, rates = fanout_tables(rows)
-    parts += [fan, venue_tables(rows), api_tables(rows)]
+    parts += [targets_table(rows, by, sizes, rates), fan, venue_tables(rows), api_tables(rows),
+              allocator_table(rows)]
     (out_dir / "tables.md").write_text("\n".join(p for p in parts if p))
     print(plot(by, sizes, rates, out_dir))
     print(f"tables: {out_dir / 'tables.md'}")
