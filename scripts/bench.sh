@@ -231,6 +231,13 @@ if [[ $PROFILE == 1 ]] && part api; then
   profiling=$!
   "$seatbench" api --booking "$booking" --concurrency "$API_CONCURRENCY" --seconds 6 --label profile-api >/dev/null
   wait "$profiling"
+  # µs of booking-service CPU per request, from the measured API run.
+  us=$(python3 -c 'import json,sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+print([r for r in rows if r.get("kind") == "api" and r["label"] == sys.argv[2]][-1]["cpu"]["booking"]["us_per_request"])' \
+       "$results" "api-direct-pool$first_pool" 2>/dev/null || true)
+  [[ -f $OUT/profile-booking.folded ]] &&
+    python3 scripts/bench/profile-summary.py --booking "$OUT/profile-booking.folded" ${us:+"$us"} | tee "$OUT/profile-booking.md"
 fi
 if [[ $PROFILE == 1 ]]; then
   # The target case (10,000 viewers, 10 changes/s) and a saturated one (5,000 viewers, 100/s).

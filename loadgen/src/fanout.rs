@@ -3,7 +3,7 @@
 //! memory read from `/proc` around each phase.
 //!
 //! A viewer process is `seatbench viewers …`; it connects its share, prints one JSON line when
-//! they are ready, then answers JSON-line commands on stdin (`count`, `report`, `joins`, `quit`).
+//! they are ready, then answers JSON-line commands on stdin (`count`, `report`, `quit`).
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -32,7 +32,6 @@ pub enum ViewerCommand {
         #[serde(default)]
         probe_ns: Vec<u64>,
     },
-    Joins,
     Quit,
 }
 
@@ -67,11 +66,6 @@ pub async fn serve_viewer_process(spec: GroupSpec, timeout: Duration) -> anyhow:
                 report.latency.to_wire();
                 report.hop.to_wire();
                 serde_json::to_string(&report)?
-            }
-            ViewerCommand::Joins => {
-                let mut joins = group.joins();
-                joins.join.to_wire();
-                serde_json::to_string(&joins)?
             }
             ViewerCommand::Quit => break,
         };
@@ -437,6 +431,7 @@ pub async fn run_target(run: &TargetRun<'_>) -> anyhow::Result<Vec<serde_json::V
             "viewers": run.spec.count,
             "ready": ready,
             "connect_failed": joins.failed,
+            "connect_error": joins.first_error,
             "connect_s": viewers.connect_seconds,
             "join_p50_ms": joins.join.summary().p50_ms,
             "join_p99_ms": joins.join.summary().p99_ms,

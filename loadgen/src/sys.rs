@@ -80,13 +80,6 @@ pub fn children_of(parent: u32) -> Vec<u32> {
     children
 }
 
-/// Open file descriptors of a process (its sockets, mostly).
-pub fn open_fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| d.count())
-        .unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

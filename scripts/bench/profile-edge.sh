@@ -25,8 +25,10 @@ cat "$log"
 rm -f "$log"
 if [[ -f $out/profile-edge-$name.folded ]]; then
   # µs of edge CPU per delivery, from the run's own row.
-  us=$(grep "\"label\":\"$name\"" "${RESULTS:-/dev/null}" 2>/dev/null | tail -n 1 |
-       python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); print(r["cpu"]["edge"]["per_1000_deliveries_ms"])' 2>/dev/null || true)
+  us=$(python3 -c 'import json,sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+print([r for r in rows if r.get("kind") == "fanout" and r["label"] == sys.argv[2]][-1]["cpu"]["edge"]["per_1000_deliveries_ms"])' \
+       "${RESULTS:-/dev/null}" "$name" 2>/dev/null || true)
   python3 "$here/profile-summary.py" "$out/profile-edge-$name.folded" ${us:+"$us"} >"$out/profile-edge-$name.md"
   cat "$out/profile-edge-$name.md"
 fi

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""profile-summary.py FOLDED [US_PER_DELIVERY]: splits an edge profile (collapsed stacks from
+"""profile-summary.py [--booking] FOLDED [US_PER_UNIT]: splits a profile (collapsed stacks from
 inferno-collapse-perf) into where the time goes, each sample counted once, in the first bucket
-that matches (most specific first). With the edge's CPU µs per delivery it also prints µs per
-delivery per bucket. Prints a Markdown table."""
+that matches (most specific first). Edge buckets by default, booking-service buckets with
+--booking. With the process's CPU µs per delivery (or per request) it also prints µs per unit
+per bucket. Prints a Markdown table."""
 
 import re
 import sys
@@ -27,11 +28,32 @@ BUCKETS = [
 ]
 
 
+BOOKING = [
+    ("memory allocation (glibc malloc/free)", r"(malloc|^free$|cfree|_int_free|_int_malloc|tcache|__libc_calloc|realloc|memalign)", "leaf"),
+    ("loopback receive in softirq (kernel)", r"^(net_rx_action|process_backlog|__netif_receive_skb)", "any"),
+    ("TCP send (kernel)", r"^(__sys_sendto|tcp_sendmsg|do_writev|__x64_sys_writev|sock_write_iter)", "any"),
+    ("TCP receive (kernel)", r"^(__sys_recvfrom|tcp_recvmsg|__x64_sys_recvfrom)", "any"),
+    ("other system calls", r"^(entry_SYSCALL_64|do_syscall_64)", "any"),
+    ("JSON (serde_json)", r"serde_json", "any"),
+    ("tokens: HMAC and SHA-256", r"(hmac|sha2|Sha256|sha256|TokenSigner)", "any"),
+    ("the relay (outbox → NATS)", r"booking_service::relay", "any"),
+    ("Redis client (fred)", r"fred::", "any"),
+    ("HTTP (hyper)", r"hyper", "any"),
+    ("routing and middleware (axum, tower)", r"(axum|tower)", "any"),
+    ("tokio scheduler and wake-ups", r"tokio::runtime", "any"),
+]
+
+
 def main():
-    path = sys.argv[1]
-    us_per_delivery = float(sys.argv[2]) if len(sys.argv) > 2 else None
-    compiled = [(name, re.compile(p), where) for name, p, where in BUCKETS]
-    totals = {name: 0 for name, _, _ in BUCKETS}
+    args = sys.argv[1:]
+    buckets = BUCKETS
+    unit = "delivery"
+    if args and args[0] == "--booking":
+        buckets, unit, args = BOOKING, "request", args[1:]
+    path = args[0]
+    us_per_delivery = float(args[1]) if len(args) > 1 else None
+    compiled = [(name, re.compile(p), where) for name, p, where in buckets]
+    totals = {name: 0 for name, _, _ in buckets}
     totals["other"] = 0
     total = 0
     for line in open(path):
@@ -46,7 +68,8 @@ def main():
                 break
         else:
             totals["other"] += n
-    print("| where the edge's CPU goes | share |" + (" µs per delivery |" if us_per_delivery else ""))
+    who = "the booking service's" if buckets is BOOKING else "the edge's"
+    print(f"| where {who} CPU goes | share |" + (f" µs per {unit} |" if us_per_delivery else ""))
     print("|---|---|" + ("---|" if us_per_delivery else ""))
     for name, n in sorted(totals.items(), key=lambda kv: -kv[1]):
         if n == 0:

@@ -193,8 +193,8 @@ def venue_tables(rows):
     snaps = {r["venue"]: r for r in rows if r.get("kind") == "venue_snapshot"}
     header = ["venue", "seats", "snapshot bytes (HTTP)", "snapshot ms (HTTP)", "viewers asked",
               "got VENUE_STATE", "VENUE_STATE bytes", "join p50 ms",
-              "join p99 ms", "edge KiB / connection", "deliveries", "missing", "resynced", "closed",
-              "close reasons"]
+              "join p99 ms", "edge KiB / connection", "deliveries", "missing", "resynced",
+              "failed to join", "why"]
     body = []
     for r in ven:
         m = r["memory"].get("edge", {})
@@ -205,8 +205,8 @@ def venue_tables(rows):
                      num(r["viewers"]), num(r["ready"]), num(r.get("state_bytes", 0)),
                      ms(r["join_p50_ms"]), ms(r["join_p99_ms"]),
                      f"{m.get('idle_kib_per_connection', 0):.1f}", num(r["delivered"]),
-                     num(r["missing"]), num(r["resynced"]), num(r["closed"]),
-                     "; ".join(r.get("close_reasons", []))[:120]])
+                     num(r["missing"]), num(r["resynced"]), num(r.get("connect_failed", 0)),
+                     (r.get("connect_error") or "; ".join(r.get("close_reasons", [])))[:120]])
     return "### Large venues\n\n" + table(header, body)
 
 
