@@ -2,11 +2,12 @@
 # faults.sh: the fault suite. Starts the seat map with ./start.sh (RESTART=1, spare ports,
 # loopback only), runs `seatfaults` against it under live load (kill -9 of a Redis master,
 # a NATS node, a booking service, an edge with viewers through NGINX; a stalled and a slow
-# viewer), stops it, and writes the rows to docs/reliability.md.
+# viewer; the waiting room under load), stops it, and writes the rows to docs/reliability.md.
 #
-#   scripts/faults.sh                 # one machine, then the cluster topology (~6 min)
+#   scripts/faults.sh                 # one machine, the cluster, the waiting room (~8 min)
 #   scripts/faults.sh --single        # one Redis, one NATS, one booking service
 #   scripts/faults.sh --cluster       # Redis Cluster 3+3, NATS x3, 2 booking services
+#   scripts/faults.sh --queue         # MAX_SHOPPERS=20: admission order and delay
 #   VIEWERS=300 scripts/faults.sh     # fewer viewers in the edge scenario (default 1000)
 #   SCENARIOS=edge,slow scripts/faults.sh --single   # some scenarios only
 #   OUT=/tmp/rows.md scripts/faults.sh   # write elsewhere (default docs/reliability.md)
@@ -14,15 +15,16 @@
 # Uses release binaries (built here unless BIN_DIR is set). Each topology is bounded by
 # FAULTS_TIMEOUT seconds (default 600).
 set -euo pipefail
-case ${1:-} in -h|--help) sed -n '2,15s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;; esac
+case ${1:-} in -h|--help) sed -n '2,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;; esac
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
-topologies=(single cluster)
+topologies=(single cluster queue)
 case ${1:-} in
   --single) topologies=(single) ;;
   --cluster) topologies=(cluster) ;;
+  --queue) topologies=(queue) ;;
   '') ;;
   *) echo "faults: unknown option $1 (see --help)" >&2; exit 2 ;;
 esac
@@ -40,9 +42,16 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 rows=$(mktemp /tmp/seatmap-faults-rows.XXXXXX)
 run_topology() {
-  local topology=$1 run_dir start_pid flag=() status=0
+  local topology=$1 run_dir start_pid flag=() extra=() status=0 scenarios=$SCENARIOS
   run_dir=$(mktemp -d /tmp/seatmap-faults.XXXXXX)
   [[ $topology == cluster ]] && flag=(--cluster)
+  if [[ $topology == queue ]]; then
+    export MAX_SHOPPERS=20 SHOPPING_SECONDS=3
+    extra=(--max-shoppers 20 --queue-viewers 200)
+    scenarios=queue
+  else
+    unset MAX_SHOPPERS SHOPPING_SECONDS
+  fi
   # Spare ports, far from the defaults; the cluster uses REDIS_PORT..+5 (+10000 for the bus),
   # NATS_PORT..+2, BOOKING_PORT..+1.
   export RUN_DIR="$run_dir" BIN_DIR RESTART=1 RUST_LOG=warn EDGES=2 HOLD_SECONDS=6 \
@@ -73,8 +82,8 @@ run_topology() {
   fi
   timeout "$FAULTS_TIMEOUT" "$BIN_DIR/seatfaults" --http "http://127.0.0.1:$HTTP_PORT" \
     --booking "$bookings" --nats "$nats" --redis-port "$REDIS_PORT" "${flag[@]}" \
-    --hold-seconds "$HOLD_SECONDS" --viewers "$VIEWERS" --scenarios "$SCENARIOS" \
-    --rush rush:26x300 --out "$rows" || status=$?
+    --hold-seconds "$HOLD_SECONDS" --viewers "$VIEWERS" --scenarios "$scenarios" \
+    --rush rush:26x300 "${extra[@]}" --out "$rows" || status=$?
   echo "[faults] $topology: stopping the stack"
   kill -TERM "$start_pid" 2>/dev/null || true
   wait "$start_pid" 2>/dev/null || true

@@ -70,6 +70,11 @@ impl EventPublisher {
         })
     }
 
+    /// When the connection last came back after being lost (unix ms; 0: never lost).
+    pub fn reconnected_at_ms(&self) -> u64 {
+        self.reconnected_at_ms.load(Ordering::Relaxed)
+    }
+
     pub fn is_connected(&self) -> bool {
         self.client.connection_state() == async_nats::connection::State::Connected
     }

@@ -8,9 +8,14 @@
 //! publishes those events, flushes, and only then moves `published:{venue}` on. So delivery is at
 //! least once: an event is repeated only when a relay dies (or loses NATS) between publishing and
 //! recording, and a repeat carries the same seq and the same payload bytes.
+//!
+//! A NATS server that dies can take with it events it had confirmed but not yet delivered to
+//! every subscriber (or routed to the other nodes of a cluster). So after NATS comes back, the
+//! relay publishes again everything it published in the `REPLAY_WINDOW` before: subscribers
+//! drop the seqs they already have and get the ones that were lost in the crash.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fred::prelude::*;
 use tokio::sync::watch;
@@ -29,6 +34,21 @@ const READ_BLOCK: Duration = Duration::from_millis(300);
 const BATCH: u64 = 512;
 /// How long NATS may take to confirm a batch.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
+/// After a NATS reconnect, what was published this long before is published again. Longer
+/// than the time a dead connection takes to notice (two 2 s pings) plus a margin.
+const REPLAY_WINDOW: Duration = Duration::from_secs(8);
+
+/// What one venue's relay remembers between rounds.
+#[derive(Default)]
+struct RelayState {
+    leading: bool,
+    /// The first seq of each batch published, and when: what a reconnect replays.
+    recent: std::collections::VecDeque<(u64, Instant)>,
+    /// The NATS reconnect already handled (`EventPublisher::reconnected_at_ms`).
+    reconnect_handled: u64,
+    /// Publish from here again (exclusive) in the next round.
+    replay_after: Option<u64>,
+}
 
 /// Runs one relay per venue until `shutdown` flips to true.
 pub async fn run_relays(
@@ -71,12 +91,15 @@ async fn relay_venue(
     // Blocking reads get a connection of their own so they never stall seat commands.
     let reader = service.store.blocking_client();
     reader.connect();
-    let mut leading = false;
+    let mut state = RelayState {
+        reconnect_handled: service.publisher.reconnected_at_ms(),
+        ..RelayState::default()
+    };
     loop {
         if *shutdown.borrow() {
             break;
         }
-        let round = relay_round(&service, venue, &reader, &relay_id, &mut leading).await;
+        let round = relay_round(&service, venue, &reader, &relay_id, &mut state).await;
         if let Err(pause) = round {
             tokio::select! {
                 _ = tokio::time::sleep(pause) => {}
@@ -84,7 +107,7 @@ async fn relay_venue(
             }
         }
     }
-    if leading {
+    if state.leading {
         service.store.relay_release(&venue.keys, &relay_id).await;
     }
     let _ = reader.quit().await;
@@ -98,8 +121,9 @@ async fn relay_round(
     venue: &Venue,
     reader: &Client,
     relay_id: &str,
-    leading: &mut bool,
+    state: &mut RelayState,
 ) -> Result<(), Duration> {
+    let leading = &mut state.leading;
     let name = &venue.spec.name;
     let lease = service
         .store
@@ -126,7 +150,23 @@ async fn relay_round(
         // Events wait in the outbox; keep the lease so no other relay jumps in meanwhile.
         return Err(Duration::from_millis(100));
     }
-    let events = read_outbox(reader, &venue.keys.events, published)
+    let reconnected = service.publisher.reconnected_at_ms();
+    if reconnected != state.reconnect_handled {
+        state.reconnect_handled = reconnected;
+        let since = Instant::now().checked_sub(REPLAY_WINDOW);
+        let replay_from = state
+            .recent
+            .iter()
+            .find(|(_, at)| since.is_none_or(|since| *at >= since))
+            .map(|(first, _)| *first);
+        if let Some(first) = replay_from {
+            tracing::info!(venue = %name, from_seq = first, to_seq = published, "NATS came back; publishing the last events again in case the crash lost them");
+            state.replay_after = Some(first.saturating_sub(1).min(published));
+        }
+        state.recent.clear();
+    }
+    let read_after = state.replay_after.take().unwrap_or(published);
+    let events = read_outbox(reader, &venue.keys.events, read_after)
         .await
         .map_err(|error| {
             tracing::warn!(venue = %name, %error, "reading the outbox failed");
@@ -135,13 +175,13 @@ async fn relay_round(
     let Some(last) = events.last().map(|e| e.seq) else {
         return Ok(());
     };
-    if events[0].seq > published + 1 {
+    if events[0].seq > read_after + 1 {
         // Only when the relay was down for longer than EVENT_HISTORY changes.
-        tracing::error!(venue = %name, missing_from = published + 1, missing_to = events[0].seq - 1,
+        tracing::error!(venue = %name, missing_from = read_after + 1, missing_to = events[0].seq - 1,
             "outbox was trimmed before these events were published; edges will resync from snapshots");
         service
             .metrics
-            .count_relay_skipped(events[0].seq - published - 1);
+            .count_relay_skipped(events[0].seq - read_after - 1);
     }
     for event in &events {
         let subject = format!("seats.{name}.{}", event.kind);
@@ -159,12 +199,26 @@ async fn relay_round(
         return Err(Duration::from_millis(200));
     }
     service.metrics.count_relayed(events.len() as u64);
+    state.recent.push_back((events[0].seq, Instant::now()));
+    while state
+        .recent
+        .front()
+        .is_some_and(|(_, at)| at.elapsed() > REPLAY_WINDOW)
+    {
+        state.recent.pop_front();
+    }
     match service
         .store
         .relay_commit(&venue.keys, relay_id, last, epoch)
         .await
     {
-        Ok(true) => tracing::debug!(venue = %name, first = events[0].seq, last, "relayed"),
+        Ok(true) => {
+            tracing::debug!(venue = %name, first = events[0].seq, last, "relayed");
+            if last < published {
+                // Still replaying after a reconnect: go on from here.
+                state.replay_after = Some(last);
+            }
+        }
         Ok(false) => {
             tracing::info!(venue = %name, last, "relay lease or epoch changed while publishing")
         }

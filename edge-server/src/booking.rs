@@ -1,11 +1,19 @@
-//! The booking service as the edge sees it: seat commands, venue snapshots and event history
-//! over a pooled keep-alive HTTP client.
+//! The booking service as the edge sees it: seat commands, venue snapshots, event history and
+//! waiting-room presence reports over a pooled keep-alive HTTP client, failing over along the
+//! `BOOKING_URL` list (`upstream.rs`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use shared::api::{ErrorResponse, EventsPage, SeatRequest, SeatResponse, VenueSnapshot};
+use serde::Serialize;
+use shared::api::{
+    ErrorResponse, EventsPage, PresenceResponse, QueueStanding, SeatRequest, SeatResponse,
+    VenueSnapshot,
+};
 use shared::ws::SeatAction;
 use shared::{ErrorCode, Seat};
+
+use crate::upstream::{Retry, Upstreams};
 
 /// A refusal or failure, ready to be sent to the client as an `ERROR`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,15 +71,36 @@ pub enum Fetched {
     Failed,
 }
 
-/// Cheap to clone; clones share one connection pool.
+/// How long one presence report may take; the next one is due 500 ms later anyway.
+const PRESENCE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The answer to a presence report.
+#[derive(Debug)]
+pub enum Presence {
+    /// The waiting room is off (or this booking service has none, or does not know the venue).
+    Off,
+    /// Each owner's standing, in the order they were reported.
+    On(Vec<QueueStanding>),
+}
+
+/// The body of `POST /internal/queue/{venue}/presence` (`shared::api::PresenceRequest`,
+/// borrowed).
+#[derive(Serialize)]
+struct PresenceReport<'a> {
+    owners: &'a [&'a str],
+    join: bool,
+}
+
+/// Cheap to clone; clones share one connection pool and one view of which services are down.
 #[derive(Clone)]
 pub struct BookingClient {
-    base_url: String,
+    upstreams: Arc<Upstreams>,
     http: reqwest::Client,
 }
 
 impl BookingClient {
-    pub fn new(base_url: &str) -> anyhow::Result<Self> {
+    /// `base_urls`: the booking services in order of preference (at least one).
+    pub fn new(base_urls: &[String]) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(1))
             .timeout(Duration::from_secs(5))
@@ -80,9 +109,13 @@ impl BookingClient {
             .tcp_nodelay(true)
             .build()?;
         Ok(BookingClient {
-            base_url: base_url.to_owned(),
+            upstreams: Arc::new(Upstreams::new(base_urls.to_vec())),
             http,
         })
+    }
+
+    pub fn urls(&self) -> &[String] {
+        self.upstreams.urls()
     }
 
     /// Runs one seat command for the user holding `token`.
@@ -98,11 +131,15 @@ impl BookingClient {
             token: Some(token.to_owned()),
             venue: Some(venue.to_owned()),
         };
+        // Sent once: a command that may have reached a service is answered UNAVAILABLE, never
+        // repeated on another (it could run twice).
         let response = self
-            .http
-            .post(format!("{}/api/seats/{}", self.base_url, action.verb()))
-            .json(&body)
-            .send()
+            .upstreams
+            .send(Retry::IfNotSent, |base| {
+                self.http
+                    .post(format!("{base}/api/seats/{}", action.verb()))
+                    .json(&body)
+            })
             .await
             .map_err(BookingError::unavailable)?;
         let status = response.status();
@@ -124,9 +161,10 @@ impl BookingClient {
     /// `GET /api/venues/{venue}`; `Ok(None)` when the venue does not exist.
     pub async fn snapshot(&self, venue: &str) -> Result<Option<VenueSnapshot>, BookingError> {
         let response = self
-            .http
-            .get(format!("{}/api/venues/{venue}", self.base_url))
-            .send()
+            .upstreams
+            .send(Retry::Always, |base| {
+                self.http.get(format!("{base}/api/venues/{venue}"))
+            })
             .await
             .map_err(BookingError::unavailable)?;
         if response.status() == reqwest::StatusCode::NOT_FOUND {
@@ -154,12 +192,12 @@ impl BookingClient {
         limit: u32,
     ) -> Result<History, BookingError> {
         let response = self
-            .http
-            .get(format!(
-                "{}/api/venues/{venue}/events?after={after}&limit={limit}",
-                self.base_url
-            ))
-            .send()
+            .upstreams
+            .send(Retry::Always, |base| {
+                self.http.get(format!(
+                    "{base}/api/venues/{venue}/events?after={after}&limit={limit}"
+                ))
+            })
             .await
             .map_err(BookingError::unavailable)?;
         match response.status() {
@@ -169,6 +207,48 @@ impl BookingClient {
                 .await
                 .map(History::Page)
                 .map_err(BookingError::unavailable),
+            status => Err(BookingError::unavailable(format!("HTTP {status}"))),
+        }
+    }
+
+    /// `POST /internal/queue/{venue}/presence`: `owners` have a socket open on this edge;
+    /// refreshes their presence, queues those without a place (with `join`), and answers where
+    /// each stands. Repeating it changes nothing, so it goes on to the next service on failure.
+    pub async fn presence(
+        &self,
+        venue: &str,
+        owners: &[&str],
+        join: bool,
+    ) -> Result<Presence, BookingError> {
+        let body = PresenceReport { owners, join };
+        let response = self
+            .upstreams
+            .send(Retry::Always, |base| {
+                self.http
+                    .post(format!("{base}/internal/queue/{venue}/presence"))
+                    .timeout(PRESENCE_TIMEOUT)
+                    .json(&body)
+            })
+            .await
+            .map_err(BookingError::unavailable)?;
+        match response.status() {
+            // A booking service without a waiting room (older), or that does not know the venue.
+            reqwest::StatusCode::NOT_FOUND => Ok(Presence::Off),
+            status if status.is_success() => {
+                let answer: PresenceResponse =
+                    response.json().await.map_err(BookingError::unavailable)?;
+                if !answer.enabled {
+                    return Ok(Presence::Off);
+                }
+                if answer.standings.len() != owners.len() {
+                    return Err(BookingError::unavailable(format!(
+                        "{} standings for {} owners",
+                        answer.standings.len(),
+                        owners.len()
+                    )));
+                }
+                Ok(Presence::On(answer.standings))
+            }
             status => Err(BookingError::unavailable(format!("HTTP {status}"))),
         }
     }

@@ -5,14 +5,17 @@ use std::time::Duration;
 use shared::TokenSigner;
 
 use crate::origin::AllowedOrigins;
+use crate::upstream::parse_url_list;
 
 /// Everything an edge server is configured with.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub host: String,
     pub port: u16,
-    pub booking_url: String,
-    pub nats_url: String,
+    /// The booking services (`BOOKING_URL`, a comma list), in order of preference.
+    pub booking_urls: Vec<String>,
+    /// The NATS servers (`NATS_URL`, a comma list: the servers of one NATS cluster).
+    pub nats_urls: Vec<String>,
     pub edge_id: String,
     /// Issues tokens in `WELCOME` and verifies those sent with `CONNECT` (`TOKEN_SECRET`).
     pub token_signer: TokenSigner,
@@ -43,8 +46,13 @@ USAGE: edge-server [--help] [--version]
 Configured by environment variables:
   PORT=3000                         HTTP/WebSocket port (WebSocket at /ws)
   HOST=127.0.0.1                    address to bind (0.0.0.0 in containers)
-  BOOKING_URL=http://127.0.0.1:8080 the booking service
-  NATS_URL=nats://127.0.0.1:4222    NATS carrying seats.{venue}.{kind}
+  BOOKING_URL=http://127.0.0.1:8080 the booking service; a comma list of several fails over:
+                                    requests go to the first one that answers, one that cannot
+                                    be reached or times out is passed over for 5 s (a seat
+                                    command that may have reached it is answered UNAVAILABLE,
+                                    never sent twice)
+  NATS_URL=nats://127.0.0.1:4222    NATS carrying seats.{venue}.{kind}; a comma list of the
+                                    servers of a NATS cluster (reconnects to any of them)
   TOKEN_SECRET                      required: the secret shared with the booking service
   EDGE_ID=edge-$PORT                this edge's name, shown to clients in WELCOME
   DEFAULT_VENUE=main                venue a new connection watches
@@ -87,15 +95,26 @@ impl Config {
         }
         let token_signer = TokenSigner::from_setting(lookup("TOKEN_SECRET").as_deref())?;
         let allowed_origins = AllowedOrigins::parse(lookup("ALLOWED_ORIGINS").as_deref())?;
+        let booking_urls =
+            parse_url_list("BOOKING_URL", &get("BOOKING_URL", "http://127.0.0.1:8080"))?;
+        if let Some(bad) = booking_urls
+            .iter()
+            .find(|u| !(u.starts_with("http://") || u.starts_with("https://")))
+        {
+            return Err(format!("BOOKING_URL: '{bad}' is not an http:// URL"));
+        }
+        let nats_urls = parse_url_list("NATS_URL", &get("NATS_URL", "nats://127.0.0.1:4222"))?;
+        for url in &nats_urls {
+            url.parse::<async_nats::ServerAddr>()
+                .map_err(|e| format!("NATS_URL: '{url}': {e}"))?;
+        }
         Ok(Config {
             token_signer,
             allowed_origins,
             host: get("HOST", "127.0.0.1"),
             port,
-            booking_url: get("BOOKING_URL", "http://127.0.0.1:8080")
-                .trim_end_matches('/')
-                .to_owned(),
-            nats_url: get("NATS_URL", "nats://127.0.0.1:4222"),
+            booking_urls,
+            nats_urls,
             edge_id: lookup("EDGE_ID")
                 .filter(|id| !id.is_empty())
                 .unwrap_or_else(|| format!("edge-{port}")),
@@ -120,7 +139,8 @@ mod tests {
         let config = Config::from_lookup(secret).unwrap();
         assert_eq!(config.port, 3000);
         assert_eq!(config.edge_id, "edge-3000");
-        assert_eq!(config.booking_url, "http://127.0.0.1:8080");
+        assert_eq!(config.booking_urls, vec!["http://127.0.0.1:8080"]);
+        assert_eq!(config.nats_urls, vec!["nats://127.0.0.1:4222"]);
         let config =
             Config::from_lookup(|n| (n == "PORT").then(|| "3001".into()).or_else(|| secret(n)))
                 .unwrap();
@@ -136,5 +156,27 @@ mod tests {
         assert!(Config::from_lookup(bad)
             .unwrap_err()
             .contains("ALLOWED_ORIGINS"));
+    }
+
+    #[test]
+    fn booking_and_nats_take_comma_lists() {
+        let lists = |n: &str| match n {
+            "TOKEN_SECRET" => Some("a-test-secret-0123456789".into()),
+            "BOOKING_URL" => Some("http://10.0.0.1:8080/, http://10.0.0.2:8080".into()),
+            "NATS_URL" => Some("nats://10.0.0.1:4222,nats://10.0.0.2:4222".into()),
+            _ => None,
+        };
+        let config = Config::from_lookup(lists).unwrap();
+        assert_eq!(
+            config.booking_urls,
+            vec!["http://10.0.0.1:8080", "http://10.0.0.2:8080"]
+        );
+        assert_eq!(config.nats_urls.len(), 2);
+        let bad = |n: &str| {
+            (n == "NATS_URL")
+                .then(|| "nats://ok:4222,not a url".into())
+                .or_else(|| lists(n))
+        };
+        assert!(Config::from_lookup(bad).unwrap_err().contains("NATS_URL"));
     }
 }

@@ -42,6 +42,8 @@ enum Control {
     Watch {
         venue: VenueHandle,
         resume: Option<Resume>,
+        /// The authority key of the identity (it may have changed with a `CONNECT`).
+        owner: Arc<str>,
     },
 }
 
@@ -83,6 +85,8 @@ pub async fn serve(socket: WebSocket, edge: Arc<Edge>, ip: IpAddr) {
 /// Who the client is and what it watches.
 struct Session {
     token: Token,
+    /// The token's authority key: what the waiting room knows the identity by.
+    owner: Arc<str>,
     user_id: String,
     venue: VenueHandle,
     limiter: DefaultDirectRateLimiter,
@@ -93,6 +97,7 @@ impl Session {
         let token = edge.config.token_signer.issue();
         Session {
             user_id: token.user_id(),
+            owner: token.owner_key().into(),
             token,
             venue: edge.venues.open_unchecked(&edge.config.default_venue),
             // 20 frames a second, in bursts of up to 10.
@@ -201,6 +206,7 @@ async fn read_loop(
                     let watch = Control::Watch {
                         venue: session.venue.clone(),
                         resume,
+                        owner: session.owner.clone(),
                     };
                     if welcomed.is_err() || control.send(watch).await.is_err() {
                         return;
@@ -242,6 +248,7 @@ async fn start_watching(
         .send(Control::Watch {
             venue: session.venue.clone(),
             resume: None,
+            owner: session.owner.clone(),
         })
         .await
         .map_err(|_| ())
@@ -270,6 +277,7 @@ async fn connect(
             .map_err(|e| frame_error(e.code, &e.message))?;
     }
     session.user_id = token.user_id();
+    session.owner = token.owner_key().into();
     session.token = token;
     Ok(())
 }
@@ -332,6 +340,8 @@ async fn write_loop(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut watching: Option<(VenueHandle, ClientQueue)> = None;
+    // The identity the client acts as, for (re)joining a venue.
+    let mut owner: Arc<str> = Arc::from("");
     let mut lags: Vec<Instant> = Vec::new();
     let ping_every = edge.config.ping_interval;
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
@@ -342,16 +352,19 @@ async fn write_loop(
             command = control.recv() => match command {
                 None => break None,
                 Some(Control::Send(text)) => Message::Text(text),
-                Some(Control::Watch { venue, resume }) => {
+                Some(Control::Watch { venue, resume, owner: new_owner }) => {
                     let same_venue = watching.as_ref().is_some_and(|(v, _)| v.name == venue.name);
+                    owner = new_owner;
                     if resume.is_some() && same_venue {
                         // This socket already gets every update of the venue: nothing is missed.
+                        // Only the identity it stands in the waiting room as may have changed.
+                        venue.set_owner(client, owner.clone()).await;
                         continue;
                     }
                     if let Some((old, _)) = watching.take() {
                         old.leave(client);
                     }
-                    match venue.join(client, resume).await {
+                    match venue.join(client, owner.clone(), resume).await {
                         Some(queue) => watching = Some((venue, queue)),
                         None => break Some((GOING_AWAY, "venue unavailable; reconnect")),
                     }
@@ -371,7 +384,7 @@ async fn write_loop(
                         break Some((POLICY, "too slow to keep up"));
                     }
                     let (venue, _) = watching.take().expect("watching while receiving updates");
-                    match venue.join(client, None).await {
+                    match venue.join(client, owner.clone(), None).await {
                         Some(queue) => watching = Some((venue, queue)),
                         None => break Some((GOING_AWAY, "venue unavailable; reconnect")),
                     }

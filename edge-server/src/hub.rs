@@ -7,6 +7,9 @@
 //! queue with `try_send`: a client whose queue is full is never waited on. Its queue is dropped
 //! instead; the client's connection drains what it had, sees the queue close, and joins again,
 //! receiving a fresh `VENUE_STATE` first. So a client never sees a seq twice or out of order.
+//!
+//! The hub also reports who watches the venue to the waiting room (`waiting.rs`) and queues
+//! each client's `QUEUE`/`ADMITTED` the same way, with `try_send`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,6 +26,10 @@ use crate::booking::{BookingClient, Fetch, Fetched};
 use crate::metrics::Metrics;
 use crate::mirror::{Mark, Need, VenueMirror};
 use crate::recent::{RecentUpdates, KEPT_UPDATES};
+use crate::waiting::{Outcome, Room, Standing};
+
+mod presence;
+mod sync;
 
 pub type ClientId = u64;
 
@@ -43,10 +50,19 @@ enum HubInput {
     Event(SeatEvent),
     Join {
         client: ClientId,
+        /// The authority key of the client's identity.
+        owner: Arc<str>,
         resume: Option<Resume>,
         reply: oneshot::Sender<ClientQueue>,
     },
     Leave(ClientId),
+    /// The client took on another identity (`CONNECT` with another token).
+    Owner {
+        client: ClientId,
+        owner: Arc<str>,
+    },
+    /// A waiting-room report came back.
+    Presence(Outcome),
     /// NATS reconnected: events may have been missed; catch up now.
     Resync,
     Fetched {
@@ -95,6 +111,8 @@ impl VenueHandle {
             generation: 0,
             rebuilt_at_generation: 0,
             next_fetch: Instant::now(),
+            room: Room::new(Instant::now()),
+            joins: 0,
         };
         if let Some(snapshot) = seed {
             hub.rebuild(snapshot, Mark::default());
@@ -112,13 +130,20 @@ impl VenueHandle {
         let _ = self.mailbox.send(HubInput::Event(event)).await;
     }
 
-    /// Subscribes a client. Its queue starts with the venue's full state (once known), or, for
-    /// a client resuming inside the kept updates, with exactly the updates it missed.
-    pub async fn join(&self, client: ClientId, resume: Option<Resume>) -> Option<ClientQueue> {
+    /// Subscribes a client of identity `owner` (its authority key). Its queue starts with the
+    /// venue's full state (once known), or, for a client resuming inside the kept updates, with
+    /// exactly the updates it missed; its waiting-room standing follows.
+    pub async fn join(
+        &self,
+        client: ClientId,
+        owner: Arc<str>,
+        resume: Option<Resume>,
+    ) -> Option<ClientQueue> {
         let (reply, queue) = oneshot::channel();
         self.mailbox
             .send(HubInput::Join {
                 client,
+                owner,
                 resume,
                 reply,
             })
@@ -131,6 +156,11 @@ impl VenueHandle {
         let _ = self.mailbox.try_send(HubInput::Leave(client));
     }
 
+    /// The client now acts as `owner` (it stays subscribed).
+    pub async fn set_owner(&self, client: ClientId, owner: Arc<str>) {
+        let _ = self.mailbox.send(HubInput::Owner { client, owner }).await;
+    }
+
     pub async fn resync(&self) {
         let _ = self.mailbox.send(HubInput::Resync).await;
     }
@@ -140,6 +170,11 @@ impl VenueHandle {
 /// resumed from further than this edge has got so far).
 struct Subscriber {
     queue: mpsc::Sender<Utf8Bytes>,
+    /// The authority key of its identity: what the waiting room knows it by.
+    owner: Arc<str>,
+    /// When it joined, counted per hub: newcomers are reported (and queued) in this order.
+    joined: u64,
+    standing: Standing,
     has_through: u64,
     /// The fetch generation current when it joined: only answers to later fetches can show
     /// that its `has_through` is impossible.
@@ -163,6 +198,10 @@ struct VenueHub {
     rebuilt_at_generation: u64,
     /// Failed fetches back off so a down booking service is not hammered.
     next_fetch: Instant,
+    /// The venue's waiting room: what it said last, when to report next.
+    room: Room,
+    /// Joins so far (the order of `Subscriber::joined`).
+    joins: u64,
 }
 
 impl VenueHub {
@@ -171,6 +210,8 @@ impl VenueHub {
         gap_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut seq_check = tokio::time::interval(self.timing.seq_check_interval);
         seq_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut presence = tokio::time::interval(Duration::from_millis(100));
+        presence.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tokio::select! {
                 input = inputs.recv() => match input {
@@ -178,6 +219,7 @@ impl VenueHub {
                     None => break,
                 },
                 _ = gap_check.tick() => self.catch_up(),
+                _ = presence.tick() => self.report_presence(),
                 _ = seq_check.tick() => {
                     if self.mirror.is_ready() {
                         self.fetch(Fetch::Check { after: self.mirror.seq() });
@@ -198,15 +240,29 @@ impl VenueHub {
             }
             HubInput::Join {
                 client,
+                owner,
                 resume,
                 reply,
             } => {
-                let queue = self.join(client, resume);
+                let queue = self.join(client, owner, resume);
                 let _ = reply.send(queue);
+                self.room.newcomer();
+                self.report_presence();
             }
             HubInput::Leave(client) => {
                 self.clients.remove(&client);
             }
+            HubInput::Owner { client, owner } => {
+                if let Some(subscriber) = self.clients.get_mut(&client) {
+                    if subscriber.owner != owner {
+                        subscriber.owner = owner;
+                        subscriber.standing = Standing::default();
+                        self.room.newcomer();
+                        self.report_presence();
+                    }
+                }
+            }
+            HubInput::Presence(outcome) => self.presence_answered(outcome),
             HubInput::Resync => {
                 self.next_fetch = Instant::now();
                 self.fetching = false;
@@ -240,7 +296,7 @@ impl VenueHub {
         }
     }
 
-    fn join(&mut self, client: ClientId, resume: Option<Resume>) -> ClientQueue {
+    fn join(&mut self, client: ClientId, owner: Arc<str>, resume: Option<Resume>) -> ClientQueue {
         let joined_at_generation = self.generation;
         let mut has_through = 0;
         // The frames it missed, when this edge can tell exactly what they are.
@@ -281,134 +337,19 @@ impl VenueHub {
             }
             None => {} // the first snapshot brings its VENUE_STATE
         }
+        self.joins += 1;
         self.clients.insert(
             client,
             Subscriber {
                 queue,
+                owner,
+                joined: self.joins,
+                standing: Standing::default(),
                 has_through,
                 joined_at_generation,
             },
         );
         receiver
-    }
-
-    /// Fetches in the background; the answer comes back as `HubInput::Fetched`.
-    fn fetch(&mut self, fetch: Fetch) {
-        if self.fetching || Instant::now() < self.next_fetch {
-            return;
-        }
-        let Some(mailbox) = self.mailbox.upgrade() else {
-            return;
-        };
-        self.fetching = true;
-        self.generation += 1;
-        let generation = self.generation;
-        let mark = self.mirror.mark();
-        let booking = self.booking.clone();
-        let venue = self.venue.clone();
-        tokio::spawn(async move {
-            let result = booking.fetch(&venue, fetch).await;
-            let _ = mailbox
-                .send(HubInput::Fetched {
-                    generation,
-                    mark,
-                    result,
-                })
-                .await;
-        });
-    }
-
-    fn fetched(&mut self, generation: u64, mark: Mark, result: Fetched) {
-        let now = Instant::now();
-        if generation <= self.rebuilt_at_generation && !matches!(result, Fetched::Snapshot(_)) {
-            return; // asked before the last rebuild: says nothing about the mirror as it is
-        }
-        match result {
-            Fetched::Failed => self.next_fetch = now + FETCH_BACKOFF,
-            Fetched::Snapshot(snapshot) => self.rebuild(snapshot, mark),
-            Fetched::Gone => {
-                self.metrics.history_gone.inc();
-                tracing::info!(venue = %self.venue, seq = self.mirror.seq(), "history gone; fetching a snapshot");
-                self.mirror.history_gone();
-            }
-            Fetched::Page { page, fill } => {
-                let (epoch, to) = (page.epoch, page.to);
-                if fill {
-                    let from = self.mirror.seq();
-                    let applied = self.mirror.apply_history(page, mark, now);
-                    if !applied.is_empty() {
-                        self.metrics.history_fills.inc();
-                        tracing::info!(venue = %self.venue, from, to = self.mirror.seq(), "gap filled from the event history");
-                    }
-                    for event in &applied {
-                        self.fan_out(event);
-                    }
-                } else {
-                    self.mirror.note_remote(epoch, to, mark, now);
-                }
-                if epoch == self.mirror.epoch() {
-                    self.settle_resumes_from_the_future(generation, to);
-                }
-            }
-        }
-    }
-
-    /// A client that resumed from a seq the venue has not reached (in this epoch) has a view
-    /// this edge cannot continue: it gets the full state.
-    fn settle_resumes_from_the_future(&mut self, generation: u64, venue_seq: u64) {
-        let impossible: Vec<ClientId> = self
-            .clients
-            .iter()
-            .filter(|(_, s)| s.has_through > venue_seq && s.joined_at_generation < generation)
-            .map(|(id, _)| *id)
-            .collect();
-        if impossible.is_empty() {
-            return;
-        }
-        let state =
-            Utf8Bytes::from(ServerMessage::VenueState(self.mirror.state(now_ms())).to_json());
-        for client in impossible {
-            if let Some(subscriber) = self.clients.get_mut(&client) {
-                subscriber.has_through = 0;
-                if subscriber.queue.try_send(state.clone()).is_err() {
-                    self.clients.remove(&client);
-                }
-            }
-        }
-    }
-
-    /// Rebuilds from a newer snapshot (or one of another epoch) and resynchronises every client
-    /// with a fresh `VENUE_STATE`. Buffered events past the snapshot are part of that state and
-    /// are not sent again as updates.
-    fn rebuild(&mut self, snapshot: VenueSnapshot, mark: Mark) {
-        let (from_epoch, from, to) = (self.mirror.epoch(), self.mirror.seq(), snapshot.seq);
-        let Some(rebuilt) = self.mirror.reset_to(snapshot, mark, Instant::now()) else {
-            return;
-        };
-        self.rebuilt_at_generation = self.generation;
-        self.metrics.venue_resyncs.inc();
-        if rebuilt.rolled_back {
-            tracing::warn!(venue = %self.venue, from, to, "the venue lost its latest changes (same epoch); following it back");
-        }
-        if rebuilt.new_epoch {
-            self.metrics.epoch_changes.inc();
-            tracing::warn!(venue = %self.venue, from_epoch, epoch = self.mirror.epoch(), "the venue's epoch changed (its data was lost); seq restarts");
-        }
-        tracing::info!(venue = %self.venue, from, to, folded = rebuilt.folded.len(), clients = self.clients.len(), "mirror rebuilt from a snapshot");
-        self.recent.restart_at(to);
-        for event in &rebuilt.folded {
-            self.recent.push(event.seq, update_frame(event));
-        }
-        if !self.clients.is_empty() {
-            let state = ServerMessage::VenueState(self.mirror.state(now_ms())).to_json();
-            self.metrics
-                .client_resyncs
-                .inc_by(self.clients.len() as u64);
-            for subscriber in self.clients.values_mut() {
-                subscriber.has_through = 0;
-            }
-            self.send_to_all(Utf8Bytes::from(state), 0);
-        }
     }
 
     fn fan_out(&mut self, event: &SeatEvent) {

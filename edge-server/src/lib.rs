@@ -9,7 +9,9 @@ pub mod metrics;
 pub mod mirror;
 pub mod origin;
 pub mod recent;
+pub mod upstream;
 pub mod venues;
+pub mod waiting;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -140,7 +142,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let metrics = metrics::Metrics::new();
-    let booking = booking::BookingClient::new(&config.booking_url)?;
+    let booking = booking::BookingClient::new(&config.booking_urls)?;
     let timing = hub::HubTiming {
         client_queue: config.client_queue,
         reorder_window: config.reorder_window,
@@ -166,7 +168,13 @@ pub async fn run(
                 let _ = nats_events.send(event);
             }
         })
-        .connect(&config.nats_url)
+        .connect(
+            config
+                .nats_urls
+                .iter()
+                .map(|url| url.parse::<async_nats::ServerAddr>())
+                .collect::<Result<Vec<_>, _>>()?,
+        )
         .await?;
 
     let (stop, stopped) = watch::channel(false);
@@ -189,8 +197,8 @@ pub async fn run(
     tracing::info!(
         addr = %tokio::net::TcpListener::local_addr(&listener)?,
         edge_id = %edge.config.edge_id,
-        booking = %edge.config.booking_url,
-        nats = %edge.config.nats_url,
+        booking = %edge.config.booking_urls.join(","),
+        nats = %edge.config.nats_urls.join(","),
         "edge server listening"
     );
     let graceful = async move {

@@ -41,7 +41,8 @@ struct Cli {
     /// The secret the stack signs tokens with (to mint the load's identities).
     #[arg(long, env = "TOKEN_SECRET", hide_env_values = true)]
     token_secret: String,
-    /// Scenarios: redis, nats, booking, edge, slow (comma-separated) or all.
+    /// Scenarios: redis, nats, booking, edge, slow, queue (comma-separated) or all (all but
+    /// queue, which needs a stack with MAX_SHOPPERS set).
     #[arg(long, default_value = "all")]
     scenarios: String,
     /// Viewers connected through NGINX in the edge scenario.
@@ -53,6 +54,12 @@ struct Cli {
     /// The stack's HOLD_SECONDS.
     #[arg(long, default_value_t = 30)]
     hold_seconds: u64,
+    /// The stack's MAX_SHOPPERS (the queue scenario needs it set).
+    #[arg(long, default_value_t = 0)]
+    max_shoppers: usize,
+    /// Viewers that join the waiting room in the queue scenario.
+    #[arg(long, default_value_t = 200)]
+    queue_viewers: usize,
     /// Append the rows as a Markdown table to this file.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -98,7 +105,8 @@ async fn main() -> anyhow::Result<()> {
             "booking" => scenarios::booking_service(&stack, cli.hold_seconds).await,
             "edge" => scenarios::edge(&stack).await,
             "slow" => scenarios::slow_viewers(&stack).await,
-            other => bail!("unknown scenario '{other}' (redis, nats, booking, edge, slow)"),
+            "queue" => scenarios::queue(&stack, cli.max_shoppers, cli.queue_viewers).await,
+            other => bail!("unknown scenario '{other}' (redis, nats, booking, edge, slow, queue)"),
         };
         println!(
             "[faults] {name}: {} — {}",
@@ -109,7 +117,9 @@ async fn main() -> anyhow::Result<()> {
         // Let restarted parts settle before the next scenario.
         tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     }
-    let topology = if cli.cluster {
+    let topology = if wanted == ["queue"] {
+        "waiting room (one machine, MAX_SHOPPERS set)"
+    } else if cli.cluster {
         "cluster (Redis Cluster 3+3, NATS ×3, 2 booking services)"
     } else {
         "one machine (one Redis, one NATS, one booking service)"

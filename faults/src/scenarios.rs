@@ -653,3 +653,92 @@ fn failed(scenario: &str, why: &str) -> Row {
         passed: false,
     }
 }
+
+/// The waiting room under load (the stack runs with MAX_SHOPPERS and a short SHOPPING_SECONDS):
+/// viewers join one after another through NGINX; as passes end, the rest must be admitted in
+/// join order. Reports the time from a freed slot (a pass ending) to the next admission.
+pub async fn queue(stack: &Stack, max_shoppers: usize, viewers: usize) -> Row {
+    let mut joined: Vec<Viewer> = Vec::new();
+    for _ in 0..viewers {
+        let viewer = Viewer::spawn(stack.ws.clone(), Reading::Normal);
+        let placed = wait_for(Duration::from_secs(10), || {
+            let s = viewer.state.lock().unwrap();
+            s.position.is_some() || s.admitted.is_some()
+        })
+        .await;
+        if !placed {
+            return failed(
+                "queue",
+                "a viewer got neither QUEUE nor ADMITTED within 10 s (is MAX_SHOPPERS set?)",
+            );
+        }
+        joined.push(viewer);
+    }
+    let first_positions: Vec<Option<u64>> = joined
+        .iter()
+        .map(|v| v.state.lock().unwrap().position)
+        .collect();
+    let waiting: Vec<u64> = first_positions.iter().flatten().copied().collect();
+    // Wait until everyone has been admitted once (passes are short), bounded.
+    let all_in = wait_for(Duration::from_secs(120), || {
+        joined
+            .iter()
+            .all(|v| v.state.lock().unwrap().admitted.is_some())
+    })
+    .await;
+    let admissions: Vec<(usize, Instant, u64)> = joined
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| {
+            v.state
+                .lock()
+                .unwrap()
+                .admitted
+                .map(|(at, until)| (i, at, until))
+        })
+        .collect();
+    // Ordering errors: someone who joined later admitted before someone who joined earlier.
+    let mut order_errors = 0;
+    for a in &admissions {
+        for b in &admissions {
+            if a.0 < b.0 && a.1 > b.1 + Duration::from_millis(5) {
+                order_errors += 1;
+            }
+        }
+    }
+    // The k-th admission after the first MAX_SHOPPERS takes the slot of the pass that ended
+    // k-th: its delay is its arrival minus that pass's end (both on this machine's clock).
+    let mut ends: Vec<u64> = admissions.iter().map(|(_, _, until)| *until).collect();
+    ends.sort_unstable();
+    let epoch_base = Instant::now();
+    let now_ms = shared::now_ms();
+    let mut by_time: Vec<&(usize, Instant, u64)> = admissions.iter().collect();
+    by_time.sort_by_key(|(_, at, _)| *at);
+    let mut delays: Vec<f64> = Vec::new();
+    for (k, (_, at, _)) in by_time.iter().enumerate().skip(max_shoppers) {
+        let freed_ms = ends[k - max_shoppers];
+        let at_ms = now_ms as f64 - epoch_base.duration_since(*at).as_secs_f64() * 1000.0;
+        delays.push(at_ms - freed_ms as f64);
+    }
+    delays.sort_by(|a, b| a.total_cmp(b));
+    let pick = |q: f64| {
+        delays
+            .get(((delays.len() as f64 - 1.0) * q) as usize)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    let mut sorted = waiting.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let positions_ok = sorted.len() == waiting.len();
+    Row {
+        scenario: "Waiting room under load".into(),
+        done: format!("{viewers} viewers join one after another through NGINX (MAX_SHOPPERS={max_shoppers}); passes run out and the rest are admitted"),
+        observed: format!(
+            "{} admitted of {viewers}; {} waited with distinct positions: {positions_ok}; ordering errors: {order_errors}; from a slot freeing to the next admission p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+            admissions.len(), waiting.len(), pick(0.5), pick(0.99), pick(1.0)
+        ),
+        figures: format!("ordering errors {order_errors}; free slot → admission p99 {:.0} ms", pick(0.99)),
+        passed: all_in && order_errors == 0 && positions_ok,
+    }
+}

@@ -34,6 +34,9 @@ pub struct ViewerState {
     pub arrivals: Vec<(String, u64, Instant)>,
     /// Answers to this viewer's commands: req_id -> code.
     pub answers: HashMap<String, String>,
+    /// Waiting room: the last QUEUE position, and when ADMITTED came with which until_ms.
+    pub position: Option<u64>,
+    pub admitted: Option<(Instant, u64)>,
 }
 
 #[derive(Clone)]
@@ -209,6 +212,16 @@ fn apply(state: &Mutex<ViewerState>, message: &Value) {
             let status = entry.0;
             s.seats.insert(id.clone(), entry);
             s.arrivals.push((id, status, Instant::now()));
+        }
+        Some("QUEUE") => {
+            s.position = data["position"].as_u64();
+        }
+        Some("ADMITTED") => {
+            let until = data["until_ms"].as_u64().unwrap_or(0);
+            if s.admitted.is_none_or(|(_, u)| u != until) {
+                s.admitted = Some((Instant::now(), until));
+            }
+            s.position = None;
         }
         Some("OK") | Some("ERROR") => {
             if let Some(req_id) = data["req_id"].as_str() {

@@ -187,25 +187,39 @@ impl Drop for Daemon {
 pub struct RedisServer {
     pub port: u16,
     daemon: Daemon,
+    /// Settings given after the config file's (`start_with`).
+    extra: Vec<String>,
 }
 
 impl RedisServer {
     pub fn start() -> RedisServer {
-        let daemon = Daemon::start("redis-server", program("redis-server"), Self::invoke);
+        Self::start_with(&[])
+    }
+
+    /// Starts with `extra` settings over the project's config, like `["--appendfsync", "no"]`
+    /// for a test that makes thousands of changes one after another and checks no durability
+    /// (each fsync of a disk-backed temporary directory can take milliseconds).
+    pub fn start_with(extra: &[&str]) -> RedisServer {
+        let extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
+        let daemon = Daemon::start("redis-server", program("redis-server"), |c, port, dir| {
+            Self::invoke(c, port, dir, &extra)
+        });
         RedisServer {
             port: daemon.port,
             daemon,
+            extra,
         }
     }
 
-    fn invoke(command: &mut Command, port: u16, dir: &Path) {
+    fn invoke(command: &mut Command, port: u16, dir: &Path, extra: &[String]) {
         let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../redis/redis.conf");
         command
             .arg(config)
             .args(["--port", &port.to_string()])
             .arg("--dir")
             .arg(dir)
-            .args(["--daemonize", "no"]);
+            .args(["--daemonize", "no"])
+            .args(extra);
     }
 
     pub fn url(&self) -> String {
@@ -220,7 +234,9 @@ impl RedisServer {
     /// Starts again on the same port with the same data directory.
     pub fn restart(&mut self) {
         self.daemon.kill9();
-        self.daemon.spawn(&Self::invoke);
+        let extra = &self.extra;
+        self.daemon
+            .spawn(&|c: &mut Command, port, dir: &Path| Self::invoke(c, port, dir, extra));
     }
 
     /// Runs one command with `redis-cli` against this server and returns its output.

@@ -74,6 +74,8 @@ impl ClientView {
 /// A WebSocket client that reads continuously in the background.
 pub struct WsClient {
     pub view: Arc<Mutex<ClientView>>,
+    /// Signalled after every message the client records.
+    received: Arc<tokio::sync::Notify>,
     outgoing: mpsc::UnboundedSender<Message>,
     next_req: u64,
 }
@@ -144,6 +146,8 @@ impl WsClient {
             }
         });
         let sink_view = view.clone();
+        let received = Arc::new(tokio::sync::Notify::new());
+        let signal = received.clone();
         tokio::spawn(async move {
             while let Some(Ok(frame)) = stream.next().await {
                 match frame {
@@ -153,6 +157,7 @@ impl WsClient {
                                 panic!("server sent an unparsable frame: {e}: {text}")
                             });
                         sink_view.lock().unwrap().record(message);
+                        signal.notify_waiters();
                     }
                     Message::Close(frame) => {
                         sink_view.lock().unwrap().closed = Some(
@@ -172,6 +177,7 @@ impl WsClient {
         });
         WsClient {
             view,
+            received,
             outgoing,
             next_req: 0,
         }
@@ -310,6 +316,58 @@ impl WsClient {
     pub fn close(&self) {
         let _ = self.outgoing.send(Message::Close(None));
     }
+}
+
+/// A waiting-room message, as a client received it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// `QUEUE` with this position.
+    Queue(u64),
+    /// `ADMITTED` until this unix ms.
+    Admitted(u64),
+}
+
+impl WsClient {
+    /// Opens a socket and sends `CONNECT` with `token` as its first frame, as the page does.
+    pub async fn connect_as(url: &str, token: &str) -> WsClient {
+        let client = Self::connect(url).await;
+        client.send("CONNECT", json!({"token": token, "venue": "main"}));
+        client
+    }
+
+    /// Every `QUEUE` and `ADMITTED` received, in order.
+    pub fn standings(&self) -> Vec<Standing> {
+        standings_of(&self.view.lock().unwrap().messages)
+    }
+
+    /// Waits up to `timeout` for a `QUEUE` or `ADMITTED` and returns the first, as soon as it
+    /// arrives (tests that join clients one after another wait for this each time).
+    pub async fn first_standing(&self, timeout: Duration) -> Standing {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let received = self.received.notified();
+            if let Some(first) = self.standings().first() {
+                return *first;
+            }
+            let in_time = tokio::time::timeout_at(deadline, received).await.is_ok();
+            assert!(
+                in_time,
+                "no QUEUE or ADMITTED within {timeout:?}; got {:?}",
+                self.view.lock().unwrap().messages
+            );
+        }
+    }
+}
+
+pub fn standings_of(messages: &[ServerMessage]) -> Vec<Standing> {
+    messages
+        .iter()
+        .filter_map(|m| match m {
+            ServerMessage::Queue(q) => Some(Standing::Queue(q.position)),
+            ServerMessage::Admitted(a) => Some(Standing::Admitted(a.until_ms)),
+            _ => None,
+        })
+        .collect()
 }
 
 impl WsClient {

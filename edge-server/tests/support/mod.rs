@@ -14,7 +14,8 @@ use std::time::Duration;
 use serde_json::Value;
 use testkit::{Api, NatsServer, RedisServer, ServiceProcess};
 
-pub use client::{stalled_client, WsClient};
+#[allow(unused_imports)] // each test binary uses its own part
+pub use client::{stalled_client, standings_of, ClientView, Standing, WsClient};
 pub use link::Link;
 
 pub const EDGE_BINARY: &str = env!("CARGO_BIN_EXE_edge-server");
@@ -43,17 +44,23 @@ impl Backend {
         edge_env: &[(&str, &str)],
         booking_env: &[(&str, &str)],
     ) -> Backend {
-        Self::start_full(edges, edge_env, booking_env, false).await
+        Self::start_full(edges, edge_env, booking_env, false, &[]).await
+    }
+
+    /// As `start_with`, on a Redis that does not fsync every write: for tests that make
+    /// thousands of changes one after another and check no durability.
+    pub async fn start_without_fsync(edges: usize, booking_env: &[(&str, &str)]) -> Backend {
+        Self::start_full(edges, &[], booking_env, false, &["--appendfsync", "no"]).await
     }
 
     /// As `start`, but the edges hear NATS only through a `Link` the test controls.
     pub async fn start_linked(edges: usize) -> Backend {
-        Self::start_full(edges, &[], &[], true).await
+        Self::start_full(edges, &[], &[], true, &[]).await
     }
 
     /// `start_linked` with settings for the booking service.
     pub async fn start_linked_with(edges: usize, booking_env: &[(&str, &str)]) -> Backend {
-        Self::start_full(edges, &[], booking_env, true).await
+        Self::start_full(edges, &[], booking_env, true, &[]).await
     }
 
     async fn start_full(
@@ -61,8 +68,9 @@ impl Backend {
         edge_env: &[(&str, &str)],
         booking_env: &[(&str, &str)],
         linked: bool,
+        redis_args: &[&str],
     ) -> Backend {
-        let redis = RedisServer::start();
+        let redis = RedisServer::start_with(redis_args);
         let nats = NatsServer::start();
         let mut vars: HashMap<String, String> = HashMap::from([
             ("REDIS_URL".into(), redis.url()),
@@ -158,16 +166,12 @@ impl Backend {
     }
 
     pub async fn edge_metric(&self, edge: usize, name: &str) -> f64 {
-        let text = reqwest::get(format!("{}/metrics", self.edges[edge].base_url()))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        text.lines()
-            .filter(|l| l.starts_with(name))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
+        metric(&self.edges[edge].base_url(), name).await
+    }
+
+    /// A metric of the booking service (summed over its labels).
+    pub async fn booking_metric(&self, name: &str) -> f64 {
+        metric(&self.booking_url, name).await
     }
 }
 
@@ -177,6 +181,27 @@ impl Drop for Backend {
             let _ = stop.send(());
         }
     }
+}
+
+/// The sum of every sample of metric `name` in `base`'s `/metrics`.
+pub async fn metric(base: &str, name: &str) -> f64 {
+    try_metric(base, name).await.expect("metrics answer")
+}
+
+/// `metric`, or `None` when `/metrics` does not answer.
+pub async fn try_metric(base: &str, name: &str) -> Option<f64> {
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let sum = text
+        .lines()
+        .filter(|l| l.starts_with(name))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    Some(sum)
 }
 
 pub async fn wait_until_healthy(api: &Api) {

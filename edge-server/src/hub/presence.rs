@@ -1,0 +1,100 @@
+//! A venue hub's side of the waiting room (`waiting.rs`): sends the report that is due from a
+//! task of its own, and queues each client's `QUEUE`/`ADMITTED` from the answer with
+//! `try_send`, like any other message.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::ws::Utf8Bytes;
+use shared::ws::ServerMessage;
+use tokio::sync::mpsc::error::TrySendError;
+
+use super::{HubInput, Subscriber, VenueHub};
+use crate::waiting::{self, Outcome, Report};
+
+impl VenueHub {
+    /// Sends the waiting-room report that is due, if any, from a task of its own.
+    pub(super) fn report_presence(&mut self) {
+        let Some(report) = self.room.due(Instant::now()) else {
+            return;
+        };
+        let Some(mailbox) = self.mailbox.upgrade() else {
+            return;
+        };
+        let owners = match report {
+            Report::Probe => Vec::new(),
+            Report::All => self.owners(false),
+            Report::Newcomers => self.owners(true),
+        };
+        if owners.is_empty() && report != Report::Probe && self.room.is_on() {
+            // Nobody to report; the booking services' own clock keeps admitting.
+            self.room
+                .answered(&Outcome::On(HashMap::new()), Instant::now());
+            return;
+        }
+        self.metrics.queue_reports.inc();
+        let booking = self.booking.clone();
+        let venue = self.venue.clone();
+        tokio::spawn(async move {
+            let outcome = waiting::report(&booking, &venue, &owners).await;
+            let _ = mailbox.send(HubInput::Presence(outcome)).await;
+        });
+    }
+
+    /// The identities of the subscribers (only those not answered for yet, with `newcomers`),
+    /// each once, in the order they joined.
+    fn owners(&self, newcomers: bool) -> Vec<Arc<str>> {
+        let mut subscribers: Vec<&Subscriber> = self
+            .clients
+            .values()
+            .filter(|s| !newcomers || !s.standing.answered())
+            .collect();
+        subscribers.sort_unstable_by_key(|s| s.joined);
+        let mut seen = HashSet::with_capacity(subscribers.len());
+        subscribers
+            .into_iter()
+            .filter(|s| seen.insert(s.owner.clone()))
+            .map(|s| s.owner.clone())
+            .collect()
+    }
+
+    /// Queues each client's `QUEUE` or `ADMITTED` when its standing calls for one; a full queue
+    /// is dropped as for any message (the client resynchronises and hears its standing again).
+    pub(super) fn presence_answered(&mut self, outcome: Outcome) {
+        let now = Instant::now();
+        self.room.answered(&outcome, now);
+        if matches!(outcome, Outcome::Failed) {
+            self.metrics.queue_report_failures.inc();
+        }
+        if let Outcome::On(standings) = outcome {
+            let metrics = &self.metrics;
+            self.clients.retain(|client, subscriber| {
+                let Some(standing) = standings.get(&subscriber.owner) else {
+                    return true;
+                };
+                let Some(message) = subscriber.standing.next(standing, now) else {
+                    return true;
+                };
+                match &message {
+                    ServerMessage::Admitted(_) => metrics.queue_admitted_sent.inc(),
+                    _ => metrics.queue_places_sent.inc(),
+                };
+                match subscriber
+                    .queue
+                    .try_send(Utf8Bytes::from(message.to_json()))
+                {
+                    Ok(()) => true,
+                    Err(TrySendError::Full(_)) => {
+                        metrics.slow_client_resyncs.inc();
+                        tracing::info!(client, "client queue full; it will be resynchronised");
+                        false
+                    }
+                    Err(TrySendError::Closed(_)) => false,
+                }
+            });
+        }
+        // Clients that joined while this report was out are reported now.
+        self.report_presence();
+    }
+}
