@@ -78,13 +78,11 @@ pub async fn run(
                         .to_string();
                     for verb in ["select", "release"] {
                         let sent = now_ns();
-                        let status = match conn
-                            .post_json(&format!("/api/seats/{verb}"), &body, None)
-                            .await
-                        {
-                            Ok(r) => r.status,
-                            Err(_) => 0,
-                        };
+                        let status =
+                            match conn.post_json(&format!("/api/seats/{verb}"), &body).await {
+                                Ok(r) => r.status,
+                                Err(_) => 0,
+                            };
                         let done = now_ns();
                         if sent >= measure_from && done <= stop_at {
                             let h = if verb == "select" {

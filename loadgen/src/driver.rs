@@ -113,7 +113,7 @@ impl ChangeDriver {
         let body = json!({"seat_id": seat, "token": token, "venue": self.venue}).to_string();
         let response = self
             .conn
-            .post_json(&format!("/api/seats/{verb}"), &body, None)
+            .post_json(&format!("/api/seats/{verb}"), &body)
             .await?;
         let ok = response.status == 200;
         if ok && verb == "select" {
@@ -163,9 +163,7 @@ impl ChangeDriver {
     pub async fn release_all(&mut self) -> anyhow::Result<()> {
         while let Some((seat, token)) = self.held.pop_front() {
             let body = json!({"seat_id": seat, "token": token, "venue": self.venue}).to_string();
-            self.conn
-                .post_json("/api/seats/release", &body, None)
-                .await?;
+            self.conn.post_json("/api/seats/release", &body).await?;
         }
         Ok(())
     }

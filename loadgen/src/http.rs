@@ -74,17 +74,12 @@ impl HttpConnection {
     }
 
     /// POSTs a JSON body; reconnects once if a kept-alive connection was closed meanwhile.
-    pub async fn post_json(
-        &mut self,
-        path: &str,
-        body: &str,
-        bearer: Option<&str>,
-    ) -> anyhow::Result<Response> {
-        self.request("POST", path, Some(body), bearer).await
+    pub async fn post_json(&mut self, path: &str, body: &str) -> anyhow::Result<Response> {
+        self.request("POST", path, Some(body)).await
     }
 
     pub async fn get(&mut self, path: &str) -> anyhow::Result<Response> {
-        self.request("GET", path, None, None).await
+        self.request("GET", path, None).await
     }
 
     async fn request(
@@ -92,17 +87,12 @@ impl HttpConnection {
         method: &str,
         path: &str,
         body: Option<&str>,
-        bearer: Option<&str>,
     ) -> anyhow::Result<Response> {
         self.request.clear();
         let t = &self.target;
         self.request.extend_from_slice(
             format!("{method} {}{path} HTTP/1.1\r\nHost: {}\r\n", t.base, t.host).as_bytes(),
         );
-        if let Some(token) = bearer {
-            self.request
-                .extend_from_slice(format!("Authorization: Bearer {token}\r\n").as_bytes());
-        }
         if let Some(body) = body {
             self.request.extend_from_slice(
                 format!(
