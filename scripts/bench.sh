@@ -1,50 +1,301 @@
 #!/usr/bin/env bash
-# bench.sh: measure the seat map on this machine. Starts a fresh stack with ./start.sh (release
-# build) on spare ports, runs `seatbench api` and `seatbench fanout`, prints the figures and the
-# machine, and stops the stack. Load goes to 127.0.0.1 only and is bounded in count and time.
+# bench.sh: measure the seat map on this machine and write the figures, tables and a plot.
 #
-#   scripts/bench.sh                      # defaults: 20000 API requests, 1000 viewers
-#   REQUESTS=5000 CLIENTS=200 scripts/bench.sh
+# Usage: scripts/bench.sh [--help]
+#        flock /tmp/seatmap-cargo.lock scripts/bench.sh    (on a machine shared with builds)
+#        QUICK=1 scripts/bench.sh                          (a small run, about 2 minutes)
+#
+# For each viewer count in SIZES it starts a fresh stack with ./start.sh (release binaries, spare
+# ports, Redis with redis/redis.conf: AOF, appendfsync always; nats-server with a WebSocket
+# listener added) and measures fan-out with the same compiled client (seatbench) against:
+#   ours-direct  the edges' /ws, viewers spread over both edges
+#   ours-nginx   the same edges through NGINX's /ws
+#   peer         nats-server's own WebSocket listener, viewers subscribed to seats.>
+#   floor        seatbench's minimal broadcaster, fed from the same NATS subject
+# Every change is made through the booking API (Redis, outbox, relay, NATS) at each rate in
+# PHASES; latency is from just before the API call to the viewer reading the frame. Then, on one
+# more stack: large venues (VENUE_STATE join time and memory), the booking API beside
+# redis-benchmark SET NX EX at the same concurrency (and at other REDIS_POOL sizes), perf
+# profiles drawn as flamegraphs (PROFILE=1: the booking service under API load, an edge under
+# fan-out load), and an allocator A/B (glibc vs jemalloc, same binaries, side by side). Then
+# scripts/bench/report.py writes OUT/tables.md and OUT/latency-vs-viewers.png from the run's own
+# OUT/results.jsonl. Load goes to 127.0.0.1 only, bounded in count and time (the default run
+# takes about 9 minutes; QUICK=1 about 3; it prints its progress with elapsed seconds).
+#
+# Environment (defaults in brackets):
+#   QUICK=1            small sizes and short phases
+#   SIZES              viewer counts (0: none)                     [1000 5000 10000 20000]
+#   PHASES             RATExCHANGES per rate, up to 5,000 viewers  [10x60,100x400]
+#   PHASES_LARGE       the same from 10,000 viewers on             [10x60,100x200]
+#   TARGETS            which of: direct nginx peer floor           [all four]
+#   NGINX_MAX          largest size run through NGINX              [10000]
+#   PEER_MAX           largest size for the one nats-server        [hard fd limit - 1000]
+#   NGINX_CONNECTIONS  worker_connections for the bench's NGINX    [16384] (shipped: 8192)
+#   API_CONCURRENCY    connections for the API run                 [64]
+#   API_SECONDS        measured seconds of the API run             [10]
+#   REDIS_POOLS        REDIS_POOL values for the API run (first:
+#                      also large venues and the NGINX API run)    [4 1 16]
+#   VENUE_VIEWERS      viewers per large venue                     [200]
+#   PROFILE            1 = perf profile + flamegraph of an edge    [1; 0 with QUICK]
+#   PARTS              which of: fanout venues api allocator       [all four]
+#                      (allocator: glibc vs jemalloc preloaded, API and edges, side by side)
+#   SKIP_BUILD         1 = use target/release as it is             [0]
+#   OUT                where results.jsonl, the tables and plots go [docs/bench]
 set -euo pipefail
-case ${1:-} in -h|--help) sed -n '2,7s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;; esac
+case ${1:-} in -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"; exit 0 ;; "") ;;
+  *) echo "unknown argument $1 (see --help)" >&2; exit 2 ;; esac
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+export PATH="$ROOT/scripts/bench/bin:$PATH:/usr/sbin:/usr/local/sbin"
 
-echo "[bench] building release binaries"
-cargo build --release --bins --quiet
-run_dir=$(mktemp -d /tmp/seatmap-bench.XXXXXX)
-# seatbench mints its tokens with the stack's secret, so both get the same one. All load comes
-# from 127.0.0.1, so NGINX's per-IP limits are lifted for the run (docs/security.md).
+if [[ ${QUICK:-0} == 1 ]]; then
+  SIZES=${SIZES:-"300 1000"}; PHASES=${PHASES:-"10x20,100x100"}; API_SECONDS=${API_SECONDS:-3}
+  VENUE_VIEWERS=${VENUE_VIEWERS:-50}; PROFILE=${PROFILE:-0}; OUT=${OUT:-/tmp/seatmap-bench-quick}
+fi
+SIZES=${SIZES:-"1000 5000 10000 20000"}
+PHASES=${PHASES:-"10x60,100x400"}
+PHASES_LARGE=${PHASES_LARGE:-"10x60,100x200"}
+TARGETS=${TARGETS:-"direct nginx peer floor"}
+NGINX_MAX=${NGINX_MAX:-10000}
+PEER_MAX=${PEER_MAX:-$(( $(ulimit -Hn) - 1000 ))}
+API_CONCURRENCY=${API_CONCURRENCY:-64}
+API_SECONDS=${API_SECONDS:-10}
+REDIS_POOLS=${REDIS_POOLS:-"4 1 16"}
+VENUE_VIEWERS=${VENUE_VIEWERS:-200}
+PROFILE=${PROFILE:-1}
+PARTS=${PARTS:-"fanout venues api allocator"}
+OUT=${OUT:-$ROOT/docs/bench}
+mkdir -p "$OUT"
+results="$OUT/results.jsonl"
+: >"$results"
+t0=$SECONDS
+say() { printf '[bench %3ds] %s\n' $((SECONDS - t0)) "$*"; }
+
+if [[ ${SKIP_BUILD:-0} != 1 ]]; then
+  say "building release binaries (cargo build --release --bins)"
+  cargo build --release --bins --quiet
+fi
+bin="$ROOT/target/release"
+seatbench="$bin/seatbench"
+
+# ------------------------------------------------------------------ the stack
+# One TOKEN_SECRET for the whole run: start.sh passes it to the services; seatbench mints with it.
+# All load comes from 127.0.0.1, so NGINX's per-IP limits are lifted for the run (docs/security.md).
 TOKEN_SECRET=${TOKEN_SECRET:-$(od -vAn -N32 -tx1 /dev/urandom | tr -d ' \n')}
 export TOKEN_SECRET LIMIT_SEAT_PER_SEC=1000000 LIMIT_SEAT_BURST=1000000 \
-  LIMIT_WS_PER_SEC=1000000 LIMIT_WS_BURST=1000000 LIMIT_WS_CONN=1000000
-export RUN_DIR="$run_dir" BIN_DIR="$ROOT/target/release" RUST_LOG=warn EDGES=2 \
-  ADMIN_TOKEN="bench-$RANDOM$RANDOM" USER_RATE_LIMIT=1000 \
-  HTTP_PORT=${HTTP_PORT:-28080} EDGE_BASE_PORT=${EDGE_BASE_PORT:-23000} BOOKING_PORT=${BOOKING_PORT:-28081} \
-  REDIS_PORT=${REDIS_PORT:-26379} NATS_PORT=${NATS_PORT:-24222} NATS_MONITOR_PORT=${NATS_MONITOR_PORT:-28222}
-./start.sh </dev/null >"$run_dir/start.out" 2>&1 &
-start_pid=$!
-trap 'kill -TERM $start_pid 2>/dev/null; wait $start_pid 2>/dev/null || true' EXIT
-for _ in $(seq 1 300); do
-  grep -q "the seat map is up" "$run_dir/start.out" && break
-  kill -0 "$start_pid" 2>/dev/null || { cat "$run_dir/start.out"; exit 1; }
-  sleep 0.2
-done
-grep -q "the seat map is up" "$run_dir/start.out" || { cat "$run_dir/start.out"; echo "[bench] stack did not come up"; exit 1; }
-
-echo "[bench] machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "[bench] $(uname -sr); redis $(redis-server --version | grep -o 'v=[0-9.]*'); $(nats-server --version)"
-seatbench="$ROOT/target/release/seatbench"
-edge_pids=$(cat "$run_dir"/pids/edge-*.pid | paste -sd, -)
+  LIMIT_WS_PER_SEC=1000000 LIMIT_WS_BURST=1000000 LIMIT_WS_CONN=65535  # nginx: limit_conn must be < 65536
+taken=" "
+free_port() { # a free loopback port below the ephemeral range (with an argument n: n consecutive)
+  local n=${1:-1} p i ok
+  while :; do
+    p=$((20000 + RANDOM % 12000)); ok=1
+    for ((i = 0; i < n; i++)); do
+      if [[ $taken == *" $((p + i)) "* ]] || (exec 3<>"/dev/tcp/127.0.0.1/$((p + i))") 2>/dev/null; then ok=0; break; fi
+    done
+    if ((ok)); then for ((i = 0; i < n; i++)); do taken+="$((p + i)) "; done; echo "$p"; return; fi
+  done
+}
+export ADMIN_TOKEN="bench-$RANDOM$RANDOM" BIN_DIR="$bin" RUST_LOG=warn EDGES=2 \
+  USER_RATE_LIMIT=100000 HOLD_SECONDS=3600 \
+  HTTP_PORT=${HTTP_PORT:-$(free_port)} EDGE_BASE_PORT=${EDGE_BASE_PORT:-$(free_port 2)} \
+  BOOKING_PORT=${BOOKING_PORT:-$(free_port)} REDIS_PORT=${REDIS_PORT:-$(free_port)} \
+  NATS_PORT=${NATS_PORT:-$(free_port)} NATS_MONITOR_PORT=${NATS_MONITOR_PORT:-$(free_port)}
+NATS_WS_PORT=${NATS_WS_PORT:-$(free_port)}
+export BENCH_NGINX_CONNECTIONS=${NGINX_CONNECTIONS:-16384}
 booking="http://127.0.0.1:$BOOKING_PORT"
 edges="ws://127.0.0.1:$EDGE_BASE_PORT/ws,ws://127.0.0.1:$((EDGE_BASE_PORT + 1))/ws"
+start_pid=
+run_dir=
 
-echo; echo "[bench] booking service: select+release from ${CONCURRENCY:-32} workers"
-"$seatbench" api --booking "$booking" --concurrency "${CONCURRENCY:-32}" --requests "${REQUESTS:-20000}" --max-seconds 60
-echo; echo "[bench] booking service: the same through NGINX"
-"$seatbench" api --booking "http://127.0.0.1:$HTTP_PORT" --concurrency "${CONCURRENCY:-32}" --requests "${REQUESTS:-20000}" --max-seconds 60
-echo; echo "[bench] fan-out: ${CLIENTS:-1000} viewers over 2 edges"
-"$seatbench" fanout --booking "$booking" --edges "$edges" --clients "${CLIENTS:-1000}" \
-  --changes "${CHANGES:-300}" --interval-ms 10 --edge-pids "$edge_pids" --admin-token "$ADMIN_TOKEN"
-echo; echo "[bench] booking service metrics after the run (Redis round trip):"
-curl -s "$booking/metrics" | grep -E '^booking_redis_roundtrip_seconds_(count|sum)'
+stop_stack() {
+  [[ -n $start_pid ]] || return 0
+  kill -TERM "$start_pid" 2>/dev/null || true
+  wait "$start_pid" 2>/dev/null || true
+  start_pid=
+}
+trap stop_stack EXIT
+
+# start_stack [VAR=value …]: a fresh stack with these extra settings.
+start_stack() {
+  stop_stack
+  run_dir=$(mktemp -d /tmp/seatmap-bench.XXXXXX)
+  printf 'websocket {\n  listen: "127.0.0.1:%s"\n  no_tls: true\n  compression: false\n}\n' "$NATS_WS_PORT" >"$run_dir/nats-ws.conf"
+  env "$@" RUN_DIR="$run_dir" BENCH_NATS_CONF="$run_dir/nats-ws.conf" ./start.sh </dev/null >"$run_dir/start.out" 2>&1 &
+  start_pid=$!
+  for _ in $(seq 1 300); do
+    grep -q "the seat map is up" "$run_dir/start.out" && break
+    kill -0 "$start_pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  if ! grep -q "the seat map is up" "$run_dir/start.out"; then
+    cat "$run_dir/start.out"; say "the stack did not come up"; exit 1
+  fi
+  edge_pids=$(cat "$run_dir"/pids/edge-*.pid | paste -sd, -)
+  nginx_pid=$(cat "$run_dir/pids/nginx.pid")
+  nats_pid=$(cat "$run_dir/pids/nats-server.pid")
+  redis_pid=$(cat "$run_dir/pids/redis-server.pid")
+  booking_pid=$(cat "$run_dir/pids/booking-service.pid")
+}
+
+say "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+say "$(uname -sr); redis $(redis-server --version | grep -o 'v=[0-9.]*'); $(nats-server --version); $(nginx -v 2>&1)"
+say "fd limit $(ulimit -n) (hard $(ulimit -Hn)); sizes: $SIZES; phases: $PHASES; targets: $TARGETS"
+{
+  printf '{"kind":"machine","cores":%s,"mem_gib":%s,"cpu":"%s","kernel":"%s","redis":"%s","nats":"%s","nginx":"%s","fd_limit":%s,"sizes":"%s","phases":"%s"}\n' \
+    "$(nproc)" "$(free -g | awk '/Mem:/ {print $2}')" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" \
+    "$(uname -sr)" "$(redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2)" "$(nats-server --version | awk '{print $2}')" \
+    "$(nginx -v 2>&1 | cut -d/ -f2)" "$(ulimit -Hn)" "$SIZES" "$PHASES"
+} >>"$results"
+
+# ------------------------------------------------------------------ fan-out at scale
+has() { [[ " $TARGETS " == *" $1 "* ]]; }
+part() { [[ " $PARTS " == *" $1 "* ]]; }
+part fanout || SIZES=0
+for n in $SIZES; do
+  [[ $n == 0 ]] && continue   # SIZES=0: no fan-out runs
+  say "fan-out with $n viewers: fresh stack"
+  start_stack
+  phases=$PHASES; (( n >= 10000 )) && phases=$PHASES_LARGE
+  fan=("$seatbench" fanout --booking "$booking" --viewers "$n" --phases "$phases" --results "$results"
+       --probe-nats "nats://127.0.0.1:$NATS_PORT")
+  if has direct; then
+    say "ours-direct: $n viewers on the two edges"
+    "${fan[@]}" --label ours-direct --protocol seatmap --urls "$edges" --server "edge=$edge_pids"
+  fi
+  if has nginx && (( n > NGINX_MAX )); then
+    say "ours-nginx: skipped at $n viewers: 2 fds per proxied socket over 2 workers exceeds the hard fd limit ($(ulimit -Hn))"
+  elif has nginx; then
+    say "ours-nginx: $n viewers through NGINX (worker_connections $BENCH_NGINX_CONNECTIONS)"
+    "${fan[@]}" --label ours-nginx --protocol seatmap --urls "ws://127.0.0.1:$HTTP_PORT/ws" \
+      --server "edge=$edge_pids" --server "nginx=children:$nginx_pid"
+  fi
+  if has peer && (( n > PEER_MAX )); then
+    say "peer: skipped at $n viewers: one nats-server process cannot hold them under the hard fd limit ($(ulimit -Hn))"
+  elif has peer; then
+    say "peer: $n viewers on nats-server's WebSocket listener"
+    "${fan[@]}" --label peer --protocol nats --urls "ws://127.0.0.1:$NATS_WS_PORT" --server "nats=$nats_pid"
+  fi
+  if has floor; then
+    say "floor: $n viewers on the minimal broadcaster (two processes, as two edges)"
+    "${fan[@]}" --label floor --floor-nats "nats://127.0.0.1:$NATS_PORT"
+  fi
+done
+
+# ------------------------------------------------------------------ large venues, API, profile
+api_run() { # api_run POOL: the API beside redis-benchmark on the current stack
+  local pool=$1 label="api-direct-pool$1" counting=()
+  say "booking API (REDIS_POOL=$pool): $API_CONCURRENCY connections, select+release, direct"
+  redis-cli -p "$REDIS_PORT" CONFIG RESETSTAT >/dev/null
+  # System calls of Redis and the booking service over the measured seconds (after the warm-up).
+  (sleep 2.5; scripts/bench/syscalls.sh "$label" redis "$redis_pid" $((API_SECONDS - 1)) "$results") &
+  counting+=($!)
+  (sleep 2.5; scripts/bench/syscalls.sh "$label" booking "$booking_pid" $((API_SECONDS - 1)) "$results") &
+  counting+=($!)
+  "$seatbench" api --booking "$booking" --concurrency "$API_CONCURRENCY" --seconds "$API_SECONDS" \
+    --label "$label" --server "booking=$booking_pid" --server "redis=$redis_pid" \
+    --server "nats=$nats_pid" --results "$results"
+  wait "${counting[@]}"   # not a bare `wait`: start.sh runs in the background too
+  scripts/bench/redis-cmdstats.sh "$REDIS_PORT" "$results" "$label"
+  say "redis-benchmark SET NX EX, same Redis, same concurrency ($API_CONCURRENCY)"
+  scripts/bench/redis-setnx.sh "$REDIS_PORT" "$API_CONCURRENCY" "$results" "$redis_pid"
+}
+
+first_pool=${REDIS_POOLS%% *}
+venues=main:10x10,mid:26x150,big:26x250,huge:26x385
+venues_to_run=(mid big huge)
+if part venues || part api || [[ $PROFILE == 1 ]]; then
+  say "large venues, the booking API, the profiles: fresh stack with VENUES=$venues"
+  start_stack VENUES="$venues" REDIS_POOL="$first_pool"
+fi
+part venues || venues_to_run=()
+for venue in "${venues_to_run[@]}"; do
+  # The booking service's snapshot of the venue: about the size of its VENUE_STATE.
+  snap="$run_dir/snapshot-$venue.json"
+  http_ms=$(curl -s -o "$snap" -w '%{time_total}' "$booking/api/venues/$venue" | awk '{printf "%.1f", $1 * 1000}')
+  printf '{"kind":"venue_snapshot","venue":"%s","bytes":%s,"http_ms":%s}\n' "$venue" "$(wc -c <"$snap")" "$http_ms" >>"$results"
+  say "large venue $venue: snapshot $(wc -c <"$snap") bytes in $http_ms ms; $VENUE_VIEWERS viewers join, then 10 changes/s"
+  "$seatbench" fanout --booking "$booking" --venue "$venue" --viewers "$VENUE_VIEWERS" --phases 10x30 \
+    --drain-secs 5 --label "venue-$venue" --protocol seatmap --urls "$edges" --server "edge=$edge_pids" \
+    --results "$results" || say "venue $venue: seatbench failed (see above)"
+done
+if part api; then
+  api_run "$first_pool"
+  say "booking API through NGINX"
+  "$seatbench" api --booking "http://127.0.0.1:$HTTP_PORT" --concurrency "$API_CONCURRENCY" --seconds "$API_SECONDS" \
+    --label api-nginx --server "booking=$booking_pid" --server "redis=$redis_pid" \
+    --server "nginx=children:$nginx_pid" --results "$results"
+fi
+if [[ $PROFILE == 1 ]] && part api; then
+  say "profiling the booking service under the API load (an extra, unmeasured run)"
+  (sleep 3; scripts/bench/profile-pid.sh booking "$booking_pid" 4 "$OUT") &
+  profiling=$!
+  "$seatbench" api --booking "$booking" --concurrency "$API_CONCURRENCY" --seconds 6 --label profile-api >/dev/null
+  wait "$profiling"
+  # µs of booking-service CPU per request, from the measured API run.
+  us=$(python3 -c 'import json,sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+print([r for r in rows if r.get("kind") == "api" and r["label"] == sys.argv[2]][-1]["cpu"]["booking"]["us_per_request"])' \
+       "$results" "api-direct-pool$first_pool" 2>/dev/null || true)
+  [[ -f $OUT/profile-booking.folded ]] &&
+    python3 scripts/bench/profile-summary.py --booking "$OUT/profile-booking.folded" ${us:+"$us"} | tee "$OUT/profile-booking.md"
+fi
+if [[ $PROFILE == 1 ]]; then
+  # The target case (10,000 viewers, 10 changes/s) and a saturated one (5,000 viewers, 100/s).
+  for spec in "profile-10k-10 10000 10x120 8" "profile-5k-100 5000 100x800 6"; do
+    read -r name viewers phase secs <<<"$spec"
+    say "profiling edge pid ${edge_pids%%,*}: $viewers viewers, $phase (perf, $secs s)"
+    RESULTS="$results" scripts/bench/profile-edge.sh "$name" "${edge_pids%%,*}" "$OUT" "$secs" -- \
+      "$seatbench" fanout --booking "$booking" --viewers "$viewers" --phases "$phase" --label "$name" \
+      --protocol seatmap --urls "$edges" --server "edge=$edge_pids" --results "$results"
+  done
+fi
+# ------------------------------------------------------------------ allocator A/B (PARTS=allocator)
+# The same binaries with jemalloc preloaded (LD_PRELOAD replaces glibc's malloc for Rust's System
+# allocator), side by side with the stack's own processes on the same Redis and NATS.
+jemalloc=${JEMALLOC:-/usr/lib/x86_64-linux-gnu/libjemalloc.so.2}
+if part allocator && [[ -f $jemalloc ]]; then
+  start_stack
+  extra=()
+  wait_http() { for _ in $(seq 1 100); do curl -sf "$1/health" >/dev/null && return 0; sleep 0.1; done; return 1; }
+  jb_port=$(free_port)
+  LD_PRELOAD=$jemalloc HOST=127.0.0.1 PORT=$jb_port SERVICE_ID=booking-jemalloc REDIS_URL="redis://127.0.0.1:$REDIS_PORT" \
+    NATS_URL="nats://127.0.0.1:$NATS_PORT" "$bin/booking-service" >"$run_dir/logs/booking-jemalloc.log" 2>&1 &
+  extra+=($!); jb_pid=$!
+  je_port=$(free_port 2)
+  for p in "$je_port" $((je_port + 1)); do
+    LD_PRELOAD=$jemalloc HOST=127.0.0.1 PORT=$p EDGE_ID="edge-jemalloc-$p" BOOKING_URL="$booking" \
+      NATS_URL="nats://127.0.0.1:$NATS_PORT" "$bin/edge-server" >"$run_dir/logs/edge-jemalloc-$p.log" 2>&1 &
+    extra+=($!)
+  done
+  je_pids="${extra[1]},${extra[2]}"
+  wait_http "http://127.0.0.1:$jb_port" && wait_http "http://127.0.0.1:$je_port" && wait_http "http://127.0.0.1:$((je_port + 1))"
+  for round in 1 2; do
+    for variant in glibc jemalloc; do
+      url=$booking pid=$booking_pid
+      [[ $variant == jemalloc ]] && url="http://127.0.0.1:$jb_port" pid=$jb_pid
+      say "allocator A/B, round $round: booking API on $variant"
+      "$seatbench" api --booking "$url" --concurrency "$API_CONCURRENCY" --seconds 6 --label "ab-api-$variant" \
+        --server "booking=$pid" --server "redis=$redis_pid" --results "$results"
+    done
+  done
+  for variant in glibc jemalloc; do
+    urls=$edges pids=$edge_pids
+    [[ $variant == jemalloc ]] && urls="ws://127.0.0.1:$je_port/ws,ws://127.0.0.1:$((je_port + 1))/ws" pids=$je_pids
+    say "allocator A/B: 5000 viewers, 10 changes/s, edges on $variant"
+    "$seatbench" fanout --booking "$booking" --viewers 5000 --phases 10x60,100x300 --label "ab-edge-$variant" \
+      --protocol seatmap --urls "$urls" --server "edge=$pids" --results "$results"
+  done
+  kill "${extra[@]}" 2>/dev/null; wait "${extra[@]}" 2>/dev/null || true
+fi
+
+part api || REDIS_POOLS=$first_pool
+for pool in ${REDIS_POOLS#"$first_pool"}; do
+  start_stack REDIS_POOL="$pool"
+  api_run "$pool"
+done
+stop_stack
+
+# ------------------------------------------------------------------ tables and plot
+say "tables and plot"
+python3 scripts/bench/report.py "$results" "$OUT" || say "report.py failed (the raw figures are in $results)"
+say "done in $((SECONDS - t0)) s: $OUT"

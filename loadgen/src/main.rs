@@ -1,27 +1,24 @@
-//! `seatbench`: measures what the seat map promises. Prints its figures; asserts nothing.
-//!
-//! * `api`: booking-service latency and throughput for select+release pairs.
-//! * `fanout`: time from a booking call to each WebSocket viewer's SEAT_UPDATE, across edges,
-//!   and the edges' memory per connection.
+//! `seatbench`: measures what the seat map promises. Load goes to loopback addresses only and is
+//! bounded in time and count. Figures go to stdout, and as JSON lines to `--results` when given
+//! (`scripts/bench.sh` turns those into tables and a plot).
 
-mod stats;
-
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::io::Write;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use futures_util::StreamExt;
+use loadgen::fanout::{Phase, Server, TargetRun};
+use loadgen::viewers::{GroupSpec, Protocol};
+use loadgen::{loopback_only, sys};
 use serde_json::json;
-use stats::Summary;
 
 #[derive(Parser)]
 #[command(
     name = "seatbench",
     version,
-    about = "Measures the seat map: API latency and throughput, fan-out latency, memory per connection"
+    about = "Measures the seat map: booking API throughput and latency, fan-out latency to many \
+             WebSocket viewers (ours, nats-server's WebSocket listener, a minimal broadcaster), \
+             CPU and memory per connection. Needs the stack's TOKEN_SECRET in the environment."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -30,382 +27,353 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Select+release pairs against the booking service from many concurrent workers.
+    /// Select+release pairs against the booking service from many keep-alive connections.
     Api {
-        /// Booking service base URL (loopback only).
+        /// Booking service (or NGINX) base URL.
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         booking: String,
-        /// Concurrent workers; each owns one seat (at most the venue's seat count).
-        #[arg(long, default_value_t = 32)]
+        #[arg(long, default_value = "main")]
+        venue: String,
+        /// Connections, each a worker owning one seat (at most the venue's seat count).
+        #[arg(long, default_value_t = 64)]
         concurrency: usize,
-        /// Total requests (each pair is two).
-        #[arg(long, default_value_t = 20_000)]
-        requests: usize,
-        /// Stop early after this many seconds.
-        #[arg(long, default_value_t = 60)]
-        max_seconds: u64,
+        /// Measured seconds.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Unmeasured seconds first.
+        #[arg(long, default_value_t = 2.0)]
+        warmup: f64,
+        /// A label for the results row.
+        #[arg(long, default_value = "api")]
+        label: String,
+        #[command(flatten)]
+        common: Common,
     },
-    /// WebSocket viewers spread over the edges; measures delivery of every change to every viewer.
+    /// Viewers (in child processes) and changes at one or more rates; per-delivery latency,
+    /// missing/out-of-order/duplicates, server CPU per 1,000 deliveries and memory per connection.
     Fanout {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         booking: String,
-        /// Comma-separated edge WebSocket URLs, e.g. ws://127.0.0.1:3000/ws,ws://127.0.0.1:3001/ws
-        #[arg(long, default_value = "ws://127.0.0.1:3000/ws,ws://127.0.0.1:3001/ws")]
-        edges: String,
-        /// Viewers to connect (spread round-robin over the edges).
-        #[arg(long, default_value_t = 1000)]
-        clients: usize,
-        /// Seat changes to make (holds with fresh users, one every --interval-ms).
-        #[arg(long, default_value_t = 300)]
-        changes: usize,
-        #[arg(long, default_value_t = 10)]
-        interval_ms: u64,
-        /// PIDs of the edge processes, comma-separated, to report their memory (VmRSS).
+        /// Venue the changes are made in (seatmap viewers watch it).
+        #[arg(long, default_value = "main")]
+        venue: String,
+        #[arg(long, value_enum, default_value_t = Protocol::Seatmap)]
+        protocol: Protocol,
+        /// Comma-separated WebSocket URLs; viewer i uses URL i mod n. Not needed with --floor-nats.
+        #[arg(long, default_value = "")]
+        urls: String,
+        /// Start the floor broadcaster fed from this NATS and point the viewers at it (raw).
         #[arg(long)]
-        edge_pids: Option<String>,
-        /// Admin token, to reset the venue between rounds of 100 holds.
-        #[arg(long, env = "ADMIN_TOKEN")]
-        admin_token: String,
+        floor_nats: Option<String>,
+        /// Floor processes (viewers spread over them, as over two edges).
+        #[arg(long, default_value_t = 2)]
+        floor_procs: usize,
+        #[arg(long, default_value_t = 1000)]
+        viewers: usize,
+        /// Viewers per client process (each process stays far below the fd limit).
+        #[arg(long, default_value_t = 5000)]
+        per_process: usize,
+        /// Phases as RATExCHANGES, e.g. 10x60,100x400 (changes a second x changes).
+        #[arg(long, default_value = "10x60,100x400")]
+        phases: String,
+        /// Spread client sockets over this many source addresses 127.0.0.1…
+        #[arg(long, default_value_t = 4)]
+        source_ips: u8,
+        /// Connections being opened at once.
+        #[arg(long, default_value_t = 256)]
+        parallel: usize,
+        /// A plain NATS subscriber notes when each change reaches NATS (splits the latency into
+        /// the shared part and the fan-out hop).
+        #[arg(long)]
+        probe_nats: Option<String>,
+        /// The longest a phase waits for its deliveries after the last change, in seconds.
+        #[arg(long, default_value_t = 20)]
+        drain_secs: u64,
+        #[arg(long, default_value = "fanout")]
+        label: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Correctness only: viewers in this process, a few changes; exits non-zero on any missing,
+    /// out-of-order or duplicate delivery. Never judges timing.
+    Smoke {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        booking: String,
+        #[arg(long, default_value = "ws://127.0.0.1:3000/ws,ws://127.0.0.1:3001/ws")]
+        urls: String,
+        #[arg(long, default_value_t = 300)]
+        viewers: usize,
+        #[arg(long, default_value_t = 50)]
+        changes: usize,
+    },
+    /// The floor broadcaster (started by `fanout --floor-nats`).
+    Floor {
+        #[arg(long)]
+        listen: String,
+        #[arg(long)]
+        nats: String,
+        #[arg(long, default_value = "seats.>")]
+        subject: String,
+    },
+    /// A viewer process (started by `fanout`): connects, then answers commands on stdin.
+    #[command(hide = true)]
+    Viewers {
+        #[arg(long)]
+        spec: String,
+        #[arg(long, default_value_t = 90)]
+        timeout_secs: u64,
     },
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    if let Err(e) = shared::TokenSigner::from_setting(std::env::var("TOKEN_SECRET").ok().as_deref())
-    {
-        bail!("{e}");
+#[derive(clap::Args)]
+struct Common {
+    /// Processes whose CPU and memory are reported: NAME=PID[,PID…]; `children:PID` stands for
+    /// that process's children (NGINX's workers). Repeatable.
+    #[arg(long = "server")]
+    servers: Vec<String>,
+    /// Append the figures as JSON lines to this file.
+    #[arg(long)]
+    results: Option<std::path::PathBuf>,
+}
+
+impl Common {
+    fn servers(&self) -> anyhow::Result<Vec<Server>> {
+        self.servers
+            .iter()
+            .map(|s| {
+                let (name, pids) = s.split_once('=').context("--server NAME=PID,…")?;
+                let mut all = Vec::new();
+                for pid in pids.split(',').filter(|p| !p.is_empty()) {
+                    if let Some(parent) = pid.strip_prefix("children:") {
+                        all.extend(sys::children_of(parent.trim().parse()?));
+                    } else {
+                        all.push(pid.trim().parse().with_context(|| format!("pid {pid}"))?);
+                    }
+                }
+                Ok(Server {
+                    name: name.to_owned(),
+                    pids: all,
+                })
+            })
+            .collect()
     }
+
+    fn write(&self, rows: &[serde_json::Value]) -> anyhow::Result<()> {
+        if let Some(path) = &self.results {
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("opening {}", path.display()))?;
+            for row in rows {
+                writeln!(file, "{row}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn parse_phases(text: &str) -> anyhow::Result<Vec<Phase>> {
+    text.split(',')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (rate, changes) = p.split_once('x').context("phases are RATExCHANGES")?;
+            Ok(Phase {
+                rate: rate.trim().parse()?,
+                changes: changes.trim().parse()?,
+            })
+        })
+        .collect()
+}
+
+fn urls(list: &str) -> anyhow::Result<Vec<String>> {
+    let urls: Vec<String> = list
+        .split(',')
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned)
+        .collect();
+    for url in &urls {
+        loopback_only(url)?;
+    }
+    Ok(urls)
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // Viewer processes and the floor are single-threaded: several of them share two cores with
+    // the servers, and one thread each keeps their own cost visible and small.
+    let single = matches!(cli.command, Command::Viewers { .. } | Command::Floor { .. });
+    let runtime = if single {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+    };
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Api {
             booking,
+            venue,
             concurrency,
-            requests,
-            max_seconds,
+            seconds,
+            warmup,
+            label,
+            common,
         } => {
             loopback_only(&booking)?;
-            api(
-                &booking,
-                concurrency,
-                requests,
-                Duration::from_secs(max_seconds),
-            )
-            .await
+            loadgen::driver::signer();
+            let servers = common.servers()?;
+            let me = std::process::id();
+            let cpu0: Vec<u64> = servers.iter().map(|s| sys::cpu_ms_sum(&s.pids)).collect();
+            let self0 = sys::cpu_ms(me);
+            let warmup = Duration::from_secs_f64(warmup);
+            let seconds = Duration::from_secs_f64(seconds);
+            println!("[{label}] {concurrency} connections against {booking} for {warmup:?} + {seconds:?}");
+            let report = loadgen::api::run(&booking, &venue, concurrency, warmup, seconds).await?;
+            // CPU over the whole run (warm-up included), per measured-rate request.
+            let total = (warmup + seconds).as_secs_f64();
+            let cpu_per_request = |ms: u64| ms as f64 * 1000.0 / (report.per_second * total);
+            let s = report.latency.summary();
+            println!(
+                "[{label}] {} requests in {:.1} s = {:.0} req/s; {s}; errors {:?}",
+                report.requests, report.seconds, report.per_second, report.errors
+            );
+            println!("[{label}]   select {}", report.select.summary());
+            println!("[{label}]   release {}", report.release.summary());
+            let mut cpu = serde_json::Map::new();
+            let self_ms = sys::cpu_ms(me) - self0;
+            cpu.insert(
+                "seatbench".into(),
+                json!({"ms": self_ms, "us_per_request": cpu_per_request(self_ms), "cores": self_ms as f64 / 1000.0 / total}),
+            );
+            for (i, server) in servers.iter().enumerate() {
+                let ms = sys::cpu_ms_sum(&server.pids) - cpu0[i];
+                cpu.insert(
+                    server.name.clone(),
+                    json!({"ms": ms, "us_per_request": cpu_per_request(ms), "cores": ms as f64 / 1000.0 / total}),
+                );
+            }
+            for (name, c) in &cpu {
+                println!(
+                    "[{label}]   {name}: {:.2} cores, {:.1} µs CPU per request",
+                    c["cores"].as_f64().unwrap_or(0.0),
+                    c["us_per_request"].as_f64().unwrap_or(0.0)
+                );
+            }
+            common.write(&[json!({
+                "kind": "api",
+                "label": label,
+                "concurrency": concurrency,
+                "requests": report.requests,
+                "seconds": report.seconds,
+                "per_second": report.per_second,
+                "errors": report.errors,
+                "latency": s,
+                "select": report.select.summary(),
+                "release": report.release.summary(),
+                "cpu": cpu,
+            })])
         }
         Command::Fanout {
             booking,
-            edges,
-            clients,
-            changes,
-            interval_ms,
-            edge_pids,
-            admin_token,
+            venue,
+            protocol,
+            urls: url_list,
+            floor_nats,
+            floor_procs,
+            viewers,
+            per_process,
+            phases,
+            source_ips,
+            parallel,
+            drain_secs,
+            probe_nats,
+            label,
+            common,
         } => {
             loopback_only(&booking)?;
-            let edges: Vec<String> = edges.split(',').map(str::to_owned).collect();
-            for edge in &edges {
-                loopback_only(edge)?;
+            if let Some(url) = &probe_nats {
+                loopback_only(url)?;
             }
-            let pids: Vec<u32> = edge_pids
-                .unwrap_or_default()
-                .split(',')
-                .filter(|p| !p.is_empty())
-                .map(|p| p.trim().parse().context("edge pid"))
-                .collect::<Result<_, _>>()?;
-            fanout(
-                &booking,
-                &edges,
-                clients,
-                changes,
-                Duration::from_millis(interval_ms),
-                &pids,
-                &admin_token,
-            )
-            .await
-        }
-    }
-}
-
-/// Load goes only to this machine.
-fn loopback_only(url: &str) -> anyhow::Result<()> {
-    let host = url
-        .split("://")
-        .nth(1)
-        .unwrap_or("")
-        .split(['/', ':'])
-        .next()
-        .unwrap_or("");
-    if !matches!(host, "127.0.0.1" | "localhost" | "[") && !host.starts_with("127.") {
-        bail!("{url}: seatbench only sends load to loopback addresses");
-    }
-    Ok(())
-}
-
-/// Mints tokens the services accept, with the `TOKEN_SECRET` the stack was started with.
-static SIGNER: std::sync::OnceLock<shared::TokenSigner> = std::sync::OnceLock::new();
-
-fn signer() -> &'static shared::TokenSigner {
-    SIGNER.get_or_init(|| {
-        shared::TokenSigner::from_setting(std::env::var("TOKEN_SECRET").ok().as_deref())
-            .unwrap_or_else(|e| panic!("seatbench needs the stack's secret: {e}"))
-    })
-}
-
-fn token(_worker: usize, _n: usize) -> String {
-    signer().issue().as_str().to_owned()
-}
-
-fn seat_name(index: usize) -> String {
-    format!("{}{}", (b'A' + (index / 10) as u8) as char, index % 10 + 1)
-}
-
-async fn api(
-    booking: &str,
-    concurrency: usize,
-    requests: usize,
-    max_time: Duration,
-) -> anyhow::Result<()> {
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(concurrency)
-        .build()?;
-    let concurrency = concurrency.clamp(1, 100);
-    let pairs_per_worker = requests / 2 / concurrency;
-    println!(
-        "api: {concurrency} workers x {pairs_per_worker} select+release pairs against {booking}"
-    );
-    let errors = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let deadline = started + max_time;
-    let workers = (0..concurrency).map(|worker| {
-        let http = http.clone();
-        let errors = errors.clone();
-        let url = booking.to_owned();
-        tokio::spawn(async move {
-            let seat = seat_name(worker);
-            let mut latencies = Vec::with_capacity(pairs_per_worker * 2);
-            for n in 0..pairs_per_worker {
-                if Instant::now() > deadline {
-                    break;
+            loadgen::driver::signer();
+            let mut servers = common.servers()?;
+            let mut floors = Vec::new();
+            let (protocol, urls) = match floor_nats {
+                Some(nats) => {
+                    loopback_only(&nats)?;
+                    let (children, urls) =
+                        loadgen::fanout::start_floors(&nats, floor_procs).await?;
+                    servers.push(Server {
+                        name: "floor".into(),
+                        pids: children.iter().filter_map(|c| c.id()).collect(),
+                    });
+                    floors = children;
+                    (Protocol::Raw, urls)
                 }
-                // A fresh user per pair keeps every user far below the per-user rate limit.
-                let body = json!({"seat_id": seat, "token": token(worker, n)});
-                for verb in ["select", "release"] {
-                    let sent = Instant::now();
-                    let ok = http
-                        .post(format!("{url}/api/seats/{verb}"))
-                        .json(&body)
-                        .send()
-                        .await
-                        .is_ok_and(|r| r.status().is_success());
-                    latencies.push(sent.elapsed());
-                    if !ok {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
+                None => (protocol, urls(&url_list)?),
+            };
+            if urls.is_empty() {
+                bail!("--urls or --floor-nats is required");
             }
-            latencies
-        })
-    });
-    let mut latencies = Vec::new();
-    for worker in futures_util::future::join_all(workers).await {
-        latencies.extend(worker?);
-    }
-    let elapsed = started.elapsed();
-    let summary = Summary::of(&mut latencies);
-    println!(
-        "api: {} requests in {:.2} s = {:.0} req/s, {} errors",
-        summary.count,
-        elapsed.as_secs_f64(),
-        summary.count as f64 / elapsed.as_secs_f64(),
-        errors.load(Ordering::Relaxed)
-    );
-    println!("api: latency {summary}");
-    Ok(())
-}
-
-/// The parts of a server frame the viewers look at.
-#[derive(serde::Deserialize)]
-struct Frame<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: &'a str,
-    #[serde(borrow, default)]
-    data: FrameData<'a>,
-}
-
-#[derive(serde::Deserialize, Default)]
-struct FrameData<'a> {
-    #[serde(borrow, default)]
-    seat_id: Option<&'a str>,
-    #[serde(borrow, default)]
-    held_by: Option<&'a str>,
-}
-
-/// When each viewer saw each hold: (seat, holder) -> receive instants.
-type Sightings = Arc<Mutex<HashMap<(String, String), Vec<Instant>>>>;
-
-async fn fanout(
-    booking: &str,
-    edges: &[String],
-    clients: usize,
-    changes: usize,
-    interval: Duration,
-    pids: &[u32],
-    admin_token: &str,
-) -> anyhow::Result<()> {
-    let http = reqwest::Client::new();
-    reset(&http, booking, admin_token).await?;
-    let rss_before: Vec<u64> = pids.iter().map(|p| rss_kib(*p)).collect();
-    let sightings: Sightings = Arc::default();
-    let ready = Arc::new(AtomicU64::new(0));
-    println!(
-        "fanout: connecting {clients} viewers over {} edges",
-        edges.len()
-    );
-    let mut viewers = Vec::with_capacity(clients);
-    for i in 0..clients {
-        let url = edges[i % edges.len()].clone();
-        let (socket, _) = tokio_tungstenite::connect_async(&url)
-            .await
-            .with_context(|| format!("connecting viewer {i} to {url}"))?;
-        let (_sink, mut stream) = socket.split();
-        let sightings = sightings.clone();
-        let ready = ready.clone();
-        viewers.push(tokio::spawn(async move {
-            let _sink = _sink; // keep the socket open
-            while let Some(Ok(frame)) = stream.next().await {
-                let seen = Instant::now();
-                let Ok(text) = frame.into_text() else {
-                    continue;
-                };
-                // Only the fields needed, borrowed: the viewers share the machine with the edges.
-                match serde_json::from_str::<Frame>(text.as_str()) {
-                    Ok(Frame {
-                        kind: "VENUE_STATE",
-                        ..
-                    }) => {
-                        ready.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Ok(Frame {
-                        kind: "SEAT_UPDATE",
-                        data:
-                            FrameData {
-                                seat_id: Some(seat),
-                                held_by: Some(holder),
-                            },
-                    }) => {
-                        sightings
-                            .lock()
-                            .unwrap()
-                            .entry((seat.to_owned(), holder.to_owned()))
-                            .or_default()
-                            .push(seen);
-                    }
-                    _ => {}
-                }
+            let phases = parse_phases(&phases)?;
+            let run = TargetRun {
+                label: &label,
+                spec: GroupSpec {
+                    protocol,
+                    urls,
+                    count: viewers,
+                    offset: 0,
+                    venue: (venue != "main").then(|| venue.clone()),
+                    source_ips,
+                    parallel,
+                },
+                per_process,
+                booking: &booking,
+                venue: &venue,
+                phases: &phases,
+                servers: &servers,
+                drain_limit: Duration::from_secs(drain_secs),
+                probe_nats: probe_nats.as_deref(),
+            };
+            let rows = loadgen::fanout::run_target(&run).await?;
+            drop(floors);
+            common.write(&rows)
+        }
+        Command::Smoke {
+            booking,
+            urls: url_list,
+            viewers,
+            changes,
+        } => {
+            loopback_only(&booking)?;
+            let report = loadgen::smoke::run(&booking, &urls(&url_list)?, viewers, changes).await?;
+            println!(
+                "smoke: {viewers} viewers, {} deliveries: 0 missing, 0 out of order, 0 duplicates",
+                report.delivered
+            );
+            Ok(())
+        }
+        Command::Floor {
+            listen,
+            nats,
+            subject,
+        } => {
+            loopback_only(&format!("ws://{listen}"))?;
+            let listener = tokio::net::TcpListener::bind(&listen).await?;
+            loadgen::floor::run(listener, &nats, &subject).await
+        }
+        Command::Viewers { spec, timeout_secs } => {
+            let spec: GroupSpec = serde_json::from_str(&spec)?;
+            for url in &spec.urls {
+                loopback_only(url)?;
             }
-        }));
-        if (i + 1) % 250 == 0 {
-            println!("fanout: {} viewers connected", i + 1);
+            loadgen::fanout::serve_viewer_process(spec, Duration::from_secs(timeout_secs)).await
         }
     }
-    let wait_until = Instant::now() + Duration::from_secs(30);
-    while (ready.load(Ordering::Relaxed) as usize) < clients && Instant::now() < wait_until {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    println!(
-        "fanout: {} of {clients} viewers have the venue state",
-        ready.load(Ordering::Relaxed)
-    );
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let rss_after: Vec<u64> = pids.iter().map(|p| rss_kib(*p)).collect();
-
-    println!("fanout: making {changes} seat changes, one every {interval:?}");
-    let mut sent: HashMap<(String, String), Instant> = HashMap::new();
-    for n in 0..changes {
-        if n > 0 && n % 100 == 0 {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            reset(&http, booking, admin_token).await?;
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
-        let seat = seat_name(n % 100);
-        let token = token(0, n);
-        let user = signer().verify(&token).expect("minted here").user_id();
-        let at = Instant::now();
-        let response = http
-            .post(format!("{booking}/api/seats/select"))
-            .json(&json!({"seat_id": seat, "token": token}))
-            .send()
-            .await?;
-        if response.status().is_success() {
-            sent.insert((seat, user), at);
-        } else {
-            println!("fanout: select {seat} answered {}", response.status());
-        }
-        tokio::time::sleep(interval).await;
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let rss_busy: Vec<u64> = pids.iter().map(|p| rss_kib(*p)).collect();
-
-    for viewer in &viewers {
-        viewer.abort();
-    }
-    let seen = std::mem::take(&mut *sightings.lock().unwrap());
-    let mut latencies = Vec::new();
-    let mut missing = 0usize;
-    for (key, at) in &sent {
-        let times = seen.get(key).map(Vec::as_slice).unwrap_or(&[]);
-        missing += clients.saturating_sub(times.len());
-        latencies.extend(times.iter().map(|t| t.duration_since(*at)));
-    }
-    let summary = Summary::of(&mut latencies);
-    println!(
-        "fanout: {} changes x {clients} viewers: {} deliveries, {missing} missing",
-        sent.len(),
-        summary.count
-    );
-    println!("fanout: booking call -> viewer receives SEAT_UPDATE {summary}");
-    for (i, pid) in pids.iter().enumerate() {
-        let per_connection = rss_after[i].saturating_sub(rss_before[i]) as f64
-            / (clients as f64 / pids.len() as f64);
-        let per_connection_busy =
-            rss_busy[i].saturating_sub(rss_before[i]) as f64 / (clients as f64 / pids.len() as f64);
-        println!(
-            "fanout: edge pid {pid}: RSS {} KiB before, {} KiB with {} viewers = {per_connection:.1} KiB per connection; {} KiB = {per_connection_busy:.1} KiB per connection after the changes",
-            rss_before[i],
-            rss_after[i],
-            clients / pids.len(),
-            rss_busy[i]
-        );
-    }
-    reset(&http, booking, admin_token).await?;
-    Ok(())
-}
-
-async fn reset(http: &reqwest::Client, booking: &str, admin_token: &str) -> anyhow::Result<()> {
-    let response = http
-        .post(format!("{booking}/api/admin/reset"))
-        .bearer_auth(admin_token)
-        .send()
-        .await?;
-    if !response.status().is_success() {
-        bail!(
-            "admin reset answered {} (is ADMIN_TOKEN right?)",
-            response.status()
-        );
-    }
-    Ok(())
-}
-
-/// Resident memory of a process, from /proc (Linux).
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse().ok())
-        })
-        .unwrap_or(0)
 }

@@ -1,0 +1,125 @@
+//! Booking API throughput and latency: each worker owns one seat and one keep-alive connection,
+//! and alternately selects it (with a fresh identity) and releases it, for a fixed time.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use serde_json::json;
+
+use crate::driver::{seat_name, signer};
+use crate::http::{HttpConnection, Target};
+use crate::stats::Histogram;
+use crate::sys::now_ns;
+
+/// What the API run measured.
+#[derive(Debug, Clone, Default)]
+pub struct ApiReport {
+    pub concurrency: usize,
+    pub seconds: f64,
+    /// Measured requests (after the warm-up).
+    pub requests: u64,
+    pub per_second: f64,
+    /// HTTP status (0 = transport error) → count, for every answer that was not 200.
+    pub errors: BTreeMap<u16, u64>,
+    pub latency: Histogram,
+    pub select: Histogram,
+    pub release: Histogram,
+}
+
+struct WorkerResult {
+    select: Histogram,
+    release: Histogram,
+    errors: BTreeMap<u16, u64>,
+}
+
+/// Runs `concurrency` workers for `warmup + seconds`; only the last `seconds` are measured.
+pub async fn run(
+    booking: &str,
+    venue: &str,
+    concurrency: usize,
+    warmup: Duration,
+    seconds: Duration,
+) -> anyhow::Result<ApiReport> {
+    let target = Target::parse(booking)?;
+    let mut probe = HttpConnection::new(target.clone());
+    let snapshot = probe.get(&format!("/api/venues/{venue}")).await?;
+    if snapshot.status != 200 {
+        bail!("GET /api/venues/{venue} answered {}", snapshot.status);
+    }
+    let snapshot: serde_json::Value = serde_json::from_slice(&snapshot.body)?;
+    let rows = snapshot["rows"].as_u64().context("rows")? as usize;
+    let cols = snapshot["cols"].as_u64().context("cols")? as usize;
+    if concurrency > rows * cols {
+        bail!(
+            "{concurrency} workers need as many seats; venue {venue} has {}",
+            rows * cols
+        );
+    }
+    let start = now_ns();
+    let measure_from = start + warmup.as_nanos() as u64;
+    let stop_at = measure_from + seconds.as_nanos() as u64;
+    let workers: Vec<_> = (0..concurrency)
+        .map(|w| {
+            let target = target.clone();
+            let seat = seat_name(w, cols);
+            let venue = venue.to_owned();
+            tokio::spawn(async move {
+                let mut conn = HttpConnection::new(target);
+                let mut result = WorkerResult {
+                    select: Histogram::default(),
+                    release: Histogram::default(),
+                    errors: BTreeMap::new(),
+                };
+                // Whole pairs only: a worker never stops between its select and its release.
+                while now_ns() < stop_at {
+                    let token = signer().issue();
+                    let body = json!({"seat_id": seat, "token": token.as_str(), "venue": venue})
+                        .to_string();
+                    for verb in ["select", "release"] {
+                        let sent = now_ns();
+                        let status =
+                            match conn.post_json(&format!("/api/seats/{verb}"), &body).await {
+                                Ok(r) => r.status,
+                                Err(_) => 0,
+                            };
+                        let done = now_ns();
+                        if sent >= measure_from && done <= stop_at {
+                            let h = if verb == "select" {
+                                &mut result.select
+                            } else {
+                                &mut result.release
+                            };
+                            h.record(done - sent);
+                            if status != 200 {
+                                *result.errors.entry(status).or_default() += 1;
+                            }
+                        }
+                        if status == 0 {
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        }
+                    }
+                }
+                result
+            })
+        })
+        .collect();
+    let mut report = ApiReport {
+        concurrency,
+        seconds: seconds.as_secs_f64(),
+        ..ApiReport::default()
+    };
+    for worker in workers {
+        let result = worker.await?;
+        report.select.merge(&result.select);
+        report.release.merge(&result.release);
+        for (status, n) in result.errors {
+            *report.errors.entry(status).or_default() += n;
+        }
+    }
+    report.latency.merge(&report.select);
+    report.latency.merge(&report.release);
+    report.requests = report.latency.count;
+    report.per_second = report.requests as f64 / report.seconds;
+    Ok(report)
+}
