@@ -107,8 +107,8 @@ checks what a user would: every booking answered OK is still booked by the same 
 ledger of every OK), no booking appears that was never answered (phantom), a \`seats.>\`
 subscriber sees every seq, and every viewer through NGINX shows the true state again.
 
-Reproduce: \`scripts/faults.sh\` (both topologies), \`scripts/faults.sh --single\` or
-\`scripts/faults.sh --cluster\`; one scenario: \`SCENARIOS=edge scripts/faults.sh --single\`.
+Reproduce: \`scripts/faults.sh\` (one machine, the cluster, the waiting room), \`--single\`, \`--cluster\` or
+\`--queue\` for one of them; one scenario: \`SCENARIOS=edge scripts/faults.sh --single\`.
 The cluster test in the test command (\`edge-server/tests/cluster.rs\`) runs the master-failover
 case on every CI run; the outbox tests (\`booking-service/tests/outbox.rs\`) run the booking
 service and NATS cases on one machine.
