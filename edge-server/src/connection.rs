@@ -1,85 +1,87 @@
-//! One WebSocket client: its identity, its commands, and the writer that feeds its socket.
+//! One WebSocket client: its identity, its commands, and its share of the socket.
 //!
-//! The reader handles frames in order (so answers keep the order of commands); the writer owns
-//! the socket's sending half and takes messages from the venue hub's queue and from the reader.
-//! A client that stops reading only fills its own queue and socket: nobody else waits for it.
+//! One task per connection reads the client's frames (through tungstenite's protocol state, on
+//! the raw socket) and handles them in order, so answers keep the order of commands. Updates do
+//! not pass through this task: the venue hub writes them to the socket itself
+//! (`wire::ClientSocket`). The task only writes out a backlog when the kernel's buffer was full,
+//! rejoins the venue when the hub found the client too far behind, pings, and closes. A client
+//! that stops reading only fills its own backlog: nobody else waits for it.
 
+use std::io;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use bytes::Bytes;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde_json::Value;
 use shared::ws::{
     parse_client_frame, ClientCommand, CommandError, CommandOk, SeatAction, ServerMessage, Welcome,
 };
 use shared::{now_ms, ErrorCode, Token};
-use tokio::sync::{mpsc, watch};
+use tokio::net::TcpStream;
+use tungstenite::error::{CapacityError, Error as WsError, ProtocolError};
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig, WebSocketContext};
+use tungstenite::Message;
 
-use crate::hub::{ClientId, ClientQueue, Resume, VenueHandle};
-use crate::Edge;
+use crate::hub::{ClientId, Resume, VenueHandle};
+use crate::wire::{ping_frame, text_frame, ClientSocket, Wire};
+use crate::{Edge, MAX_READ_FRAME};
 
-/// A single socket write taking longer than this means the client is gone or hopelessly slow.
+/// A backlog the client has not read for this long means it is gone or hopelessly slow.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Resynchronisations allowed within `LAG_WINDOW` before a slow client is disconnected.
 const MAX_LAGS: usize = 3;
 const LAG_WINDOW: Duration = Duration::from_secs(60);
+/// How long the close frame (and what was queued before it) may take to go out.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// Close code 1001: the edge is going away; clients reconnect (through NGINX, to another edge).
 const GOING_AWAY: u16 = 1001;
 /// Close code 1008: policy violation (too slow to keep up).
 const POLICY: u16 = 1008;
+/// Close code 1009: a frame or message over `MAX_READ_FRAME`.
+const TOO_BIG: u16 = 1009;
+/// The read buffer starts this small; a seat command is a few hundred bytes.
+const READ_BUFFER: usize = 512;
 
-/// What the reader asks the writer to do.
-enum Control {
-    Send(Utf8Bytes),
-    /// Switch the client's updates to this venue: a `VENUE_STATE` arrives first, or, for a
-    /// resume the hub can serve, just the updates after `after_seq`.
-    Watch {
-        venue: VenueHandle,
-        resume: Option<Resume>,
-        /// The authority key of the identity (it may have changed with a `CONNECT`).
-        owner: Arc<str>,
-    },
-}
+/// Why the connection ends: a close frame to send, or none (the socket is gone or the client
+/// closed first, and tungstenite answered its close).
+type Ending = Option<(u16, &'static str)>;
 
-/// Serves one upgraded WebSocket until it closes or the edge shuts down.
-pub async fn serve(socket: WebSocket, edge: Arc<Edge>, ip: IpAddr) {
+/// Serves one upgraded WebSocket (`stream`, plus the bytes read past the handshake) until it
+/// closes or the edge shuts down.
+pub async fn serve(stream: TcpStream, read_ahead: Bytes, edge: Arc<Edge>, ip: IpAddr) {
     let client = edge.next_client_id();
     edge.metrics.connections.inc();
     edge.metrics.connections_total.inc();
-    let last_heard = Arc::new(AtomicU64::new(now_ms()));
-    let (sink, stream) = socket.split();
-    let (control, control_rx) = mpsc::channel(32);
-    let mut writer = tokio::spawn(write_loop(
-        sink,
-        control_rx,
-        edge.clone(),
+    let config = WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
+        .max_message_size(Some(MAX_READ_FRAME))
+        .max_frame_size(Some(MAX_READ_FRAME));
+    let mut connection = Connection {
         client,
-        last_heard.clone(),
-        edge.shutdown.clone(),
-    ));
-    let mut session = Session::new(&edge);
-    tracing::debug!(client, %ip, user = %session.user_id, "client connected");
-    let reader = read_loop(stream, &control, &edge, &mut session, &last_heard);
-    tokio::select! {
-        _ = reader => {}
-        _ = &mut writer => {}
-    }
-    drop(control);
-    // Give the writer a moment to send a close frame, then stop it.
-    if tokio::time::timeout(Duration::from_secs(2), &mut writer)
-        .await
-        .is_err()
-    {
-        writer.abort();
-    }
+        socket: Arc::new(ClientSocket::new(stream)),
+        protocol: WebSocketContext::from_partially_read(
+            read_ahead.to_vec(),
+            Role::Server,
+            Some(config),
+        ),
+        session: Session::new(&edge),
+        watching: None,
+        started: false,
+        lags: Vec::new(),
+        last_heard: Instant::now(),
+        edge,
+    };
+    let edge = connection.edge.clone();
+    tracing::debug!(client, %ip, user = %connection.session.user_id, "client connected");
+    let ending = connection.run().await;
+    connection.finish(ending).await;
     edge.metrics.connections.dec();
-    tracing::debug!(client, %ip, user = %session.user_id, "client disconnected");
+    tracing::debug!(client, %ip, user = %connection.session.user_id, "client disconnected");
 }
 
 /// Who the client is and what it watches.
@@ -118,140 +120,6 @@ impl Session {
             server_time_ms: now_ms(),
         }
     }
-}
-
-async fn read_loop(
-    mut stream: SplitStream<WebSocket>,
-    control: &mpsc::Sender<Control>,
-    edge: &Edge,
-    session: &mut Session,
-    last_heard: &AtomicU64,
-) {
-    let send = |message: ServerMessage| control.send(Control::Send(message.to_json().into()));
-    if send(ServerMessage::Welcome(session.welcome(edge)))
-        .await
-        .is_err()
-    {
-        return;
-    }
-    // The first VENUE_STATE waits a moment for a CONNECT: one that resumes with `after_seq`
-    // may need just a few updates instead (browsers send CONNECT as soon as the socket opens).
-    // Any other frame, or the end of the grace, starts the updates at once.
-    let grace_ends = tokio::time::Instant::now() + edge.config.connect_grace;
-    let mut watching = false;
-    loop {
-        let next = if watching {
-            stream.next().await
-        } else {
-            match tokio::time::timeout_at(grace_ends, stream.next()).await {
-                Ok(next) => next,
-                Err(_) => {
-                    if start_watching(control, session, &mut watching)
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                    continue;
-                }
-            }
-        };
-        let Some(Ok(frame)) = next else {
-            return;
-        };
-        last_heard.store(now_ms(), Ordering::Relaxed);
-        let text = match frame {
-            Message::Text(text) => text,
-            Message::Binary(_) => {
-                edge.metrics.bad_frames.inc();
-                let _ = start_watching(control, session, &mut watching).await;
-                let _ = send(frame_error(
-                    ErrorCode::ValidationError,
-                    "binary frames are not accepted; send JSON text frames",
-                ))
-                .await;
-                continue;
-            }
-            Message::Close(_) => return,
-            Message::Ping(_) | Message::Pong(_) => continue,
-        };
-        if session.limiter.check().is_err() {
-            let _ = start_watching(control, session, &mut watching).await;
-            let _ = send(frame_error(
-                ErrorCode::RateLimited,
-                "too many messages; at most 20 a second",
-            ))
-            .await;
-            continue;
-        }
-        let command = match parse_client_frame(text.as_str()) {
-            Ok(command) => command,
-            Err(error) => {
-                edge.metrics.bad_frames.inc();
-                let _ = start_watching(control, session, &mut watching).await;
-                let _ = send(error.into_message()).await;
-                continue;
-            }
-        };
-        let reply = match command {
-            ClientCommand::Connect {
-                token,
-                venue,
-                after_seq,
-                epoch,
-            } => match connect(edge, session, token, venue).await {
-                Ok(()) => {
-                    let resume = after_seq.map(|after_seq| Resume { after_seq, epoch });
-                    let welcomed = send(ServerMessage::Welcome(session.welcome(edge))).await;
-                    let watch = Control::Watch {
-                        venue: session.venue.clone(),
-                        resume,
-                        owner: session.owner.clone(),
-                    };
-                    if welcomed.is_err() || control.send(watch).await.is_err() {
-                        return;
-                    }
-                    watching = true;
-                    continue;
-                }
-                Err(error) => {
-                    let _ = start_watching(control, session, &mut watching).await;
-                    error
-                }
-            },
-            ClientCommand::Seat {
-                action,
-                seat_id,
-                req_id,
-            } => {
-                let _ = start_watching(control, session, &mut watching).await;
-                seat_command(edge, session, action, seat_id, req_id).await
-            }
-        };
-        if send(reply).await.is_err() {
-            return;
-        }
-    }
-}
-
-/// Starts the connection's updates (a `VENUE_STATE` first) unless they already run.
-async fn start_watching(
-    control: &mpsc::Sender<Control>,
-    session: &Session,
-    watching: &mut bool,
-) -> Result<(), ()> {
-    if *watching {
-        return Ok(());
-    }
-    *watching = true;
-    control
-        .send(Control::Watch {
-            venue: session.venue.clone(),
-            resume: None,
-            owner: session.owner.clone(),
-        })
-        .await
-        .map_err(|_| ())
 }
 
 /// `CONNECT`/`subscribe`: resume an identity and/or watch another venue.
@@ -331,104 +199,264 @@ fn frame_error(code: ErrorCode, message: &str) -> ServerMessage {
     })
 }
 
-async fn write_loop(
-    mut sink: SplitSink<WebSocket, Message>,
-    mut control: mpsc::Receiver<Control>,
-    edge: Arc<Edge>,
+struct Connection {
     client: ClientId,
-    last_heard: Arc<AtomicU64>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut watching: Option<(VenueHandle, ClientQueue)> = None;
-    // The identity the client acts as, for (re)joining a venue.
-    let mut owner: Arc<str> = Arc::from("");
-    let mut lags: Vec<Instant> = Vec::new();
-    let ping_every = edge.config.ping_interval;
-    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
-    let close = loop {
-        let message = tokio::select! {
-            biased;
-            _ = shutdown.changed() => break Some((GOING_AWAY, "edge shutting down; reconnect")),
-            command = control.recv() => match command {
-                None => break None,
-                Some(Control::Send(text)) => Message::Text(text),
-                Some(Control::Watch { venue, resume, owner: new_owner }) => {
-                    let same_venue = watching.as_ref().is_some_and(|(v, _)| v.name == venue.name);
-                    owner = new_owner;
-                    if resume.is_some() && same_venue {
-                        // This socket already gets every update of the venue: nothing is missed.
-                        // Only the identity it stands in the waiting room as may have changed.
-                        venue.set_owner(client, owner.clone()).await;
-                        continue;
-                    }
-                    if let Some((old, _)) = watching.take() {
-                        old.leave(client);
-                    }
-                    match venue.join(client, owner.clone(), resume).await {
-                        Some(queue) => watching = Some((venue, queue)),
-                        None => break Some((GOING_AWAY, "venue unavailable; reconnect")),
-                    }
-                    continue;
-                }
-            },
-            update = next_update(&mut watching) => match update {
-                Some(text) => Message::Text(text),
-                None => {
-                    // The hub dropped our queue: we fell behind. Resync, unless it keeps happening.
-                    let now = Instant::now();
-                    lags.retain(|at| now.duration_since(*at) < LAG_WINDOW);
-                    lags.push(now);
-                    if lags.len() > MAX_LAGS {
-                        edge.metrics.slow_clients_dropped.inc();
-                        tracing::info!(client, "client too slow; disconnecting");
-                        break Some((POLICY, "too slow to keep up"));
-                    }
-                    let (venue, _) = watching.take().expect("watching while receiving updates");
-                    match venue.join(client, owner.clone(), None).await {
-                        Some(queue) => watching = Some((venue, queue)),
-                        None => break Some((GOING_AWAY, "venue unavailable; reconnect")),
-                    }
-                    continue;
-                }
-            },
-            _ = ping.tick() => {
-                let silent_ms = now_ms().saturating_sub(last_heard.load(Ordering::Relaxed));
-                if silent_ms > 3 * ping_every.as_millis() as u64 {
-                    tracing::debug!(client, silent_ms, "no pong; closing dead connection");
-                    break None;
-                }
-                Message::Ping(Default::default())
-            }
-        };
-        match tokio::time::timeout(WRITE_TIMEOUT, sink.send(message)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => break None,
-            Err(_) => {
-                edge.metrics.slow_clients_dropped.inc();
-                tracing::info!(client, "socket write timed out; disconnecting");
-                break None;
-            }
-        }
-    };
-    if let Some((venue, _)) = watching {
-        venue.leave(client);
-    }
-    if let Some((code, reason)) = close {
-        let frame = CloseFrame {
-            code,
-            reason: reason.into(),
-        };
-        let _ = tokio::time::timeout(
-            Duration::from_secs(1),
-            sink.send(Message::Close(Some(frame))),
-        )
-        .await;
-    }
+    socket: Arc<ClientSocket>,
+    /// tungstenite's protocol state: reads frames, answers pings and the close handshake.
+    protocol: WebSocketContext,
+    session: Session,
+    edge: Arc<Edge>,
+    /// The venue whose updates the socket gets.
+    watching: Option<VenueHandle>,
+    /// Whether updates were started (by a `CONNECT`, any other frame, or the grace's end).
+    started: bool,
+    /// When the hub resynchronised this client lately.
+    lags: Vec<Instant>,
+    last_heard: Instant,
 }
 
-async fn next_update(watching: &mut Option<(VenueHandle, ClientQueue)>) -> Option<Utf8Bytes> {
-    match watching {
-        Some((_, queue)) => queue.recv().await,
-        None => std::future::pending().await,
+impl Connection {
+    async fn run(&mut self) -> Ending {
+        let welcome = ServerMessage::Welcome(self.session.welcome(&self.edge));
+        self.reply(&welcome);
+        let mut shutdown = self.edge.shutdown.clone();
+        if *shutdown.borrow_and_update() {
+            return Some((GOING_AWAY, "edge shutting down; reconnect"));
+        }
+        // The first VENUE_STATE waits a moment for a CONNECT: one that resumes with `after_seq`
+        // may need just a few updates instead (browsers send CONNECT as soon as the socket
+        // opens). Any other frame, or the end of the grace, starts the updates at once.
+        let grace = tokio::time::sleep(self.edge.config.connect_grace);
+        tokio::pin!(grace);
+        let ping_every = self.edge.config.ping_interval;
+        let mut ping =
+            tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+        loop {
+            let backlog = self.socket.has_backlog();
+            tokio::select! {
+                biased;
+                _ = shutdown.changed() => return Some((GOING_AWAY, "edge shutting down; reconnect")),
+                _ = self.socket.attention() => {
+                    if self.socket.take_lagged() {
+                        if let Err(ending) = self.rejoin_after_lag().await {
+                            return ending;
+                        }
+                    }
+                }
+                writable = self.socket.writable(), if backlog => {
+                    if writable.is_err() || self.socket.flush().is_err() {
+                        return None;
+                    }
+                }
+                readable = self.socket.readable() => {
+                    if readable.is_err() {
+                        return None;
+                    }
+                    if let Err(ending) = self.read_frames().await {
+                        return ending;
+                    }
+                }
+                _ = &mut grace, if !self.started => {
+                    if let Err(ending) = self.start_updates().await {
+                        return ending;
+                    }
+                }
+                _ = ping.tick() => {
+                    let silent = self.last_heard.elapsed();
+                    if silent > 3 * ping_every {
+                        tracing::debug!(client = self.client, ?silent, "no pong; closing dead connection");
+                        return None;
+                    }
+                    if self.socket.backlog_age() > WRITE_TIMEOUT {
+                        self.edge.metrics.slow_clients_dropped.inc();
+                        tracing::info!(client = self.client, "client has not read for 10 s; disconnecting");
+                        return None;
+                    }
+                    self.socket.send(&ping_frame(), None);
+                }
+            }
+        }
+    }
+
+    /// Reads and handles every whole message the socket has now.
+    async fn read_frames(&mut self) -> Result<(), Ending> {
+        loop {
+            let read = self.protocol.read(&mut Wire(&self.socket));
+            let message = match read {
+                Ok(message) => message,
+                Err(WsError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(error) => return Err(self.read_failed(error)),
+            };
+            self.last_heard = Instant::now();
+            match message {
+                Message::Text(text) => self.handle_text(text.as_str()).await?,
+                Message::Binary(_) => {
+                    self.edge.metrics.bad_frames.inc();
+                    self.start_updates().await?;
+                    self.reply(&frame_error(
+                        ErrorCode::ValidationError,
+                        "binary frames are not accepted; send JSON text frames",
+                    ));
+                }
+                // tungstenite queued the answer to a close; it goes out as the connection ends.
+                Message::Close(_) => {
+                    let _ = self.protocol.flush(&mut Wire(&self.socket));
+                    return Err(None);
+                }
+                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
+            }
+            // Answers to pings go out in order with everything else.
+            let _ = self.protocol.flush(&mut Wire(&self.socket));
+        }
+    }
+
+    /// A frame that could not be read: the socket failed, or the client broke the protocol.
+    fn read_failed(&mut self, error: WsError) -> Ending {
+        match error {
+            WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => {
+                self.edge.metrics.bad_frames.inc();
+                tracing::info!(
+                    client = self.client,
+                    size,
+                    max_size,
+                    "frame too large; closing"
+                );
+                self.reply(&frame_error(
+                    ErrorCode::FrameTooLarge,
+                    "frames are limited to 4096 bytes; this one was too large to read at all",
+                ));
+                Some((TOO_BIG, "frame too large"))
+            }
+            WsError::Protocol(ProtocolError::UnmaskedFrameFromClient)
+            | WsError::Protocol(_)
+            | WsError::Utf8(_) => {
+                self.edge.metrics.bad_frames.inc();
+                tracing::info!(client = self.client, %error, "WebSocket protocol error; closing");
+                None
+            }
+            _ => None,
+        }
+    }
+
+    async fn handle_text(&mut self, text: &str) -> Result<(), Ending> {
+        if self.session.limiter.check().is_err() {
+            self.start_updates().await?;
+            self.reply(&frame_error(
+                ErrorCode::RateLimited,
+                "too many messages; at most 20 a second",
+            ));
+            return Ok(());
+        }
+        let command = match parse_client_frame(text) {
+            Ok(command) => command,
+            Err(error) => {
+                self.edge.metrics.bad_frames.inc();
+                self.start_updates().await?;
+                self.reply(&error.into_message());
+                return Ok(());
+            }
+        };
+        let reply = match command {
+            ClientCommand::Connect {
+                token,
+                venue,
+                after_seq,
+                epoch,
+            } => match connect(&self.edge, &mut self.session, token, venue).await {
+                Ok(()) => {
+                    let resume = after_seq.map(|after_seq| Resume { after_seq, epoch });
+                    self.reply(&ServerMessage::Welcome(self.session.welcome(&self.edge)));
+                    self.started = true;
+                    return self.watch(self.session.venue.clone(), resume).await;
+                }
+                Err(error) => {
+                    self.start_updates().await?;
+                    error
+                }
+            },
+            ClientCommand::Seat {
+                action,
+                seat_id,
+                req_id,
+            } => {
+                self.start_updates().await?;
+                seat_command(&self.edge, &self.session, action, seat_id, req_id).await
+            }
+        };
+        self.reply(&reply);
+        Ok(())
+    }
+
+    /// Starts the connection's updates (a `VENUE_STATE` first) unless they already run.
+    async fn start_updates(&mut self) -> Result<(), Ending> {
+        if self.started {
+            return Ok(());
+        }
+        self.started = true;
+        self.watch(self.session.venue.clone(), None).await
+    }
+
+    /// Switches the socket's updates to `venue`: a `VENUE_STATE` arrives first, or, for a
+    /// resume the hub can serve, just the updates after `after_seq`.
+    async fn watch(&mut self, venue: VenueHandle, resume: Option<Resume>) -> Result<(), Ending> {
+        let owner = self.session.owner.clone();
+        let same_venue = self.watching.as_ref().is_some_and(|v| v.name == venue.name);
+        if resume.is_some() && same_venue {
+            // This socket already gets every update of the venue: nothing is missed. Only the
+            // identity it stands in the waiting room as may have changed.
+            venue.set_owner(self.client, owner).await;
+            return Ok(());
+        }
+        if let Some(old) = self.watching.take() {
+            old.leave(self.client);
+        }
+        if !venue
+            .join(self.client, self.socket.clone(), owner, resume)
+            .await
+        {
+            return Err(Some((GOING_AWAY, "venue unavailable; reconnect")));
+        }
+        self.watching = Some(venue);
+        Ok(())
+    }
+
+    /// The hub dropped the client for being too far behind: join again (a fresh `VENUE_STATE`
+    /// follows what it had), unless it keeps happening.
+    async fn rejoin_after_lag(&mut self) -> Result<(), Ending> {
+        let now = Instant::now();
+        self.lags.retain(|at| now.duration_since(*at) < LAG_WINDOW);
+        self.lags.push(now);
+        if self.lags.len() > MAX_LAGS {
+            self.edge.metrics.slow_clients_dropped.inc();
+            tracing::info!(client = self.client, "client too slow; disconnecting");
+            return Err(Some((POLICY, "too slow to keep up")));
+        }
+        match self.watching.take() {
+            Some(venue) => self.watch(venue, None).await,
+            None => Ok(()),
+        }
+    }
+
+    fn reply(&self, message: &ServerMessage) {
+        self.socket.send(&text_frame(&message.to_json()), None);
+    }
+
+    /// Leaves the venue, sends the close frame if there is one, and gives what is queued a
+    /// moment to go out.
+    async fn finish(&mut self, ending: Ending) {
+        if let Some(venue) = self.watching.take() {
+            venue.leave(self.client);
+        }
+        if let Some((code, reason)) = ending {
+            let frame = CloseFrame {
+                code: CloseCode::from(code),
+                reason: reason.into(),
+            };
+            let mut wire = Wire(&self.socket);
+            if self.protocol.close(&mut wire, Some(frame)).is_ok() {
+                let _ = self.protocol.flush(&mut wire);
+            }
+        }
+        self.socket.drain(CLOSE_GRACE).await;
     }
 }

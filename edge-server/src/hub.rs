@@ -3,23 +3,26 @@
 //! the client list, and a join (with its replay of missed updates) is ordered exactly against
 //! the live updates: nothing is missed or sent twice.
 //!
-//! Fan-out serialises each change once and hands the same bytes to every client's bounded
-//! queue with `try_send`: a client whose queue is full is never waited on. Its queue is dropped
-//! instead; the client's connection drains what it had, sees the queue close, and joins again,
-//! receiving a fresh `VENUE_STATE` first. So a client never sees a seq twice or out of order.
+//! Fan-out encodes each change's WebSocket frame once and writes the same bytes to every
+//! client's socket from this task (`wire::ClientSocket::send`: a `try_write`, no wake-up of any
+//! other task). A client whose kernel buffer is full gets the frame queued in its backlog; one
+//! whose backlog is at `CLIENT_QUEUE` frames is never waited on: the hub drops it and marks it
+//! lagged, and its connection joins again, receiving a fresh `VENUE_STATE` after what it had. So
+//! a client never sees a seq twice or out of order.
 //!
-//! The hub also reports who watches the venue to the waiting room (`waiting.rs`) and queues
-//! each client's `QUEUE`/`ADMITTED` the same way, with `try_send`.
+//! The full state is serialised and framed once per seq and shared by every join (`state_frame`),
+//! however large the venue: a reconnect storm costs one serialisation, not one per client.
+//!
+//! The hub also reports who watches the venue to the waiting room (`waiting.rs`) and writes
+//! each client's `QUEUE`/`ADMITTED` the same way.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::Utf8Bytes;
 use shared::api::VenueSnapshot;
 use shared::ws::{SeatUpdate, ServerMessage};
 use shared::{now_ms, SeatEvent};
-use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::booking::{BookingClient, Fetch, Fetched};
@@ -27,17 +30,18 @@ use crate::metrics::Metrics;
 use crate::mirror::{Mark, Need, VenueMirror};
 use crate::recent::{RecentUpdates, KEPT_UPDATES};
 use crate::waiting::{Outcome, Room, Standing};
+use crate::wire::{text_frame, ClientSocket, Delivery, WireFrame};
 
 mod presence;
 mod sync;
 
 pub type ClientId = u64;
 
-/// The messages of one client's queue: serialised once, shared by every recipient.
-pub type ClientQueue = mpsc::Receiver<Utf8Bytes>;
-
 /// Wait after a failed fetch, so a booking service that is down is not hammered.
 const FETCH_BACKOFF: Duration = Duration::from_millis(500);
+/// How long one serialised `VENUE_STATE` is shared by joins at the same seq: its
+/// `server_time_ms` is at most this old.
+const STATE_REUSE: Duration = Duration::from_millis(250);
 
 /// Where a reconnecting client says it stopped: the last seq it applied, and its epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,10 +54,11 @@ enum HubInput {
     Event(SeatEvent),
     Join {
         client: ClientId,
+        socket: Arc<ClientSocket>,
         /// The authority key of the client's identity.
         owner: Arc<str>,
         resume: Option<Resume>,
-        reply: oneshot::Sender<ClientQueue>,
+        reply: oneshot::Sender<()>,
     },
     Leave(ClientId),
     /// The client took on another identity (`CONNECT` with another token).
@@ -113,6 +118,7 @@ impl VenueHandle {
             next_fetch: Instant::now(),
             room: Room::new(Instant::now()),
             joins: 0,
+            state: None,
         };
         if let Some(snapshot) = seed {
             hub.rebuild(snapshot, Mark::default());
@@ -130,26 +136,29 @@ impl VenueHandle {
         let _ = self.mailbox.send(HubInput::Event(event)).await;
     }
 
-    /// Subscribes a client of identity `owner` (its authority key). Its queue starts with the
-    /// venue's full state (once known), or, for a client resuming inside the kept updates, with
-    /// exactly the updates it missed; its waiting-room standing follows.
+    /// Subscribes a client of identity `owner` (its authority key). Its socket gets the
+    /// venue's full state first (once known), or, for a client resuming inside the kept updates,
+    /// exactly the updates it missed; then every update, and its waiting-room standing. `false`
+    /// when the hub is gone.
     pub async fn join(
         &self,
         client: ClientId,
+        socket: Arc<ClientSocket>,
         owner: Arc<str>,
         resume: Option<Resume>,
-    ) -> Option<ClientQueue> {
-        let (reply, queue) = oneshot::channel();
-        self.mailbox
+    ) -> bool {
+        let (reply, joined) = oneshot::channel();
+        let sent = self
+            .mailbox
             .send(HubInput::Join {
                 client,
+                socket,
                 owner,
                 resume,
                 reply,
             })
-            .await
-            .ok()?;
-        queue.await.ok()
+            .await;
+        sent.is_ok() && joined.await.is_ok()
     }
 
     pub fn leave(&self, client: ClientId) {
@@ -166,10 +175,10 @@ impl VenueHandle {
     }
 }
 
-/// One client's queue, and the seq up to which it already has every update (a client that
+/// One client's socket, and the seq up to which it already has every update (a client that
 /// resumed from further than this edge has got so far).
 struct Subscriber {
-    queue: mpsc::Sender<Utf8Bytes>,
+    socket: Arc<ClientSocket>,
     /// The authority key of its identity: what the waiting room knows it by.
     owner: Arc<str>,
     /// When it joined, counted per hub: newcomers are reported (and queued) in this order.
@@ -202,6 +211,8 @@ struct VenueHub {
     room: Room,
     /// Joins so far (the order of `Subscriber::joined`).
     joins: u64,
+    /// The last `VENUE_STATE` frame: for (epoch, seq), serialised when.
+    state: Option<(u64, u64, Instant, WireFrame)>,
 }
 
 impl VenueHub {
@@ -240,12 +251,13 @@ impl VenueHub {
             }
             HubInput::Join {
                 client,
+                socket,
                 owner,
                 resume,
                 reply,
             } => {
-                let queue = self.join(client, owner, resume);
-                let _ = reply.send(queue);
+                self.join(client, socket, owner, resume);
+                let _ = reply.send(());
                 self.room.newcomer();
                 self.report_presence();
             }
@@ -296,7 +308,13 @@ impl VenueHub {
         }
     }
 
-    fn join(&mut self, client: ClientId, owner: Arc<str>, resume: Option<Resume>) -> ClientQueue {
+    fn join(
+        &mut self,
+        client: ClientId,
+        socket: Arc<ClientSocket>,
+        owner: Arc<str>,
+        resume: Option<Resume>,
+    ) {
         let joined_at_generation = self.generation;
         let mut has_through = 0;
         // The frames it missed, when this edge can tell exactly what they are.
@@ -323,17 +341,15 @@ impl VenueHub {
                 None => self.metrics.client_resume_misses.inc(),
             };
         }
-        let missed_count = missed.as_ref().map_or(0, Vec::len);
-        let (queue, receiver) = mpsc::channel(self.timing.client_queue + missed_count);
+        // What it missed is sent whatever its backlog: it is bounded by the kept updates.
         match missed {
             Some(frames) => {
-                for frame in frames {
-                    let _ = queue.try_send(frame);
+                for frame in &frames {
+                    socket.send(frame, None);
                 }
             }
             None if self.mirror.is_ready() => {
-                let state = ServerMessage::VenueState(self.mirror.state(now_ms())).to_json();
-                let _ = queue.try_send(Utf8Bytes::from(state));
+                socket.send(&self.state_frame(), None);
             }
             None => {} // the first snapshot brings its VENUE_STATE
         }
@@ -341,7 +357,7 @@ impl VenueHub {
         self.clients.insert(
             client,
             Subscriber {
-                queue,
+                socket,
                 owner,
                 joined: self.joins,
                 standing: Standing::default(),
@@ -349,7 +365,20 @@ impl VenueHub {
                 joined_at_generation,
             },
         );
-        receiver
+    }
+
+    /// The venue's full state as a frame, serialised once per seq (and per `STATE_REUSE`).
+    fn state_frame(&mut self) -> WireFrame {
+        let (epoch, seq) = (self.mirror.epoch(), self.mirror.seq());
+        if let Some((e, s, at, frame)) = &self.state {
+            if *e == epoch && *s == seq && at.elapsed() < STATE_REUSE {
+                return frame.clone();
+            }
+        }
+        let frame = text_frame(&ServerMessage::VenueState(self.mirror.state(now_ms())).to_json());
+        self.metrics.states_serialised.inc();
+        self.state = Some((epoch, seq, Instant::now(), frame.clone()));
+        frame
     }
 
     fn fan_out(&mut self, event: &SeatEvent) {
@@ -359,30 +388,45 @@ impl VenueHub {
         self.send_to_all(frame, event.seq);
     }
 
-    /// Queues `message` to every client that does not have update `seq` yet (0: to all).
-    fn send_to_all(&mut self, message: Utf8Bytes, seq: u64) {
+    /// Writes `frame` to every client that does not have update `seq` yet (0: to all); see
+    /// `deliver`. A full state (`seq` 0) is never refused for a full backlog.
+    fn send_to_all(&mut self, frame: WireFrame, seq: u64) {
+        let limit = (seq != 0).then_some(self.timing.client_queue);
         let metrics = &self.metrics;
+        let mut delivered = 0;
         self.clients.retain(|client, subscriber| {
             if seq != 0 && seq <= subscriber.has_through {
                 return true;
             }
-            match subscriber.queue.try_send(message.clone()) {
-                Ok(()) => {
-                    metrics.deliveries.inc();
-                    true
-                }
-                Err(TrySendError::Full(_)) => {
-                    // Dropping the queue tells the client's connection to resynchronise.
-                    metrics.slow_client_resyncs.inc();
-                    tracing::info!(client, "client queue full; it will be resynchronised");
-                    false
-                }
-                Err(TrySendError::Closed(_)) => false,
-            }
+            let kept = deliver(*client, subscriber, &frame, limit, metrics);
+            delivered += u64::from(kept);
+            kept
         });
+        metrics.deliveries.inc_by(delivered);
     }
 }
 
-fn update_frame(event: &SeatEvent) -> Utf8Bytes {
-    Utf8Bytes::from(ServerMessage::SeatUpdate(SeatUpdate::from(event)).to_json())
+/// Writes `frame` to one subscriber; `false` when it must leave the venue: gone, or too far
+/// behind (then marked lagged, so its connection joins again and gets a fresh `VENUE_STATE`).
+fn deliver(
+    client: ClientId,
+    subscriber: &Subscriber,
+    frame: &WireFrame,
+    limit: Option<usize>,
+    metrics: &Metrics,
+) -> bool {
+    match subscriber.socket.send(frame, limit) {
+        Delivery::Written | Delivery::Queued => true,
+        Delivery::Full => {
+            metrics.slow_client_resyncs.inc();
+            tracing::info!(client, "client too far behind; it will be resynchronised");
+            subscriber.socket.mark_lagged();
+            false
+        }
+        Delivery::Gone => false,
+    }
+}
+
+fn update_frame(event: &SeatEvent) -> WireFrame {
+    text_frame(&ServerMessage::SeatUpdate(SeatUpdate::from(event)).to_json())
 }

@@ -12,6 +12,7 @@ pub mod recent;
 pub mod upstream;
 pub mod venues;
 pub mod waiting;
+pub mod wire;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -19,17 +20,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use futures_util::StreamExt;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::json;
 use shared::SeatEvent;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
+use tower::ServiceExt;
 
 pub use config::Config;
 
@@ -39,8 +41,11 @@ pub use config::Config;
 const CLIENT_SEND_BUFFER: usize = 32 * 1024;
 
 /// Largest frame read at all; frames above 4 KiB but below this get an ERROR and the socket
-/// stays up, larger ones end the connection (they are not worth buffering).
+/// stays up, larger ones get an ERROR and end the connection (they are not worth buffering).
 const MAX_READ_FRAME: usize = 64 * 1024;
+
+/// A client's HTTP request head must arrive within this.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What every connection shares.
 pub struct Edge {
@@ -70,12 +75,13 @@ pub fn app(edge: Arc<Edge>) -> Router {
         .with_state(edge)
 }
 
-/// `GET /ws`: refused with a plain 403 before upgrading when the `Origin` is not allowed.
+/// `GET /ws`: refused with a plain 403 before upgrading when the `Origin` is not allowed; the
+/// upgraded connection is taken back as the plain `TcpStream` (`connection::serve`).
 async fn upgrade(
     State(edge): State<Arc<Edge>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    mut request: Request,
 ) -> Response {
     let ip = origin::client_ip(peer, &headers);
     if !edge.config.allowed_origins.allows(&headers) {
@@ -94,17 +100,80 @@ async fn upgrade(
         )
             .into_response();
     }
-    let ws = match ws {
-        Ok(ws) => ws,
-        Err(rejection) => return rejection.into_response(),
+    let accept = match websocket_accept(&headers) {
+        Ok(accept) => accept,
+        Err(refusal) => return refusal,
     };
-    // Small buffers: a seat update is a few hundred bytes and an edge holds thousands of clients.
-    ws.read_buffer_size(4 * 1024)
-        .write_buffer_size(0)
-        .max_write_buffer_size(256 * 1024)
-        .max_message_size(MAX_READ_FRAME)
-        .max_frame_size(MAX_READ_FRAME)
-        .on_upgrade(move |socket| connection::serve(socket, edge, ip))
+    let Some(on_upgrade) = request
+        .extensions_mut()
+        .remove::<hyper::upgrade::OnUpgrade>()
+    else {
+        return (
+            StatusCode::UPGRADE_REQUIRED,
+            "this connection cannot be upgraded\n",
+        )
+            .into_response();
+    };
+    tokio::spawn(async move {
+        let upgraded = match on_upgrade.await {
+            Ok(upgraded) => upgraded,
+            Err(error) => {
+                tracing::debug!(%ip, %error, "WebSocket upgrade failed");
+                return;
+            }
+        };
+        match upgraded.downcast::<TokioIo<TcpStream>>() {
+            Ok(parts) => connection::serve(parts.io.into_inner(), parts.read_buf, edge, ip).await,
+            Err(_) => tracing::error!("an upgraded connection is not a TCP stream"),
+        }
+    });
+    (
+        StatusCode::SWITCHING_PROTOCOLS,
+        [
+            (header::UPGRADE, HeaderValue::from_static("websocket")),
+            (header::CONNECTION, HeaderValue::from_static("upgrade")),
+            (header::SEC_WEBSOCKET_ACCEPT, accept),
+        ],
+    )
+        .into_response()
+}
+
+/// Checks a WebSocket upgrade request (RFC 6455 §4.2.1) and derives its `Sec-WebSocket-Accept`.
+#[allow(clippy::result_large_err)]
+fn websocket_accept(headers: &HeaderMap) -> Result<HeaderValue, Response> {
+    let has_token = |name: header::HeaderName, token: &str| {
+        headers.get_all(name).iter().any(|value| {
+            value.to_str().is_ok_and(|v| {
+                v.split(',')
+                    .any(|part| part.trim().eq_ignore_ascii_case(token))
+            })
+        })
+    };
+    if !has_token(header::UPGRADE, "websocket") || !has_token(header::CONNECTION, "upgrade") {
+        return Err((
+            StatusCode::UPGRADE_REQUIRED,
+            [(header::UPGRADE, "websocket")],
+            "this is a WebSocket endpoint: connect with a WebSocket client\n",
+        )
+            .into_response());
+    }
+    if headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .map(|v| v.as_bytes())
+        != Some(b"13")
+    {
+        return Err((
+            StatusCode::UPGRADE_REQUIRED,
+            [(header::SEC_WEBSOCKET_VERSION, "13")],
+            "only WebSocket version 13 is spoken here\n",
+        )
+            .into_response());
+    }
+    let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY) else {
+        return Err((StatusCode::BAD_REQUEST, "Sec-WebSocket-Key is missing\n").into_response());
+    };
+    let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+    Ok(HeaderValue::from_str(&accept).expect("base64 is a valid header value"))
 }
 
 async fn health(State(edge): State<Arc<Edge>>) -> Response {
@@ -206,16 +275,7 @@ pub async fn run(
         tracing::info!("shutting down: closing every WebSocket with 1001 (going away)");
         let _ = stop.send(true);
     };
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
-        let _ = tcp.set_nodelay(true);
-        let _ = socket2::SockRef::from(&*tcp).set_send_buffer_size(CLIENT_SEND_BUFFER);
-    });
-    axum::serve(
-        listener,
-        app(edge.clone()).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(graceful)
-    .await?;
+    serve_http(listener, app(edge.clone()), graceful).await;
     // Upgraded sockets outlive `serve`; give their writers time to send the close frames.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while edge.metrics.connections.get() > 0 && tokio::time::Instant::now() < deadline {
@@ -224,6 +284,63 @@ pub async fn run(
     let _ = edge.nats.flush().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Accepts connections and serves HTTP/1.1 on each (with upgrades) until `shutdown` resolves,
+/// then waits a little for requests in flight. Served by hyper directly rather than
+/// `axum::serve`, so that an upgraded connection can be taken back as the `TcpStream` itself.
+async fn serve_http(listener: TcpListener, app: Router, shutdown: impl Future<Output = ()>) {
+    let (stop, stopping) = watch::channel(false);
+    // Every connection task holds a sender: when `recv` sees none left, all have ended.
+    let (open, mut all_closed) = mpsc::channel::<()>(1);
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors, most likely: give connections time to close.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = tcp.set_nodelay(true);
+        let _ = socket2::SockRef::from(&tcp).set_send_buffer_size(CLIENT_SEND_BUFFER);
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<_>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            app.clone().oneshot(request.map(axum::body::Body::new))
+        });
+        let connection = builder
+            .serve_connection(TokioIo::new(tcp), service)
+            .with_upgrades();
+        let (open, mut stopping) = (open.clone(), stopping.clone());
+        tokio::spawn(async move {
+            let _open = open;
+            tokio::pin!(connection);
+            let ended = tokio::select! {
+                ended = connection.as_mut() => ended,
+                _ = stopping.changed() => {
+                    // Finish the request in flight, then close (keep-alive ends here).
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(error) = ended {
+                tracing::debug!(%peer, %error, "HTTP connection ended with an error");
+            }
+        });
+    }
+    let _ = stop.send(true);
+    drop(open);
+    let _ = tokio::time::timeout(Duration::from_secs(5), all_closed.recv()).await;
 }
 
 /// Routes every event from NATS to its venue's hub.

@@ -30,6 +30,7 @@ pub struct Inner {
     pub events_received: Counter,
     pub events_fanned_out: Counter,
     pub deliveries: Counter,
+    pub states_serialised: Counter,
     pub client_resyncs: Counter,
     pub venue_resyncs: Counter,
     pub slow_client_resyncs: Counter,
@@ -87,7 +88,16 @@ impl Metrics {
                 "events_fanned_out",
                 "Seat events applied and sent to clients"
             ),
-            deliveries: counter!(r, "deliveries", "Messages queued to individual clients"),
+            deliveries: counter!(
+                r,
+                "deliveries",
+                "Updates written or queued to individual clients"
+            ),
+            states_serialised: counter!(
+                r,
+                "venue_states_serialised",
+                "VENUE_STATE frames serialised (each is shared by every join at the same seq)"
+            ),
             client_resyncs: counter!(
                 r,
                 "client_resyncs",
@@ -101,7 +111,7 @@ impl Metrics {
             slow_client_resyncs: counter!(
                 r,
                 "slow_client_resyncs",
-                "Clients whose queue filled up and were resynchronised"
+                "Clients whose backlog reached CLIENT_QUEUE and were resynchronised"
             ),
             slow_clients_dropped: counter!(
                 r,

@@ -4,13 +4,13 @@
 
 use std::collections::VecDeque;
 
-use axum::extract::ws::Utf8Bytes;
+use crate::wire::WireFrame;
 
 /// How many updates a venue keeps for resuming clients.
 pub const KEPT_UPDATES: usize = 1024;
 
 pub struct RecentUpdates {
-    frames: VecDeque<Utf8Bytes>,
+    frames: VecDeque<WireFrame>,
     /// The seq of the newest frame (or, when empty, the seq the next frame follows).
     last_seq: u64,
     capacity: usize,
@@ -33,7 +33,7 @@ impl RecentUpdates {
 
     /// Keeps the frame of update `seq`; a frame that does not follow the last one restarts the
     /// buffer, so it never has a hole.
-    pub fn push(&mut self, seq: u64, frame: Utf8Bytes) {
+    pub fn push(&mut self, seq: u64, frame: WireFrame) {
         if seq != self.last_seq + 1 {
             self.frames.clear();
         }
@@ -45,7 +45,7 @@ impl RecentUpdates {
     }
 
     /// The frames of every update after `after_seq`, if all of them are kept.
-    pub fn since(&self, after_seq: u64) -> Option<Vec<Utf8Bytes>> {
+    pub fn since(&self, after_seq: u64) -> Option<Vec<WireFrame>> {
         if after_seq > self.last_seq {
             return None;
         }
@@ -66,12 +66,16 @@ impl RecentUpdates {
 mod tests {
     use super::*;
 
-    fn frame(seq: u64) -> Utf8Bytes {
-        Utf8Bytes::from(format!("u{seq}"))
+    fn frame(seq: u64) -> WireFrame {
+        WireFrame::from(format!("u{seq}"))
     }
 
-    fn texts(frames: Option<Vec<Utf8Bytes>>) -> Option<Vec<String>> {
-        frames.map(|f| f.iter().map(|t| t.as_str().to_owned()).collect())
+    fn texts(frames: Option<Vec<WireFrame>>) -> Option<Vec<String>> {
+        frames.map(|f| {
+            f.iter()
+                .map(|t| String::from_utf8(t.to_vec()).unwrap())
+                .collect()
+        })
     }
 
     #[test]

@@ -436,6 +436,75 @@ async fn bad_frames_get_an_error_and_the_socket_stays_up() {
         2,
         "nothing else changed"
     );
+
+    // A frame too large to read at all (over 64 KiB) gets FRAME_TOO_LARGE and a close 1009.
+    client.send_raw(Message::text("x".repeat(100 * 1024)));
+    testkit::eventually(Duration::from_secs(5), || {
+        client.view.lock().unwrap().closed.is_some()
+    })
+    .await;
+    let view = client.view.lock().unwrap();
+    assert!(
+        matches!(view.messages.last(), Some(ServerMessage::Error(e)) if e.code == ErrorCode::FrameTooLarge),
+        "the last message names the error"
+    );
+    assert_eq!(view.closed.as_ref().map(|c| c.0), Some(1009));
+    drop(view);
+    assert_eq!(backend.api.get("/api/venues/main").await.body["seq"], 2);
+    WsClient::ready(&backend.ws_url(0)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_ten_thousand_seat_venue_reaches_every_joining_viewer_and_its_updates_follow() {
+    let backend = Backend::start_with(
+        2,
+        &[("DEFAULT_VENUE", "arena")],
+        &[("VENUES", "main:10x10,arena:26x385")],
+    )
+    .await;
+    // Forty viewers join at once, over two edges: each gets the whole venue (431 KB).
+    let viewers = join_all((0..40).map(|i| WsClient::ready_owned(backend.ws_url(i % 2)))).await;
+    for viewer in &viewers {
+        let view = viewer.view.lock().unwrap();
+        let state = view
+            .messages
+            .iter()
+            .find_map(|m| match m {
+                ServerMessage::VenueState(state) => Some(state.clone()),
+                _ => None,
+            })
+            .expect("a VENUE_STATE");
+        assert_eq!((state.venue.as_str(), state.seats.len()), ("arena", 10_010));
+    }
+    let token = testkit::token();
+    for seat in ["A1", "Z385", "M200"] {
+        let answer = backend
+            .api
+            .post_json(
+                "/api/seats/select",
+                json!({"seat_id": seat, "token": token, "venue": "arena"}),
+            )
+            .await;
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
+    }
+    for viewer in &viewers {
+        viewer
+            .wait_for(
+                "the third update",
+                |m| matches!(m, ServerMessage::SeatUpdate(u) if u.seat_id == "M200"),
+            )
+            .await;
+        assert_eq!(viewer.update_seqs(), vec![1, 2, 3]);
+        assert!(viewer.violations().is_empty(), "{:?}", viewer.violations());
+        assert!(viewer.view.lock().unwrap().closed.is_none());
+    }
+    let serialised = backend
+        .edge_metric(0, "edge_venue_states_serialised_total")
+        .await
+        + backend
+            .edge_metric(1, "edge_venue_states_serialised_total")
+            .await;
+    println!("40 joins of a 10,010-seat venue: {serialised} serialisations of its state");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,17 +1,16 @@
 //! A venue hub's side of the waiting room (`waiting.rs`): sends the report that is due from a
-//! task of its own, and queues each client's `QUEUE`/`ADMITTED` from the answer with
-//! `try_send`, like any other message.
+//! task of its own, and writes each client's `QUEUE`/`ADMITTED` from the answer like any other
+//! message.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::ws::Utf8Bytes;
 use shared::ws::ServerMessage;
-use tokio::sync::mpsc::error::TrySendError;
 
-use super::{HubInput, Subscriber, VenueHub};
+use super::{deliver, HubInput, Subscriber, VenueHub};
 use crate::waiting::{self, Outcome, Report};
+use crate::wire::text_frame;
 
 impl VenueHub {
     /// Sends the waiting-room report that is due, if any, from a task of its own.
@@ -59,8 +58,8 @@ impl VenueHub {
             .collect()
     }
 
-    /// Queues each client's `QUEUE` or `ADMITTED` when its standing calls for one; a full queue
-    /// is dropped as for any message (the client resynchronises and hears its standing again).
+    /// Writes each client's `QUEUE` or `ADMITTED` when its standing calls for one; a full backlog
+    /// is handled as for any update (the client resynchronises and hears its standing again).
     pub(super) fn presence_answered(&mut self, outcome: Outcome) {
         let now = Instant::now();
         self.room.answered(&outcome, now);
@@ -69,6 +68,7 @@ impl VenueHub {
         }
         if let Outcome::On(standings) = outcome {
             let metrics = &self.metrics;
+            let limit = Some(self.timing.client_queue);
             self.clients.retain(|client, subscriber| {
                 let Some(standing) = standings.get(&subscriber.owner) else {
                     return true;
@@ -80,18 +80,8 @@ impl VenueHub {
                     ServerMessage::Admitted(_) => metrics.queue_admitted_sent.inc(),
                     _ => metrics.queue_places_sent.inc(),
                 };
-                match subscriber
-                    .queue
-                    .try_send(Utf8Bytes::from(message.to_json()))
-                {
-                    Ok(()) => true,
-                    Err(TrySendError::Full(_)) => {
-                        metrics.slow_client_resyncs.inc();
-                        tracing::info!(client, "client queue full; it will be resynchronised");
-                        false
-                    }
-                    Err(TrySendError::Closed(_)) => false,
-                }
+                let frame = text_frame(&message.to_json());
+                deliver(*client, subscriber, &frame, limit, metrics)
             });
         }
         // Clients that joined while this report was out are reported now.

@@ -4,14 +4,12 @@
 
 use std::time::Instant;
 
-use axum::extract::ws::Utf8Bytes;
 use shared::api::VenueSnapshot;
-use shared::now_ms;
-use shared::ws::ServerMessage;
 
 use super::{update_frame, ClientId, HubInput, VenueHub, FETCH_BACKOFF};
 use crate::booking::{Fetch, Fetched};
 use crate::mirror::Mark;
+use crate::wire::Delivery;
 
 impl VenueHub {
     /// Fetches in the background; the answer comes back as `HubInput::Fetched`.
@@ -87,12 +85,11 @@ impl VenueHub {
         if impossible.is_empty() {
             return;
         }
-        let state =
-            Utf8Bytes::from(ServerMessage::VenueState(self.mirror.state(now_ms())).to_json());
+        let state = self.state_frame();
         for client in impossible {
             if let Some(subscriber) = self.clients.get_mut(&client) {
                 subscriber.has_through = 0;
-                if subscriber.queue.try_send(state.clone()).is_err() {
+                if subscriber.socket.send(&state, None) == Delivery::Gone {
                     self.clients.remove(&client);
                 }
             }
@@ -108,6 +105,7 @@ impl VenueHub {
             return;
         };
         self.rebuilt_at_generation = self.generation;
+        self.state = None;
         self.metrics.venue_resyncs.inc();
         if rebuilt.rolled_back {
             tracing::warn!(venue = %self.venue, from, to, "the venue lost its latest changes (same epoch); following it back");
@@ -122,14 +120,14 @@ impl VenueHub {
             self.recent.push(event.seq, update_frame(event));
         }
         if !self.clients.is_empty() {
-            let state = ServerMessage::VenueState(self.mirror.state(now_ms())).to_json();
+            let state = self.state_frame();
             self.metrics
                 .client_resyncs
                 .inc_by(self.clients.len() as u64);
             for subscriber in self.clients.values_mut() {
                 subscriber.has_through = 0;
             }
-            self.send_to_all(Utf8Bytes::from(state), 0);
+            self.send_to_all(state, 0);
         }
     }
 }

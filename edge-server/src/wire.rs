@@ -1,0 +1,303 @@
+//! The WebSocket wire of one client: server frames encoded once and shared by every recipient,
+//! the client's socket written straight from the venue hub with `try_write`, a backlog for what
+//! the kernel would not take yet, and the adapter through which tungstenite reads the client's
+//! frames (unmasking, fragments, pings, close, UTF-8 and size limits) without owning the socket.
+//!
+//! Every write to a socket goes through `ClientSocket::send`, under one short lock that is never
+//! held across an `.await`, so whole frames from the hub (updates) and from the connection
+//! (replies, pings, close) never interleave. Nothing waits for a slow client: what its kernel
+//! buffer does not take is queued, and a queue that reaches its limit refuses further updates
+//! (the hub then resynchronises the client).
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice, Read, Write};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+use tungstenite::protocol::frame::coding::{Data, OpCode};
+use tungstenite::protocol::frame::FrameHeader;
+
+/// An encoded server frame, ready for the socket (server frames are not masked, so the same
+/// bytes serve every client).
+pub type WireFrame = Bytes;
+
+/// Encodes a text message as one final, unmasked WebSocket frame.
+pub fn text_frame(text: &str) -> WireFrame {
+    let header = FrameHeader {
+        is_final: true,
+        opcode: OpCode::Data(Data::Text),
+        ..FrameHeader::default()
+    };
+    let mut encoded = Vec::with_capacity(10 + text.len());
+    header
+        .format(text.len() as u64, &mut encoded)
+        .expect("writing a frame header into a Vec cannot fail");
+    encoded.extend_from_slice(text.as_bytes());
+    Bytes::from(encoded)
+}
+
+/// An empty ping frame.
+pub fn ping_frame() -> WireFrame {
+    Bytes::from_static(&[0x89, 0x00])
+}
+
+/// What became of a frame handed to `ClientSocket::send`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// The kernel took all of it.
+    Written,
+    /// Queued behind the socket's backlog; the connection writes it when the socket drains.
+    Queued,
+    /// The backlog is at its limit: not queued.
+    Full,
+    /// The socket failed or the connection ended.
+    Gone,
+}
+
+/// One client's socket, shared by its connection task and its venue hub.
+pub struct ClientSocket {
+    stream: TcpStream,
+    out: Mutex<Outbox>,
+    /// Wakes the connection: a backlog started, the hub resynchronises the client, or a write
+    /// failed.
+    attention: Notify,
+}
+
+#[derive(Default)]
+struct Outbox {
+    /// Frames (the first possibly partly written: only its unsent tail is kept) in order.
+    frames: VecDeque<Bytes>,
+    /// When the backlog last went from empty to not empty.
+    since: Option<Instant>,
+    /// The hub stopped sending updates because the backlog was full: the connection must join
+    /// the venue again (and gets a fresh `VENUE_STATE`).
+    lagged: bool,
+    failed: bool,
+}
+
+/// Frames written in one `writev`.
+const WRITE_BATCH: usize = 32;
+
+impl ClientSocket {
+    pub fn new(stream: TcpStream) -> Self {
+        ClientSocket {
+            stream,
+            out: Mutex::new(Outbox::default()),
+            attention: Notify::new(),
+        }
+    }
+
+    fn outbox(&self) -> MutexGuard<'_, Outbox> {
+        // A panic elsewhere while holding the lock leaves a consistent queue: keep using it.
+        self.out
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Writes `frame` now if nothing is queued and the kernel takes it, else queues it. With a
+    /// `limit`, a backlog already holding that many frames refuses it (`Full`); replies, pings
+    /// and full states pass `None` and are always queued.
+    pub fn send(&self, frame: &WireFrame, limit: Option<usize>) -> Delivery {
+        let mut out = self.outbox();
+        if out.failed {
+            return Delivery::Gone;
+        }
+        if !out.frames.is_empty() {
+            if limit.is_some_and(|limit| out.frames.len() >= limit) {
+                return Delivery::Full;
+            }
+            out.frames.push_back(frame.clone());
+            return Delivery::Queued;
+        }
+        let rest = match self.stream.try_write(frame) {
+            Ok(n) if n == frame.len() => return Delivery::Written,
+            Ok(n) => frame.slice(n..),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => frame.clone(),
+            Err(_) => {
+                out.failed = true;
+                drop(out);
+                self.attention.notify_one();
+                return Delivery::Gone;
+            }
+        };
+        out.frames.push_back(rest);
+        out.since = Some(Instant::now());
+        drop(out);
+        self.attention.notify_one();
+        Delivery::Queued
+    }
+
+    /// Writes as much of the backlog as the kernel takes now; `Ok(true)` once it is empty.
+    pub fn flush(&self) -> io::Result<bool> {
+        let mut out = self.outbox();
+        if out.failed {
+            return Err(io::ErrorKind::BrokenPipe.into());
+        }
+        while !out.frames.is_empty() {
+            let written = {
+                let mut slices = [IoSlice::new(&[]); WRITE_BATCH];
+                let mut count = 0;
+                for (slot, frame) in slices.iter_mut().zip(out.frames.iter()) {
+                    *slot = IoSlice::new(frame);
+                    count += 1;
+                }
+                self.stream.try_write_vectored(&slices[..count])
+            };
+            let mut written = match written {
+                Ok(0) => {
+                    out.failed = true;
+                    return Err(io::ErrorKind::WriteZero.into());
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => {
+                    out.failed = true;
+                    return Err(e);
+                }
+            };
+            while written > 0 {
+                let first = out.frames.front_mut().expect("wrote more than was queued");
+                if written >= first.len() {
+                    written -= first.len();
+                    out.frames.pop_front();
+                } else {
+                    *first = first.slice(written..);
+                    written = 0;
+                }
+            }
+        }
+        out.since = None;
+        Ok(true)
+    }
+
+    pub fn has_backlog(&self) -> bool {
+        !self.outbox().frames.is_empty()
+    }
+
+    /// How long the backlog has been waiting for the client to read.
+    pub fn backlog_age(&self) -> Duration {
+        self.outbox()
+            .since
+            .map_or(Duration::ZERO, |since| since.elapsed())
+    }
+
+    /// The hub dropped this client for being too far behind; the connection joins again.
+    pub fn mark_lagged(&self) {
+        self.outbox().lagged = true;
+        self.attention.notify_one();
+    }
+
+    /// Whether the hub dropped the client since the last call.
+    pub fn take_lagged(&self) -> bool {
+        std::mem::take(&mut self.outbox().lagged)
+    }
+
+    /// Resolves when `send`, `mark_lagged` or a failed write wants the connection's attention.
+    pub async fn attention(&self) {
+        self.attention.notified().await;
+    }
+
+    pub async fn writable(&self) -> io::Result<()> {
+        self.stream.writable().await
+    }
+
+    pub async fn readable(&self) -> io::Result<()> {
+        self.stream.readable().await
+    }
+
+    /// Writes out the backlog, waiting for the socket at most `within`.
+    pub async fn drain(&self, within: Duration) {
+        let _ = tokio::time::timeout(within, async {
+            while let Ok(false) = self.flush() {
+                if self.writable().await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await;
+    }
+}
+
+/// The socket as tungstenite sees it: reads never block (`WouldBlock` ends a read pass), and
+/// what tungstenite writes (pongs, the close handshake) joins the socket's ordered output.
+pub struct Wire<'a>(pub &'a ClientSocket);
+
+impl Read for Wire<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.stream.try_read(buf)
+    }
+}
+
+impl Write for Wire<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.0.send(&Bytes::copy_from_slice(buf), None) {
+            Delivery::Gone => Err(io::ErrorKind::BrokenPipe.into()),
+            _ => Ok(buf.len()),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    #[test]
+    fn text_frames_are_final_unmasked_and_sized() {
+        let short = text_frame("hi");
+        assert_eq!(&short[..], &[0x81, 2, b'h', b'i']);
+        let long = text_frame(&"x".repeat(300));
+        assert_eq!(&long[..4], &[0x81, 126, 1, 44]);
+        assert_eq!(long.len(), 304);
+        let huge = text_frame(&"y".repeat(70_000));
+        assert_eq!(&huge[..2], &[0x81, 127]);
+        assert_eq!(u64::from_be_bytes(huge[2..10].try_into().unwrap()), 70_000);
+    }
+
+    async fn pair() -> (ClientSocket, TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (client, accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
+        (ClientSocket::new(accepted.unwrap().0), client.unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_reader_that_stops_fills_the_backlog_up_to_its_limit_and_loses_nothing_in_order() {
+        let (socket, mut reader) = pair().await;
+        let mut sent = Vec::new();
+        let mut full = false;
+        for i in 0u32..200_000 {
+            let frame = text_frame(&format!("{i:>200}"));
+            match socket.send(&frame, Some(8)) {
+                Delivery::Written | Delivery::Queued => sent.extend_from_slice(&frame),
+                Delivery::Full => {
+                    full = true;
+                    break;
+                }
+                Delivery::Gone => panic!("socket failed"),
+            }
+        }
+        assert!(full, "the backlog never filled");
+        assert!(socket.has_backlog());
+        // A reply is never refused.
+        let reply = text_frame("reply");
+        assert_eq!(socket.send(&reply, None), Delivery::Queued);
+        sent.extend_from_slice(&reply);
+        let expected = sent.len();
+        let reading = tokio::spawn(async move {
+            let mut got = vec![0u8; expected];
+            reader.read_exact(&mut got).await.unwrap();
+            got
+        });
+        socket.drain(Duration::from_secs(10)).await;
+        assert!(!socket.has_backlog());
+        assert_eq!(reading.await.unwrap(), sent, "bytes lost or reordered");
+    }
+}
