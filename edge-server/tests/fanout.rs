@@ -443,13 +443,14 @@ async fn bad_frames_get_an_error_and_the_socket_stays_up() {
         client.view.lock().unwrap().closed.is_some()
     })
     .await;
-    let view = client.view.lock().unwrap();
-    assert!(
-        matches!(view.messages.last(), Some(ServerMessage::Error(e)) if e.code == ErrorCode::FrameTooLarge),
-        "the last message names the error"
-    );
-    assert_eq!(view.closed.as_ref().map(|c| c.0), Some(1009));
-    drop(view);
+    {
+        let view = client.view.lock().unwrap();
+        assert!(
+            matches!(view.messages.last(), Some(ServerMessage::Error(e)) if e.code == ErrorCode::FrameTooLarge),
+            "the last message names the error"
+        );
+        assert_eq!(view.closed.as_ref().map(|c| c.0), Some(1009));
+    }
     assert_eq!(backend.api.get("/api/venues/main").await.body["seq"], 2);
     WsClient::ready(&backend.ws_url(0)).await;
 }
