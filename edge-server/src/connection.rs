@@ -14,7 +14,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde_json::Value;
 use shared::ws::{
@@ -53,7 +52,7 @@ type Ending = Option<(u16, &'static str)>;
 
 /// Serves one upgraded WebSocket (`stream`, plus the bytes read past the handshake) until it
 /// closes or the edge shuts down.
-pub async fn serve(stream: TcpStream, read_ahead: Bytes, edge: Arc<Edge>, ip: IpAddr) {
+pub async fn serve(stream: TcpStream, read_ahead: Vec<u8>, edge: Arc<Edge>, ip: IpAddr) {
     let client = edge.next_client_id();
     edge.metrics.connections.inc();
     edge.metrics.connections_total.inc();
@@ -64,11 +63,7 @@ pub async fn serve(stream: TcpStream, read_ahead: Bytes, edge: Arc<Edge>, ip: Ip
     let mut connection = Connection {
         client,
         socket: Arc::new(ClientSocket::new(stream)),
-        protocol: WebSocketContext::from_partially_read(
-            read_ahead.to_vec(),
-            Role::Server,
-            Some(config),
-        ),
+        protocol: WebSocketContext::from_partially_read(read_ahead, Role::Server, Some(config)),
         session: Session::new(&edge),
         watching: None,
         started: false,
@@ -362,7 +357,7 @@ impl Connection {
                 venue,
                 after_seq,
                 epoch,
-            } => match connect(&self.edge, &mut self.session, token, venue).await {
+            } => match Box::pin(connect(&self.edge, &mut self.session, token, venue)).await {
                 Ok(()) => {
                     let resume = after_seq.map(|after_seq| Resume { after_seq, epoch });
                     self.reply(&ServerMessage::Welcome(self.session.welcome(&self.edge)));
@@ -380,7 +375,16 @@ impl Connection {
                 req_id,
             } => {
                 self.start_updates().await?;
-                seat_command(&self.edge, &self.session, action, seat_id, req_id).await
+                // Boxed, as `connect` above: the HTTP call's future is large, and the
+                // connection's own future (held for every idle client) should not be.
+                Box::pin(seat_command(
+                    &self.edge,
+                    &self.session,
+                    action,
+                    seat_id,
+                    req_id,
+                ))
+                .await
             }
         };
         self.reply(&reply);

@@ -123,7 +123,13 @@ async fn upgrade(
             }
         };
         match upgraded.downcast::<TokioIo<TcpStream>>() {
-            Ok(parts) => connection::serve(parts.io.into_inner(), parts.read_buf, edge, ip).await,
+            Ok(parts) => {
+                // Copy what was read past the handshake: the `Bytes` keeps hyper's whole read
+                // buffer alive for as long as it lives.
+                let read_ahead = parts.read_buf.to_vec();
+                drop(parts.read_buf);
+                connection::serve(parts.io.into_inner(), read_ahead, edge, ip).await
+            }
             Err(_) => tracing::error!("an upgraded connection is not a TCP stream"),
         }
     });
