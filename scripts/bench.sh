@@ -17,7 +17,7 @@
 # more stack: large venues (VENUE_STATE join time and memory), the booking API beside
 # redis-benchmark SET NX EX at the same concurrency (and at other REDIS_POOL sizes), perf
 # profiles drawn as flamegraphs (PROFILE=1: the booking service under API load, an edge under
-# fan-out load), and an allocator A/B (glibc vs jemalloc, same binaries, side by side). Then
+# fan-out load). Then
 # scripts/bench/report.py writes OUT/tables.md and OUT/latency-vs-viewers.png from the run's own
 # OUT/results.jsonl. Load goes to 127.0.0.1 only, bounded in count and time (the default run
 # takes about 9 minutes; QUICK=1 about 3; it prints its progress with elapsed seconds).
@@ -37,8 +37,7 @@
 #                      also large venues and the NGINX API run)    [4 1 16]
 #   VENUE_VIEWERS      viewers per large venue                     [200]
 #   PROFILE            1 = perf profile + flamegraph of an edge    [1; 0 with QUICK]
-#   PARTS              which of: fanout venues api allocator       [all four]
-#                      (allocator: glibc vs jemalloc preloaded, API and edges, side by side)
+#   PARTS              which of: fanout venues api                 [all three]
 #   SKIP_BUILD         1 = use target/release as it is             [0]
 #   OUT                where results.jsonl, the tables and plots go [docs/bench]
 set -euo pipefail
@@ -63,7 +62,7 @@ API_SECONDS=${API_SECONDS:-10}
 REDIS_POOLS=${REDIS_POOLS:-"4 1 16"}
 VENUE_VIEWERS=${VENUE_VIEWERS:-200}
 PROFILE=${PROFILE:-1}
-PARTS=${PARTS:-"fanout venues api allocator"}
+PARTS=${PARTS:-"fanout venues api"}
 OUT=${OUT:-$ROOT/docs/bench}
 mkdir -p "$OUT"
 results="$OUT/results.jsonl"
@@ -249,45 +248,6 @@ if [[ $PROFILE == 1 ]]; then
       --protocol seatmap --urls "$edges" --server "edge=$edge_pids" --results "$results"
   done
 fi
-# ------------------------------------------------------------------ allocator A/B (PARTS=allocator)
-# The same binaries with jemalloc preloaded (LD_PRELOAD replaces glibc's malloc for Rust's System
-# allocator), side by side with the stack's own processes on the same Redis and NATS.
-jemalloc=${JEMALLOC:-/usr/lib/x86_64-linux-gnu/libjemalloc.so.2}
-if part allocator && [[ -f $jemalloc ]]; then
-  start_stack
-  extra=()
-  wait_http() { for _ in $(seq 1 100); do curl -sf "$1/health" >/dev/null && return 0; sleep 0.1; done; return 1; }
-  jb_port=$(free_port)
-  LD_PRELOAD=$jemalloc HOST=127.0.0.1 PORT=$jb_port SERVICE_ID=booking-jemalloc REDIS_URL="redis://127.0.0.1:$REDIS_PORT" \
-    NATS_URL="nats://127.0.0.1:$NATS_PORT" "$bin/booking-service" >"$run_dir/logs/booking-jemalloc.log" 2>&1 &
-  extra+=($!); jb_pid=$!
-  je_port=$(free_port 2)
-  for p in "$je_port" $((je_port + 1)); do
-    LD_PRELOAD=$jemalloc HOST=127.0.0.1 PORT=$p EDGE_ID="edge-jemalloc-$p" BOOKING_URL="$booking" \
-      NATS_URL="nats://127.0.0.1:$NATS_PORT" "$bin/edge-server" >"$run_dir/logs/edge-jemalloc-$p.log" 2>&1 &
-    extra+=($!)
-  done
-  je_pids="${extra[1]},${extra[2]}"
-  wait_http "http://127.0.0.1:$jb_port" && wait_http "http://127.0.0.1:$je_port" && wait_http "http://127.0.0.1:$((je_port + 1))"
-  for round in 1 2; do
-    for variant in glibc jemalloc; do
-      url=$booking pid=$booking_pid
-      [[ $variant == jemalloc ]] && url="http://127.0.0.1:$jb_port" pid=$jb_pid
-      say "allocator A/B, round $round: booking API on $variant"
-      "$seatbench" api --booking "$url" --concurrency "$API_CONCURRENCY" --seconds 6 --label "ab-api-$variant" \
-        --server "booking=$pid" --server "redis=$redis_pid" --results "$results"
-    done
-  done
-  for variant in glibc jemalloc; do
-    urls=$edges pids=$edge_pids
-    [[ $variant == jemalloc ]] && urls="ws://127.0.0.1:$je_port/ws,ws://127.0.0.1:$((je_port + 1))/ws" pids=$je_pids
-    say "allocator A/B: 5000 viewers, 10 changes/s, edges on $variant"
-    "$seatbench" fanout --booking "$booking" --viewers 5000 --phases 10x60,100x300 --label "ab-edge-$variant" \
-      --protocol seatmap --urls "$urls" --server "edge=$pids" --results "$results"
-  done
-  kill "${extra[@]}" 2>/dev/null; wait "${extra[@]}" 2>/dev/null || true
-fi
-
 part api || REDIS_POOLS=$first_pool
 for pool in ${REDIS_POOLS#"$first_pool"}; do
   start_stack REDIS_POOL="$pool"

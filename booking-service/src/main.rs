@@ -1,5 +1,9 @@
 use booking_service::{config, run, Config};
 
+/// jemalloc instead of glibc's malloc: see `docs/benchmarks.md` ("Where the API's time goes").
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     if !service_runner::handle_args("booking-service", env!("CARGO_PKG_VERSION"), config::HELP)? {

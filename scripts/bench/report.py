@@ -268,24 +268,6 @@ def api_tables(rows):
     return "\n".join(out)
 
 
-def allocator_table(rows):
-    ab = [r for r in rows if r.get("kind") in ("api", "fanout") and r["label"].startswith("ab-")]
-    if not ab:
-        return ""
-    body = []
-    for r in ab:
-        if r["kind"] == "api":
-            body.append([r["label"], "API, 64 connections", num(r["per_second"]) + " req/s",
-                         ms(r["latency"]["p99_ms"]), f"booking {r['cpu']['booking']['us_per_request']:.1f} µs/request"])
-        else:
-            body.append([r["label"], f"{num(r['ready'])} viewers, {r['rate']:g}/s",
-                         f"p50 {ms(r['latency']['p50_ms'])} ms", ms(r["latency"]["p99_ms"]),
-                         f"edge {r['cpu']['edge']['per_1000_deliveries_ms'] / 1000 * 1000:.1f} µs/delivery, "
-                         f"{r['memory']['edge']['idle_kib_per_connection']:.1f} KiB/idle connection"])
-    return ("### Allocator A/B: glibc malloc vs jemalloc (LD_PRELOAD), side by side on one stack\n\n" +
-            table(["run", "load", "throughput / p50", "p99 ms", "CPU"], body))
-
-
 def plot(by, sizes, rates, out_dir):
     try:
         import matplotlib
@@ -341,8 +323,7 @@ def main():
                      f"{machine['kernel']}; redis {machine['redis']}, nats-server {machine['nats']}, "
                      f"nginx {machine['nginx']}; fd limit {machine['fd_limit']}.\n")
     fan, by, sizes, rates = fanout_tables(rows)
-    parts += [targets_table(rows, by, sizes, rates), fan, venue_tables(rows), api_tables(rows),
-              allocator_table(rows)]
+    parts += [targets_table(rows, by, sizes, rates), fan, venue_tables(rows), api_tables(rows)]
     (out_dir / "tables.md").write_text("\n".join(p for p in parts if p))
     print(plot(by, sizes, rates, out_dir))
     print(f"tables: {out_dir / 'tables.md'}")
