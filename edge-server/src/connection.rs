@@ -22,12 +22,11 @@ use shared::ws::{
 use shared::{now_ms, ErrorCode, Token};
 use tokio::net::TcpStream;
 use tungstenite::error::{CapacityError, Error as WsError, ProtocolError};
-use tungstenite::protocol::frame::coding::CloseCode;
-use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig, WebSocketContext};
+use tungstenite::protocol::{Role, WebSocketConfig, WebSocketContext};
 use tungstenite::Message;
 
 use crate::hub::{ClientId, Resume, VenueHandle};
-use crate::wire::{ping_frame, text_frame, ClientSocket, Wire};
+use crate::wire::{close_frame, ping_frame, text_frame, ClientSocket, Wire};
 use crate::{Edge, MAX_READ_FRAME};
 
 /// A backlog the client has not read for this long means it is gone or hopelessly slow.
@@ -451,16 +450,9 @@ impl Connection {
         if let Some(venue) = self.watching.take() {
             venue.leave(self.client);
         }
-        if let Some((code, reason)) = ending {
-            let frame = CloseFrame {
-                code: CloseCode::from(code),
-                reason: reason.into(),
-            };
-            let mut wire = Wire(&self.socket);
-            if self.protocol.close(&mut wire, Some(frame)).is_ok() {
-                let _ = self.protocol.flush(&mut wire);
-            }
-        }
+        // Sealed first: the hub may still write updates until it handles the leave.
+        let close = ending.map(|(code, reason)| close_frame(code, reason));
+        self.socket.seal(close.as_ref());
         self.socket.drain(CLOSE_GRACE).await;
     }
 }

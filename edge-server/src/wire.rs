@@ -18,7 +18,7 @@ use bytes::Bytes;
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tungstenite::protocol::frame::coding::{Data, OpCode};
-use tungstenite::protocol::frame::FrameHeader;
+use tungstenite::protocol::frame::{CloseFrame, Frame, FrameHeader};
 
 /// An encoded server frame, ready for the socket (server frames are not masked, so the same
 /// bytes serve every client).
@@ -36,6 +36,19 @@ pub fn text_frame(text: &str) -> WireFrame {
         .format(text.len() as u64, &mut encoded)
         .expect("writing a frame header into a Vec cannot fail");
     encoded.extend_from_slice(text.as_bytes());
+    Bytes::from(encoded)
+}
+
+/// A close frame with `code` and `reason`.
+pub fn close_frame(code: u16, reason: &str) -> WireFrame {
+    let frame = Frame::close(Some(CloseFrame {
+        code: code.into(),
+        reason: reason.into(),
+    }));
+    let mut encoded = Vec::with_capacity(frame.len());
+    frame
+        .format(&mut encoded)
+        .expect("writing a frame into a Vec cannot fail");
     Bytes::from(encoded)
 }
 
@@ -76,6 +89,9 @@ struct Outbox {
     /// the venue again (and gets a fresh `VENUE_STATE`).
     lagged: bool,
     failed: bool,
+    /// The connection has ended (its close frame, if any, is the last thing queued): nothing
+    /// more is accepted, what is queued may still go out.
+    sealed: bool,
 }
 
 /// Frames written in one `writev`.
@@ -101,10 +117,32 @@ impl ClientSocket {
     /// `limit`, a backlog already holding that many frames refuses it (`Full`); replies, pings
     /// and full states pass `None` and are always queued.
     pub fn send(&self, frame: &WireFrame, limit: Option<usize>) -> Delivery {
-        let mut out = self.outbox();
-        if out.failed {
+        let out = self.outbox();
+        if out.failed || out.sealed {
             return Delivery::Gone;
         }
+        self.write_or_queue(out, frame, limit)
+    }
+
+    /// Sends `last` (a close frame, or nothing) as the connection's last frame: from then on
+    /// `send` refuses everything, so no update can follow the close, whoever sends it.
+    pub fn seal(&self, last: Option<&WireFrame>) {
+        let mut out = self.outbox();
+        if out.failed || out.sealed {
+            return;
+        }
+        out.sealed = true;
+        if let Some(last) = last {
+            self.write_or_queue(out, last, None);
+        }
+    }
+
+    fn write_or_queue(
+        &self,
+        mut out: MutexGuard<'_, Outbox>,
+        frame: &WireFrame,
+        limit: Option<usize>,
+    ) -> Delivery {
         if !out.frames.is_empty() {
             if limit.is_some_and(|limit| out.frames.len() >= limit) {
                 return Delivery::Full;
@@ -248,6 +286,30 @@ impl Write for Wire<'_> {
 mod tests {
     use super::*;
     use tokio::io::AsyncReadExt;
+
+    #[test]
+    fn a_close_frame_carries_its_code_and_reason() {
+        assert_eq!(
+            &close_frame(1001, "bye")[..],
+            &[0x88, 5, 0x03, 0xE9, b'b', b'y', b'e']
+        );
+    }
+
+    #[tokio::test]
+    async fn nothing_is_sent_after_the_seal() {
+        let (socket, mut reader) = pair().await;
+        socket.send(&text_frame("a"), None);
+        socket.seal(Some(&close_frame(1000, "")));
+        assert_eq!(socket.send(&text_frame("b"), None), Delivery::Gone);
+        socket.drain(Duration::from_secs(1)).await;
+        drop(socket);
+        let mut got = Vec::new();
+        reader.read_to_end(&mut got).await.unwrap();
+        assert_eq!(
+            got,
+            [&text_frame("a")[..], &close_frame(1000, "")[..]].concat()
+        );
+    }
 
     #[test]
     fn text_frames_are_final_unmasked_and_sized() {
