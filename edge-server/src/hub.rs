@@ -39,6 +39,8 @@ pub type ClientId = u64;
 
 /// Wait after a failed fetch, so a booking service that is down is not hammered.
 const FETCH_BACKOFF: Duration = Duration::from_millis(500);
+/// Most inputs handled before the updates they brought are written.
+const MAX_BATCH: usize = 64;
 /// How long one serialised `VENUE_STATE` is shared by joins at the same seq: its
 /// `server_time_ms` is at most this old.
 const STATE_REUSE: Duration = Duration::from_millis(250);
@@ -119,6 +121,7 @@ impl VenueHandle {
             room: Room::new(Instant::now()),
             joins: 0,
             state: None,
+            batch: Vec::new(),
         };
         if let Some(snapshot) = seed {
             hub.rebuild(snapshot, Mark::default());
@@ -213,6 +216,8 @@ struct VenueHub {
     joins: u64,
     /// The last `VENUE_STATE` frame: for (epoch, seq), serialised when.
     state: Option<(u64, u64, Instant, WireFrame)>,
+    /// Updates applied but not yet written: (seq, frame), in seq order (`flush_batch`).
+    batch: Vec<(u64, WireFrame)>,
 }
 
 impl VenueHub {
@@ -226,7 +231,18 @@ impl VenueHub {
         loop {
             tokio::select! {
                 input = inputs.recv() => match input {
-                    Some(input) => self.handle(input),
+                    Some(input) => {
+                        self.handle(input);
+                        // Whatever else is waiting is handled before anything is written: when
+                        // the hub falls behind, several updates go to each client in one write.
+                        for _ in 0..MAX_BATCH {
+                            match inputs.try_recv() {
+                                Ok(input) => self.handle(input),
+                                Err(_) => break,
+                            }
+                        }
+                        self.flush_batch();
+                    }
                     None => break,
                 },
                 _ = gap_check.tick() => self.catch_up(),
@@ -242,6 +258,11 @@ impl VenueHub {
     }
 
     fn handle(&mut self, input: HubInput) {
+        if !matches!(input, HubInput::Event(_)) {
+            // Anything else may write to clients itself (a join's VENUE_STATE, a rebuild):
+            // the updates before it go first.
+            self.flush_batch();
+        }
         match input {
             HubInput::Event(event) => {
                 self.metrics.events_received.inc();
@@ -385,7 +406,45 @@ impl VenueHub {
         self.metrics.events_fanned_out.inc();
         let frame = update_frame(event);
         self.recent.push(event.seq, frame.clone());
-        self.send_to_all(frame, event.seq);
+        self.batch.push((event.seq, frame));
+    }
+
+    /// Writes the updates applied since the last call: one write per client, of the same bytes
+    /// for every client (the frames back to back), or of their tail for a client that already
+    /// has the first ones.
+    fn flush_batch(&mut self) {
+        match self.batch.len() {
+            0 => return,
+            1 => {
+                let (seq, frame) = self.batch.pop().expect("one update");
+                self.send_to_all(frame, seq);
+                return;
+            }
+            _ => {}
+        }
+        let batch = std::mem::take(&mut self.batch);
+        let mut joined = Vec::with_capacity(batch.iter().map(|(_, f)| f.len()).sum());
+        let mut starts = Vec::with_capacity(batch.len());
+        for (_, frame) in &batch {
+            starts.push(joined.len());
+            joined.extend_from_slice(frame);
+        }
+        let joined = bytes::Bytes::from(joined);
+        let limit = Some(self.timing.client_queue);
+        let metrics = &self.metrics;
+        let mut delivered = 0;
+        self.clients.retain(|client, subscriber| {
+            let first = batch.partition_point(|(seq, _)| *seq <= subscriber.has_through);
+            if first == batch.len() {
+                return true;
+            }
+            let count = batch.len() - first;
+            let chunk = joined.slice(starts[first]..);
+            let kept = deliver(*client, subscriber, &chunk, count, limit, metrics);
+            delivered += if kept { count as u64 } else { 0 };
+            kept
+        });
+        metrics.deliveries.inc_by(delivered);
     }
 
     /// Writes `frame` to every client that does not have update `seq` yet (0: to all); see
@@ -398,7 +457,7 @@ impl VenueHub {
             if seq != 0 && seq <= subscriber.has_through {
                 return true;
             }
-            let kept = deliver(*client, subscriber, &frame, limit, metrics);
+            let kept = deliver(*client, subscriber, &frame, 1, limit, metrics);
             delivered += u64::from(kept);
             kept
         });
@@ -406,16 +465,18 @@ impl VenueHub {
     }
 }
 
-/// Writes `frame` to one subscriber; `false` when it must leave the venue: gone, or too far
-/// behind (then marked lagged, so its connection joins again and gets a fresh `VENUE_STATE`).
+/// Writes `chunk` (`messages` frames) to one subscriber; `false` when it must leave the venue:
+/// gone, or too far behind (then marked lagged, so its connection joins again and gets a fresh
+/// `VENUE_STATE`).
 fn deliver(
     client: ClientId,
     subscriber: &Subscriber,
-    frame: &WireFrame,
+    chunk: &WireFrame,
+    messages: usize,
     limit: Option<usize>,
     metrics: &Metrics,
 ) -> bool {
-    match subscriber.socket.send(frame, limit) {
+    match subscriber.socket.send_many(chunk, messages, limit) {
         Delivery::Written | Delivery::Queued => true,
         Delivery::Full => {
             metrics.slow_client_resyncs.inc();

@@ -81,8 +81,11 @@ pub struct ClientSocket {
 
 #[derive(Default)]
 struct Outbox {
-    /// Frames (the first possibly partly written: only its unsent tail is kept) in order.
-    frames: VecDeque<Bytes>,
+    /// Chunks of one or more frames, each with how many messages it holds (the first chunk
+    /// possibly partly written: only its unsent tail is kept), in order.
+    frames: VecDeque<(Bytes, usize)>,
+    /// Messages in `frames`.
+    messages: usize,
     /// When the backlog last went from empty to not empty.
     since: Option<Instant>,
     /// The hub stopped sending updates because the backlog was full: the connection must join
@@ -113,15 +116,20 @@ impl ClientSocket {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Writes `frame` now if nothing is queued and the kernel takes it, else queues it. With a
-    /// `limit`, a backlog already holding that many frames refuses it (`Full`); replies, pings
-    /// and full states pass `None` and are always queued.
+    /// Writes `frame` (one message) now if nothing is queued and the kernel takes it, else
+    /// queues it. With a `limit`, a backlog already holding that many messages refuses it
+    /// (`Full`); replies, pings and full states pass `None` and are always queued.
     pub fn send(&self, frame: &WireFrame, limit: Option<usize>) -> Delivery {
+        self.send_many(frame, 1, limit)
+    }
+
+    /// As `send`, for `chunk` holding `messages` whole frames back to back.
+    pub fn send_many(&self, chunk: &Bytes, messages: usize, limit: Option<usize>) -> Delivery {
         let out = self.outbox();
         if out.failed || out.sealed {
             return Delivery::Gone;
         }
-        self.write_or_queue(out, frame, limit)
+        self.write_or_queue(out, chunk, messages, limit)
     }
 
     /// Sends `last` (a close frame, or nothing) as the connection's last frame: from then on
@@ -133,21 +141,23 @@ impl ClientSocket {
         }
         out.sealed = true;
         if let Some(last) = last {
-            self.write_or_queue(out, last, None);
+            self.write_or_queue(out, last, 1, None);
         }
     }
 
     fn write_or_queue(
         &self,
         mut out: MutexGuard<'_, Outbox>,
-        frame: &WireFrame,
+        frame: &Bytes,
+        messages: usize,
         limit: Option<usize>,
     ) -> Delivery {
         if !out.frames.is_empty() {
-            if limit.is_some_and(|limit| out.frames.len() >= limit) {
+            if limit.is_some_and(|limit| out.messages >= limit) {
                 return Delivery::Full;
             }
-            out.frames.push_back(frame.clone());
+            out.frames.push_back((frame.clone(), messages));
+            out.messages += messages;
             return Delivery::Queued;
         }
         let rest = match self.stream.try_write(frame) {
@@ -161,7 +171,8 @@ impl ClientSocket {
                 return Delivery::Gone;
             }
         };
-        out.frames.push_back(rest);
+        out.frames.push_back((rest, messages));
+        out.messages += messages;
         out.since = Some(Instant::now());
         drop(out);
         self.attention.notify_one();
@@ -178,7 +189,7 @@ impl ClientSocket {
             let written = {
                 let mut slices = [IoSlice::new(&[]); WRITE_BATCH];
                 let mut count = 0;
-                for (slot, frame) in slices.iter_mut().zip(out.frames.iter()) {
+                for (slot, (frame, _)) in slices.iter_mut().zip(out.frames.iter()) {
                     *slot = IoSlice::new(frame);
                     count += 1;
                 }
@@ -197,9 +208,11 @@ impl ClientSocket {
                 }
             };
             while written > 0 {
-                let first = out.frames.front_mut().expect("wrote more than was queued");
+                let (first, messages) = out.frames.front_mut().expect("wrote more than was queued");
                 if written >= first.len() {
                     written -= first.len();
+                    let messages = *messages;
+                    out.messages -= messages;
                     out.frames.pop_front();
                 } else {
                     *first = first.slice(written..);

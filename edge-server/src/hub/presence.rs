@@ -81,7 +81,7 @@ impl VenueHub {
                     _ => metrics.queue_places_sent.inc(),
                 };
                 let frame = text_frame(&message.to_json());
-                deliver(*client, subscriber, &frame, limit, metrics)
+                deliver(*client, subscriber, &frame, 1, limit, metrics)
             });
         }
         // Clients that joined while this report was out are reported now.

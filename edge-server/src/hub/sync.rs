@@ -85,6 +85,7 @@ impl VenueHub {
         if impossible.is_empty() {
             return;
         }
+        self.flush_batch();
         let state = self.state_frame();
         for client in impossible {
             if let Some(subscriber) = self.clients.get_mut(&client) {
@@ -100,6 +101,7 @@ impl VenueHub {
     /// with a fresh `VENUE_STATE`. Buffered events past the snapshot are part of that state and
     /// are not sent again as updates.
     pub(super) fn rebuild(&mut self, snapshot: VenueSnapshot, mark: Mark) {
+        self.flush_batch();
         let (from_epoch, from, to) = (self.mirror.epoch(), self.mirror.seq(), snapshot.seq);
         let Some(rebuilt) = self.mirror.reset_to(snapshot, mark, Instant::now()) else {
             return;
