@@ -44,6 +44,12 @@ const POLICY: u16 = 1008;
 const TOO_BIG: u16 = 1009;
 /// The read buffer starts this small; a seat command is a few hundred bytes.
 const READ_BUFFER: usize = 512;
+/// Messages handled per read pass before the connection looks at its other duties (and lets
+/// other tasks run): a client that sends without pause must not hold a worker thread.
+const MESSAGES_PER_PASS: usize = 16;
+/// While this much is waiting for the client to read, nothing more is read from it: answers
+/// (pongs, errors) to a client that sends but does not read cannot pile up.
+const READ_PAUSE_BACKLOG: usize = 64 * 1024;
 
 /// Why the connection ends: a close frame to send, or none (the socket is gone or the client
 /// closed first, and tungstenite answered its close).
@@ -67,6 +73,7 @@ pub async fn serve(stream: TcpStream, read_ahead: Vec<u8>, edge: Arc<Edge>, ip: 
         watching: None,
         started: false,
         lags: Vec::new(),
+        rejoin: false,
         last_heard: Instant::now(),
         edge,
     };
@@ -206,6 +213,8 @@ struct Connection {
     started: bool,
     /// When the hub resynchronised this client lately.
     lags: Vec<Instant>,
+    /// The hub dropped the client as lagging: join again once the backlog is written.
+    rejoin: bool,
     last_heard: Instant,
 }
 
@@ -225,34 +234,32 @@ impl Connection {
         let ping_every = self.edge.config.ping_interval;
         let mut ping =
             tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+        // Frames that came with the handshake are already read.
+        if let Err(ending) = self.read_frames().await {
+            return ending;
+        }
         loop {
             let backlog = self.socket.has_backlog();
+            if self.rejoin && !backlog {
+                self.rejoin = false;
+                if let Some(venue) = self.watching.take() {
+                    if let Err(ending) = self.watch(venue, None).await {
+                        return ending;
+                    }
+                }
+            }
+            let reading = self.socket.backlog_bytes() < READ_PAUSE_BACKLOG;
             tokio::select! {
                 biased;
                 _ = shutdown.changed() => return Some((GOING_AWAY, "edge shutting down; reconnect")),
                 _ = self.socket.attention() => {
+                    if self.socket.has_failed() {
+                        return None;
+                    }
                     if self.socket.take_lagged() {
-                        if let Err(ending) = self.rejoin_after_lag().await {
+                        if let Err(ending) = self.lagged() {
                             return ending;
                         }
-                    }
-                }
-                writable = self.socket.writable(), if backlog => {
-                    if writable.is_err() || self.socket.flush().is_err() {
-                        return None;
-                    }
-                }
-                readable = self.socket.readable() => {
-                    if readable.is_err() {
-                        return None;
-                    }
-                    if let Err(ending) = self.read_frames().await {
-                        return ending;
-                    }
-                }
-                _ = &mut grace, if !self.started => {
-                    if let Err(ending) = self.start_updates().await {
-                        return ending;
                     }
                 }
                 _ = ping.tick() => {
@@ -268,13 +275,31 @@ impl Connection {
                     }
                     self.socket.send(&ping_frame(), None);
                 }
+                writable = self.socket.writable(), if backlog => {
+                    if writable.is_err() || self.socket.flush().is_err() {
+                        return None;
+                    }
+                }
+                readable = self.socket.readable(), if reading => {
+                    if readable.is_err() {
+                        return None;
+                    }
+                    if let Err(ending) = self.read_frames().await {
+                        return ending;
+                    }
+                }
+                _ = &mut grace, if !self.started => {
+                    if let Err(ending) = self.start_updates().await {
+                        return ending;
+                    }
+                }
             }
         }
     }
 
-    /// Reads and handles every whole message the socket has now.
+    /// Reads and handles the whole messages the socket has now (at most `MESSAGES_PER_PASS`).
     async fn read_frames(&mut self) -> Result<(), Ending> {
-        loop {
+        for _ in 0..MESSAGES_PER_PASS {
             let read = self.protocol.read(&mut Wire(&self.socket));
             let message = match read {
                 Ok(message) => message,
@@ -292,16 +317,21 @@ impl Connection {
                         "binary frames are not accepted; send JSON text frames",
                     ));
                 }
-                // tungstenite queued the answer to a close; it goes out as the connection ends.
-                Message::Close(_) => {
-                    let _ = self.protocol.flush(&mut Wire(&self.socket));
-                    return Err(None);
+                // The answer to a close is sent as the socket is sealed (`finish`), so no update
+                // can follow it.
+                Message::Close(frame) => {
+                    let code = frame
+                        .map(|f| u16::from(f.code))
+                        .filter(|code| !matches!(code, 1005 | 1006 | 1015))
+                        .unwrap_or(1000);
+                    return Err(Some((code, "")));
                 }
                 Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
             }
             // Answers to pings go out in order with everything else.
             let _ = self.protocol.flush(&mut Wire(&self.socket));
         }
+        Ok(())
     }
 
     /// A frame that could not be read: the socket failed, or the client broke the protocol.
@@ -321,9 +351,11 @@ impl Connection {
                 ));
                 Some((TOO_BIG, "frame too large"))
             }
-            WsError::Protocol(ProtocolError::UnmaskedFrameFromClient)
-            | WsError::Protocol(_)
-            | WsError::Utf8(_) => {
+            WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+                tracing::debug!(client = self.client, "client left without a close frame");
+                None
+            }
+            WsError::Protocol(_) | WsError::Utf8(_) => {
                 self.edge.metrics.bad_frames.inc();
                 tracing::info!(client = self.client, %error, "WebSocket protocol error; closing");
                 None
@@ -423,9 +455,9 @@ impl Connection {
         Ok(())
     }
 
-    /// The hub dropped the client for being too far behind: join again (a fresh `VENUE_STATE`
-    /// follows what it had), unless it keeps happening.
-    async fn rejoin_after_lag(&mut self) -> Result<(), Ending> {
+    /// The hub dropped the client for being too far behind: it joins again once its backlog is
+    /// written (a fresh `VENUE_STATE` follows what it had), unless it keeps happening.
+    fn lagged(&mut self) -> Result<(), Ending> {
         let now = Instant::now();
         self.lags.retain(|at| now.duration_since(*at) < LAG_WINDOW);
         self.lags.push(now);
@@ -434,10 +466,8 @@ impl Connection {
             tracing::info!(client = self.client, "client too slow; disconnecting");
             return Err(Some((POLICY, "too slow to keep up")));
         }
-        match self.watching.take() {
-            Some(venue) => self.watch(venue, None).await,
-            None => Ok(()),
-        }
+        self.rejoin = true;
+        Ok(())
     }
 
     fn reply(&self, message: &ServerMessage) {

@@ -57,6 +57,8 @@ enum HubInput {
     Join {
         client: ClientId,
         socket: Arc<ClientSocket>,
+        /// The socket's subscription for this join (`ClientSocket::subscribe`).
+        token: u64,
         /// The authority key of the client's identity.
         owner: Arc<str>,
         resume: Option<Resume>,
@@ -151,11 +153,14 @@ impl VenueHandle {
         resume: Option<Resume>,
     ) -> bool {
         let (reply, joined) = oneshot::channel();
+        // From here on, a venue this socket watched before cannot write to it.
+        let token = socket.subscribe();
         let sent = self
             .mailbox
             .send(HubInput::Join {
                 client,
                 socket,
+                token,
                 owner,
                 resume,
                 reply,
@@ -182,6 +187,8 @@ impl VenueHandle {
 /// resumed from further than this edge has got so far).
 struct Subscriber {
     socket: Arc<ClientSocket>,
+    /// The socket's subscription this hub writes under.
+    token: u64,
     /// The authority key of its identity: what the waiting room knows it by.
     owner: Arc<str>,
     /// When it joined, counted per hub: newcomers are reported (and queued) in this order.
@@ -273,11 +280,12 @@ impl VenueHub {
             HubInput::Join {
                 client,
                 socket,
+                token,
                 owner,
                 resume,
                 reply,
             } => {
-                self.join(client, socket, owner, resume);
+                self.join(client, socket, token, owner, resume);
                 let _ = reply.send(());
                 self.room.newcomer();
                 self.report_presence();
@@ -333,6 +341,7 @@ impl VenueHub {
         &mut self,
         client: ClientId,
         socket: Arc<ClientSocket>,
+        token: u64,
         owner: Arc<str>,
         resume: Option<Resume>,
     ) {
@@ -366,11 +375,11 @@ impl VenueHub {
         match missed {
             Some(frames) => {
                 for frame in &frames {
-                    socket.send(frame, None);
+                    socket.send_as(token, frame, 1, None);
                 }
             }
             None if self.mirror.is_ready() => {
-                socket.send(&self.state_frame(), None);
+                socket.send_as(token, &self.state_frame(), 1, None);
             }
             None => {} // the first snapshot brings its VENUE_STATE
         }
@@ -379,6 +388,7 @@ impl VenueHub {
             client,
             Subscriber {
                 socket,
+                token,
                 owner,
                 joined: self.joins,
                 standing: Standing::default(),
@@ -476,12 +486,15 @@ fn deliver(
     limit: Option<usize>,
     metrics: &Metrics,
 ) -> bool {
-    match subscriber.socket.send_many(chunk, messages, limit) {
+    match subscriber
+        .socket
+        .send_as(subscriber.token, chunk, messages, limit)
+    {
         Delivery::Written | Delivery::Queued => true,
         Delivery::Full => {
             metrics.slow_client_resyncs.inc();
             tracing::info!(client, "client too far behind; it will be resynchronised");
-            subscriber.socket.mark_lagged();
+            subscriber.socket.mark_lagged(subscriber.token);
             false
         }
         Delivery::Gone => false,

@@ -100,6 +100,9 @@ async fn upgrade(
         )
             .into_response();
     }
+    if request.method() != axum::http::Method::GET {
+        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+    }
     let accept = match websocket_accept(&headers) {
         Ok(accept) => accept,
         Err(refusal) => return refusal,

@@ -86,7 +86,12 @@ struct Outbox {
     frames: VecDeque<(Bytes, usize)>,
     /// Messages in `frames`.
     messages: usize,
-    /// When the backlog last went from empty to not empty.
+    /// Bytes in `frames`.
+    bytes: usize,
+    /// The current venue subscription: a hub writes only with the token it joined with, so a
+    /// hub the client left cannot write to it any more, even before it handles the leave.
+    subscription: u64,
+    /// When the backlog last went from empty to not empty, or last moved.
     since: Option<Instant>,
     /// The hub stopped sending updates because the backlog was full: the connection must join
     /// the venue again (and gets a fresh `VENUE_STATE`).
@@ -123,13 +128,37 @@ impl ClientSocket {
         self.send_many(frame, 1, limit)
     }
 
-    /// As `send`, for `chunk` holding `messages` whole frames back to back.
-    pub fn send_many(&self, chunk: &Bytes, messages: usize, limit: Option<usize>) -> Delivery {
+    /// A venue's write of `chunk` (`messages` whole frames back to back) under subscription
+    /// `token`: `Gone` once the client has moved on to another subscription. Otherwise as `send`.
+    pub fn send_as(
+        &self,
+        token: u64,
+        chunk: &Bytes,
+        messages: usize,
+        limit: Option<usize>,
+    ) -> Delivery {
+        let out = self.outbox();
+        if out.failed || out.sealed || out.subscription != token {
+            return Delivery::Gone;
+        }
+        self.write_or_queue(out, chunk, messages, limit)
+    }
+
+    fn send_many(&self, chunk: &Bytes, messages: usize, limit: Option<usize>) -> Delivery {
         let out = self.outbox();
         if out.failed || out.sealed {
             return Delivery::Gone;
         }
         self.write_or_queue(out, chunk, messages, limit)
+    }
+
+    /// Starts a new venue subscription and returns its token: writes under the previous one are
+    /// refused from now on, and a lag it flagged is forgotten.
+    pub fn subscribe(&self) -> u64 {
+        let mut out = self.outbox();
+        out.subscription += 1;
+        out.lagged = false;
+        out.subscription
     }
 
     /// Sends `last` (a close frame, or nothing) as the connection's last frame: from then on
@@ -158,6 +187,7 @@ impl ClientSocket {
             }
             out.frames.push_back((frame.clone(), messages));
             out.messages += messages;
+            out.bytes += frame.len();
             return Delivery::Queued;
         }
         let rest = match self.stream.try_write(frame) {
@@ -171,6 +201,7 @@ impl ClientSocket {
                 return Delivery::Gone;
             }
         };
+        out.bytes += rest.len();
         out.frames.push_back((rest, messages));
         out.messages += messages;
         out.since = Some(Instant::now());
@@ -207,6 +238,8 @@ impl ClientSocket {
                     return Err(e);
                 }
             };
+            out.bytes -= written;
+            out.since = Some(Instant::now());
             while written > 0 {
                 let (first, messages) = out.frames.front_mut().expect("wrote more than was queued");
                 if written >= first.len() {
@@ -228,17 +261,32 @@ impl ClientSocket {
         !self.outbox().frames.is_empty()
     }
 
-    /// How long the backlog has been waiting for the client to read.
+    /// Bytes waiting for the client to read.
+    pub fn backlog_bytes(&self) -> usize {
+        self.outbox().bytes
+    }
+
+    /// Whether a write failed (the connection should end).
+    pub fn has_failed(&self) -> bool {
+        self.outbox().failed
+    }
+
+    /// How long the client has read nothing of its backlog.
     pub fn backlog_age(&self) -> Duration {
         self.outbox()
             .since
             .map_or(Duration::ZERO, |since| since.elapsed())
     }
 
-    /// The hub dropped this client for being too far behind; the connection joins again.
-    pub fn mark_lagged(&self) {
-        self.outbox().lagged = true;
-        self.attention.notify_one();
+    /// The hub of subscription `token` dropped this client for being too far behind; the
+    /// connection joins again (once the backlog is written).
+    pub fn mark_lagged(&self, token: u64) {
+        let mut out = self.outbox();
+        if out.subscription == token {
+            out.lagged = true;
+            drop(out);
+            self.attention.notify_one();
+        }
     }
 
     /// Whether the hub dropped the client since the last call.

@@ -90,7 +90,8 @@ impl VenueHub {
         for client in impossible {
             if let Some(subscriber) = self.clients.get_mut(&client) {
                 subscriber.has_through = 0;
-                if subscriber.socket.send(&state, None) == Delivery::Gone {
+                let sent = subscriber.socket.send_as(subscriber.token, &state, 1, None);
+                if sent == Delivery::Gone {
                     self.clients.remove(&client);
                 }
             }
