@@ -93,18 +93,7 @@ if ! have websocat; then
 fi
 export PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin"
 
-taken=" "
-free_port() { # a free loopback port (and, with an argument n, n consecutive ones)
-  # Below Linux's ephemeral range (32768+), so no outgoing connection can take it meanwhile.
-  local n=${1:-1} p i ok
-  while :; do
-    p=$((20000 + RANDOM % 12000)); ok=1
-    for ((i = 0; i < n; i++)); do
-      if [[ $taken == *" $((p + i)) "* ]] || (exec 3<>"/dev/tcp/127.0.0.1/$((p + i))") 2>/dev/null; then ok=0; break; fi
-    done
-    if ((ok)); then for ((i = 0; i < n; i++)); do taken+="$((p + i)) "; done; echo "$p"; return; fi
-  done
-}
+source scripts/free-port.sh
 start_pid=
 # ./start.sh in the background with the current environment; returns once it says the stack is up.
 start_stack() {

@@ -83,17 +83,7 @@ seatbench="$bin/seatbench"
 TOKEN_SECRET=${TOKEN_SECRET:-$(od -vAn -N32 -tx1 /dev/urandom | tr -d ' \n')}
 export TOKEN_SECRET LIMIT_SEAT_PER_SEC=1000000 LIMIT_SEAT_BURST=1000000 \
   LIMIT_WS_PER_SEC=1000000 LIMIT_WS_BURST=1000000 LIMIT_WS_CONN=65535  # nginx: limit_conn must be < 65536
-taken=" "
-free_port() { # a free loopback port below the ephemeral range (with an argument n: n consecutive)
-  local n=${1:-1} p i ok
-  while :; do
-    p=$((20000 + RANDOM % 12000)); ok=1
-    for ((i = 0; i < n; i++)); do
-      if [[ $taken == *" $((p + i)) "* ]] || (exec 3<>"/dev/tcp/127.0.0.1/$((p + i))") 2>/dev/null; then ok=0; break; fi
-    done
-    if ((ok)); then for ((i = 0; i < n; i++)); do taken+="$((p + i)) "; done; echo "$p"; return; fi
-  done
-}
+source scripts/free-port.sh
 export ADMIN_TOKEN="bench-$RANDOM$RANDOM" BIN_DIR="$bin" RUST_LOG=warn EDGES=2 \
   USER_RATE_LIMIT=100000 HOLD_SECONDS=3600 \
   HTTP_PORT=${HTTP_PORT:-$(free_port)} EDGE_BASE_PORT=${EDGE_BASE_PORT:-$(free_port 2)} \

@@ -278,7 +278,7 @@ async fn a_second_booking_service_takes_the_relay_over_when_the_first_dies() {
     )
     .await;
     let other = Api::new(second.base_url());
-    support::wait_until_healthy(&other).await;
+    other.wait_healthy(Duration::from_secs(10)).await;
     assert_eq!(stack.api.seat("select", "A1", &token()).await.code(), "OK");
     assert_eq!(other.seat("select", "A2", &token()).await.code(), "OK");
     assert!(stack.events.wait_for_count(2, Duration::from_secs(3)).await);

@@ -239,8 +239,8 @@ impl Connection {
             return ending;
         }
         loop {
-            let backlog = self.socket.has_backlog();
-            if self.rejoin && !backlog {
+            let backlog = self.socket.backlog_bytes();
+            if self.rejoin && backlog == 0 {
                 self.rejoin = false;
                 if let Some(venue) = self.watching.take() {
                     if let Err(ending) = self.watch(venue, None).await {
@@ -248,7 +248,7 @@ impl Connection {
                     }
                 }
             }
-            let reading = self.socket.backlog_bytes() < READ_PAUSE_BACKLOG;
+            let reading = backlog < READ_PAUSE_BACKLOG;
             tokio::select! {
                 biased;
                 _ = shutdown.changed() => return Some((GOING_AWAY, "edge shutting down; reconnect")),
@@ -275,7 +275,7 @@ impl Connection {
                     }
                     self.socket.send(&ping_frame(), None);
                 }
-                writable = self.socket.writable(), if backlog => {
+                writable = self.socket.writable(), if backlog > 0 => {
                     if writable.is_err() || self.socket.flush().is_err() {
                         return None;
                     }

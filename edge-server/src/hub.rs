@@ -423,55 +423,45 @@ impl VenueHub {
     /// for every client (the frames back to back), or of their tail for a client that already
     /// has the first ones.
     fn flush_batch(&mut self) {
-        match self.batch.len() {
-            0 => return,
-            1 => {
-                let (seq, frame) = self.batch.pop().expect("one update");
-                self.send_to_all(frame, seq);
-                return;
+        if self.batch.is_empty() {
+            return;
+        }
+        let mut batch = std::mem::take(&mut self.batch);
+        let joined = match batch.as_slice() {
+            [(_, frame)] => frame.clone(),
+            frames => {
+                let mut joined = Vec::with_capacity(frames.iter().map(|(_, f)| f.len()).sum());
+                for (_, frame) in frames {
+                    joined.extend_from_slice(frame);
+                }
+                WireFrame::from(joined)
             }
-            _ => {}
-        }
-        let batch = std::mem::take(&mut self.batch);
-        let mut joined = Vec::with_capacity(batch.iter().map(|(_, f)| f.len()).sum());
-        let mut starts = Vec::with_capacity(batch.len());
-        for (_, frame) in &batch {
-            starts.push(joined.len());
-            joined.extend_from_slice(frame);
-        }
-        let joined = bytes::Bytes::from(joined);
+        };
         let limit = Some(self.timing.client_queue);
         let metrics = &self.metrics;
         let mut delivered = 0;
         self.clients.retain(|client, subscriber| {
             let first = batch.partition_point(|(seq, _)| *seq <= subscriber.has_through);
-            if first == batch.len() {
+            let count = batch.len() - first;
+            if count == 0 {
                 return true;
             }
-            let count = batch.len() - first;
-            let chunk = joined.slice(starts[first]..);
+            let skipped: usize = batch[..first].iter().map(|(_, f)| f.len()).sum();
+            let chunk = joined.slice(skipped..);
             let kept = deliver(*client, subscriber, &chunk, count, limit, metrics);
             delivered += if kept { count as u64 } else { 0 };
             kept
         });
         metrics.deliveries.inc_by(delivered);
+        batch.clear();
+        self.batch = batch; // keeps its capacity for the next batch
     }
 
-    /// Writes `frame` to every client that does not have update `seq` yet (0: to all); see
-    /// `deliver`. A full state (`seq` 0) is never refused for a full backlog.
-    fn send_to_all(&mut self, frame: WireFrame, seq: u64) {
-        let limit = (seq != 0).then_some(self.timing.client_queue);
+    /// Writes a full state to every client (never refused for a full backlog); see `deliver`.
+    fn send_state_to_all(&mut self, state: WireFrame) {
         let metrics = &self.metrics;
-        let mut delivered = 0;
-        self.clients.retain(|client, subscriber| {
-            if seq != 0 && seq <= subscriber.has_through {
-                return true;
-            }
-            let kept = deliver(*client, subscriber, &frame, 1, limit, metrics);
-            delivered += u64::from(kept);
-            kept
-        });
-        metrics.deliveries.inc_by(delivered);
+        self.clients
+            .retain(|client, subscriber| deliver(*client, subscriber, &state, 1, None, metrics));
     }
 }
 

@@ -125,7 +125,11 @@ impl ClientSocket {
     /// queues it. With a `limit`, a backlog already holding that many messages refuses it
     /// (`Full`); replies, pings and full states pass `None` and are always queued.
     pub fn send(&self, frame: &WireFrame, limit: Option<usize>) -> Delivery {
-        self.send_many(frame, 1, limit)
+        let out = self.outbox();
+        if out.failed || out.sealed {
+            return Delivery::Gone;
+        }
+        self.write_or_queue(out, frame, 1, limit)
     }
 
     /// A venue's write of `chunk` (`messages` whole frames back to back) under subscription
@@ -139,14 +143,6 @@ impl ClientSocket {
     ) -> Delivery {
         let out = self.outbox();
         if out.failed || out.sealed || out.subscription != token {
-            return Delivery::Gone;
-        }
-        self.write_or_queue(out, chunk, messages, limit)
-    }
-
-    fn send_many(&self, chunk: &Bytes, messages: usize, limit: Option<usize>) -> Delivery {
-        let out = self.outbox();
-        if out.failed || out.sealed {
             return Delivery::Gone;
         }
         self.write_or_queue(out, chunk, messages, limit)
@@ -255,10 +251,6 @@ impl ClientSocket {
         }
         out.since = None;
         Ok(true)
-    }
-
-    pub fn has_backlog(&self) -> bool {
-        !self.outbox().frames.is_empty()
     }
 
     /// Bytes waiting for the client to read.
@@ -408,7 +400,7 @@ mod tests {
             }
         }
         assert!(full, "the backlog never filled");
-        assert!(socket.has_backlog());
+        assert!(socket.backlog_bytes() > 0);
         // A reply is never refused.
         let reply = text_frame("reply");
         assert_eq!(socket.send(&reply, None), Delivery::Queued);
@@ -420,7 +412,7 @@ mod tests {
             got
         });
         socket.drain(Duration::from_secs(10)).await;
-        assert!(!socket.has_backlog());
+        assert_eq!(socket.backlog_bytes(), 0);
         assert_eq!(reading.await.unwrap(), sent, "bytes lost or reordered");
     }
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use futures_util::StreamExt;
 use serde_json::Value;
-use testkit::{token, Api, NatsCluster, RedisCluster, ServiceProcess};
+use testkit::{seats_of, token, Api, NatsCluster, RedisCluster, ServiceProcess};
 use tokio_tungstenite::tungstenite::Message;
 
 const EDGE_BINARY: &str = env!("CARGO_BIN_EXE_edge-server");
@@ -33,41 +33,12 @@ async fn booking_service(vars: &[(&str, String)]) -> Api {
         config,
         std::future::pending(),
     ));
-    wait_healthy(&api).await;
+    api.wait_healthy(Duration::from_secs(20)).await;
     api
-}
-
-async fn wait_healthy(api: &Api) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while api.get("/health").await.status != 200 {
-        assert!(
-            Instant::now() < deadline,
-            "{} never became healthy",
-            api.base
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Seat id -> (status, held_by) as one viewer sees it, applied from its WebSocket.
 type View = Arc<Mutex<(u64, HashMap<String, (u64, Value)>)>>;
-
-fn seats_of(seats: &Value) -> HashMap<String, (u64, Value)> {
-    seats
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s["id"].as_str().unwrap().to_owned(),
-                (
-                    s["status"].as_u64().unwrap(),
-                    s.get("held_by").cloned().unwrap_or(Value::Null),
-                ),
-            )
-        })
-        .collect()
-}
 
 async fn viewer(url: String) -> View {
     let (mut socket, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
@@ -159,7 +130,9 @@ async fn two_booking_services_on_redis_and_nats_clusters_sell_each_seat_once() {
             ],
         )
         .await;
-        wait_healthy(&Api::new(edge.base_url())).await;
+        Api::new(edge.base_url())
+            .wait_healthy(Duration::from_secs(20))
+            .await;
         edges.push(edge);
     }
     let mut views = Vec::new();

@@ -466,11 +466,8 @@ async fn a_ten_thousand_seat_venue_reaches_every_joining_viewer_and_its_updates_
     // Forty viewers join at once, over two edges: each gets the whole venue (431 KB).
     let viewers = join_all((0..40).map(|i| WsClient::ready_owned(backend.ws_url(i % 2)))).await;
     for viewer in &viewers {
-        let view = viewer.view.lock().unwrap();
-        let state = view
-            .messages
-            .iter()
-            .find_map(|m| match m {
+        let state = viewer
+            .last(|m| match m {
                 ServerMessage::VenueState(state) => Some(state.clone()),
                 _ => None,
             })

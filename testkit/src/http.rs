@@ -1,5 +1,8 @@
 //! A small client for the booking service's HTTP API.
 
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
 use serde_json::{json, Value};
 
 /// Talks to one booking service.
@@ -89,10 +92,41 @@ impl Api {
         Self::answer(response).await
     }
 
+    /// Waits until the service's `/health` answers 200; fails the test after `within`.
+    pub async fn wait_healthy(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        while self.get("/health").await.status != 200 {
+            assert!(
+                Instant::now() < deadline,
+                "{} never became healthy",
+                self.base
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn answer(response: reqwest::Response) -> Answer {
         let status = response.status().as_u16();
         let text = response.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
         Answer { status, body }
     }
+}
+
+/// Seat id -> (status, held_by) from a `seats` array (a snapshot's or a `VENUE_STATE`'s).
+pub fn seats_of(seats: &Value) -> HashMap<String, (u64, Value)> {
+    seats
+        .as_array()
+        .expect("a seats array")
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().expect("a seat id").to_owned(),
+                (
+                    s["status"].as_u64().expect("a seat status"),
+                    s.get("held_by").cloned().unwrap_or(Value::Null),
+                ),
+            )
+        })
+        .collect()
 }

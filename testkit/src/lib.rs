@@ -8,7 +8,7 @@ pub mod process;
 
 pub use cluster::{NatsCluster, RedisCluster};
 pub use events::EventLog;
-pub use http::Api;
+pub use http::{seats_of, Api};
 pub use process::{free_port, NatsServer, RedisServer, ServiceProcess};
 
 /// The `TOKEN_SECRET` of this test run: one per test process, handed to every service it starts.

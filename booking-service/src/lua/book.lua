@@ -5,14 +5,8 @@ local lock, state, holds, counts = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local out = {seq = KEYS[5], epoch = KEYS[6], events = KEYS[7], venue = ARGV[4], max_len = ARGV[5]}
 local seat, owner, user_id = ARGV[1], ARGV[2], ARGV[3]
 
-local kind, holder = split_lock(redis.call('GET', lock))
-if kind == 'b' then return {'SEAT_BOOKED'} end
-if kind ~= 'h' or holder ~= owner then
-  -- Your own hold is yours to book or release even after your pass ended; anything else
-  -- needs a pass while the waiting room is on.
-  if not admitted(KEYS[8], owner, ARGV[6]) then return {'NOT_ADMITTED'} end
-  return {'NOT_HOLDER', kind == 'h' and 'other' or ''}
-end
+local refused = refuse_unless_holder(lock, owner, KEYS[8], ARGV[6])
+if refused then return refused end
 
 redis.call('SET', lock, 'b|' .. owner)
 redis.call('HSET', state, seat, 'b|' .. user_id .. '||' .. owner)

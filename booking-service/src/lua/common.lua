@@ -82,3 +82,14 @@ local function admitted(shoppers, owner, waiting_room)
   local pass = redis.call('ZSCORE', shoppers, owner)
   return pass ~= false and pass ~= nil and tonumber(pass) > now_ms()
 end
+
+-- Book and release act only on the caller's own hold: nil when `lock` is that hold, else the
+-- refusal. Your own hold is yours to book or release even after your pass ended; anything else
+-- needs a pass while the waiting room is on.
+local function refuse_unless_holder(lock, owner, shoppers, waiting_room)
+  local kind, holder = split_lock(redis.call('GET', lock))
+  if kind == 'b' then return {'SEAT_BOOKED'} end
+  if kind == 'h' and holder == owner then return nil end
+  if not admitted(shoppers, owner, waiting_room) then return {'NOT_ADMITTED'} end
+  return {'NOT_HOLDER', kind == 'h' and 'other' or ''}
+end

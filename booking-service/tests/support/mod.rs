@@ -73,16 +73,3 @@ impl Stack {
             .unwrap()
     }
 }
-
-/// Waits until a service's `/health` answers 200.
-pub async fn wait_until_healthy(api: &Api) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while api.get("/health").await.status != 200 {
-        assert!(
-            Instant::now() < deadline,
-            "{} never became healthy",
-            api.base
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}

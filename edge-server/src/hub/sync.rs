@@ -6,10 +6,9 @@ use std::time::Instant;
 
 use shared::api::VenueSnapshot;
 
-use super::{update_frame, ClientId, HubInput, VenueHub, FETCH_BACKOFF};
+use super::{deliver, update_frame, HubInput, Subscriber, VenueHub, FETCH_BACKOFF};
 use crate::booking::{Fetch, Fetched};
 use crate::mirror::Mark;
-use crate::wire::Delivery;
 
 impl VenueHub {
     /// Fetches in the background; the answer comes back as `HubInput::Fetched`.
@@ -76,26 +75,21 @@ impl VenueHub {
     /// A client that resumed from a seq the venue has not reached (in this epoch) has a view
     /// this edge cannot continue: it gets the full state.
     fn settle_resumes_from_the_future(&mut self, generation: u64, venue_seq: u64) {
-        let impossible: Vec<ClientId> = self
-            .clients
-            .iter()
-            .filter(|(_, s)| s.has_through > venue_seq && s.joined_at_generation < generation)
-            .map(|(id, _)| *id)
-            .collect();
-        if impossible.is_empty() {
+        let impossible =
+            |s: &Subscriber| s.has_through > venue_seq && s.joined_at_generation < generation;
+        if !self.clients.values().any(impossible) {
             return;
         }
         self.flush_batch();
         let state = self.state_frame();
-        for client in impossible {
-            if let Some(subscriber) = self.clients.get_mut(&client) {
-                subscriber.has_through = 0;
-                let sent = subscriber.socket.send_as(subscriber.token, &state, 1, None);
-                if sent == Delivery::Gone {
-                    self.clients.remove(&client);
-                }
+        let metrics = &self.metrics;
+        self.clients.retain(|client, subscriber| {
+            if !impossible(subscriber) {
+                return true;
             }
-        }
+            subscriber.has_through = 0;
+            deliver(*client, subscriber, &state, 1, None, metrics)
+        });
     }
 
     /// Rebuilds from a newer snapshot (or one of another epoch) and resynchronises every client
@@ -130,7 +124,7 @@ impl VenueHub {
             for subscriber in self.clients.values_mut() {
                 subscriber.has_through = 0;
             }
-            self.send_to_all(state, 0);
+            self.send_state_to_all(state);
         }
     }
 }

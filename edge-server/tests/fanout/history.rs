@@ -174,17 +174,10 @@ async fn when_redis_loses_everything_every_viewer_shows_the_new_epoch_within_3_s
     assert_eq!(backend.api.seat("select", "C3", &token).await.code(), "OK");
     assert_all_converge(&backend, &viewers, Duration::from_secs(2)).await;
     for viewer in &viewers {
-        let last_state = viewer
-            .view
-            .lock()
-            .unwrap()
-            .messages
-            .iter()
-            .rev()
-            .find_map(|m| match m {
-                ServerMessage::VenueState(s) => Some((s.epoch, s.seq)),
-                _ => None,
-            });
+        let last_state = viewer.last(|m| match m {
+            ServerMessage::VenueState(s) => Some((s.epoch, s.seq)),
+            _ => None,
+        });
         assert_eq!(last_state, Some((epoch, 0)));
         assert_eq!(viewer.seq(), Some(1));
     }

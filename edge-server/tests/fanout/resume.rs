@@ -156,5 +156,7 @@ async fn a_client_that_resumes_outside_the_history_or_from_another_epoch_gets_a_
 }
 
 async fn support_wait_healthy(backend: &Backend, edge: usize) {
-    crate::support::wait_until_healthy(&testkit::Api::new(backend.edges[edge].base_url())).await;
+    testkit::Api::new(backend.edges[edge].base_url())
+        .wait_healthy(crate::support::HEALTHY_WITHIN)
+        .await;
 }

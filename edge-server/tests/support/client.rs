@@ -258,18 +258,23 @@ impl WsClient {
         found.unwrap()
     }
 
-    pub fn welcome(&self) -> shared::ws::Welcome {
+    /// What `pick` takes from the newest message it takes anything from.
+    pub fn last<T>(&self, pick: impl Fn(&ServerMessage) -> Option<T>) -> Option<T> {
         self.view
             .lock()
             .unwrap()
             .messages
             .iter()
             .rev()
-            .find_map(|m| match m {
-                ServerMessage::Welcome(w) => Some(w.clone()),
-                _ => None,
-            })
-            .expect("a WELCOME")
+            .find_map(pick)
+    }
+
+    pub fn welcome(&self) -> shared::ws::Welcome {
+        self.last(|m| match m {
+            ServerMessage::Welcome(w) => Some(w.clone()),
+            _ => None,
+        })
+        .expect("a WELCOME")
     }
 
     pub fn seq(&self) -> Option<u64> {

@@ -93,7 +93,7 @@ impl Backend {
             let _ = stopped.await;
         }));
         let api = Api::new(booking_url.clone());
-        wait_until_healthy(&api).await;
+        api.wait_healthy(HEALTHY_WITHIN).await;
 
         let (edge_nats, link) = if linked {
             let edge_nats = NatsServer::start();
@@ -128,7 +128,7 @@ impl Backend {
         ];
         env.extend(edge_env.iter().map(|(k, v)| (*k, v.to_string())));
         let edge = ServiceProcess::start(EDGE_BINARY, &env).await;
-        wait_until_healthy(&Api::new(edge.base_url())).await;
+        Api::new(edge.base_url()).wait_healthy(HEALTHY_WITHIN).await;
         edge
     }
 
@@ -204,32 +204,10 @@ pub async fn try_metric(base: &str, name: &str) -> Option<f64> {
     Some(sum)
 }
 
-pub async fn wait_until_healthy(api: &Api) {
-    for _ in 0..200 {
-        if api.get("/health").await.status == 200 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{} never became healthy", api.base);
-}
+/// How long a service may take to answer `/health` after it starts.
+pub const HEALTHY_WITHIN: Duration = Duration::from_secs(10);
 
-pub fn seats_of(seats: &Value) -> HashMap<String, (u64, Value)> {
-    seats
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s["id"].as_str().unwrap().to_owned(),
-                (
-                    s["status"].as_u64().unwrap(),
-                    s.get("held_by").cloned().unwrap_or(Value::Null),
-                ),
-            )
-        })
-        .collect()
-}
+pub use testkit::seats_of;
 
 /// Waits until every client's view (epoch, seq, seats) equals the booking service's, and checks
 /// none saw a seq twice, out of order, or with a gap.

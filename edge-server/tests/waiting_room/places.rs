@@ -13,17 +13,10 @@ use super::{assert_admitted_in_join_order, MACHINE};
 
 /// The last `QUEUE` a client received.
 fn last_queue(client: &WsClient) -> Option<QueuePlace> {
-    client
-        .view
-        .lock()
-        .unwrap()
-        .messages
-        .iter()
-        .rev()
-        .find_map(|m| match m {
-            ServerMessage::Queue(q) => Some(q.clone()),
-            _ => None,
-        })
+    client.last(|m| match m {
+        ServerMessage::Queue(q) => Some(q.clone()),
+        _ => None,
+    })
 }
 
 /// Opens one socket per token, one after another over both edges (starting with `first_edge`),
