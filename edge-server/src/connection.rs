@@ -7,9 +7,11 @@
 //! rejoins the venue when the hub found the client too far behind, pings, and closes. A client
 //! that stops reading only fills its own backlog: nobody else waits for it.
 
+use std::future::Future;
 use std::io;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -75,6 +77,7 @@ pub async fn serve(stream: TcpStream, read_ahead: Vec<u8>, edge: Arc<Edge>, ip: 
         lags: Vec::new(),
         rejoin: false,
         last_heard: Instant::now(),
+        pending: None,
         edge,
     };
     let edge = connection.edge.clone();
@@ -123,51 +126,50 @@ impl Session {
     }
 }
 
-/// `CONNECT`/`subscribe`: resume an identity and/or watch another venue.
-async fn connect(
-    edge: &Edge,
-    session: &mut Session,
-    token: Option<String>,
-    venue: Option<String>,
-) -> Result<(), ServerMessage> {
-    let token = match token {
+/// A command waiting for the booking service. The connection goes on writing, pinging and
+/// watching for shutdown meanwhile, and reads the client's next frame once it is answered, so
+/// answers keep the order of commands.
+type Pending = Pin<Box<dyn Future<Output = Answered> + Send>>;
+
+/// What a pending command came to.
+enum Answered {
+    /// A seat command's `OK` or `ERROR`.
+    Seat(ServerMessage),
+    /// A `CONNECT` to a venue this edge had not opened yet: the venue (or why not), and the
+    /// identity and resume point the `CONNECT` carried.
+    Connect {
+        venue: Result<VenueHandle, ServerMessage>,
+        token: Token,
+        resume: Option<Resume>,
+    },
+}
+
+/// The identity a `CONNECT` names: its token when it carries one, else the session's own; or
+/// why the token is refused.
+fn connect_token(edge: &Edge, session: &Session, token: Option<String>) -> Result<Token, String> {
+    match token {
         Some(raw) => edge
             .config
             .token_signer
             .verify(&raw)
-            .map_err(|e| frame_error(ErrorCode::Unauthorized, &e.to_string()))?,
-        None => session.token.clone(),
-    };
-    if let Some(name) = venue.filter(|v| **v != *session.venue.name) {
-        session.venue = edge
-            .venues
-            .open(&name)
-            .await
-            .map_err(|e| frame_error(e.code, &e.message))?;
+            .map_err(|e| e.to_string()),
+        None => Ok(session.token.clone()),
     }
-    session.user_id = token.user_id();
-    session.owner = token.owner_key().into();
-    session.token = token;
-    Ok(())
 }
 
 async fn seat_command(
-    edge: &Edge,
-    session: &Session,
+    edge: Arc<Edge>,
+    venue: Arc<str>,
+    token: String,
     action: SeatAction,
     seat_id: String,
     req_id: Value,
-) -> ServerMessage {
+) -> Answered {
     let result = edge
         .booking
-        .seat_command(
-            action,
-            &session.venue.name,
-            &seat_id,
-            session.token.as_str(),
-        )
+        .seat_command(action, &venue, &seat_id, &token)
         .await;
-    match result {
+    Answered::Seat(match result {
         Ok(seat) => {
             edge.metrics.count_command(action.verb(), "OK");
             ServerMessage::Ok(CommandOk {
@@ -188,6 +190,14 @@ async fn seat_command(
                 seat_id: Some(shown),
             })
         }
+    })
+}
+
+/// The pending command's answer; only polled while there is one.
+async fn poll_pending(pending: &mut Option<Pending>) -> Answered {
+    match pending {
+        Some(command) => command.await,
+        None => std::future::pending().await,
     }
 }
 
@@ -216,6 +226,8 @@ struct Connection {
     /// The hub dropped the client as lagging: join again once the backlog is written.
     rejoin: bool,
     last_heard: Instant,
+    /// The command waiting for the booking service, if any; nothing more is read meanwhile.
+    pending: Option<Pending>,
 }
 
 impl Connection {
@@ -248,7 +260,7 @@ impl Connection {
                     }
                 }
             }
-            let reading = backlog < READ_PAUSE_BACKLOG;
+            let reading = backlog < READ_PAUSE_BACKLOG && self.pending.is_none();
             tokio::select! {
                 biased;
                 _ = shutdown.changed() => return Some((GOING_AWAY, "edge shutting down; reconnect")),
@@ -260,6 +272,16 @@ impl Connection {
                         if let Err(ending) = self.lagged() {
                             return ending;
                         }
+                    }
+                }
+                answered = poll_pending(&mut self.pending), if self.pending.is_some() => {
+                    self.pending = None;
+                    if let Err(ending) = self.answered(answered).await {
+                        return ending;
+                    }
+                    // Frames that came after the command may be read already.
+                    if let Err(ending) = self.read_frames().await {
+                        return ending;
                     }
                 }
                 _ = ping.tick() => {
@@ -288,7 +310,7 @@ impl Connection {
                         return ending;
                     }
                 }
-                _ = &mut grace, if !self.started => {
+                _ = &mut grace, if !self.started && self.pending.is_none() => {
                     if let Err(ending) = self.start_updates().await {
                         return ending;
                     }
@@ -300,6 +322,9 @@ impl Connection {
     /// Reads and handles the whole messages the socket has now (at most `MESSAGES_PER_PASS`).
     async fn read_frames(&mut self) -> Result<(), Ending> {
         for _ in 0..MESSAGES_PER_PASS {
+            if self.pending.is_some() {
+                return Ok(());
+            }
             let read = self.protocol.read(&mut Wire(&self.socket));
             let message = match read {
                 Ok(message) => message,
@@ -382,44 +407,105 @@ impl Connection {
                 return Ok(());
             }
         };
-        let reply = match command {
+        match command {
             ClientCommand::Connect {
                 token,
                 venue,
                 after_seq,
                 epoch,
-            } => match Box::pin(connect(&self.edge, &mut self.session, token, venue)).await {
-                Ok(()) => {
-                    let resume = after_seq.map(|after_seq| Resume { after_seq, epoch });
-                    self.reply(&ServerMessage::Welcome(self.session.welcome(&self.edge)));
-                    self.started = true;
-                    return self.watch(self.session.venue.clone(), resume).await;
+            } => {
+                let token = match connect_token(&self.edge, &self.session, token) {
+                    Ok(token) => token,
+                    Err(why) => {
+                        self.start_updates().await?;
+                        self.reply(&frame_error(ErrorCode::Unauthorized, &why));
+                        return Ok(());
+                    }
+                };
+                let resume = after_seq.map(|after_seq| Resume { after_seq, epoch });
+                match venue.filter(|v| **v != *self.session.venue.name) {
+                    None => {
+                        let venue = self.session.venue.clone();
+                        self.connected(token, venue, resume).await?;
+                    }
+                    Some(name) => match self.edge.venues.get(&name) {
+                        Some(venue) => self.connected(token, venue, resume).await?,
+                        None => {
+                            // A venue this edge has not opened: the booking service says
+                            // whether it exists.
+                            let edge = self.edge.clone();
+                            self.pending = Some(Box::pin(async move {
+                                let venue = edge
+                                    .venues
+                                    .open(&name)
+                                    .await
+                                    .map_err(|e| frame_error(e.code, &e.message));
+                                Answered::Connect {
+                                    venue,
+                                    token,
+                                    resume,
+                                }
+                            }));
+                        }
+                    },
                 }
-                Err(error) => {
-                    self.start_updates().await?;
-                    error
-                }
-            },
+            }
             ClientCommand::Seat {
                 action,
                 seat_id,
                 req_id,
             } => {
                 self.start_updates().await?;
-                // Boxed, as `connect` above: the HTTP call's future is large, and the
-                // connection's own future (held for every idle client) should not be.
-                Box::pin(seat_command(
-                    &self.edge,
-                    &self.session,
+                self.pending = Some(Box::pin(seat_command(
+                    self.edge.clone(),
+                    self.session.venue.name.clone(),
+                    self.session.token.as_str().to_owned(),
                     action,
                     seat_id,
                     req_id,
-                ))
-                .await
+                )));
             }
-        };
-        self.reply(&reply);
+        }
         Ok(())
+    }
+
+    /// A pending command was answered.
+    async fn answered(&mut self, answered: Answered) -> Result<(), Ending> {
+        match answered {
+            Answered::Seat(reply) => {
+                self.reply(&reply);
+                Ok(())
+            }
+            Answered::Connect {
+                venue: Ok(venue),
+                token,
+                resume,
+            } => self.connected(token, venue, resume).await,
+            Answered::Connect {
+                venue: Err(error), ..
+            } => {
+                self.start_updates().await?;
+                self.reply(&error);
+                Ok(())
+            }
+        }
+    }
+
+    /// A `CONNECT` succeeded: the session takes its identity and venue, says `WELCOME`, and
+    /// the socket follows the venue (from `resume` when the hub can serve it).
+    async fn connected(
+        &mut self,
+        token: Token,
+        venue: VenueHandle,
+        resume: Option<Resume>,
+    ) -> Result<(), Ending> {
+        self.session.venue = venue;
+        self.session.user_id = token.user_id();
+        self.session.owner = token.owner_key().into();
+        self.session.token = token;
+        self.reply(&ServerMessage::Welcome(self.session.welcome(&self.edge)));
+        self.started = true;
+        self.watch(self.session.venue.clone(), resume).await
     }
 
     /// Starts the connection's updates (a `VENUE_STATE` first) unless they already run.

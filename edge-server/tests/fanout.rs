@@ -10,6 +10,8 @@ mod history;
 mod identity;
 #[path = "fanout/resume.rs"]
 mod resume;
+#[path = "fanout/shutdown.rs"]
+mod shutdown;
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};

@@ -6,6 +6,7 @@
 
 mod client;
 mod link;
+mod stall;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,6 +18,8 @@ use testkit::{Api, NatsServer, RedisServer, ServiceProcess};
 #[allow(unused_imports)] // each test binary uses its own part
 pub use client::{stalled_client, standings_of, ClientView, Standing, WsClient};
 pub use link::Link;
+#[allow(unused_imports)]
+pub use stall::Stall;
 
 pub const EDGE_BINARY: &str = env!("CARGO_BIN_EXE_edge-server");
 
