@@ -28,7 +28,7 @@ use axum::{Json, Router};
 use futures_util::StreamExt;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::json;
-use shared::SeatEvent;
+use shared::{ErrorCode, SeatEvent};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tower::ServiceExt;
@@ -72,10 +72,27 @@ pub fn app(edge: Arc<Edge>) -> Router {
         .route("/ws", get(upgrade))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
+        .fallback(|| async {
+            refusal(
+                ErrorCode::NotFound,
+                "no such route; an edge serves /ws, /health and /metrics",
+            )
+        })
+        .method_not_allowed_fallback(|| async {
+            refusal(ErrorCode::MethodNotAllowed, "this route answers GET only")
+        })
         .with_state(edge)
 }
 
-/// `GET /ws`: refused with a plain 403 before upgrading when the `Origin` is not allowed; the
+/// An HTTP refusal in the booking service's error shape:
+/// `{"ok":false,"error":{"code","message"}}`, with the code's status.
+fn refusal(code: ErrorCode, message: &str) -> Response {
+    let status = StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let body = json!({"ok": false, "error": {"code": code.as_str(), "message": message}});
+    (status, Json(body)).into_response()
+}
+
+/// `GET /ws`: refused with 403 `ORIGIN_NOT_ALLOWED` before upgrading when the `Origin` is not allowed; the
 /// upgraded connection is taken back as the plain `TcpStream` (`connection::serve`).
 async fn upgrade(
     State(edge): State<Arc<Edge>>,
@@ -94,14 +111,16 @@ async fn upgrade(
             .take(100)
             .collect::<String>();
         tracing::info!(%ip, %origin, "WebSocket refused: origin not allowed");
-        return (
-            StatusCode::FORBIDDEN,
-            "this page's origin may not open a WebSocket here\n",
-        )
-            .into_response();
+        return refusal(
+            ErrorCode::OriginNotAllowed,
+            "this page's origin may not open a WebSocket here",
+        );
     }
     if request.method() != axum::http::Method::GET {
-        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+        return refusal(
+            ErrorCode::MethodNotAllowed,
+            "a WebSocket opens with GET /ws",
+        );
     }
     let accept = match websocket_accept(&headers) {
         Ok(accept) => accept,
@@ -111,11 +130,10 @@ async fn upgrade(
         .extensions_mut()
         .remove::<hyper::upgrade::OnUpgrade>()
     else {
-        return (
-            StatusCode::UPGRADE_REQUIRED,
-            "this connection cannot be upgraded\n",
-        )
-            .into_response();
+        return refusal(
+            ErrorCode::UpgradeRequired,
+            "this connection cannot be upgraded",
+        );
     };
     tokio::spawn(async move {
         let upgraded = match on_upgrade.await {
@@ -159,27 +177,35 @@ fn websocket_accept(headers: &HeaderMap) -> Result<HeaderValue, Response> {
         })
     };
     if !has_token(header::UPGRADE, "websocket") || !has_token(header::CONNECTION, "upgrade") {
-        return Err((
-            StatusCode::UPGRADE_REQUIRED,
-            [(header::UPGRADE, "websocket")],
-            "this is a WebSocket endpoint: connect with a WebSocket client\n",
-        )
-            .into_response());
+        let mut refused = refusal(
+            ErrorCode::UpgradeRequired,
+            "this is a WebSocket endpoint: connect with a WebSocket client",
+        );
+        refused
+            .headers_mut()
+            .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        return Err(refused);
     }
     if headers
         .get(header::SEC_WEBSOCKET_VERSION)
         .map(|v| v.as_bytes())
         != Some(b"13")
     {
-        return Err((
-            StatusCode::UPGRADE_REQUIRED,
-            [(header::SEC_WEBSOCKET_VERSION, "13")],
-            "only WebSocket version 13 is spoken here\n",
-        )
-            .into_response());
+        let mut refused = refusal(
+            ErrorCode::UpgradeRequired,
+            "only WebSocket version 13 is spoken here",
+        );
+        refused.headers_mut().insert(
+            header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static("13"),
+        );
+        return Err(refused);
     }
     let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY) else {
-        return Err((StatusCode::BAD_REQUEST, "Sec-WebSocket-Key is missing\n").into_response());
+        return Err(refusal(
+            ErrorCode::ValidationError,
+            "Sec-WebSocket-Key is missing",
+        ));
     };
     let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
     Ok(HeaderValue::from_str(&accept).expect("base64 is a valid header value"))

@@ -29,6 +29,10 @@ pub enum ErrorCode {
     NotAdmitted,
     /// Events older than the kept history were asked for; fetch a snapshot instead.
     HistoryGone,
+    /// A WebSocket opened from a page whose `Origin` the edge does not allow (edge only).
+    OriginNotAllowed,
+    /// A plain HTTP request (or an unsupported WebSocket version) on `/ws` (edge only).
+    UpgradeRequired,
 }
 
 impl ErrorCode {
@@ -37,12 +41,13 @@ impl ErrorCode {
         match self {
             ErrorCode::ValidationError | ErrorCode::UnknownType => 400,
             ErrorCode::Unauthorized => 401,
-            ErrorCode::NotHolder | ErrorCode::NotAdmitted => 403,
+            ErrorCode::NotHolder | ErrorCode::NotAdmitted | ErrorCode::OriginNotAllowed => 403,
             ErrorCode::UnknownVenue | ErrorCode::UnknownSeat | ErrorCode::NotFound => 404,
             ErrorCode::SeatUnavailable | ErrorCode::SeatBooked | ErrorCode::MaxHoldsExceeded => 409,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::FrameTooLarge => 413,
             ErrorCode::HistoryGone => 410,
+            ErrorCode::UpgradeRequired => 426,
             ErrorCode::RateLimited => 429,
             ErrorCode::Internal => 500,
             ErrorCode::Unavailable => 503,
@@ -69,6 +74,8 @@ impl ErrorCode {
             ErrorCode::FrameTooLarge => "FRAME_TOO_LARGE",
             ErrorCode::NotAdmitted => "NOT_ADMITTED",
             ErrorCode::HistoryGone => "HISTORY_GONE",
+            ErrorCode::OriginNotAllowed => "ORIGIN_NOT_ALLOWED",
+            ErrorCode::UpgradeRequired => "UPGRADE_REQUIRED",
         }
     }
 }

@@ -1,5 +1,6 @@
-//! Identity and origin: a page from another site cannot open a socket, a token the system did
-//! not issue acts on nothing, and identity fields a client makes up are ignored.
+//! Identity and origin: a page from another site cannot open a socket, a request that is no
+//! WebSocket gets a coded error, a token the system did not issue acts on nothing, and identity
+//! fields a client makes up are ignored.
 
 use std::time::Duration;
 
@@ -134,4 +135,32 @@ async fn tokens_the_system_did_not_issue_act_on_nothing_and_made_up_fields_are_i
     assert_eq!(held.body["seat"]["held_by"], json!(me.user_id));
     assert_eq!(client.command("BOOK_SEAT", "E5").await, "OK");
     assert_all_converge(&backend, &[client, victim], Duration::from_secs(2)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_an_edge_cannot_serve_get_coded_json_errors() {
+    let backend = Backend::start(1, &[]).await;
+    let edge = testkit::Api::new(backend.edges[0].base_url());
+    let plain = edge.get("/ws").await;
+    assert_eq!(
+        (plain.status, plain.code().as_str()),
+        (426, "UPGRADE_REQUIRED"),
+        "{:?}",
+        plain.body
+    );
+    let nowhere = edge.get("/api/seats").await;
+    assert_eq!(
+        (nowhere.status, nowhere.code().as_str()),
+        (404, "NOT_FOUND")
+    );
+    let wrong = edge.post_json("/health", json!({})).await;
+    assert_eq!(
+        (wrong.status, wrong.code().as_str()),
+        (405, "METHOD_NOT_ALLOWED")
+    );
+    assert!(plain.body["error"]["message"]
+        .as_str()
+        .is_some_and(|m| !m.is_empty()));
+    // The edge still serves sockets.
+    WsClient::ready(&backend.ws_url(0)).await;
 }
