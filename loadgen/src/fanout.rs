@@ -45,7 +45,7 @@ pub struct Counted {
 pub async fn serve_viewer_process(spec: GroupSpec, timeout: Duration) -> anyhow::Result<()> {
     let group = ViewerGroup::connect(&spec, timeout).await?;
     let mut out = tokio::io::stdout();
-    let mut joins = group.joins();
+    let mut joins = group.joins().await?;
     joins.join.to_wire();
     out.write_all(format!("{}\n", serde_json::to_string(&joins)?).as_bytes())
         .await?;
@@ -54,7 +54,7 @@ pub async fn serve_viewer_process(spec: GroupSpec, timeout: Duration) -> anyhow:
     while let Some(line) = lines.next_line().await? {
         let answer = match serde_json::from_str::<ViewerCommand>(&line)? {
             ViewerCommand::Count { from, to } => {
-                let (delivered, closed) = group.count(from, to);
+                let (delivered, closed) = group.count(from, to).await?;
                 serde_json::to_string(&Counted { delivered, closed })?
             }
             ViewerCommand::Report {
@@ -62,7 +62,7 @@ pub async fn serve_viewer_process(spec: GroupSpec, timeout: Duration) -> anyhow:
                 sent_ns,
                 probe_ns,
             } => {
-                let mut report = group.report(first_seq, &sent_ns, &probe_ns);
+                let mut report = group.report(first_seq, sent_ns, probe_ns).await?;
                 report.latency.to_wire();
                 report.hop.to_wire();
                 serde_json::to_string(&report)?
@@ -252,10 +252,7 @@ impl NatsProbe {
             let _client = client;
             while let Some(message) = sub.next().await {
                 let at = now_ns();
-                if let Some(seq) = std::str::from_utf8(&message.payload)
-                    .ok()
-                    .and_then(|p| crate::viewers::number_after(p, "\"seq\":"))
-                {
+                if let Some(seq) = crate::viewers::number_after(&message.payload, b"\"seq\":") {
                     seen.lock().unwrap().entry(seq).or_insert(at);
                 }
             }

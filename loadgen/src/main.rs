@@ -200,8 +200,10 @@ fn urls(list: &str) -> anyhow::Result<Vec<String>> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    // Viewer processes and the floor are single-threaded: several of them share two cores with
-    // the servers, and one thread each keeps their own cost visible and small.
+    // Viewer processes and the floor run tokio on one thread: several of them share two cores
+    // with the servers, and one thread each keeps their own cost visible and small. (A viewer
+    // process reads its sockets on one more thread, its event loop; tokio only connects them and
+    // answers the driver.)
     let single = matches!(cli.command, Command::Viewers { .. } | Command::Floor { .. });
     let runtime = if single {
         tokio::runtime::Builder::new_current_thread()

@@ -30,19 +30,21 @@ pub async fn run(
         bail!(
             "only {} of {viewers} viewers got a VENUE_STATE ({:?})",
             group.ready(),
-            group.joins().first_error
+            group.joins().await?.first_error
         );
     }
     let mut driver = ChangeDriver::new(booking, "main").await?;
     let sent = driver.run(50.0, changes).await?;
     let expected = sent.sent_ns.len() as u64 * viewers as u64;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while group.count(sent.first_seq, sent.last_seq()).0 < expected
+    while group.count(sent.first_seq, sent.last_seq()).await?.0 < expected
         && tokio::time::Instant::now() < deadline
     {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let report = group.report(sent.first_seq, &sent.sent_ns, &[]);
+    let report = group
+        .report(sent.first_seq, sent.sent_ns.clone(), Vec::new())
+        .await?;
     driver.release_all().await?;
     if !report.is_correct() || report.delivered != expected || report.resynced != 0 {
         bail!(

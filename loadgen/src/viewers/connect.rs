@@ -1,0 +1,141 @@
+//! Opening one viewer's socket: TCP from a chosen loopback source address, the WebSocket upgrade
+//! written and read by hand (bytes that came after the 101 response are kept for the event loop),
+//! and, for the seat map, `CONNECT` as the page sends it on open. Then the socket leaves tokio.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use anyhow::{bail, ensure, Context};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::tungstenite::handshake::client::generate_key;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+
+use super::frames::{encode_client, OP_TEXT};
+use super::Protocol;
+
+/// A socket past its upgrade: non-blocking, no longer registered with tokio.
+pub struct Opened {
+    pub stream: std::net::TcpStream,
+    /// What the server sent right after its 101 response (frames for the event loop).
+    pub leftover: Vec<u8>,
+}
+
+/// `ws://ip:port/path` as (address, host header, path).
+fn split_url(url: &str) -> anyhow::Result<(SocketAddr, &str, &str)> {
+    let rest = url
+        .strip_prefix("ws://")
+        .with_context(|| format!("{url}: not a ws:// URL"))?;
+    let (host, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let addr = host
+        .parse()
+        .with_context(|| format!("{url}: needs ip:port"))?;
+    Ok((addr, host, path))
+}
+
+pub async fn open(
+    protocol: Protocol,
+    url: &str,
+    source: [u8; 4],
+    venue: Option<&str>,
+) -> anyhow::Result<Opened> {
+    let (addr, host, path) = split_url(url)?;
+    let socket = TcpSocket::new_v4()?;
+    if addr.ip().is_loopback() {
+        socket.bind((Ipv4Addr::from(source), 0).into())?;
+    }
+    let mut stream = tokio::time::timeout(Duration::from_secs(10), socket.connect(addr))
+        .await
+        .context("TCP connect timed out")??;
+    stream.set_nodelay(true)?;
+    let leftover = tokio::time::timeout(Duration::from_secs(10), upgrade(&mut stream, host, path))
+        .await
+        .context("WebSocket handshake timed out")??;
+    if protocol == Protocol::Seatmap {
+        // As the page does: CONNECT as soon as the socket opens (the edge holds the first
+        // VENUE_STATE back for a moment, waiting for a CONNECT that might resume by seq).
+        let connect = match venue {
+            Some(venue) => serde_json::json!({"type": "CONNECT", "data": {"venue": venue}}),
+            None => serde_json::json!({"type": "CONNECT", "data": {}}),
+        };
+        let mut frame = Vec::new();
+        encode_client(OP_TEXT, connect.to_string().as_bytes(), &mut frame);
+        stream.write_all(&frame).await?;
+    }
+    // Non-blocking, as the event loop needs it.
+    let stream = stream.into_std()?;
+    Ok(Opened { stream, leftover })
+}
+
+/// Sends the upgrade request, reads the 101 response and checks its accept key; returns the
+/// bytes read past the response.
+async fn upgrade(stream: &mut TcpStream, host: &str, path: &str) -> anyhow::Result<Vec<u8>> {
+    let key = generate_key();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 2048];
+    loop {
+        let n = stream.read(&mut chunk).await?;
+        ensure!(
+            n > 0,
+            "the server closed the connection during the WebSocket handshake"
+        );
+        buf.extend_from_slice(&chunk[..n]);
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut response = httparse::Response::new(&mut headers);
+        let httparse::Status::Complete(end) = response.parse(&buf)? else {
+            ensure!(
+                buf.len() < 16 * 1024,
+                "upgrade response headers over 16 KiB"
+            );
+            continue;
+        };
+        let code = response.code.unwrap_or(0);
+        if code != 101 {
+            bail!(
+                "HTTP error: {code} {} (expected 101 Switching Protocols)",
+                response.reason.unwrap_or("")
+            );
+        }
+        let header = |name: &str| {
+            response
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case(name))
+                .map(|h| String::from_utf8_lossy(h.value).trim().to_owned())
+        };
+        ensure!(
+            header("upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket")),
+            "101 response without Upgrade: websocket"
+        );
+        ensure!(
+            header("sec-websocket-accept").as_deref() == Some(&derive_accept_key(key.as_bytes())),
+            "101 response with a wrong Sec-WebSocket-Accept"
+        );
+        ensure!(
+            header("sec-websocket-extensions").is_none(),
+            "the server chose an extension the client did not offer"
+        );
+        return Ok(buf.split_off(end));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn splits_urls() {
+        let (addr, host, path) = super::split_url("ws://127.0.0.1:3000/ws").unwrap();
+        assert_eq!((addr.port(), host, path), (3000, "127.0.0.1:3000", "/ws"));
+        let (_, _, path) = super::split_url("ws://127.0.0.1:4223").unwrap();
+        assert_eq!(path, "/");
+        assert!(super::split_url("http://127.0.0.1:1/").is_err());
+        assert!(super::split_url("ws://localhost:1/").is_err());
+    }
+}

@@ -1,0 +1,166 @@
+//! What each viewer noted (every update's seq and receive instant, resyncs, duplicates, order),
+//! and how a group's notes become the answers to the driver: counts, joins and reports.
+
+use super::{Joins, Report};
+
+/// One viewer's notes, owned by the event loop and read only between its batches.
+#[derive(Default)]
+pub struct Notes {
+    pub connect_ns: u64,
+    pub ready_ns: Option<u64>,
+    pub state_bytes: usize,
+    /// Last seq applied (from a VENUE_STATE or an update).
+    pub last: Option<u64>,
+    /// (seq, received ns) of updates since the last report, in seq order.
+    pub updates: Vec<(u64, u64)>,
+    /// Seqs of VENUE_STATEs received after the first one, since the last report.
+    pub resync_states: Vec<u64>,
+    pub duplicates: u64,
+    pub out_of_order: u64,
+    pub closed: Option<String>,
+}
+
+impl Notes {
+    pub fn update(&mut self, seq: u64, at: u64) {
+        if let Some(last) = self.last {
+            if seq <= last {
+                let seen = seq == last || self.updates.binary_search_by_key(&seq, |u| u.0).is_ok();
+                if seen {
+                    self.duplicates += 1;
+                } else {
+                    self.out_of_order += 1;
+                }
+                return;
+            }
+        }
+        self.last = Some(seq);
+        self.updates.push((seq, at));
+    }
+
+    pub fn state(&mut self, seq: u64, bytes: usize, at: u64) {
+        if self.ready_ns.is_none() {
+            self.ready_ns = Some(at);
+            self.state_bytes = bytes;
+        } else {
+            if self.last.is_some_and(|last| seq < last) {
+                self.out_of_order += 1;
+            }
+            self.resync_states.push(seq);
+        }
+        self.last = Some(seq);
+    }
+}
+
+/// Joins of the viewers that reached the loop (`failed` and `first_error` are the caller's).
+pub fn joins<'a>(notes: impl Iterator<Item = &'a Notes>) -> Joins {
+    let mut joins = Joins::default();
+    for n in notes {
+        if let Some(ready) = n.ready_ns {
+            joins.ready += 1;
+            joins.join.record(ready.saturating_sub(n.connect_ns));
+            joins.state_bytes = joins.state_bytes.max(n.state_bytes as u64);
+        }
+    }
+    joins
+}
+
+/// Updates received so far with seq in `from..=to`, and how many ready viewers closed since.
+pub fn count<'a>(notes: impl Iterator<Item = &'a Notes>, from: u64, to: u64) -> (u64, u64) {
+    let mut delivered = 0u64;
+    let mut closed = 0u64;
+    for n in notes {
+        let lo = n.updates.partition_point(|u| u.0 < from);
+        let hi = n.updates.partition_point(|u| u.0 <= to);
+        delivered += (hi - lo) as u64;
+        closed += u64::from(n.closed.is_some() && n.ready_ns.is_some());
+    }
+    (delivered, closed)
+}
+
+/// Latency and correctness for the changes `first_seq ..` sent at `sent_ns` (and, when given,
+/// seen by the NATS probe at `probe_ns`, 0 = not seen); then forgets what was noted so far (order
+/// checking goes on across reports).
+pub fn report<'a>(
+    notes: impl Iterator<Item = &'a mut Notes>,
+    first_seq: u64,
+    sent_ns: &[u64],
+    probe_ns: &[u64],
+) -> Report {
+    let mut report = Report::default();
+    for n in notes {
+        if n.ready_ns.is_none() {
+            // Never joined: counted as a failed connection, not as missing deliveries.
+            continue;
+        }
+        report.viewers += 1;
+        if let Some(reason) = &n.closed {
+            report.closed += 1;
+            if report.close_reasons.len() < 5 && !report.close_reasons.contains(reason) {
+                report.close_reasons.push(reason.clone());
+            }
+        }
+        report.expected += sent_ns.len() as u64;
+        let covered_to = n.resync_states.iter().copied().max().unwrap_or(0);
+        let mut updates = n.updates.iter().peekable();
+        for (i, sent) in sent_ns.iter().enumerate() {
+            let seq = first_seq + i as u64;
+            while updates.next_if(|u| u.0 < seq).is_some() {}
+            match updates.peek() {
+                Some(&&(s, at)) if s == seq => {
+                    report.delivered += 1;
+                    report.latency.record(at.saturating_sub(*sent));
+                    if let Some(&probe) = probe_ns.get(i).filter(|p| **p > 0) {
+                        report.hop.record(at.saturating_sub(probe));
+                    }
+                }
+                _ if seq <= covered_to => report.resynced += 1,
+                _ => report.missing += 1,
+            }
+        }
+        report.duplicates += n.duplicates;
+        report.out_of_order += n.out_of_order;
+        // Keeps the capacity: the next phase notes into the same memory without growing it.
+        n.updates.clear();
+        n.resync_states.clear();
+        n.duplicates = 0;
+        n.out_of_order = 0;
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notes_count_duplicates_and_reordering() {
+        let mut n = Notes::default();
+        n.state(10, 100, 1);
+        n.update(11, 2);
+        n.update(11, 3);
+        n.update(13, 4);
+        n.update(12, 5);
+        assert_eq!((n.duplicates, n.out_of_order), (1, 1));
+        assert_eq!(n.updates, vec![(11, 2), (13, 4)]);
+    }
+
+    #[test]
+    fn reports_missing_and_resynced() {
+        let mut notes = [Notes::default(), Notes::default()];
+        let n = &mut notes[0];
+        n.state(0, 10, 0);
+        n.update(1, 1_000);
+        n.state(3, 10, 5_000); // a resync covering 2 and 3
+        n.update(5, 9_000); // 4 never arrives
+                            // notes[1] never joined: not counted at all.
+        assert_eq!(count(notes.iter(), 1, 5), (2, 0));
+        let report = report(notes.iter_mut(), 1, &[0, 0, 0, 0, 0], &[]);
+        assert_eq!(report.viewers, 1);
+        assert_eq!(report.delivered, 2);
+        assert_eq!(report.resynced, 2);
+        assert_eq!(report.missing, 1);
+        assert_eq!(report.latency.max_ns, 9_000);
+        assert!(!report.is_correct());
+        assert_eq!(count(notes.iter(), 1, 5), (0, 0));
+    }
+}
