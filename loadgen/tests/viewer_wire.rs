@@ -2,7 +2,8 @@
 //! sent with the 101 response, a 600 KB `VENUE_STATE` in pieces, a fragmented message with a
 //! ping inside it, frames cut at every byte, pings answered with masked pongs, the close
 //! handshake; and the NATS protocol (`INFO` → `CONNECT`/`SUB`/`PING`, `PING` → `PONG`, `MSG` split
-//! across frames). Correctness only.
+//! across frames); and viewers that fail before they are ready (counted as failed, their connect
+//! permit given back). Correctness only.
 
 use std::time::Duration;
 
@@ -262,4 +263,47 @@ async fn nats_protocol_over_websocket() {
     for script in server.await.unwrap() {
         script.await.unwrap();
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_before_ready_are_counted_and_free_their_permit() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/ws", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        // An HTTP error instead of the upgrade.
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut request = [0u8; 1024];
+        let _ = s.read(&mut request).await.unwrap();
+        s.write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+            .await
+            .unwrap();
+        // A close frame right after the 101, before any VENUE_STATE.
+        let mut s = accept(&listener, &server_frame(true, 0x8, &1013u16.to_be_bytes())).await;
+        assert_eq!(client_frame(&mut s).await.0, 0x1, "CONNECT first");
+        assert_eq!(
+            client_frame(&mut s).await,
+            (0x8, 1013u16.to_be_bytes().to_vec())
+        );
+        // The TCP connection closed after the 101.
+        drop(accept(&listener, b"").await);
+    });
+    let spec = GroupSpec {
+        parallel: 1, // each failure must give its permit back for the next viewer to connect
+        ..spec(Protocol::Seatmap, url)
+    };
+    let group = ViewerGroup::connect(&spec, Duration::from_secs(20))
+        .await
+        .unwrap();
+    server.await.unwrap();
+    let joins = group.joins().await.unwrap();
+    assert_eq!((joins.ready, joins.failed), (0, VIEWERS as u64));
+    assert!(
+        joins.first_error.as_deref().unwrap().contains("503"),
+        "{:?}",
+        joins.first_error
+    );
+    // Viewers that never joined are neither closed nor expected in a report.
+    assert_eq!(group.count(1, 10).await.unwrap(), (0, 0));
+    let report = group.report(1, vec![0; 10], Vec::new()).await.unwrap();
+    assert_eq!((report.viewers, report.expected), (0, 0));
 }

@@ -237,7 +237,8 @@ impl EventLoop {
                 break Some(reason);
             }
             // A short read emptied the socket: whatever arrives later raises a new edge, so the
-            // read that would only say WouldBlock (one system call per delivery) is skipped.
+            // read that would only say WouldBlock (one system call per delivery) is skipped, as
+            // tokio skips it too.
             if n < self.read_buffer.len() {
                 break None;
             }
@@ -282,12 +283,14 @@ impl EventLoop {
         }
     }
 
-    /// Closes socket `i` and notes why; a viewer that never became ready counts as failed.
+    /// Closes socket `i` and notes why (once); a viewer that never became ready counts as failed.
     fn finish(&mut self, i: usize, reason: String) {
         let conn = &mut self.conns[i];
-        if let Some(mut stream) = conn.stream.take() {
-            let _ = self.poll.registry().deregister(&mut stream);
-        }
+        let Some(mut stream) = conn.stream.take() else {
+            return; // already finished (a failed write, then the reason it was ending anyway)
+        };
+        let _ = self.poll.registry().deregister(&mut stream);
+        drop(stream);
         let state = &mut conn.state;
         state.inbox = Vec::new();
         state.fragments = Vec::new();

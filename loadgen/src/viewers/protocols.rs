@@ -84,10 +84,9 @@ impl Viewer {
         } else {
             let mut pending = std::mem::take(&mut self.pending);
             pending.extend_from_slice(bytes);
-            let used = self.nats_lines(&pending, at, out);
-            pending.drain(..*used.as_ref().unwrap_or(&0));
+            let used = self.nats_lines(&pending, at, out)?;
+            pending.drain(..used);
             self.pending = pending;
-            used?;
         }
         Ok(())
     }
