@@ -162,14 +162,7 @@ async fn main() -> anyhow::Result<()> {
 
 /// Faults and load go only to this machine.
 fn loopback_only(url: &str) -> anyhow::Result<()> {
-    let host = url
-        .split("://")
-        .nth(1)
-        .unwrap_or("")
-        .split(['/', ':'])
-        .next()
-        .unwrap_or("");
-    if host == "localhost" || host.starts_with("127.") {
+    if shared::is_loopback_url(url) {
         Ok(())
     } else {
         bail!("{url}: seatfaults only works on loopback addresses")

@@ -15,26 +15,8 @@ pub mod viewers;
 
 /// Load goes only to this machine.
 pub fn loopback_only(url: &str) -> anyhow::Result<()> {
-    let host = url
-        .split("://")
-        .nth(1)
-        .unwrap_or("")
-        .split(['/', ':'])
-        .next()
-        .unwrap_or("");
-    if !matches!(host, "localhost") && !host.starts_with("127.") {
+    if !shared::is_loopback_url(url) {
         anyhow::bail!("{url}: seatbench only sends load to loopback addresses");
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn only_loopback() {
-        assert!(super::loopback_only("http://127.0.0.1:8080").is_ok());
-        assert!(super::loopback_only("ws://localhost/ws").is_ok());
-        assert!(super::loopback_only("ws://10.0.0.1:3000/ws").is_err());
-        assert!(super::loopback_only("http://example.com").is_err());
-    }
 }

@@ -14,10 +14,40 @@ pub use event::{EventKind, ReleaseReason, SeatEvent};
 pub use identity::{Token, TokenError, TokenSigner};
 pub use seat::{Seat, SeatId, SeatIdError, SeatStatus, VenueSpec};
 
+/// Whether `url` (`scheme://host[:port][/…]`) names this machine: `localhost` or `127.*`. The
+/// load and fault tools refuse anything else, so they can never be aimed at someone else's host.
+pub fn is_loopback_url(url: &str) -> bool {
+    let host = url
+        .split("://")
+        .nth(1)
+        .unwrap_or("")
+        .split(['/', ':'])
+        .next()
+        .unwrap_or("");
+    host == "localhost" || host.starts_with("127.")
+}
+
 /// Milliseconds since the unix epoch, as carried in `ts_ms` and `server_time_ms`.
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_this_machine_is_loopback() {
+        assert!(super::is_loopback_url("http://127.0.0.1:8080"));
+        assert!(super::is_loopback_url("ws://localhost/ws"));
+        assert!(super::is_loopback_url("nats://127.0.0.2:4222"));
+        assert!(!super::is_loopback_url("ws://10.0.0.1:3000/ws"));
+        assert!(!super::is_loopback_url("http://example.com"));
+        assert!(!super::is_loopback_url("http://localhost.example.com"));
+        assert!(
+            !super::is_loopback_url("127.0.0.1:8080"),
+            "no scheme: not a URL"
+        );
+    }
 }
