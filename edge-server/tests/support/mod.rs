@@ -1,11 +1,12 @@
 //! The whole back end for edge tests: real redis-server and nats-server processes, the booking
-//! service (in process, on a real socket), two real edge-server processes, and WebSocket
-//! clients that check every seq they receive.
+//! service (in process, on a real socket), two real edge-server processes, WebSocket clients
+//! that check every seq they receive, and a raw client (`raw`) that writes frames by hand.
 
 #![allow(dead_code)]
 
 mod client;
 mod link;
+pub mod raw;
 mod stall;
 
 use std::collections::HashMap;
