@@ -12,6 +12,8 @@
 #   ours-nginx   the same edges through NGINX's /ws
 #   peer         nats-server's own WebSocket listener, viewers subscribed to seats.>
 #   floor        seatbench's minimal broadcaster, fed from the same NATS subject
+#   floor-nginx  the same two broadcasters behind an NGINX rendered from the shipped template
+#                (what this box can do through the proxy: the bound for ours-nginx)
 # Every change is made through the booking API (Redis, outbox, relay, NATS) at each rate in
 # PHASES; latency is from just before the API call to the viewer reading the frame. Then, on one
 # more stack: large venues (VENUE_STATE join time and memory), the booking API beside
@@ -27,7 +29,7 @@
 #   SIZES              viewer counts (0: none)                     [1000 5000 10000 20000]
 #   PHASES             RATExCHANGES per rate, up to 5,000 viewers  [10x60,100x400]
 #   PHASES_LARGE       the same from 10,000 viewers on             [10x60,100x200]
-#   TARGETS            which of: direct nginx peer floor           [all four]
+#   TARGETS            which of: direct nginx peer floor floor-nginx [all five]
 #   NGINX_MAX          largest size run through NGINX              [10000]
 #   PEER_MAX           largest size for the one nats-server        [hard fd limit - 1000]
 #   NGINX_CONNECTIONS  worker_connections for the bench's NGINX    [16384] (shipped: 8192)
@@ -54,7 +56,7 @@ fi
 SIZES=${SIZES:-"1000 5000 10000 20000"}
 PHASES=${PHASES:-"10x60,100x400"}
 PHASES_LARGE=${PHASES_LARGE:-"10x60,100x200"}
-TARGETS=${TARGETS:-"direct nginx peer floor"}
+TARGETS=${TARGETS:-"direct nginx peer floor floor-nginx"}
 NGINX_MAX=${NGINX_MAX:-10000}
 PEER_MAX=${PEER_MAX:-$(( $(ulimit -Hn) - 1000 ))}
 API_CONCURRENCY=${API_CONCURRENCY:-64}
@@ -101,6 +103,37 @@ stop_stack() {
   kill -TERM "$start_pid" 2>/dev/null || true
   wait "$start_pid" 2>/dev/null || true
   start_pid=
+  rm -rf "$run_dir"
+}
+
+# floor_behind_nginx N: two floor broadcasters (fed from the stack's NATS) behind an NGINX of
+# their own, rendered from nginx/nginx.conf.template with the floors as its "edges" and the same
+# worker_connections as the stack's: ours-nginx minus this is what the edges cost beyond the
+# floor, with the proxy's own cost in both.
+floor_behind_nginx() {
+  local n=$1 dir="$run_dir/floor-nginx" ports=() pids=() port ngx nginx_port i
+  mkdir -p "$dir"
+  for i in 1 2; do
+    port=$(free_port)
+    "$seatbench" floor --listen "127.0.0.1:$port" --nats "nats://127.0.0.1:$NATS_PORT" &
+    pids+=($!) ports+=("$port")
+  done
+  nginx_port=$(free_port)
+  (set -a; source "$run_dir/limits.env"
+   HTTP_PORT=$nginx_port BOOKING_PORTS=$BOOKING_PORT EDGE_PORTS="${ports[*]}" \
+     FRONTEND_DIR=$ROOT/frontend NGINX_DIR=$dir ADMIN_ACCESS="deny all;" \
+     scripts/render-nginx.sh nginx/nginx.conf.template "$dir/nginx.conf")
+  local nginx_e=()
+  if nginx -h 2>&1 | grep -q -- '-e filename'; then nginx_e=(-e "$dir/error.log"); fi
+  scripts/bench/bin/nginx -p "$dir/" -c "$dir/nginx.conf" "${nginx_e[@]}" -g 'daemon off;' &
+  ngx=$!
+  for port in "${ports[@]}" "$nginx_port"; do
+    for i in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+  done
+  "${fan[@]}" --label floor-nginx --protocol raw --urls "ws://127.0.0.1:$nginx_port/ws" \
+    --server "floor=$(IFS=,; echo "${pids[*]}")" --server "nginx=children:$ngx"
+  kill -TERM "$ngx" "${pids[@]}" 2>/dev/null || true
+  wait "$ngx" "${pids[@]}" 2>/dev/null || true
 }
 trap stop_stack EXIT
 
@@ -167,6 +200,12 @@ for n in $SIZES; do
   if has floor; then
     say "floor: $n viewers on the minimal broadcaster (two processes, as two edges)"
     "${fan[@]}" --label floor --floor-nats "nats://127.0.0.1:$NATS_PORT"
+  fi
+  if has floor-nginx && (( n > NGINX_MAX )); then
+    say "floor-nginx: skipped at $n viewers (as ours-nginx)"
+  elif has floor-nginx; then
+    say "floor-nginx: $n viewers on the minimal broadcaster through an NGINX of its own"
+    floor_behind_nginx "$n"
   fi
 done
 
