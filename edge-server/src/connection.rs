@@ -309,6 +309,10 @@ impl Connection {
                     if let Err(ending) = self.read_frames().await {
                         return ending;
                     }
+                    // Readiness and `try_read` take nothing from tokio's task budget: without
+                    // this, a client that keeps sending (and reads its answers) would never let
+                    // this loop give its worker thread back.
+                    tokio::task::consume_budget().await;
                 }
                 _ = &mut grace, if !self.started && self.pending.is_none() => {
                     if let Err(ending) = self.start_updates().await {

@@ -1,6 +1,7 @@
 //! Raw sockets against a real edge: only a GET is upgraded, frames sent in the same write as the
-//! upgrade request are read at once, and clients that flood the edge with pings without reading
-//! stop being read: they neither stall `/health` and other viewers nor grow the edge's memory.
+//! upgrade request are read at once, and clients that flood the edge with pings stall neither
+//! `/health` nor other viewers: those that never read stop being read (and do not grow the
+//! edge's memory), and those that read their pongs do not keep a worker thread to themselves.
 
 mod support;
 
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use support::raw::{self, Frame, RawWs};
 use support::{Backend, WsClient};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_a_get_is_upgraded_and_head_or_post_get_405() {
@@ -196,4 +197,72 @@ async fn clients_that_flood_pings_and_never_read_stop_being_read_and_stall_nothi
     for (_reader, flood) in floods {
         flood.abort();
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_clients_flooding_pings_and_reading_the_pongs_stall_neither_health_nor_a_viewer() {
+    let backend = Backend::start(1, &[]).await;
+    let port = backend.edges[0].port;
+    let viewer = WsClient::ready(&backend.ws_url(0)).await;
+    let flooding = Arc::new(AtomicBool::new(true));
+    let mut floods = Vec::new();
+    for _ in 0..2 {
+        let ws = RawWs::connect(port, None, &[]).await;
+        let (flag, mut writer) = (flooding.clone(), ws.writer);
+        floods.push(tokio::spawn(async move {
+            let blob = raw::masked(raw::OP_PING, b"").repeat(10_000);
+            while flag.load(Ordering::Relaxed) {
+                if writer.write_all(&blob).await.is_err() {
+                    return;
+                }
+            }
+        }));
+        // It reads (and drops) its pongs, so the edge keeps reading its pings.
+        let (mut reader, _) = ws.reader.into_inner();
+        floods.push(tokio::spawn(async move {
+            let mut chunk = vec![0u8; 64 * 1024];
+            while let Ok(1..) = reader.read(&mut chunk).await {}
+        }));
+    }
+    // `/health` on a new connection each time, from a thread of its own.
+    let probing = flooding.clone();
+    let probes = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let mut took = Vec::new();
+        while probing.load(Ordering::Relaxed) {
+            let asked = Instant::now();
+            let mut http = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            http.set_read_timeout(Some(Duration::from_secs(30)))
+                .unwrap();
+            http.write_all(b"GET /health HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut answer = String::new();
+            let _ = http.read_to_string(&mut answer);
+            took.push(asked.elapsed());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        took
+    });
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let token = testkit::token();
+    assert_eq!(backend.api.seat("select", "A1", &token).await.code(), "OK");
+    let changed = Instant::now();
+    let seen = testkit::eventually(Duration::from_secs(2), || viewer.seats()["A1"].0 == 1).await;
+    let seen_after = changed.elapsed();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    flooding.store(false, Ordering::Relaxed);
+    let took = probes.join().unwrap();
+    for flood in floods {
+        flood.abort();
+    }
+    println!("/health took {took:?}; the viewer saw the change after {seen_after:?}");
+    assert!(
+        seen,
+        "the viewer got the change within 2 s (normally milliseconds)"
+    );
+    let slowest = took.iter().max().unwrap();
+    assert!(
+        *slowest < Duration::from_secs(2),
+        "/health answers in milliseconds; during the floods one took {slowest:?}"
+    );
 }
