@@ -403,6 +403,12 @@ impl SeatStore {
                 tracing::warn!(%error, "redis unavailable");
                 ApiError::unavailable("Redis")
             }
+            // fred's router found no connection to send on (it had just closed): kind Unknown,
+            // but Redis is what is missing.
+            ErrorKind::Unknown if error.details().starts_with("Failed to route command") => {
+                tracing::warn!(%error, "redis connection lost");
+                ApiError::unavailable("Redis")
+            }
             _ if [
                 "LOADING",
                 "OOM",
