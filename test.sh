@@ -131,8 +131,12 @@ export RUN_DIR="$(mktemp -d /tmp/seatmap-test.XXXXXX)" BIN_DIR="$PWD/target/debu
   ADMIN_TOKEN="test-admin-$RANDOM$RANDOM" EDGES=2 \
   HTTP_PORT=$(free_port) EDGE_BASE_PORT=$(free_port 2) BOOKING_PORT=$(free_port) \
   REDIS_PORT=$(free_port) NATS_PORT=$(free_port) NATS_MONITOR_PORT=$(free_port)
+# Traversable, so NGINX workers running as nobody reach the edges' Unix sockets in it.
+chmod 755 "$RUN_DIR"
 step "starting the whole stack with ./start.sh (NGINX on $HTTP_PORT, logs in $RUN_DIR/logs)"
 start_stack
+grep -q "server unix:$RUN_DIR/sockets/edge-" "$RUN_DIR/nginx/nginx.conf" ||
+  die "NGINX does not proxy /ws over the edges' Unix sockets: $(grep -m2 'server .*fail_timeout=5s' "$RUN_DIR/nginx/nginx.conf")"
 
 step "websocat session through NGINX"
 tests/websocat-session.sh "ws://127.0.0.1:$HTTP_PORT/ws" | tee "$results/websocat.txt"

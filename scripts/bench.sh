@@ -141,6 +141,7 @@ trap stop_stack EXIT
 start_stack() {
   stop_stack
   run_dir=$(mktemp -d /tmp/seatmap-bench.XXXXXX)
+  chmod 755 "$run_dir"   # NGINX workers (nobody) reach the edges' Unix sockets in it
   printf 'websocket {\n  listen: "127.0.0.1:%s"\n  no_tls: true\n  compression: false\n}\n' "$NATS_WS_PORT" >"$run_dir/nats-ws.conf"
   env "$@" RUN_DIR="$run_dir" BENCH_NATS_CONF="$run_dir/nats-ws.conf" ./start.sh </dev/null >"$run_dir/start.out" 2>&1 &
   start_pid=$!

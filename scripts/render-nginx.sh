@@ -8,7 +8,9 @@
 #   FRONTEND_DIR, NGINX_DIR (writable: pid, logs, temp files),
 #   LIMIT_SESSION_PER_MIN, LIMIT_SESSION_BURST, LIMIT_SEAT_PER_SEC, LIMIT_SEAT_BURST,
 #   LIMIT_WS_PER_SEC, LIMIT_WS_BURST, LIMIT_WS_CONN, ADMIN_ACCESS (allow/deny rules)
-# Optional: NGINX_BIN (default: nginx on PATH).
+# Optional: NGINX_BIN (default: nginx on PATH); EDGE_SOCKETS: the edges' Unix sockets (their
+#   UNIX_SOCKET), in the order of EDGE_PORTS. NGINX then proxies /ws over them instead of over
+#   loopback TCP (a cheaper hop for every frame), provided its workers may reach them.
 set -euo pipefail
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
@@ -22,10 +24,38 @@ for v in "${vars[@]}"; do [[ -n ${!v:-} ]] || die "$v is not set"; done
 NGINX_BIN=${NGINX_BIN:-$(command -v nginx || true)}
 [[ -x $NGINX_BIN ]] || die "nginx not found"
 
+# Run as root, NGINX workers switch to user nobody, who may not be able to read the frontend
+# (e.g. a checkout under /root). Then they run as the user who owns it.
+worker_user=
+if (( EUID == 0 )); then
+  worker_user=nobody
+  if [[ -d $FRONTEND_DIR ]] && command -v runuser >/dev/null 2>&1 &&
+     ! runuser -u nobody -- test -r "$FRONTEND_DIR/index.html" 2>/dev/null; then
+    worker_user=$(stat -c '%U' "$FRONTEND_DIR")
+  fi
+fi
+
+# The edges' Unix sockets when the workers can reach their directory; else loopback TCP.
+read -r -a sockets <<<"${EDGE_SOCKETS:-}"
+read -r -a ports <<<"$EDGE_PORTS"
+use_sockets=0
+if (( ${#sockets[@]} == ${#ports[@]} && ${#sockets[@]} > 0 )); then
+  use_sockets=1
+  socket_dir=$(dirname "${sockets[0]}")
+  if [[ -n $worker_user && $worker_user != root ]] &&
+     ! { command -v runuser >/dev/null 2>&1 && runuser -u "$worker_user" -- test -x "$socket_dir" 2>/dev/null; }; then
+    printf '[render-nginx] %s cannot reach %s: proxying /ws over loopback TCP\n' "$worker_user" "$socket_dir" >&2
+    use_sockets=0
+  fi
+fi
 servers="$NGINX_DIR/edge-servers.conf"
 : >"$servers"
-for p in $EDGE_PORTS; do
-  printf '        server 127.0.0.1:%s max_fails=1 fail_timeout=5s;\n' "$p" >>"$servers"
+for i in "${!ports[@]}"; do
+  if (( use_sockets )); then
+    printf '        server unix:%s max_fails=1 fail_timeout=5s;\n' "${sockets[i]}" >>"$servers"
+  else
+    printf '        server 127.0.0.1:%s max_fails=1 fail_timeout=5s;\n' "${ports[i]}" >>"$servers"
+  fi
 done
 
 # One booking service is never marked down by NGINX (requests flow again the moment it is
@@ -66,11 +96,7 @@ if grep -qs '^0\{31\}1 ' /proc/net/if_inet6; then
   sed -i "s|^\( *\)listen $HTTP_PORT default_server;|&\n\1listen [::]:$HTTP_PORT default_server;|" "$out"
 fi
 
-# Run as root, NGINX workers switch to user nobody, who may not be able to
-# read the frontend (e.g. a checkout under /root). Then serve it as the user
-# who owns it.
-if (( EUID == 0 )) && [[ -d $FRONTEND_DIR ]] && command -v runuser >/dev/null 2>&1 &&
-   ! runuser -u nobody -- test -r "$FRONTEND_DIR/index.html" 2>/dev/null; then
+if [[ -n $worker_user && $worker_user != nobody ]]; then
   owner=$(stat -c '%U %G' "$FRONTEND_DIR")
   sed -i "1i user $owner;  # added by start.sh: user nobody cannot read $FRONTEND_DIR" "$out"
 fi

@@ -12,6 +12,9 @@ use crate::upstream::parse_url_list;
 pub struct Config {
     pub host: String,
     pub port: u16,
+    /// Also serve on this Unix socket (`UNIX_SOCKET`): for a proxy on the same host, which then
+    /// skips a loopback TCP hop per frame.
+    pub unix_socket: Option<std::path::PathBuf>,
     /// The booking services (`BOOKING_URL`, a comma list), in order of preference.
     pub booking_urls: Vec<String>,
     /// The NATS servers (`NATS_URL`, a comma list: the servers of one NATS cluster).
@@ -46,6 +49,9 @@ USAGE: edge-server [--help] [--version]
 Configured by environment variables:
   PORT=3000                         HTTP/WebSocket port (WebSocket at /ws)
   HOST=127.0.0.1                    address to bind (0.0.0.0 in containers)
+  UNIX_SOCKET                       also serve on this Unix socket path (same routes), for a
+                                    proxy on the same host: NGINX `server unix:PATH` skips a
+                                    loopback TCP hop per frame. A stale file there is replaced.
   BOOKING_URL=http://127.0.0.1:8080 the booking service; a comma list of several fails over:
                                     requests go to the first one that answers, one that cannot
                                     be reached or times out is passed over for 5 s (a seat
@@ -113,6 +119,9 @@ impl Config {
             allowed_origins,
             host: get("HOST", "127.0.0.1"),
             port,
+            unix_socket: lookup("UNIX_SOCKET")
+                .filter(|path| !path.trim().is_empty())
+                .map(std::path::PathBuf::from),
             booking_urls,
             nats_urls,
             edge_id: lookup("EDGE_ID")

@@ -22,12 +22,12 @@ use shared::ws::{
     parse_client_frame, ClientCommand, CommandError, CommandOk, SeatAction, ServerMessage, Welcome,
 };
 use shared::{now_ms, ErrorCode, Token};
-use tokio::net::TcpStream;
 use tungstenite::error::{CapacityError, Error as WsError, ProtocolError};
 use tungstenite::protocol::{Role, WebSocketConfig, WebSocketContext};
 use tungstenite::Message;
 
 use crate::hub::{ClientId, Resume, VenueHandle};
+use crate::stream::Stream;
 use crate::wire::{close_frame, ping_frame, text_frame, ClientSocket, Wire};
 use crate::{Edge, MAX_READ_FRAME};
 
@@ -59,7 +59,7 @@ type Ending = Option<(u16, &'static str)>;
 
 /// Serves one upgraded WebSocket (`stream`, plus the bytes read past the handshake) until it
 /// closes or the edge shuts down.
-pub async fn serve(stream: TcpStream, read_ahead: Vec<u8>, edge: Arc<Edge>, ip: IpAddr) {
+pub async fn serve(stream: Stream, read_ahead: Vec<u8>, edge: Arc<Edge>, ip: IpAddr) {
     let client = edge.next_client_id();
     edge.metrics.connections.inc();
     edge.metrics.connections_total.inc();

@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod mirror;
 pub mod origin;
 pub mod recent;
+pub mod stream;
 pub mod upstream;
 pub mod venues;
 pub mod waiting;
@@ -29,7 +30,9 @@ use futures_util::StreamExt;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::json;
 use shared::{ErrorCode, SeatEvent};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+
+use crate::stream::Stream;
 use tokio::sync::{mpsc, watch};
 use tower::ServiceExt;
 
@@ -143,16 +146,20 @@ async fn upgrade(
                 return;
             }
         };
-        match upgraded.downcast::<TokioIo<TcpStream>>() {
-            Ok(parts) => {
-                // Copy what was read past the handshake: the `Bytes` keeps hyper's whole read
-                // buffer alive for as long as it lives.
-                let read_ahead = parts.read_buf.to_vec();
-                drop(parts.read_buf);
-                connection::serve(parts.io.into_inner(), read_ahead, edge, ip).await
-            }
-            Err(_) => tracing::error!("an upgraded connection is not a TCP stream"),
-        }
+        // Copy what was read past the handshake: the `Bytes` keeps hyper's whole read buffer
+        // alive for as long as it lives.
+        let (stream, read_ahead): (Stream, Vec<u8>) =
+            match upgraded.downcast::<TokioIo<TcpStream>>() {
+                Ok(parts) => (parts.io.into_inner().into(), parts.read_buf.to_vec()),
+                Err(upgraded) => match upgraded.downcast::<TokioIo<UnixStream>>() {
+                    Ok(parts) => (parts.io.into_inner().into(), parts.read_buf.to_vec()),
+                    Err(_) => {
+                        tracing::error!("an upgraded connection is neither TCP nor a Unix socket");
+                        return;
+                    }
+                },
+            };
+        connection::serve(stream, read_ahead, edge, ip).await
     });
     (
         StatusCode::SWITCHING_PROTOCOLS,
@@ -305,12 +312,19 @@ pub async fn run(
         nats = %edge.config.nats_urls.join(","),
         "edge server listening"
     );
+    let unix = match &edge.config.unix_socket {
+        Some(path) => Some(bind_unix(path)?),
+        None => None,
+    };
     let graceful = async move {
         shutdown.await;
         tracing::info!("shutting down: closing every WebSocket with 1001 (going away)");
         let _ = stop.send(true);
     };
-    serve_http(listener, app(edge.clone()), graceful).await;
+    serve_http(listener, unix, app(edge.clone()), graceful).await;
+    if let Some(path) = &edge.config.unix_socket {
+        let _ = std::fs::remove_file(path);
+    }
     // Upgraded sockets outlive `serve`; give their writers time to send the close frames.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while edge.metrics.connections.get() > 0 && tokio::time::Instant::now() < deadline {
@@ -321,10 +335,43 @@ pub async fn run(
     Ok(())
 }
 
+/// Binds `UNIX_SOCKET` (replacing a stale socket file a previous run left) so that any local
+/// user may connect, as on the TCP port.
+fn bind_unix(path: &std::path::Path) -> anyhow::Result<UnixListener> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
+        std::fs::remove_file(path)?;
+    }
+    let listener = UnixListener::bind(path)
+        .map_err(|e| anyhow::anyhow!("UNIX_SOCKET {}: {e}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))?;
+    tracing::info!(path = %path.display(), "also listening on a Unix socket");
+    Ok(listener)
+}
+
+/// A connection just accepted, on the TCP port or the Unix socket.
+enum Accepted {
+    Tcp(TcpStream, SocketAddr),
+    Unix(UnixStream),
+}
+
+/// The next connection from `unix`; never, without one.
+async fn accept_unix(unix: &Option<UnixListener>) -> std::io::Result<UnixStream> {
+    match unix {
+        Some(listener) => listener.accept().await.map(|(stream, _)| stream),
+        None => std::future::pending().await,
+    }
+}
+
 /// Accepts connections and serves HTTP/1.1 on each (with upgrades) until `shutdown` resolves,
 /// then waits a little for requests in flight. Served by hyper directly rather than
-/// `axum::serve`, so that an upgraded connection can be taken back as the `TcpStream` itself.
-async fn serve_http(listener: TcpListener, app: Router, shutdown: impl Future<Output = ()>) {
+/// `axum::serve`, so that an upgraded connection can be taken back as the stream itself.
+async fn serve_http(
+    listener: TcpListener,
+    unix: Option<UnixListener>,
+    app: Router,
+    shutdown: impl Future<Output = ()>,
+) {
     let (stop, stopping) = watch::channel(false);
     // Every connection task holds a sender: when `recv` sees none left, all have ended.
     let (open, mut all_closed) = mpsc::channel::<()>(1);
@@ -334,48 +381,75 @@ async fn serve_http(listener: TcpListener, app: Router, shutdown: impl Future<Ou
         .header_read_timeout(HEADER_READ_TIMEOUT);
     tokio::pin!(shutdown);
     loop {
-        let (tcp, peer) = tokio::select! {
+        let accepted = tokio::select! {
             _ = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    // Out of file descriptors, most likely: give connections time to close.
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+            accepted = listener.accept() => accepted.map(|(tcp, peer)| Accepted::Tcp(tcp, peer)),
+            accepted = accept_unix(&unix) => accepted.map(Accepted::Unix),
         };
-        let _ = tcp.set_nodelay(true);
-        let _ = socket2::SockRef::from(&tcp).set_send_buffer_size(CLIENT_SEND_BUFFER);
-        let app = app.clone();
-        let service = hyper::service::service_fn(move |mut request: hyper::Request<_>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
-            app.clone().oneshot(request.map(axum::body::Body::new))
-        });
-        let connection = builder
-            .serve_connection(TokioIo::new(tcp), service)
-            .with_upgrades();
-        let (open, mut stopping) = (open.clone(), stopping.clone());
-        tokio::spawn(async move {
-            let _open = open;
-            tokio::pin!(connection);
-            let ended = tokio::select! {
-                ended = connection.as_mut() => ended,
-                _ = stopping.changed() => {
-                    // Finish the request in flight, then close (keep-alive ends here).
-                    connection.as_mut().graceful_shutdown();
-                    connection.await
-                }
-            };
-            if let Err(error) = ended {
-                tracing::debug!(%peer, %error, "HTTP connection ended with an error");
+        let accepted = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Out of file descriptors, most likely: give connections time to close.
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
             }
-        });
+        };
+        let (open, stopping) = (open.clone(), stopping.clone());
+        match accepted {
+            Accepted::Tcp(tcp, peer) => {
+                let _ = tcp.set_nodelay(true);
+                let _ = socket2::SockRef::from(&tcp).set_send_buffer_size(CLIENT_SEND_BUFFER);
+                serve_connection(&builder, tcp, peer, &app, open, stopping);
+            }
+            Accepted::Unix(stream) => {
+                let _ = socket2::SockRef::from(&stream).set_send_buffer_size(CLIENT_SEND_BUFFER);
+                // A local proxy: like a loopback peer, its X-Real-IP names the client.
+                let peer = SocketAddr::from(([127, 0, 0, 1], 0));
+                serve_connection(&builder, stream, peer, &app, open, stopping);
+            }
+        }
     }
     let _ = stop.send(true);
     drop(open);
     let _ = tokio::time::timeout(Duration::from_secs(5), all_closed.recv()).await;
+}
+
+/// Serves HTTP/1.1 on one accepted connection in a task of its own; on `stopping`, finishes the
+/// request in flight and closes.
+fn serve_connection<IO>(
+    builder: &hyper::server::conn::http1::Builder,
+    io: IO,
+    peer: SocketAddr,
+    app: &Router,
+    open: mpsc::Sender<()>,
+    mut stopping: watch::Receiver<bool>,
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let app = app.clone();
+    let service = hyper::service::service_fn(move |mut request: hyper::Request<_>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        app.clone().oneshot(request.map(axum::body::Body::new))
+    });
+    let connection = builder
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    tokio::spawn(async move {
+        let _open = open;
+        tokio::pin!(connection);
+        let ended = tokio::select! {
+            ended = connection.as_mut() => ended,
+            _ = stopping.changed() => {
+                // Finish the request in flight, then close (keep-alive ends here).
+                connection.as_mut().graceful_shutdown();
+                connection.await
+            }
+        };
+        if let Err(error) = ended {
+            tracing::debug!(%peer, %error, "HTTP connection ended with an error");
+        }
+    });
 }
 
 /// Routes every event from NATS to its venue's hub.

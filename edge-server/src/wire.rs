@@ -15,10 +15,11 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tungstenite::protocol::frame::coding::{Data, OpCode};
 use tungstenite::protocol::frame::{CloseFrame, Frame, FrameHeader};
+
+use crate::stream::Stream;
 
 /// An encoded server frame, ready for the socket (server frames are not masked, so the same
 /// bytes serve every client).
@@ -72,7 +73,7 @@ pub enum Delivery {
 
 /// One client's socket, shared by its connection task and its venue hub.
 pub struct ClientSocket {
-    stream: TcpStream,
+    stream: Stream,
     out: Mutex<Outbox>,
     /// Wakes the connection: a backlog started, the hub resynchronises the client, or a write
     /// failed.
@@ -106,9 +107,9 @@ struct Outbox {
 const WRITE_BATCH: usize = 32;
 
 impl ClientSocket {
-    pub fn new(stream: TcpStream) -> Self {
+    pub fn new(stream: impl Into<Stream>) -> Self {
         ClientSocket {
-            stream,
+            stream: stream.into(),
             out: Mutex::new(Outbox::default()),
             attention: Notify::new(),
         }
@@ -376,10 +377,11 @@ mod tests {
         assert_eq!(u64::from_be_bytes(huge[2..10].try_into().unwrap()), 70_000);
     }
 
-    async fn pair() -> (ClientSocket, TcpStream) {
+    async fn pair() -> (ClientSocket, tokio::net::TcpStream) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let (client, accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
+        let (client, accepted) =
+            tokio::join!(tokio::net::TcpStream::connect(addr), listener.accept());
         (ClientSocket::new(accepted.unwrap().0), client.unwrap())
     }
 

@@ -12,6 +12,8 @@ mod identity;
 mod resume;
 #[path = "fanout/shutdown.rs"]
 mod shutdown;
+#[path = "fanout/unix_socket.rs"]
+mod unix_socket;
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
