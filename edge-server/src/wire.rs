@@ -126,11 +126,7 @@ impl ClientSocket {
     /// queues it. With a `limit`, a backlog already holding that many messages refuses it
     /// (`Full`); replies, pings and full states pass `None` and are always queued.
     pub fn send(&self, frame: &WireFrame, limit: Option<usize>) -> Delivery {
-        let out = self.outbox();
-        if out.failed || out.sealed {
-            return Delivery::Gone;
-        }
-        self.write_or_queue(out, frame, 1, limit)
+        self.send_checked(None, frame, 1, limit)
     }
 
     /// A venue's write of `chunk` (`messages` whole frames back to back) under subscription
@@ -142,8 +138,18 @@ impl ClientSocket {
         messages: usize,
         limit: Option<usize>,
     ) -> Delivery {
+        self.send_checked(Some(token), chunk, messages, limit)
+    }
+
+    fn send_checked(
+        &self,
+        token: Option<u64>,
+        chunk: &Bytes,
+        messages: usize,
+        limit: Option<usize>,
+    ) -> Delivery {
         let out = self.outbox();
-        if out.failed || out.sealed || out.subscription != token {
+        if out.failed || out.sealed || token.is_some_and(|token| token != out.subscription) {
             return Delivery::Gone;
         }
         self.write_or_queue(out, chunk, messages, limit)

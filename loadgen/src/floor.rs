@@ -20,24 +20,11 @@ const MAX_PENDING: usize = 4 << 20;
 
 /// One unmasked text frame (server to client).
 pub fn text_frame(payload: &[u8]) -> Vec<u8> {
-    let mut frame = Vec::with_capacity(payload.len() + 10);
-    frame.push(0x81);
-    let n = payload.len();
-    if n < 126 {
-        frame.push(n as u8);
-    } else if n <= u16::MAX as usize {
-        frame.push(126);
-        frame.extend_from_slice(&(n as u16).to_be_bytes());
-    } else {
-        frame.push(127);
-        frame.extend_from_slice(&(n as u64).to_be_bytes());
-    }
-    frame.extend_from_slice(payload);
-    frame
+    crate::ws_frame::server_frame(true, 0x1, payload)
 }
 
-/// Reads the upgrade request and answers 101.
-async fn handshake(mut stream: TcpStream) -> anyhow::Result<TcpStream> {
+/// Reads the upgrade request and answers 101, with `extra` (frames, for tests) in the same write.
+pub async fn accept_upgrade(mut stream: TcpStream, extra: &[u8]) -> anyhow::Result<TcpStream> {
     let mut request = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     while !request.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -55,11 +42,13 @@ async fn handshake(mut stream: TcpStream) -> anyhow::Result<TcpStream> {
                 .then(|| value.trim().to_owned())
         })
         .context("no Sec-WebSocket-Key")?;
-    let answer = format!(
+    let mut answer = format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
         derive_accept_key(key.as_bytes())
-    );
-    stream.write_all(answer.as_bytes()).await?;
+    )
+    .into_bytes();
+    answer.extend_from_slice(extra);
+    stream.write_all(&answer).await?;
     stream.set_nodelay(true)?;
     Ok(stream)
 }
@@ -142,7 +131,7 @@ pub async fn run(listener: TcpListener, nats_url: &str, subject: &str) -> anyhow
             let joined = joined.clone();
             // Only the handshake has a task of its own; it ends at the upgrade.
             tokio::spawn(async move {
-                if let Ok(stream) = handshake(stream).await {
+                if let Ok(stream) = accept_upgrade(stream, &[]).await {
                     let _ = joined.send(stream);
                 }
             });

@@ -12,6 +12,7 @@ pub mod smoke;
 pub mod stats;
 pub mod sys;
 pub mod viewers;
+pub mod ws_frame;
 
 /// Load goes only to this machine.
 pub fn loopback_only(url: &str) -> anyhow::Result<()> {

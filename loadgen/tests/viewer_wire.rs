@@ -8,28 +8,12 @@
 use std::time::Duration;
 
 use loadgen::viewers::{GroupSpec, Protocol, ViewerGroup};
+use loadgen::ws_frame::server_frame;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 const VIEWERS: usize = 3;
-
-fn server_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-    let mut out = vec![u8::from(fin) << 7 | opcode];
-    let n = payload.len();
-    if n < 126 {
-        out.push(n as u8);
-    } else if n <= 65535 {
-        out.push(126);
-        out.extend_from_slice(&(n as u16).to_be_bytes());
-    } else {
-        out.push(127);
-        out.extend_from_slice(&(n as u64).to_be_bytes());
-    }
-    out.extend_from_slice(payload);
-    out
-}
 
 fn text(payload: &str) -> Vec<u8> {
     server_frame(true, 0x1, payload.as_bytes())
@@ -41,27 +25,8 @@ fn update(seq: u64) -> String {
 
 /// Answers the upgrade; `extra` goes out in the same write as the 101 response.
 async fn accept(listener: &TcpListener, extra: &[u8]) -> TcpStream {
-    let (mut stream, _) = listener.accept().await.unwrap();
-    stream.set_nodelay(true).unwrap();
-    let mut request = Vec::new();
-    while !request.ends_with(b"\r\n\r\n") {
-        let mut byte = [0u8; 1];
-        stream.read_exact(&mut byte).await.unwrap();
-        request.push(byte[0]);
-    }
-    let request = String::from_utf8(request).unwrap();
-    let key = request
-        .lines()
-        .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
-        .expect("a key");
-    let mut answer = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
-        derive_accept_key(key.as_bytes())
-    )
-    .into_bytes();
-    answer.extend_from_slice(extra);
-    stream.write_all(&answer).await.unwrap();
-    stream
+    let (stream, _) = listener.accept().await.unwrap();
+    loadgen::floor::accept_upgrade(stream, extra).await.unwrap()
 }
 
 /// Reads one client frame; it must be final and masked. Returns (opcode, unmasked payload).

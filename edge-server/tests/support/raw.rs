@@ -21,22 +21,18 @@ pub const UPGRADE: &str = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: webso
 
 /// A client frame: final, masked (as RFC 6455 requires of clients), with `payload`.
 pub fn masked(opcode: u8, payload: &[u8]) -> Vec<u8> {
-    const MASK: [u8; 4] = [0x5a, 0x13, 0xc7, 0x8e];
-    let mut frame = vec![0x80 | opcode];
-    match payload.len() {
-        n if n < 126 => frame.push(0x80 | n as u8),
-        n if n < 65_536 => {
-            frame.push(0x80 | 126);
-            frame.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            frame.push(0x80 | 127);
-            frame.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    frame.extend_from_slice(&MASK);
-    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ MASK[i % 4]));
+    use tokio_tungstenite::tungstenite::protocol::frame::{Frame, FrameHeader};
+    let header = FrameHeader {
+        opcode: opcode.into(),
+        mask: Some([0x5a, 0x13, 0xc7, 0x8e]),
+        ..FrameHeader::default()
+    };
+    let frame = Frame::from_payload(header, payload.to_vec().into());
+    let mut encoded = Vec::with_capacity(payload.len() + 14);
     frame
+        .format(&mut encoded)
+        .expect("writing a frame into a Vec cannot fail");
+    encoded
 }
 
 /// A masked text frame holding `{"type": kind, "data": data}`.

@@ -94,17 +94,7 @@ fn next_mask() -> [u8; 4] {
 /// Appends one final, masked client frame to `out`.
 pub fn encode_client(opcode: u8, payload: &[u8], out: &mut Vec<u8>) {
     out.reserve(payload.len() + 14);
-    out.push(0x80 | opcode);
-    let n = payload.len();
-    if n < 126 {
-        out.push(0x80 | n as u8);
-    } else if n <= usize::from(u16::MAX) {
-        out.push(0x80 | 126);
-        out.extend_from_slice(&(n as u16).to_be_bytes());
-    } else {
-        out.push(0x80 | 127);
-        out.extend_from_slice(&(n as u64).to_be_bytes());
-    }
+    crate::ws_frame::push_header(out, 0x80 | opcode, true, payload.len());
     let mask = next_mask();
     out.extend_from_slice(&mask);
     out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
@@ -154,22 +144,7 @@ pub fn number_after(text: &[u8], key: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn server_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-        let mut out = vec![u8::from(fin) << 7 | opcode];
-        let n = payload.len();
-        if n < 126 {
-            out.push(n as u8);
-        } else if n <= 65535 {
-            out.push(126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        } else {
-            out.push(127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-        out.extend_from_slice(payload);
-        out
-    }
+    use crate::ws_frame::server_frame;
 
     #[test]
     fn parses_each_length_form_and_waits_for_the_rest() {
