@@ -51,7 +51,8 @@ Configured by environment variables:
   HOST=127.0.0.1                    address to bind (0.0.0.0 in containers)
   UNIX_SOCKET                       also serve on this Unix socket path (same routes), for a
                                     proxy on the same host: NGINX `server unix:PATH` skips a
-                                    loopback TCP hop per frame. A stale file there is replaced.
+                                    loopback TCP hop per frame. A stale file there is replaced;
+                                    one another process still serves is refused.
   BOOKING_URL=http://127.0.0.1:8080 the booking service; a comma list of several fails over:
                                     requests go to the first one that answers, one that cannot
                                     be reached or times out is passed over for 5 s (a seat

@@ -214,8 +214,23 @@ fn websocket_accept(headers: &HeaderMap) -> Result<HeaderValue, Response> {
             "Sec-WebSocket-Key is missing",
         ));
     };
+    if !is_websocket_key(key.as_bytes()) {
+        return Err(refusal(
+            ErrorCode::ValidationError,
+            "Sec-WebSocket-Key must be 16 bytes in base64",
+        ));
+    }
     let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
     Ok(HeaderValue::from_str(&accept).expect("base64 is a valid header value"))
+}
+
+/// A `Sec-WebSocket-Key`: 16 bytes in base64, which is 22 base64 characters and `==`.
+fn is_websocket_key(key: &[u8]) -> bool {
+    key.len() == 24
+        && key.ends_with(b"==")
+        && key[..22]
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/')
 }
 
 async fn health(State(edge): State<Arc<Edge>>) -> Response {
@@ -316,6 +331,8 @@ pub async fn run(
         Some(path) => Some(bind_unix(path)?),
         None => None,
     };
+    let unix_file = unix.as_ref().and_then(|(_, file)| *file);
+    let unix = unix.map(|(listener, _)| listener);
     let graceful = async move {
         shutdown.await;
         tracing::info!("shutting down: closing every WebSocket with 1001 (going away)");
@@ -323,7 +340,10 @@ pub async fn run(
     };
     serve_http(listener, unix, app(edge.clone()), graceful).await;
     if let Some(path) = &edge.config.unix_socket {
-        let _ = std::fs::remove_file(path);
+        // Only if the file is still the one this edge bound, not a successor's.
+        if unix_file.is_some() && socket_file_id(path) == unix_file {
+            let _ = std::fs::remove_file(path);
+        }
     }
     // Upgraded sockets outlive `serve`; give their writers time to send the close frames.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
@@ -335,18 +355,37 @@ pub async fn run(
     Ok(())
 }
 
-/// Binds `UNIX_SOCKET` (replacing a stale socket file a previous run left) so that any local
-/// user may connect, as on the TCP port.
-fn bind_unix(path: &std::path::Path) -> anyhow::Result<UnixListener> {
+/// Binds `UNIX_SOCKET` so that any local user may connect, as on the TCP port. A socket file
+/// nobody listens on any more (a previous run killed) is replaced; one that another process
+/// still serves is refused, so an edge can never take over a live edge's socket. Returns the
+/// listener and the identity of the file it made (see `socket_file_id`).
+fn bind_unix(path: &std::path::Path) -> anyhow::Result<(UnixListener, Option<FileId>)> {
     use std::os::unix::fs::{FileTypeExt, PermissionsExt};
     if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
+        anyhow::ensure!(
+            std::os::unix::net::UnixStream::connect(path).is_err(),
+            "UNIX_SOCKET {}: another process is serving on it",
+            path.display()
+        );
         std::fs::remove_file(path)?;
     }
     let listener = UnixListener::bind(path)
         .map_err(|e| anyhow::anyhow!("UNIX_SOCKET {}: {e}", path.display()))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))?;
     tracing::info!(path = %path.display(), "also listening on a Unix socket");
-    Ok(listener)
+    Ok((listener, socket_file_id(path)))
+}
+
+/// A file's device, inode and change time (seconds, nanoseconds).
+type FileId = (u64, u64, i64, i64);
+
+/// The device, inode and change time of the file at `path`: tells this edge's socket file from a
+/// later one (a new file may get the inode number of the one removed before it).
+fn socket_file_id(path: &std::path::Path) -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| (m.dev(), m.ino(), m.ctime(), m.ctime_nsec()))
 }
 
 /// A connection just accepted, on the TCP port or the Unix socket.
@@ -501,5 +540,44 @@ async fn learn_hold_seconds(edge: Arc<Edge>) {
             return;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_sixteen_bytes_in_base64_are_a_websocket_key() {
+        assert!(is_websocket_key(b"dGhlIHNhbXBsZSBub25jZQ=="));
+        for bad in [
+            &b"abc"[..],
+            b"dGhlIHNhbXBsZSBub25jZQ",
+            b"dGhlIHNhbXBsZSBub25jZQ=x",
+            b"dGhlIHNhbXBsZSBub25j!Q==",
+        ] {
+            assert!(!is_websocket_key(bad), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_live_unix_socket_is_never_taken_over_and_a_stale_one_is_replaced() {
+        let path = std::env::temp_dir().join(format!("seatmap-bind-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let (live, file) = bind_unix(&path).unwrap();
+        let refused = bind_unix(&path).unwrap_err().to_string();
+        assert!(
+            refused.contains("another process is serving on it"),
+            "{refused}"
+        );
+        assert_eq!(
+            socket_file_id(&path),
+            file,
+            "the live edge's file is untouched"
+        );
+        drop(live);
+        let (_again, newer) = bind_unix(&path).expect("a stale socket file is replaced");
+        assert_ne!(newer, file, "a new file");
+        std::fs::remove_file(&path).unwrap();
     }
 }

@@ -23,6 +23,12 @@ async fn only_a_get_is_upgraded_and_head_or_post_get_405() {
         let head = raw::http_head(port, &request).await;
         assert!(head.starts_with("HTTP/1.1 405"), "{method} /ws: {head}");
     }
+    let bad_key = raw::UPGRADE.replace("dGhlIHNhbXBsZSBub25jZQ==", "abc");
+    let head = raw::http_head(port, &bad_key).await;
+    assert!(
+        head.starts_with("HTTP/1.1 400"),
+        "a key that is not 16 bytes: {head}"
+    );
     let opened = "edge_connections_opened_total";
     assert_eq!(backend.edge_metric(0, opened).await, 0.0, "no WebSocket");
     // The same request as a GET is upgraded.
