@@ -11,9 +11,10 @@
 #   ours-direct  the edges' /ws, viewers spread over both edges
 #   ours-nginx   the same edges through NGINX's /ws
 #   peer         nats-server's own WebSocket listener, viewers subscribed to seats.>
+#   peer-nginx   the same listener behind an NGINX rendered from the shipped template (over TCP)
 #   floor        seatbench's minimal broadcaster, fed from the same NATS subject
-#   floor-nginx  the same two broadcasters behind an NGINX rendered from the shipped template
-#                (what this box can do through the proxy: the bound for ours-nginx)
+#   floor-nginx  the same two broadcasters behind such an NGINX, over Unix sockets as the edges
+#                are (what this box can do through the proxy: the bound for ours-nginx)
 # Every change is made through the booking API (Redis, outbox, relay, NATS) at each rate in
 # PHASES; latency is from just before the API call to the viewer reading the frame. Then, on one
 # more stack: large venues (VENUE_STATE join time and memory), the booking API beside
@@ -29,7 +30,8 @@
 #   SIZES              viewer counts (0: none)                     [1000 5000 10000 20000]
 #   PHASES             RATExCHANGES per rate, up to 5,000 viewers  [10x60,100x400]
 #   PHASES_LARGE       the same from 10,000 viewers on             [10x60,100x200]
-#   TARGETS            which of: direct nginx peer floor floor-nginx [all five]
+#   TARGETS            which of: direct nginx peer peer-nginx floor
+#                      floor-nginx                                 [all six]
 #   NGINX_MAX          largest size run through NGINX              [10000]
 #   PEER_MAX           largest size for the one nats-server        [hard fd limit - 1000]
 #   NGINX_CONNECTIONS  worker_connections for the bench's NGINX    [16384] (shipped: 8192)
@@ -56,7 +58,7 @@ fi
 SIZES=${SIZES:-"1000 5000 10000 20000"}
 PHASES=${PHASES:-"10x60,100x400"}
 PHASES_LARGE=${PHASES_LARGE:-"10x60,100x200"}
-TARGETS=${TARGETS:-"direct nginx peer floor floor-nginx"}
+TARGETS=${TARGETS:-"direct nginx peer peer-nginx floor floor-nginx"}
 NGINX_MAX=${NGINX_MAX:-10000}
 PEER_MAX=${PEER_MAX:-$(( $(ulimit -Hn) - 1000 ))}
 API_CONCURRENCY=${API_CONCURRENCY:-64}
@@ -106,34 +108,54 @@ stop_stack() {
   rm -rf "$run_dir"
 }
 
-# floor_behind_nginx N: two floor broadcasters (fed from the stack's NATS) behind an NGINX of
-# their own, rendered from nginx/nginx.conf.template with the floors as its "edges" and the same
-# worker_connections as the stack's: ours-nginx minus this is what the edges cost beyond the
-# floor, with the proxy's own cost in both.
-floor_behind_nginx() {
-  local n=$1 dir="$run_dir/floor-nginx" ports=() pids=() port ngx nginx_port i
-  mkdir -p "$dir"
-  for i in 1 2; do
-    port=$(free_port)
-    "$seatbench" floor --listen "127.0.0.1:$port" --nats "nats://127.0.0.1:$NATS_PORT" &
-    pids+=($!) ports+=("$port")
-  done
+# own_nginx DIR PORTS [SOCKETS]: an NGINX of its own in DIR, rendered from the shipped
+# nginx/nginx.conf.template with PORTS (and, when given, their Unix SOCKETS) as its "edges" and
+# the same worker_connections as the stack's. Sets ngx (its pid) and nginx_port.
+own_nginx() {
+  local dir=$1 ports=$2 sockets=${3:-} port i
   nginx_port=$(free_port)
   (set -a; source "$run_dir/limits.env"
-   HTTP_PORT=$nginx_port BOOKING_PORTS=$BOOKING_PORT EDGE_PORTS="${ports[*]}" \
+   HTTP_PORT=$nginx_port BOOKING_PORTS=$BOOKING_PORT EDGE_PORTS="$ports" EDGE_SOCKETS="$sockets" \
      FRONTEND_DIR=$ROOT/frontend NGINX_DIR=$dir ADMIN_ACCESS="deny all;" \
      scripts/render-nginx.sh nginx/nginx.conf.template "$dir/nginx.conf")
   local nginx_e=()
   if nginx -h 2>&1 | grep -q -- '-e filename'; then nginx_e=(-e "$dir/error.log"); fi
   scripts/bench/bin/nginx -p "$dir/" -c "$dir/nginx.conf" "${nginx_e[@]}" -g 'daemon off;' &
   ngx=$!
-  for port in "${ports[@]}" "$nginx_port"; do
+  for port in $ports "$nginx_port"; do
     for i in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
   done
+}
+
+# floor_behind_nginx N: two floor broadcasters (fed from the stack's NATS) behind an NGINX of
+# their own, over Unix sockets as the edges are: ours-nginx minus this is what the edges cost
+# beyond the floor, with the proxy's own cost in both.
+floor_behind_nginx() {
+  local dir="$run_dir/floor-nginx" ports=() sockets=() pids=() port i
+  mkdir -p "$dir/sockets"
+  for i in 1 2; do
+    port=$(free_port)
+    "$seatbench" floor --listen "127.0.0.1:$port" --unix "$dir/sockets/floor-$port.sock" \
+      --nats "nats://127.0.0.1:$NATS_PORT" &
+    pids+=($!) ports+=("$port") sockets+=("$dir/sockets/floor-$port.sock")
+  done
+  own_nginx "$dir" "${ports[*]}" "${sockets[*]}"
   "${fan[@]}" --label floor-nginx --protocol raw --urls "ws://127.0.0.1:$nginx_port/ws" \
     --server "floor=$(IFS=,; echo "${pids[*]}")" --server "nginx=children:$ngx"
   kill -TERM "$ngx" "${pids[@]}" 2>/dev/null || true
   wait "$ngx" "${pids[@]}" 2>/dev/null || true
+}
+
+# peer_behind_nginx: nats-server's WebSocket listener behind an NGINX of its own (over TCP: it
+# has no Unix listener), to set beside ours-nginx.
+peer_behind_nginx() {
+  local dir="$run_dir/peer-nginx"
+  mkdir -p "$dir"
+  own_nginx "$dir" "$NATS_WS_PORT"
+  "${fan[@]}" --label peer-nginx --protocol nats --urls "ws://127.0.0.1:$nginx_port/ws" \
+    --server "nats=$nats_pid" --server "nginx=children:$ngx"
+  kill -TERM "$ngx" 2>/dev/null || true
+  wait "$ngx" 2>/dev/null || true
 }
 trap stop_stack EXIT
 
@@ -198,6 +220,12 @@ for n in $SIZES; do
     say "peer: $n viewers on nats-server's WebSocket listener"
     "${fan[@]}" --label peer --protocol nats --urls "ws://127.0.0.1:$NATS_WS_PORT" --server "nats=$nats_pid"
   fi
+  if has peer-nginx && (( n > NGINX_MAX || n > PEER_MAX )); then
+    say "peer-nginx: skipped at $n viewers (as ours-nginx and peer)"
+  elif has peer-nginx; then
+    say "peer-nginx: $n viewers on nats-server's WebSocket listener through an NGINX of its own"
+    peer_behind_nginx
+  fi
   if has floor; then
     say "floor: $n viewers on the minimal broadcaster (two processes, as two edges)"
     "${fan[@]}" --label floor --floor-nats "nats://127.0.0.1:$NATS_PORT"
@@ -206,7 +234,7 @@ for n in $SIZES; do
     say "floor-nginx: skipped at $n viewers (as ours-nginx)"
   elif has floor-nginx; then
     say "floor-nginx: $n viewers on the minimal broadcaster through an NGINX of its own"
-    floor_behind_nginx "$n"
+    floor_behind_nginx
   fi
 done
 

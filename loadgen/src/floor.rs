@@ -5,13 +5,14 @@
 //! before its next frame and every millisecond meanwhile.
 //!
 //! Fed by the same NATS subject as the edges, so ours ÷ floor compares only the last hop.
+//! Listens on TCP and, optionally, on a Unix socket too (as the edges do for NGINX).
 
 use std::time::Duration;
 
 use anyhow::Context;
 use futures_util::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
@@ -24,7 +25,10 @@ pub fn text_frame(payload: &[u8]) -> Vec<u8> {
 }
 
 /// Reads the upgrade request and answers 101, with `extra` (frames, for tests) in the same write.
-pub async fn accept_upgrade(mut stream: TcpStream, extra: &[u8]) -> anyhow::Result<TcpStream> {
+pub async fn accept_upgrade<S>(mut stream: S, extra: &[u8]) -> anyhow::Result<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let mut request = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     while !request.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -49,12 +53,26 @@ pub async fn accept_upgrade(mut stream: TcpStream, extra: &[u8]) -> anyhow::Resu
     .into_bytes();
     answer.extend_from_slice(extra);
     stream.write_all(&answer).await?;
-    stream.set_nodelay(true)?;
     Ok(stream)
 }
 
+/// An upgraded viewer socket: from a browser-like client over TCP, or from NGINX over Unix.
+enum Socket {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Socket {
+    fn try_write(&self, bytes: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Socket::Tcp(s) => s.try_write(bytes),
+            Socket::Unix(s) => s.try_write(bytes),
+        }
+    }
+}
+
 struct Client {
-    stream: TcpStream,
+    stream: Socket,
     /// Bytes not written yet: `pending[written..]`.
     pending: Vec<u8>,
     written: usize,
@@ -62,7 +80,7 @@ struct Client {
 }
 
 impl Client {
-    fn new(stream: TcpStream) -> Client {
+    fn new(stream: Socket) -> Client {
         Client {
             stream,
             pending: Vec::new(),
@@ -116,27 +134,49 @@ impl Client {
     }
 }
 
-/// Serves until the process is stopped.
-pub async fn run(listener: TcpListener, nats_url: &str, subject: &str) -> anyhow::Result<()> {
+/// Serves until the process is stopped: viewers on `listener`, and on `unix` when given.
+pub async fn run(
+    listener: TcpListener,
+    unix: Option<UnixListener>,
+    nats_url: &str,
+    subject: &str,
+) -> anyhow::Result<()> {
     let nats = async_nats::connect(nats_url)
         .await
         .with_context(|| format!("connecting to NATS at {nats_url}"))?;
     let mut events = nats.subscribe(subject.to_owned()).await?;
-    let (joined, mut joins) = mpsc::unbounded_channel::<TcpStream>();
+    let (joined, mut joins) = mpsc::unbounded_channel::<Socket>();
+    let tcp_joined = joined.clone();
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
-            let joined = joined.clone();
+            let _ = stream.set_nodelay(true);
+            let joined = tcp_joined.clone();
             // Only the handshake has a task of its own; it ends at the upgrade.
             tokio::spawn(async move {
                 if let Ok(stream) = accept_upgrade(stream, &[]).await {
-                    let _ = joined.send(stream);
+                    let _ = joined.send(Socket::Tcp(stream));
                 }
             });
         }
     });
+    if let Some(unix) = unix {
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = unix.accept().await else {
+                    continue;
+                };
+                let joined = joined.clone();
+                tokio::spawn(async move {
+                    if let Ok(stream) = accept_upgrade(stream, &[]).await {
+                        let _ = joined.send(Socket::Unix(stream));
+                    }
+                });
+            }
+        });
+    }
     let ready = text_frame(b"READY");
     let mut clients: Vec<Client> = Vec::new();
     let mut any_pending = false;

@@ -110,6 +110,9 @@ enum Command {
     Floor {
         #[arg(long)]
         listen: String,
+        /// Also accept viewers on this Unix socket (as an edge's UNIX_SOCKET, for NGINX).
+        #[arg(long)]
+        unix: Option<std::path::PathBuf>,
         #[arg(long)]
         nats: String,
         #[arg(long, default_value = "seats.>")]
@@ -363,12 +366,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Floor {
             listen,
+            unix,
             nats,
             subject,
         } => {
             loopback_only(&format!("ws://{listen}"))?;
             let listener = tokio::net::TcpListener::bind(&listen).await?;
-            loadgen::floor::run(listener, &nats, &subject).await
+            let unix = match unix {
+                Some(path) => {
+                    // A socket left by an earlier run; never any other kind of file.
+                    use std::os::unix::fs::FileTypeExt;
+                    if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_socket()) {
+                        std::fs::remove_file(&path)?;
+                    }
+                    let listener = tokio::net::UnixListener::bind(&path)
+                        .with_context(|| format!("binding {}", path.display()))?;
+                    // NGINX's workers (user nobody) connect to it, as to an edge's socket.
+                    use std::os::unix::fs::PermissionsExt;
+                    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666))?;
+                    Some(listener)
+                }
+                None => None,
+            };
+            loadgen::floor::run(listener, unix, &nats, &subject).await
         }
         Command::Viewers { spec, timeout_secs } => {
             let spec: GroupSpec = serde_json::from_str(&spec)?;

@@ -9,11 +9,12 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-TARGETS = ["ours-direct", "ours-nginx", "peer", "floor", "floor-nginx"]
+TARGETS = ["ours-direct", "ours-nginx", "peer", "peer-nginx", "floor", "floor-nginx"]
 NAMES = {
     "ours-direct": "ours, direct to the edges",
     "ours-nginx": "ours, through NGINX",
     "peer": "nats-server WebSocket",
+    "peer-nginx": "nats-server WebSocket through NGINX",
     "floor": "floor (minimal broadcaster)",
     "floor-nginx": "floor through the same NGINX",
 }
@@ -86,15 +87,17 @@ def fanout_tables(rows):
     out.append("\n### Ratios (same run, same client): ours ÷ peer and ours ÷ floor\n")
     header = ["viewers", "changes/s", "direct ÷ peer p50", "direct ÷ peer p99", "direct ÷ floor p50",
               "direct ÷ floor p99", "nginx ÷ peer p50", "nginx ÷ peer p99", "nginx ÷ floor p50",
-              "nginx ÷ floor p99", "nginx ÷ floor-nginx p50", "nginx ÷ floor-nginx p99"]
+              "nginx ÷ floor p99", "nginx ÷ peer-nginx p50", "nginx ÷ peer-nginx p99",
+              "nginx ÷ floor-nginx p50", "nginx ÷ floor-nginx p99"]
     body = []
     for n in sizes:
         for rate in rates:
-            d, g, p, f, fg = (by.get((t, n, rate)) for t in TARGETS)
+            d, g, p, pg, f, fg = (by.get((t, n, rate)) for t in TARGETS)
             cell = lambda a, b, q: ratio(a["latency"][q] if a else None, b["latency"][q] if b else None)
             body.append([num(n), num(rate), cell(d, p, "p50_ms"), cell(d, p, "p99_ms"),
                          cell(d, f, "p50_ms"), cell(d, f, "p99_ms"), cell(g, p, "p50_ms"),
                          cell(g, p, "p99_ms"), cell(g, f, "p50_ms"), cell(g, f, "p99_ms"),
+                         cell(g, pg, "p50_ms"), cell(g, pg, "p99_ms"),
                          cell(g, fg, "p50_ms"), cell(g, fg, "p99_ms")])
     out.append(table(header, body))
 
@@ -120,7 +123,7 @@ def fanout_tables(rows):
     body = []
     for n in sizes:
         for t, proc in [("ours-direct", "edge"), ("ours-nginx", "nginx"), ("peer", "nats"),
-                        ("floor", "floor"), ("floor-nginx", "nginx")]:
+                        ("peer-nginx", "nginx"), ("floor", "floor"), ("floor-nginx", "nginx")]:
             rs = [r for r in fan if r["label"] == t and r["viewers"] == n]
             if not rs:
                 continue
@@ -154,17 +157,28 @@ def targets_table(rows, by, sizes, rates):
         body.append(["10,000 viewers through NGINX, 10 changes/s: p99 ≤ 50 ms, 0 lost",
                      f"p99 {ms(p99)} ms, {num(lost)} lost", verdict(p99 <= 50 and lost == 0),
                      where.lstrip("; ")])
-    for t in ("ours-direct", "ours-nginx"):
-        worse = []
+    def worse_than(t, ref):
+        """The cells where t is slower than ref at p50 or p99, and whether any cell had both."""
+        worse, compared = [], False
         for n in sizes:
             for rate in rates:
-                a, p = by.get((t, n, rate)), by.get(("peer", n, rate))
+                a, p = by.get((t, n, rate)), by.get((ref, n, rate))
                 if a and p:
+                    compared = True
                     for q in ("p50_ms", "p99_ms"):
                         if a["latency"][q] > p["latency"][q]:
                             worse.append(f"{n:,}@{rate:g}/s {q[:3]} ×{a['latency'][q] / p['latency'][q]:.2f}")
+        return worse, compared
+
+    for t in ("ours-direct", "ours-nginx"):
+        worse, _ = worse_than(t, "peer")
         body.append([f"{t} ≤ nats-server's WebSocket listener at p50 and p99, every size",
                      f"worse in {len(worse)} cells", verdict(not worse), "; ".join(worse)])
+        if t == "ours-nginx":
+            worse, compared = worse_than(t, "peer-nginx")
+            if compared:
+                body.append(["ours-nginx ≤ nats-server's WebSocket listener through the same NGINX",
+                             f"worse in {len(worse)} cells", verdict(not worse), "; ".join(worse)])
         over = []
         for n in sizes:
             for rate in rates:
@@ -287,7 +301,7 @@ def plot(by, sizes, rates, out_dir):
         return "no fan-out rows: no plot"
     fig, axes = plt.subplots(1, len(rates), figsize=(6.5 * len(rates), 4.8), squeeze=False)
     colors = {"ours-direct": "tab:blue", "ours-nginx": "tab:cyan", "peer": "tab:orange",
-              "floor": "tab:green", "floor-nginx": "tab:olive"}
+              "peer-nginx": "tab:red", "floor": "tab:green", "floor-nginx": "tab:olive"}
     for ax, rate in zip(axes[0], rates):
         for t in TARGETS:
             pts = [(n, by[(t, n, rate)]) for n in sizes if (t, n, rate) in by]
