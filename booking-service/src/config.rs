@@ -16,7 +16,8 @@ pub struct Config {
     pub redis_wait_replicas: u32,
     /// How long to wait for them (`REDIS_WAIT_TIMEOUT_MS`).
     pub redis_wait_timeout: Duration,
-    pub nats_url: String,
+    /// The NATS servers (`NATS_URL`, a comma list: the servers of one NATS cluster).
+    pub nats_servers: Vec<async_nats::ServerAddr>,
     pub hold_seconds: u64,
     pub max_holds_per_user: u32,
     pub venues: Vec<VenueSpec>,
@@ -130,7 +131,10 @@ impl Config {
             redis_pool,
             redis_wait_replicas,
             redis_wait_timeout,
-            nats_url: get("NATS_URL", "nats://127.0.0.1:4222"),
+            nats_servers: shared::settings::parse_nats_servers(&get(
+                "NATS_URL",
+                "nats://127.0.0.1:4222",
+            ))?,
             hold_seconds,
             max_holds_per_user,
             venues: VenueSpec::parse_list(&get("VENUES", "main:10x10"))

@@ -40,7 +40,7 @@ pub async fn run(
         waiting_room::settings(config.max_shoppers, config.shopping),
         metrics.clone(),
     )?;
-    let publisher = publisher::EventPublisher::connect(&config.nats_url).await?;
+    let publisher = publisher::EventPublisher::connect(config.nats_servers.clone()).await?;
     let service = Arc::new(seats::SeatService::new(
         store,
         publisher,

@@ -23,15 +23,8 @@ const PING_INTERVAL: Duration = Duration::from_secs(2);
 impl EventPublisher {
     /// Connects in the background (the service starts even when NATS is down) and reconnects
     /// by itself, retrying quickly so a restarted NATS is back in use within a second or two.
-    /// `urls` is one server or a comma list of the servers of a NATS cluster.
-    pub async fn connect(urls: &str) -> anyhow::Result<EventPublisher> {
-        let servers: Vec<async_nats::ServerAddr> = urls
-            .split(',')
-            .map(str::trim)
-            .filter(|u| !u.is_empty())
-            .map(|u| u.parse())
-            .collect::<Result<_, _>>()
-            .map_err(|e| anyhow::anyhow!("NATS_URL '{urls}': {e}"))?;
+    /// `servers`: one server, or the servers of one NATS cluster (`NATS_URL`).
+    pub async fn connect(servers: Vec<async_nats::ServerAddr>) -> anyhow::Result<EventPublisher> {
         let reconnected_at_ms = Arc::new(AtomicU64::new(0));
         let was_lost = Arc::new(AtomicBool::new(false));
         let (reconnected, lost) = (reconnected_at_ms.clone(), was_lost.clone());

@@ -28,9 +28,10 @@ fn router() -> axum::Router {
                 metrics.clone(),
             )
             .unwrap();
-            let publisher = publisher::EventPublisher::connect("nats://127.0.0.1:1")
-                .await
-                .unwrap();
+            let publisher =
+                publisher::EventPublisher::connect(vec!["nats://127.0.0.1:1".parse().unwrap()])
+                    .await
+                    .unwrap();
             let venues = shared::VenueSpec::parse_list("main:10x10").unwrap();
             let service = Arc::new(seats::SeatService::new(
                 store, publisher, metrics, &venues, 30, 4, 100,

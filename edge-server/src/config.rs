@@ -5,7 +5,7 @@ use std::time::Duration;
 use shared::TokenSigner;
 
 use crate::origin::AllowedOrigins;
-use crate::upstream::parse_url_list;
+use shared::settings::{parse_nats_servers, parse_url_list};
 
 /// Everything an edge server is configured with.
 #[derive(Debug, Clone)]
@@ -18,7 +18,7 @@ pub struct Config {
     /// The booking services (`BOOKING_URL`, a comma list), in order of preference.
     pub booking_urls: Vec<String>,
     /// The NATS servers (`NATS_URL`, a comma list: the servers of one NATS cluster).
-    pub nats_urls: Vec<String>,
+    pub nats_servers: Vec<async_nats::ServerAddr>,
     pub edge_id: String,
     /// Issues tokens in `WELCOME` and verifies those sent with `CONNECT` (`TOKEN_SECRET`).
     pub token_signer: TokenSigner,
@@ -110,11 +110,7 @@ impl Config {
         {
             return Err(format!("BOOKING_URL: '{bad}' is not an http:// URL"));
         }
-        let nats_urls = parse_url_list("NATS_URL", &get("NATS_URL", "nats://127.0.0.1:4222"))?;
-        for url in &nats_urls {
-            url.parse::<async_nats::ServerAddr>()
-                .map_err(|e| format!("NATS_URL: '{url}': {e}"))?;
-        }
+        let nats_servers = parse_nats_servers(&get("NATS_URL", "nats://127.0.0.1:4222"))?;
         Ok(Config {
             token_signer,
             allowed_origins,
@@ -124,7 +120,7 @@ impl Config {
                 .filter(|path| !path.trim().is_empty())
                 .map(std::path::PathBuf::from),
             booking_urls,
-            nats_urls,
+            nats_servers,
             edge_id: lookup("EDGE_ID")
                 .filter(|id| !id.is_empty())
                 .unwrap_or_else(|| format!("edge-{port}")),
@@ -150,7 +146,10 @@ mod tests {
         assert_eq!(config.port, 3000);
         assert_eq!(config.edge_id, "edge-3000");
         assert_eq!(config.booking_urls, vec!["http://127.0.0.1:8080"]);
-        assert_eq!(config.nats_urls, vec!["nats://127.0.0.1:4222"]);
+        assert_eq!(
+            shared::settings::describe_nats_servers(&config.nats_servers),
+            "nats://127.0.0.1:4222"
+        );
         let config =
             Config::from_lookup(|n| (n == "PORT").then(|| "3001".into()).or_else(|| secret(n)))
                 .unwrap();
@@ -181,7 +180,7 @@ mod tests {
             config.booking_urls,
             vec!["http://10.0.0.1:8080", "http://10.0.0.2:8080"]
         );
-        assert_eq!(config.nats_urls.len(), 2);
+        assert_eq!(config.nats_servers.len(), 2);
         let bad = |n: &str| {
             (n == "NATS_URL")
                 .then(|| "nats://ok:4222,not a url".into())

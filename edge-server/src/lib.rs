@@ -294,13 +294,7 @@ pub async fn run(
                 let _ = nats_events.send(event);
             }
         })
-        .connect(
-            config
-                .nats_urls
-                .iter()
-                .map(|url| url.parse::<async_nats::ServerAddr>())
-                .collect::<Result<Vec<_>, _>>()?,
-        )
+        .connect(config.nats_servers.clone())
         .await?;
 
     let (stop, stopped) = watch::channel(false);
@@ -324,7 +318,7 @@ pub async fn run(
         addr = %tokio::net::TcpListener::local_addr(&listener)?,
         edge_id = %edge.config.edge_id,
         booking = %edge.config.booking_urls.join(","),
-        nats = %edge.config.nats_urls.join(","),
+        nats = %shared::settings::describe_nats_servers(&edge.config.nats_servers),
         "edge server listening"
     );
     let unix = match &edge.config.unix_socket {

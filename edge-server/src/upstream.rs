@@ -29,20 +29,6 @@ pub struct Upstreams {
     down_until_ms: Vec<AtomicU64>,
 }
 
-/// Reads the comma list of URLs in setting `name`, trailing slashes dropped.
-pub fn parse_url_list(name: &str, list: &str) -> Result<Vec<String>, String> {
-    let urls: Vec<String> = list
-        .split(',')
-        .map(|u| u.trim().trim_end_matches('/'))
-        .filter(|u| !u.is_empty())
-        .map(str::to_owned)
-        .collect();
-    if urls.is_empty() {
-        return Err(format!("{name} must name at least one URL"));
-    }
-    Ok(urls)
-}
-
 impl Upstreams {
     pub fn new(urls: Vec<String>) -> Self {
         assert!(!urls.is_empty(), "at least one booking service URL");
@@ -131,15 +117,6 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     use super::*;
-
-    #[test]
-    fn url_lists_are_trimmed_and_checked() {
-        assert_eq!(
-            parse_url_list("BOOKING_URL", " http://a:1/ , http://b:2,").unwrap(),
-            vec!["http://a:1", "http://b:2"]
-        );
-        assert!(parse_url_list("BOOKING_URL", " , ").is_err());
-    }
 
     /// A service that reads each request and then drops the connection without answering
     /// (it died mid-request); counts the connections it took.

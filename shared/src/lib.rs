@@ -1,5 +1,6 @@
 //! The types the booking service, the edge servers and the tools all speak: seats and seat ids,
-//! identities, NATS events and subjects, WebSocket messages, HTTP bodies and error codes.
+//! identities, NATS events and subjects, WebSocket messages, HTTP bodies and error codes, and the
+//! URL-list settings both services read.
 //! No I/O lives here.
 
 pub mod api;
@@ -7,6 +8,7 @@ pub mod error;
 pub mod event;
 pub mod identity;
 pub mod seat;
+pub mod settings;
 pub mod ws;
 
 pub use error::ErrorCode;

@@ -1,0 +1,68 @@
+//! Settings both services read the same way: comma lists of URLs (`BOOKING_URL`, `NATS_URL`).
+
+use async_nats::ServerAddr;
+
+/// Reads the comma list of URLs in setting `name`, blanks skipped and trailing slashes dropped.
+pub fn parse_url_list(name: &str, list: &str) -> Result<Vec<String>, String> {
+    let urls: Vec<String> = list
+        .split(',')
+        .map(|u| u.trim().trim_end_matches('/'))
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if urls.is_empty() {
+        return Err(format!("{name} must name at least one URL"));
+    }
+    Ok(urls)
+}
+
+/// Reads `NATS_URL`: one server, or a comma list of the servers of one NATS cluster.
+pub fn parse_nats_servers(list: &str) -> Result<Vec<ServerAddr>, String> {
+    parse_url_list("NATS_URL", list)?
+        .iter()
+        .map(|url| {
+            url.parse::<ServerAddr>()
+                .map_err(|e| format!("NATS_URL: '{url}': {e}"))
+        })
+        .collect()
+}
+
+/// The servers as they were given, for logs: `nats://a:4222,nats://b:4222`.
+pub fn describe_nats_servers(servers: &[ServerAddr]) -> String {
+    servers
+        .iter()
+        .map(ServerAddr::as_url_str)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_lists_skip_blanks_and_trailing_slashes() {
+        assert_eq!(
+            parse_url_list("BOOKING_URL", " http://a:1/ , http://b:2,").unwrap(),
+            vec!["http://a:1", "http://b:2"]
+        );
+        assert!(parse_url_list("BOOKING_URL", " , ")
+            .unwrap_err()
+            .contains("BOOKING_URL"));
+    }
+
+    #[test]
+    fn nats_servers_are_parsed_once_and_named_on_error() {
+        let servers = parse_nats_servers("nats://10.0.0.1:4222, nats://10.0.0.2:4222").unwrap();
+        assert_eq!(servers.len(), 2);
+        assert_eq!(servers[1].port(), 4222);
+        assert_eq!(
+            describe_nats_servers(&servers),
+            "nats://10.0.0.1:4222,nats://10.0.0.2:4222"
+        );
+        assert!(parse_nats_servers("nats://a:notaport")
+            .unwrap_err()
+            .contains("NATS_URL"));
+        assert!(parse_nats_servers("").unwrap_err().contains("NATS_URL"));
+    }
+}
