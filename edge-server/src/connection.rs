@@ -265,10 +265,11 @@ impl Connection {
                 biased;
                 _ = shutdown.changed() => return Some((GOING_AWAY, "edge shutting down; reconnect")),
                 _ = self.socket.attention() => {
-                    if self.socket.has_failed() {
+                    let news = self.socket.take_news();
+                    if news.failed {
                         return None;
                     }
-                    if self.socket.take_lagged() {
+                    if news.lagged {
                         if let Err(ending) = self.lagged() {
                             return ending;
                         }

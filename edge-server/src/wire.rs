@@ -58,6 +58,13 @@ pub fn ping_frame() -> WireFrame {
     Bytes::from_static(&[0x89, 0x00])
 }
 
+/// See [`ClientSocket::take_news`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct News {
+    pub failed: bool,
+    pub lagged: bool,
+}
+
 /// What became of a frame handed to `ClientSocket::send`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivery {
@@ -265,11 +272,6 @@ impl ClientSocket {
         self.outbox().bytes
     }
 
-    /// Whether a write failed (the connection should end).
-    pub fn has_failed(&self) -> bool {
-        self.outbox().failed
-    }
-
     /// How long the client has read nothing of its backlog.
     pub fn backlog_age(&self) -> Duration {
         self.outbox()
@@ -288,9 +290,14 @@ impl ClientSocket {
         }
     }
 
-    /// Whether the hub dropped the client since the last call.
-    pub fn take_lagged(&self) -> bool {
-        std::mem::take(&mut self.outbox().lagged)
+    /// What `attention` was woken for, under one lock: whether a write failed (the connection
+    /// should end), and whether the hub dropped the client since the last call.
+    pub fn take_news(&self) -> News {
+        let mut out = self.outbox();
+        News {
+            failed: out.failed,
+            lagged: std::mem::take(&mut out.lagged),
+        }
     }
 
     /// Resolves when `send`, `mark_lagged` or a failed write wants the connection's attention.
