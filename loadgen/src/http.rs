@@ -6,20 +6,26 @@ use anyhow::{bail, Context};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// `http://host:port` split into what a request needs.
+/// `http://host:port[/base]` (or `ws://…`) split into what a request needs.
 #[derive(Debug, Clone)]
 pub struct Target {
     pub addr: String,
     pub host: String,
-    /// The path prefix the URL carried (normally empty).
+    /// The path prefix the URL carried, without a trailing slash (normally empty).
     pub base: String,
 }
 
 impl Target {
     pub fn parse(url: &str) -> anyhow::Result<Target> {
+        Target::parse_scheme(url, "http")
+    }
+
+    /// As `parse`, for a URL of `scheme` (`http`, `ws`).
+    pub fn parse_scheme(url: &str, scheme: &str) -> anyhow::Result<Target> {
         let rest = url
-            .strip_prefix("http://")
-            .with_context(|| format!("{url}: only http:// URLs"))?;
+            .strip_prefix(scheme)
+            .and_then(|rest| rest.strip_prefix("://"))
+            .with_context(|| format!("{url}: only {scheme}:// URLs"))?;
         let (authority, base) = match rest.find('/') {
             Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
             None => (rest, ""),

@@ -22,18 +22,18 @@ pub struct Opened {
 }
 
 /// `ws://ip:port/path` as (address, host header, path).
-fn split_url(url: &str) -> anyhow::Result<(SocketAddr, &str, &str)> {
-    let rest = url
-        .strip_prefix("ws://")
-        .with_context(|| format!("{url}: not a ws:// URL"))?;
-    let (host, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let addr = host
+fn split_url(url: &str) -> anyhow::Result<(SocketAddr, String, String)> {
+    let target = crate::http::Target::parse_scheme(url, "ws")?;
+    let addr = target
+        .addr
         .parse()
         .with_context(|| format!("{url}: needs ip:port"))?;
-    Ok((addr, host, path))
+    let path = if target.base.is_empty() {
+        "/".to_owned()
+    } else {
+        target.base
+    };
+    Ok((addr, target.host, path))
 }
 
 pub async fn open(
@@ -51,9 +51,10 @@ pub async fn open(
         .await
         .context("TCP connect timed out")??;
     stream.set_nodelay(true)?;
-    let leftover = tokio::time::timeout(Duration::from_secs(10), upgrade(&mut stream, host, path))
-        .await
-        .context("WebSocket handshake timed out")??;
+    let leftover =
+        tokio::time::timeout(Duration::from_secs(10), upgrade(&mut stream, &host, &path))
+            .await
+            .context("WebSocket handshake timed out")??;
     if protocol == Protocol::Seatmap {
         // As the page does: CONNECT as soon as the socket opens (the edge holds the first
         // VENUE_STATE back for a moment, waiting for a CONNECT that might resume by seq).
@@ -132,7 +133,10 @@ mod tests {
     #[test]
     fn splits_urls() {
         let (addr, host, path) = super::split_url("ws://127.0.0.1:3000/ws").unwrap();
-        assert_eq!((addr.port(), host, path), (3000, "127.0.0.1:3000", "/ws"));
+        assert_eq!(
+            (addr.port(), host.as_str(), path.as_str()),
+            (3000, "127.0.0.1:3000", "/ws")
+        );
         let (_, _, path) = super::split_url("ws://127.0.0.1:4223").unwrap();
         assert_eq!(path, "/");
         assert!(super::split_url("http://127.0.0.1:1/").is_err());
