@@ -7,21 +7,14 @@
 //! rejoins the venue when the hub found the client too far behind, pings, and closes. A client
 //! that stops reading only fills its own backlog: nobody else waits for it.
 
-use std::future::Future;
 use std::io;
 use std::net::IpAddr;
-use std::num::NonZeroU32;
-use std::pin::Pin;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde_json::Value;
-use shared::ws::{
-    parse_client_frame, ClientCommand, CommandError, CommandOk, SeatAction, ServerMessage, Welcome,
-};
-use shared::{now_ms, ErrorCode, Token};
+use shared::ws::{parse_client_frame, ClientCommand, CommandError, ServerMessage};
+use shared::{ErrorCode, Token};
 use tungstenite::error::{CapacityError, Error as WsError, ProtocolError};
 use tungstenite::protocol::{Role, WebSocketConfig, WebSocketContext};
 use tungstenite::Message;
@@ -29,8 +22,14 @@ use tungstenite::Message;
 use crate::hub::{ClientId, Resume, VenueHandle};
 use crate::stream::Stream;
 use crate::wire::{close_frame, ping_frame, text_frame, ClientSocket, Wire};
-use crate::{Edge, MAX_READ_FRAME};
+use crate::Edge;
 
+mod session;
+use session::{connect_token, poll_pending, seat_command, Answered, Pending, Session};
+
+/// Largest frame read at all; frames above 4 KiB but below this get an ERROR and the socket
+/// stays up, larger ones get an ERROR and end the connection (they are not worth buffering).
+const MAX_READ_FRAME: usize = 64 * 1024;
 /// A backlog the client has not read for this long means it is gone or hopelessly slow.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Resynchronisations allowed within `LAG_WINDOW` before a slow client is disconnected.
@@ -86,119 +85,6 @@ pub async fn serve(stream: Stream, read_ahead: Vec<u8>, edge: Arc<Edge>, ip: IpA
     connection.finish(ending).await;
     edge.metrics.connections.dec();
     tracing::debug!(client, %ip, user = %connection.session.user_id, "client disconnected");
-}
-
-/// Who the client is and what it watches.
-struct Session {
-    token: Token,
-    /// The token's authority key: what the waiting room knows the identity by.
-    owner: Arc<str>,
-    user_id: String,
-    venue: VenueHandle,
-    limiter: DefaultDirectRateLimiter,
-}
-
-impl Session {
-    fn new(edge: &Edge) -> Self {
-        let token = edge.config.token_signer.issue();
-        Session {
-            user_id: token.user_id(),
-            owner: token.owner_key().into(),
-            token,
-            venue: edge.venues.open_unchecked(&edge.config.default_venue),
-            // 20 frames a second, in bursts of up to 10.
-            limiter: RateLimiter::direct(
-                Quota::per_second(NonZeroU32::new(20).expect("non-zero"))
-                    .allow_burst(NonZeroU32::new(10).expect("non-zero")),
-            ),
-        }
-    }
-
-    fn welcome(&self, edge: &Edge) -> Welcome {
-        Welcome {
-            user_id: self.user_id.clone(),
-            token: self.token.as_str().to_owned(),
-            edge_id: edge.config.edge_id.clone(),
-            venue: self.venue.name.to_string(),
-            hold_seconds: edge.hold_seconds.load(Ordering::Relaxed),
-            server_time_ms: now_ms(),
-        }
-    }
-}
-
-/// A command waiting for the booking service. The connection goes on writing, pinging and
-/// watching for shutdown meanwhile, and reads the client's next frame once it is answered, so
-/// answers keep the order of commands.
-type Pending = Pin<Box<dyn Future<Output = Answered> + Send>>;
-
-/// What a pending command came to.
-enum Answered {
-    /// A seat command's `OK` or `ERROR`.
-    Seat(ServerMessage),
-    /// A `CONNECT` to a venue this edge had not opened yet: the venue (or why not), and the
-    /// identity and resume point the `CONNECT` carried.
-    Connect {
-        venue: Result<VenueHandle, ServerMessage>,
-        token: Token,
-        resume: Option<Resume>,
-    },
-}
-
-/// The identity a `CONNECT` names: its token when it carries one, else the session's own; or
-/// why the token is refused.
-fn connect_token(edge: &Edge, session: &Session, token: Option<String>) -> Result<Token, String> {
-    match token {
-        Some(raw) => edge
-            .config
-            .token_signer
-            .verify(&raw)
-            .map_err(|e| e.to_string()),
-        None => Ok(session.token.clone()),
-    }
-}
-
-async fn seat_command(
-    edge: Arc<Edge>,
-    venue: Arc<str>,
-    token: String,
-    action: SeatAction,
-    seat_id: String,
-    req_id: Value,
-) -> Answered {
-    let result = edge
-        .booking
-        .seat_command(action, &venue, &seat_id, &token)
-        .await;
-    Answered::Seat(match result {
-        Ok(seat) => {
-            edge.metrics.count_command(action.verb(), "OK");
-            ServerMessage::Ok(CommandOk {
-                req_id,
-                action: action.verb().to_owned(),
-                seat_id: seat.id.clone(),
-                seat,
-            })
-        }
-        Err(error) => {
-            edge.metrics
-                .count_command(action.verb(), error.code.as_str());
-            let shown: String = seat_id.chars().take(8).collect();
-            ServerMessage::Error(CommandError {
-                req_id,
-                code: error.code,
-                message: error.message,
-                seat_id: Some(shown),
-            })
-        }
-    })
-}
-
-/// The pending command's answer; only polled while there is one.
-async fn poll_pending(pending: &mut Option<Pending>) -> Answered {
-    match pending {
-        Some(command) => command.await,
-        None => std::future::pending().await,
-    }
 }
 
 fn frame_error(code: ErrorCode, message: &str) -> ServerMessage {

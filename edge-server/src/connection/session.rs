@@ -1,0 +1,133 @@
+//! A client's session (who it is, what it watches, how fast it may send) and the commands it
+//! waits on from the booking service: each is a future the connection polls beside its socket.
+
+use std::future::Future;
+use std::num::NonZeroU32;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use serde_json::Value;
+use shared::ws::{CommandError, CommandOk, SeatAction, ServerMessage, Welcome};
+use shared::{now_ms, Token};
+
+use crate::hub::{Resume, VenueHandle};
+use crate::Edge;
+
+/// Who the client is and what it watches.
+pub(super) struct Session {
+    pub token: Token,
+    /// The token's authority key: what the waiting room knows the identity by.
+    pub owner: Arc<str>,
+    pub user_id: String,
+    pub venue: VenueHandle,
+    pub limiter: DefaultDirectRateLimiter,
+}
+
+impl Session {
+    pub fn new(edge: &Edge) -> Self {
+        let token = edge.config.token_signer.issue();
+        Session {
+            user_id: token.user_id(),
+            owner: token.owner_key().into(),
+            token,
+            venue: edge.venues.open_unchecked(&edge.config.default_venue),
+            // 20 frames a second, in bursts of up to 10.
+            limiter: RateLimiter::direct(
+                Quota::per_second(NonZeroU32::new(20).expect("non-zero"))
+                    .allow_burst(NonZeroU32::new(10).expect("non-zero")),
+            ),
+        }
+    }
+
+    pub fn welcome(&self, edge: &Edge) -> Welcome {
+        Welcome {
+            user_id: self.user_id.clone(),
+            token: self.token.as_str().to_owned(),
+            edge_id: edge.config.edge_id.clone(),
+            venue: self.venue.name.to_string(),
+            hold_seconds: edge.hold_seconds.load(Ordering::Relaxed),
+            server_time_ms: now_ms(),
+        }
+    }
+}
+
+/// A command waiting for the booking service. The connection goes on writing, pinging and
+/// watching for shutdown meanwhile, and reads the client's next frame once it is answered, so
+/// answers keep the order of commands.
+pub(super) type Pending = Pin<Box<dyn Future<Output = Answered> + Send>>;
+
+/// What a pending command came to.
+pub(super) enum Answered {
+    /// A seat command's `OK` or `ERROR`.
+    Seat(ServerMessage),
+    /// A `CONNECT` to a venue this edge had not opened yet: the venue (or why not), and the
+    /// identity and resume point the `CONNECT` carried.
+    Connect {
+        venue: Result<VenueHandle, ServerMessage>,
+        token: Token,
+        resume: Option<Resume>,
+    },
+}
+
+/// The identity a `CONNECT` names: its token when it carries one, else the session's own; or
+/// why the token is refused.
+pub(super) fn connect_token(
+    edge: &Edge,
+    session: &Session,
+    token: Option<String>,
+) -> Result<Token, String> {
+    match token {
+        Some(raw) => edge
+            .config
+            .token_signer
+            .verify(&raw)
+            .map_err(|e| e.to_string()),
+        None => Ok(session.token.clone()),
+    }
+}
+
+pub(super) async fn seat_command(
+    edge: Arc<Edge>,
+    venue: Arc<str>,
+    token: String,
+    action: SeatAction,
+    seat_id: String,
+    req_id: Value,
+) -> Answered {
+    let result = edge
+        .booking
+        .seat_command(action, &venue, &seat_id, &token)
+        .await;
+    Answered::Seat(match result {
+        Ok(seat) => {
+            edge.metrics.count_command(action.verb(), "OK");
+            ServerMessage::Ok(CommandOk {
+                req_id,
+                action: action.verb().to_owned(),
+                seat_id: seat.id.clone(),
+                seat,
+            })
+        }
+        Err(error) => {
+            edge.metrics
+                .count_command(action.verb(), error.code.as_str());
+            let shown: String = seat_id.chars().take(8).collect();
+            ServerMessage::Error(CommandError {
+                req_id,
+                code: error.code,
+                message: error.message,
+                seat_id: Some(shown),
+            })
+        }
+    })
+}
+
+/// The pending command's answer; only polled while there is one.
+pub(super) async fn poll_pending(pending: &mut Option<Pending>) -> Answered {
+    match pending {
+        Some(command) => command.await,
+        None => std::future::pending().await,
+    }
+}
