@@ -1,0 +1,111 @@
+//! The venue's Redis keys, all under the venue's hash tag so one venue's scripts run on one
+//! Redis Cluster slot, and the KEYS lists the scripts take.
+
+use shared::{SeatId, VenueSpec};
+
+/// The venue's Redis keys. All carry the venue as a hash tag (`{main}`) so they share a slot.
+#[derive(Debug, Clone)]
+pub struct VenueKeys {
+    pub(super) venue: String,
+    pub(super) lock_prefix: String,
+    pub(super) state: String,
+    pub(super) holds: String,
+    pub(super) counts: String,
+    pub(super) seq: String,
+    pub(super) epoch: String,
+    /// The outbox: a stream of events whose ids are their seqs.
+    pub events: String,
+    /// Which relay publishes this venue (a lease).
+    pub relay_lease: String,
+    /// The last seq NATS has taken.
+    pub published: String,
+    /// Every seat's lock key, declared by the reset script.
+    pub(super) all_locks: Vec<String>,
+    /// Events kept in the outbox (`EVENT_HISTORY`).
+    pub(super) history: String,
+    /// The waiting room's keys, in the order its scripts take them.
+    pub(super) queue: Vec<String>,
+    pub(super) shoppers: String,
+    pub(super) booked_at: String,
+}
+
+impl VenueKeys {
+    pub fn new(spec: &VenueSpec, history: u64) -> Self {
+        let venue = &spec.name;
+        let lock_prefix = format!("seat:{{{venue}}}:");
+        VenueKeys {
+            venue: venue.clone(),
+            all_locks: SeatId::all(spec.rows, spec.cols)
+                .map(|id| format!("{lock_prefix}{id}"))
+                .collect(),
+            lock_prefix,
+            state: format!("state:{{{venue}}}"),
+            holds: format!("holds:{{{venue}}}"),
+            counts: format!("holdcount:{{{venue}}}"),
+            seq: format!("seq:{{{venue}}}"),
+            epoch: format!("epoch:{{{venue}}}"),
+            events: format!("events:{{{venue}}}"),
+            relay_lease: format!("relay:{{{venue}}}"),
+            published: format!("published:{{{venue}}}"),
+            history: history.to_string(),
+            queue: [
+                "queue",
+                "queue_seq",
+                "queue_joined",
+                "shoppers",
+                "presence",
+                "booked_at",
+                "admissions",
+                "holdcount",
+            ]
+            .iter()
+            .map(|name| format!("{name}:{{{venue}}}"))
+            .collect(),
+            shoppers: format!("shoppers:{{{venue}}}"),
+            booked_at: format!("booked_at:{{{venue}}}"),
+        }
+    }
+
+    /// KEYS of the per-seat scripts: lock, state, holds, counts, seq, epoch, events, shoppers,
+    /// booked_at.
+    pub(super) fn seat_keys(&self, seat: &str) -> Vec<String> {
+        vec![
+            format!("{}{seat}", self.lock_prefix),
+            self.state.clone(),
+            self.holds.clone(),
+            self.counts.clone(),
+            self.seq.clone(),
+            self.epoch.clone(),
+            self.events.clone(),
+            self.shoppers.clone(),
+            self.booked_at.clone(),
+        ]
+    }
+
+    /// KEYS of the relay's scripts: lease, published, epoch.
+    pub(super) fn relay_keys(&self) -> Vec<String> {
+        vec![
+            self.relay_lease.clone(),
+            self.published.clone(),
+            self.epoch.clone(),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_share_the_venue_hash_tag() {
+        let spec = VenueSpec::parse("main:2x2").unwrap();
+        let keys = VenueKeys::new(&spec, 100);
+        assert_eq!(keys.all_locks.len(), 4);
+        for key in keys.all_locks.iter().chain(&keys.relay_keys()) {
+            assert!(key.contains("{main}"), "{key}");
+        }
+        for key in keys.seat_keys("A1") {
+            assert!(key.contains("{main}"), "{key}");
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! The waiting room's side of the store: presence reports (joining the queue, admitting while
+//! slots are free) and the clock that frees slots and drops absent waiters.
+
+use std::time::Duration;
+
+use super::replies::{parse_field, unexpected};
+use super::{SeatStore, VenueKeys};
+use crate::error::ApiError;
+
+/// The waiting room's settings (`MAX_SHOPPERS` > 0 turns it on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitingRoomSettings {
+    pub max_shoppers: u32,
+    pub shopping: Duration,
+    /// A shopper without a socket for this long frees its slot.
+    pub shopper_idle: Duration,
+    /// A waiting identity without a socket for this long loses its place.
+    pub waiting_idle: Duration,
+    /// A shopper that booked and holds nothing frees its slot after this long.
+    pub done_grace: Duration,
+}
+
+/// Where one identity stands, as the queue scripts say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Standing {
+    Admitted {
+        until_ms: u64,
+    },
+    Waiting {
+        position: u64,
+        estimated_wait_s: u64,
+    },
+    /// Neither waiting nor admitted (not joined, or dropped).
+    Outside,
+}
+
+/// What a queue script saw: sizes, the waits of those it admitted, and standings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueReport {
+    pub waiting: u64,
+    pub shoppers: u64,
+    pub admitted_waits_ms: Vec<u64>,
+    pub standings: Vec<Standing>,
+}
+
+/// `{waiting, shoppers, admitted_count, wait...}`, the start of both queue scripts' replies.
+pub(super) fn parse_queue_report(reply: &[String]) -> Result<QueueReport, ApiError> {
+    let admitted: usize = parse_field(reply, 2)?;
+    let admitted_waits_ms = reply
+        .get(3..3 + admitted)
+        .ok_or_else(|| unexpected(reply))?
+        .iter()
+        .map(|w| w.parse().map_err(|_| unexpected(reply)))
+        .collect::<Result<_, _>>()?;
+    Ok(QueueReport {
+        waiting: parse_field(reply, 0)?,
+        shoppers: parse_field(reply, 1)?,
+        admitted_waits_ms,
+        standings: Vec::new(),
+    })
+}
+
+impl SeatStore {
+    /// Refreshes the presence of `owners` (joining them to the queue when `join`), admits while
+    /// slots are free, and says where each stands.
+    pub async fn queue_presence(
+        &self,
+        keys: &VenueKeys,
+        owners: &[String],
+        join: bool,
+    ) -> Result<QueueReport, ApiError> {
+        let room = self.waiting_room.ok_or_else(ApiError::internal)?;
+        let mut args = vec![
+            room.max_shoppers.to_string(),
+            room.shopping.as_millis().to_string(),
+            if join { "1" } else { "0" }.to_string(),
+        ];
+        args.extend(owners.iter().cloned());
+        let reply = self
+            .run(&self.scripts.queue_presence, keys.queue.clone(), args)
+            .await?;
+        let mut report = parse_queue_report(&reply)?;
+        let rest = &reply[3 + report.admitted_waits_ms.len()..];
+        for triple in rest.chunks_exact(3) {
+            report.standings.push(match triple[0].as_str() {
+                "A" => Standing::Admitted {
+                    until_ms: triple[1].parse().map_err(|_| unexpected(&reply))?,
+                },
+                "W" => Standing::Waiting {
+                    position: triple[1].parse().map_err(|_| unexpected(&reply))?,
+                    estimated_wait_s: triple[2].parse().map_err(|_| unexpected(&reply))?,
+                },
+                _ => Standing::Outside,
+            });
+        }
+        Ok(report)
+    }
+
+    /// The waiting room's clock: frees slots, drops absent waiters, admits.
+    pub async fn queue_tick(&self, keys: &VenueKeys) -> Result<QueueReport, ApiError> {
+        let room = self.waiting_room.ok_or_else(ApiError::internal)?;
+        let ms = |d: Duration| d.as_millis().to_string();
+        let reply = self
+            .run(
+                &self.scripts.queue_tick,
+                keys.queue.clone(),
+                vec![
+                    room.max_shoppers.to_string(),
+                    ms(room.shopping),
+                    ms(room.shopper_idle),
+                    ms(room.waiting_idle),
+                    ms(room.done_grace),
+                ],
+            )
+            .await?;
+        parse_queue_report(&reply)
+    }
+}
