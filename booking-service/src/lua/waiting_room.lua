@@ -29,15 +29,29 @@ local function admit(k, now, max_shoppers, shopping_ms)
   return waits
 end
 
+-- The admissions of the last 5 minutes, {count, first_ms}: read once per script run (every
+-- standing is asked after `admit`, so they do not change in between).
+local recent_admissions
+local function admission_rate(k, now)
+  if not recent_admissions then
+    redis.call('ZREMRANGEBYSCORE', k.admissions, '-inf', now - RATE_WINDOW_MS)
+    local count = redis.call('ZCARD', k.admissions)
+    local first = now
+    if count > 0 then
+      first = tonumber(redis.call('ZRANGE', k.admissions, 0, 0, 'WITHSCORES')[2])
+    end
+    recent_admissions = {count = count, first = first}
+  end
+  return recent_admissions
+end
+
 -- Seconds until `position` is admitted, from the admissions of the last 5 minutes (or, with
 -- none yet, as if every pass ran its full length).
 local function estimated_wait_s(k, now, position, max_shoppers, shopping_ms)
-  redis.call('ZREMRANGEBYSCORE', k.admissions, '-inf', now - RATE_WINDOW_MS)
-  local admitted = redis.call('ZCARD', k.admissions)
-  if admitted > 0 then
-    local first = tonumber(redis.call('ZRANGE', k.admissions, 0, 0, 'WITHSCORES')[2])
-    local span_s = math.max(60, (now - first) / 1000)
-    return math.ceil(position * span_s / admitted)
+  local rate = admission_rate(k, now)
+  if rate.count > 0 then
+    local span_s = math.max(60, (now - rate.first) / 1000)
+    return math.ceil(position * span_s / rate.count)
   end
   return math.ceil(position / max_shoppers) * math.floor(shopping_ms / 1000)
 end
