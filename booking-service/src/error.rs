@@ -1,6 +1,6 @@
 //! The service's one error type and how it is answered over HTTP.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -65,6 +65,12 @@ impl From<JsonRejection> for ApiError {
             message,
             status: Some(status),
         }
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::new(ErrorCode::ValidationError, rejection.body_text())
     }
 }
 

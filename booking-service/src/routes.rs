@@ -3,13 +3,16 @@
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Path, Query, Request, State};
+use axum::extract::{
+    DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath, Query, Request, State,
+};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
 use shared::api::{
@@ -54,10 +57,34 @@ impl AppState {
 
 type Shared = State<Arc<AppState>>;
 
-/// JSON bodies whose rejections are answered in the API's error format.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// JSON object bodies, every rejection answered in the API's error format. A body that is valid
+/// JSON but not an object (an array, a string, …) is refused 422, as a wrong field would be:
+/// serde would otherwise fill a struct's fields from an array, in order.
 pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let Json(value) = Json::<serde_json::Value>::from_request(request, state).await?;
+        let invalid = |message: String| ApiError {
+            status: Some(StatusCode::UNPROCESSABLE_ENTITY),
+            ..ApiError::new(ErrorCode::ValidationError, message)
+        };
+        if !value.is_object() {
+            return Err(invalid("the body must be a JSON object".into()));
+        }
+        serde_json::from_value(value)
+            .map(ApiJson)
+            .map_err(|e| invalid(format!("the body does not fit this request: {e}")))
+    }
+}
+
+/// Path segments whose rejections (e.g. percent-encoded bytes that are not UTF-8) are answered
+/// in the API's error format.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
 
 /// The whole router; testable without a server.
 pub fn app(state: Arc<AppState>) -> Router {
@@ -139,6 +166,14 @@ struct VenueQuery {
     venue: Option<String>,
 }
 
+/// The admin reset's query: strict, so a misspelt or mangled `venue` (`?venu=main`,
+/// `?venue[]=main`) is refused instead of resetting every venue.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminQuery {
+    venue: Option<String>,
+}
+
 async fn list_seats(
     State(state): Shared,
     query: Result<Query<VenueQuery>, axum::extract::rejection::QueryRejection>,
@@ -150,7 +185,7 @@ async fn list_seats(
 
 async fn venue_snapshot(
     State(state): Shared,
-    Path(venue): Path<String>,
+    ApiPath(venue): ApiPath<String>,
 ) -> Result<Json<VenueSnapshot>, ApiError> {
     let venue = state.service.venue(Some(&venue))?;
     Ok(Json(state.service.snapshot(venue).await?))
@@ -169,7 +204,7 @@ struct EventsQuery {
 /// byte for byte as published.
 async fn venue_events(
     State(state): Shared,
-    Path(venue): Path<String>,
+    ApiPath(venue): ApiPath<String>,
     query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query?;
@@ -271,7 +306,7 @@ const MAX_PRESENCE_OWNERS: usize = 50_000;
 /// proxied by NGINX (only `/api/` is).
 async fn queue_presence(
     State(state): Shared,
-    Path(venue): Path<String>,
+    ApiPath(venue): ApiPath<String>,
     body: Result<Json<PresenceRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<PresenceResponse>, ApiError> {
     let Json(request) = body?;
@@ -310,7 +345,7 @@ async fn new_session(State(state): Shared) -> Json<serde_json::Value> {
 async fn admin_reset(
     State(state): Shared,
     headers: HeaderMap,
-    query: Result<Query<VenueQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<AdminQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Some(expected) = state.admin_token.as_deref() else {
         return Err(ApiError {

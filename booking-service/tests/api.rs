@@ -351,6 +351,14 @@ async fn bad_input_gets_a_coded_error_and_changes_nothing() {
             "VALIDATION_ERROR",
         ),
         ("/api/seats/release", json!("A1"), 422, "VALIDATION_ERROR"),
+        // An array is not an object, even one whose items would fill the fields in order.
+        (
+            "/api/seats/release",
+            json!(["A1", good, "main"]),
+            422,
+            "VALIDATION_ERROR",
+        ),
+        ("/api/seats/select", json!([]), 422, "VALIDATION_ERROR"),
     ];
     for (path, body, status, code) in cases {
         let answer = api.post_json(path, body.clone()).await;
@@ -398,6 +406,13 @@ async fn bad_input_gets_a_coded_error_and_changes_nothing() {
     assert_eq!(
         (unknown_venue.status, unknown_venue.code().as_str()),
         (404, "UNKNOWN_VENUE")
+    );
+    let not_utf8 = api.get("/api/venues/%ff").await;
+    assert_eq!(
+        (not_utf8.status, not_utf8.code().as_str()),
+        (400, "VALIDATION_ERROR"),
+        "{:?}",
+        not_utf8.body
     );
     let unknown_route = api.get("/api/nothing").await;
     assert_eq!(
@@ -519,6 +534,18 @@ async fn admin_reset_releases_every_seat_with_numbered_events_and_sigterm_stops_
         .await
         .unwrap();
     assert_eq!(wrong.status(), 401);
+    // A misspelt or mangled venue is refused, never read as "every venue".
+    for query in ["venu=main", "venue[]=main"] {
+        let mangled = reqwest::Client::new()
+            .post(format!("{}/api/admin/reset?{query}", stack.api.base))
+            .header("authorization", "Bearer admin-secret")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(mangled.status(), 400, "{query}");
+        let body = mangled.json::<Value>().await.unwrap();
+        assert_eq!(body["error"]["code"], "VALIDATION_ERROR", "{query}: {body}");
+    }
     let reset = reqwest::Client::new()
         .post(format!("{}/api/admin/reset", stack.api.base))
         .header("authorization", "Bearer admin-secret")

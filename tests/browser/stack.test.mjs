@@ -7,6 +7,7 @@
 //   127.0.0.3  the per-IP connection limit
 //   127.0.0.4  tokens
 //   127.0.0.5  Origin
+//   127.0.0.6  the documented reads
 //
 // Environment:
 //   SEATMAP_URL          required, NGINX, e.g. http://127.0.0.1:8089
@@ -224,4 +225,23 @@ test('Origin: an upgrade from another site is refused 403; the page\'s own origi
   assert.ok(ownWelcome, 'the page\'s own origin is welcomed');
   assert.equal(noneResult.status, 101, 'no Origin (websocat, scripts)');
   assert.equal(refused.status, 403, 'Origin: http://evil.example');
+});
+
+test('the documented reads answer through NGINX as they do directly: /api/seats, /api/venues/main, /health', async () => {
+  const from = '127.0.0.6';
+  for (const path of ['/api/seats', '/api/seats?venue=main']) {
+    const r = await request('GET', path, { localAddress: from });
+    assert.equal(r.status, 200, `${path}: ${r.status} ${r.text.slice(0, 200)}`);
+    assert.ok(Array.isArray(r.body), `${path}: a JSON array of seats`);
+    assert.equal(r.body.length, 100, `${path}: every seat of the 10x10 venue`);
+    assert.equal(r.body[0].id, 'A1');
+  }
+  const venue = await request('GET', '/api/venues/main', { localAddress: from });
+  assert.equal(venue.status, 200, venue.text.slice(0, 200));
+  assert.equal(venue.body.seats.length, 100);
+  const unknown = await request('GET', '/api/seats?venue=nowhere', { localAddress: from });
+  assert.equal(unknown.status, 404, unknown.text.slice(0, 200));
+  assert.equal(unknown.body.error.code, 'UNKNOWN_VENUE');
+  const health = await request('GET', '/health', { localAddress: from });
+  assert.equal(health.status, 200, health.text.slice(0, 200));
 });
