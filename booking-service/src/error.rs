@@ -51,12 +51,28 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Whether the body stopped arriving (the service's body read timeout).
+fn body_timed_out(rejection: &JsonRejection) -> bool {
+    let mut source = std::error::Error::source(rejection);
+    while let Some(error) = source {
+        if error.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        source = error.source();
+    }
+    false
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
-        let status = rejection.status();
+        let mut status = rejection.status();
         let message = match &rejection {
             JsonRejection::MissingJsonContentType(_) => {
                 "expected a JSON body with 'Content-Type: application/json'".to_string()
+            }
+            _ if body_timed_out(&rejection) => {
+                status = StatusCode::REQUEST_TIMEOUT;
+                "the request body did not arrive in time".to_string()
             }
             _ => rejection.body_text(),
         };

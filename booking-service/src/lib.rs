@@ -22,6 +22,11 @@ use tokio::sync::watch;
 
 pub use config::Config;
 
+/// A connection that sends no request head for this long (a slow or silent client) is closed.
+/// Above NGINX's upstream `keepalive_timeout` and the edges' pool idle timeout (60 s each), so
+/// the service never closes a connection they are about to reuse.
+const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(75);
+
 /// Serves the API on `listener` until `shutdown` resolves, then stops the expiry watcher,
 /// flushes NATS and closes Redis.
 pub async fn run(
@@ -85,9 +90,11 @@ pub async fn run(
         admin_reset = config.admin_token.is_some(),
         "booking service listening"
     );
-    axum::serve(listener, routes::app(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let options = service_runner::http::HttpOptions {
+        header_read_timeout: IDLE_CONNECTION_TIMEOUT,
+        send_buffer: None,
+    };
+    service_runner::http::serve(listener, None, routes::app(state), options, shutdown).await;
 
     tracing::info!("shutting down: stopping hold expiry and the relay");
     let _ = stop.send(true);

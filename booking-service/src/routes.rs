@@ -2,6 +2,7 @@
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{
     DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath, Query, Request, State,
@@ -29,6 +30,10 @@ use crate::waiting_room;
 
 /// Request bodies larger than this are refused before parsing.
 const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// A request body must arrive within this once its head has (a client that declares more than
+/// it sends is answered 408 instead of holding the connection).
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What every handler shares.
 pub struct AppState {
@@ -113,6 +118,9 @@ pub fn app(state: Arc<AppState>) -> Router {
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            BODY_READ_TIMEOUT,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(middleware::from_fn_with_state(
             state.clone(),

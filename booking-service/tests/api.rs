@@ -577,3 +577,38 @@ async fn admin_reset_releases_every_seat_with_numbered_events_and_sigterm_stops_
         "SIGTERM ends the service with status 0"
     );
 }
+
+/// Sends `request` on a fresh connection and reads what comes back until the service closes it
+/// (or `within` passes): the answer, and how long it took.
+async fn raw_exchange(base: &str, request: &[u8], within: Duration) -> (String, Duration) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let started = Instant::now();
+    stream.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(within, stream.read_to_end(&mut answer)).await;
+    (
+        String::from_utf8_lossy(&answer).into_owned(),
+        started.elapsed(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_never_arrives_gets_408_and_the_connection_is_not_held() {
+    let stack = Stack::start(&[]).await;
+    let (answer, took) = raw_exchange(
+        &stack.api.base,
+        b"POST /api/seats/select HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+        Duration::from_secs(20),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"VALIDATION_ERROR\""), "{answer}");
+    assert!(took < Duration::from_secs(15), "{took:?}");
+    assert_eq!(
+        stack.seat_status("A1").await["status"],
+        0,
+        "nothing changed"
+    );
+}

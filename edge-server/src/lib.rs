@@ -30,6 +30,14 @@ use tokio::sync::{mpsc, watch};
 pub use config::Config;
 pub use http::app;
 
+/// Kernel send buffer per client socket. Loopback and LAN autotuning would otherwise let a
+/// client that stopped reading pin megabytes; this keeps it to tens of KiB and lets its
+/// queue fill (and the client be resynchronised) soon after it stalls.
+const CLIENT_SEND_BUFFER: usize = 32 * 1024;
+
+/// A client's HTTP request head must arrive within this.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// What every connection shares.
 pub struct Edge {
     pub config: Config,
@@ -121,7 +129,11 @@ pub async fn run(
         tracing::info!("shutting down: closing every WebSocket with 1001 (going away)");
         let _ = stop.send(true);
     };
-    listen::serve_http(listener, unix, app(edge.clone()), graceful).await;
+    let options = service_runner::http::HttpOptions {
+        header_read_timeout: HEADER_READ_TIMEOUT,
+        send_buffer: Some(CLIENT_SEND_BUFFER),
+    };
+    service_runner::http::serve(listener, unix, app(edge.clone()), options, graceful).await;
     if let Some(path) = &edge.config.unix_socket {
         // Only if the file is still the one this edge bound, not a successor's.
         if unix_file.is_some() && listen::socket_file_id(path) == unix_file {

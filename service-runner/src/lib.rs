@@ -1,6 +1,8 @@
 //! What every service binary does the same way: `--help` and `--version`, logging with
-//! `RUST_LOG`, binding its port with a clear error, and resolving a shutdown future on Ctrl+C
-//! or SIGTERM. The services' `main`s stay a few lines long.
+//! `RUST_LOG`, binding its port with a clear error, serving HTTP ([`http`]), and resolving a
+//! shutdown future on Ctrl+C or SIGTERM. The services' `main`s stay a few lines long.
+
+pub mod http;
 
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
