@@ -12,9 +12,9 @@ its own redis-server and nats-server on free ports in a temporary directory), th
 whole stack started by ./start.sh behind NGINX (on free ports, HOLD_SECONDS=4, the default
 per-IP limits):
   - a scripted websocat session with a token from POST /api/session;
-  - stack tests (Node, tests/browser/stack.test.mjs) from client addresses 127.0.0.1-5: a burst
+  - stack tests (Node, tests/browser/stack.test.mjs) from client addresses 127.0.0.1-7: a burst
     of 1,000 sessions and 1,000 WebSocket upgrades from one address, the per-IP socket limit,
-    admin access, tokens, Origin;
+    admin access, tokens, Origin, the documented reads, refused frames (ERROR and close code);
   - browser tests in headless Chromium (tests/browser/waiting-room-page.test.mjs, then
     resilience.test.mjs and seatmap.test.mjs).
 Then it stops the stack and checks that nothing is left running, and starts a second, small
@@ -148,7 +148,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 export SEATMAP_URL="http://127.0.0.1:$HTTP_PORT" SEATMAP_ADMIN_TOKEN="$ADMIN_TOKEN" \
   SEATMAP_RUN_DIR="$RUN_DIR" SEATMAP_BIN_DIR="$BIN_DIR" SEATMAP_HOLD_SECONDS="$HOLD_SECONDS"
 
-step "stack tests through NGINX: per-IP limits, admin access, tokens, Origin (127.0.0.1-5)"
+step "stack tests through NGINX: per-IP limits, admin access, tokens, Origin, reads, refused frames (127.0.0.1-7)"
 (cd tests/browser && node --test --test-concurrency=1 --test-reporter=spec stack.test.mjs) 2>&1 | tee "$results/stack.txt"
 [ "${PIPESTATUS[0]}" -eq 0 ] || { tail -n 30 "$RUN_DIR"/logs/*.log; die "stack tests failed"; }
 

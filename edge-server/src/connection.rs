@@ -39,6 +39,11 @@ const LAG_WINDOW: Duration = Duration::from_secs(60);
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// Close code 1001: the edge is going away; clients reconnect (through NGINX, to another edge).
 const GOING_AWAY: u16 = 1001;
+/// Close code 1002: the client broke the WebSocket protocol (e.g. a continuation frame with no
+/// message to continue, a control frame over 125 bytes).
+const PROTOCOL_ERROR: u16 = 1002;
+/// Close code 1007: a text frame that is not UTF-8.
+const INVALID_PAYLOAD: u16 = 1007;
 /// Close code 1008: policy violation (too slow to keep up).
 const POLICY: u16 = 1008;
 /// Close code 1009: a frame or message over `MAX_READ_FRAME`.
@@ -271,10 +276,15 @@ impl Connection {
                 tracing::debug!(client = self.client, "client left without a close frame");
                 None
             }
-            WsError::Protocol(_) | WsError::Utf8(_) => {
+            WsError::Utf8(_) => {
+                self.edge.metrics.bad_frames.inc();
+                tracing::info!(client = self.client, %error, "text frame is not UTF-8; closing");
+                Some((INVALID_PAYLOAD, "text frames must be UTF-8"))
+            }
+            WsError::Protocol(_) => {
                 self.edge.metrics.bad_frames.inc();
                 tracing::info!(client = self.client, %error, "WebSocket protocol error; closing");
-                None
+                Some((PROTOCOL_ERROR, "protocol error"))
             }
             _ => None,
         }
@@ -461,5 +471,6 @@ impl Connection {
         let close = ending.map(|(code, reason)| close_frame(code, reason));
         self.socket.seal(close.as_ref());
         self.socket.drain(CLOSE_GRACE).await;
+        self.socket.linger(CLOSE_GRACE).await;
     }
 }

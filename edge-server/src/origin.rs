@@ -48,9 +48,14 @@ impl AllowedOrigins {
     /// Whether an upgrade with these headers may proceed. No `Origin` header at all (websocat,
     /// scripts, load tools: not a browser page) is allowed.
     pub fn allows(&self, headers: &HeaderMap) -> bool {
-        let Some(origin) = headers.get(header::ORIGIN) else {
+        let mut origins = headers.get_all(header::ORIGIN).iter();
+        let Some(origin) = origins.next() else {
             return true;
         };
+        if origins.next().is_some() {
+            // A browser sends one; two are a forgery whichever of them is checked.
+            return matches!(self, AllowedOrigins::Any);
+        }
         let Some(origin) = origin.to_str().ok().and_then(normalise) else {
             return matches!(self, AllowedOrigins::Any); // `null`, garbage
         };
@@ -180,6 +185,19 @@ mod tests {
             AllowedOrigins::SameHost
         );
         assert!(AllowedOrigins::parse(Some("localhost:8080")).is_err());
+    }
+
+    #[test]
+    fn two_origin_headers_are_refused_even_when_one_is_allowed() {
+        let mut twice = headers(Some("http://localhost:8080"), Some("localhost:8080"));
+        twice.append(
+            header::ORIGIN,
+            HeaderValue::from_static("http://evil.example"),
+        );
+        assert!(!AllowedOrigins::SameHost.allows(&twice));
+        let list = AllowedOrigins::parse(Some("http://localhost:8080")).unwrap();
+        assert!(!list.allows(&twice));
+        assert!(AllowedOrigins::Any.allows(&twice));
     }
 
     #[test]

@@ -40,6 +40,15 @@ impl Stream {
         }
     }
 
+    /// Sends FIN: nothing more will be written; reading goes on.
+    pub fn shutdown_write(&self) -> io::Result<()> {
+        let socket = match self {
+            Stream::Tcp(s) => socket2::SockRef::from(s),
+            Stream::Unix(s) => socket2::SockRef::from(s),
+        };
+        socket.shutdown(std::net::Shutdown::Write)
+    }
+
     pub async fn readable(&self) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.readable().await,

@@ -324,6 +324,32 @@ impl ClientSocket {
         })
         .await;
     }
+
+    /// After the last frame: tells the client so (FIN), then reads and drops whatever it still
+    /// sends until it closes too, for at most `within`. A socket closed with unread input sends
+    /// a reset, and a reset may overtake the last frames: a proxy in between drops what it had
+    /// not yet passed on (the ERROR and close 1009 after an oversized frame were lost that way).
+    pub async fn linger(&self, within: Duration) {
+        if self.stream.shutdown_write().is_err() {
+            return;
+        }
+        let mut scratch = [0u8; 4096];
+        let _ = tokio::time::timeout(within, async {
+            loop {
+                match self.stream.try_read(&mut scratch) {
+                    Ok(0) => return,
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        if self.stream.readable().await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(_) => return,
+                }
+            }
+        })
+        .await;
+    }
 }
 
 /// The socket as tungstenite sees it: reads never block (`WouldBlock` ends a read pass), and

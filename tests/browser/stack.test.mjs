@@ -8,6 +8,7 @@
 //   127.0.0.4  tokens
 //   127.0.0.5  Origin
 //   127.0.0.6  the documented reads
+//   127.0.0.7  frames the edge must refuse, through NGINX
 //
 // Environment:
 //   SEATMAP_URL          required, NGINX, e.g. http://127.0.0.1:8089
@@ -244,4 +245,35 @@ test('the documented reads answer through NGINX as they do directly: /api/seats,
   assert.equal(unknown.body.error.code, 'UNKNOWN_VENUE');
   const health = await request('GET', '/health', { localAddress: from });
   assert.equal(health.status, 200, health.text.slice(0, 200));
+});
+
+/** Resolves with the close code the client saw (1006: the connection dropped without one). */
+function closed(client, timeoutMs = 10000) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the socket was not closed')), timeoutMs);
+    client.ws.once('close', (code) => { clearTimeout(timer); resolve(code); });
+  });
+}
+
+test('through NGINX, refused frames get their ERROR and close code every time: 1 MB (1009), bad UTF-8 (1007)', async () => {
+  const from = '127.0.0.7';
+  for (let i = 0; i < 8; i += 1) {
+    const client = openSocket({ localAddress: from });
+    assert.equal((await client.opened).status, 101);
+    await client.next('WELCOME');
+    const done = closed(client);
+    client.ws.send('x'.repeat(1_000_000));
+    const code = await done;
+    const error = client.frames.find((f) => f.type === 'ERROR');
+    assert.equal(error?.data?.code, 'FRAME_TOO_LARGE', `try ${i}: frames ${JSON.stringify(client.frames.map((f) => f.type))}, close ${code}`);
+    assert.equal(code, 1009, `try ${i}: the close code`);
+  }
+  for (let i = 0; i < 3; i += 1) {
+    const client = openSocket({ localAddress: from });
+    assert.equal((await client.opened).status, 101);
+    await client.next('WELCOME');
+    const done = closed(client);
+    client.ws.send(Buffer.from('{"type":"\xff\xfe"}', 'latin1'), { binary: false });
+    assert.equal(await done, 1007, `try ${i}: a text frame that is not UTF-8`);
+  }
 });
