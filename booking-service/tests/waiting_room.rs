@@ -63,19 +63,25 @@ async fn shoppers_are_capped_admitted_in_arrival_order_and_waiters_cannot_skip()
     assert_eq!(api.seat("select", "A1", &users[0]).await.code(), "OK");
 
     // Passes end after SHOPPING_SECONDS; the next two are admitted, in order, within a second.
+    // When each was admitted is read from its pass (`until_ms` = admission + SHOPPING_SECONDS),
+    // not from when this loop noticed: two admitted by one script run are noticed in turn.
     let until = first[0]["until_ms"].as_u64().unwrap();
     let mut admitted_at = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(8);
     while admitted_at.len() < 4 && Instant::now() < deadline {
         for (i, user) in users.iter().enumerate().skip(2) {
-            if !admitted_at.iter().any(|(j, _)| *j == i)
-                && join(api, user).await["state"] == "admitted"
-            {
-                admitted_at.push((i, shared::now_ms()));
+            if admitted_at.iter().any(|(j, _)| *j == i) {
+                continue;
+            }
+            let standing = join(api, user).await;
+            if standing["state"] == "admitted" {
+                let pass_ends = standing["until_ms"].as_u64().unwrap();
+                admitted_at.push((i, pass_ends - 2_000));
             }
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    admitted_at.sort_by_key(|&(i, at)| (at, i));
     let order: Vec<usize> = admitted_at.iter().map(|(i, _)| *i).collect();
     assert_eq!(order, vec![2, 3, 4, 5], "admitted in arrival order");
     assert!(
