@@ -245,6 +245,10 @@ test('the documented reads answer through NGINX as they do directly: /api/seats,
   assert.equal(unknown.body.error.code, 'UNKNOWN_VENUE');
   const health = await request('GET', '/health', { localAddress: from });
   assert.equal(health.status, 200, health.text.slice(0, 200));
+  // A body over NGINX's own limit (64 KiB) is refused by NGINX, in the API's format too.
+  const huge = await post('/api/seats/select', { seat_id: 'A1', token: 'x'.repeat(100_000) }, { localAddress: from });
+  assert.equal(huge.status, 413, huge.text.slice(0, 200));
+  assert.equal(huge.body?.error?.code, 'VALIDATION_ERROR', huge.text.slice(0, 200));
 });
 
 /** Resolves with the close code the client saw (1006: the connection dropped without one). */
