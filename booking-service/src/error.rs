@@ -1,6 +1,6 @@
 //! The service's one error type and how it is answered over HTTP.
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -48,39 +48,6 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         (status, Json(ErrorResponse::new(self.code, self.message))).into_response()
-    }
-}
-
-/// Whether the body stopped arriving (the service's body read timeout).
-fn body_timed_out(rejection: &JsonRejection) -> bool {
-    let mut source = std::error::Error::source(rejection);
-    while let Some(error) = source {
-        if error.is::<tower_http::timeout::TimeoutError>() {
-            return true;
-        }
-        source = error.source();
-    }
-    false
-}
-
-impl From<JsonRejection> for ApiError {
-    fn from(rejection: JsonRejection) -> Self {
-        let mut status = rejection.status();
-        let message = match &rejection {
-            JsonRejection::MissingJsonContentType(_) => {
-                "expected a JSON body with 'Content-Type: application/json'".to_string()
-            }
-            _ if body_timed_out(&rejection) => {
-                status = StatusCode::REQUEST_TIMEOUT;
-                "the request body did not arrive in time".to_string()
-            }
-            _ => rejection.body_text(),
-        };
-        ApiError {
-            code: ErrorCode::ValidationError,
-            message,
-            status: Some(status),
-        }
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod error;
 pub mod expiry;
+pub mod extract;
 pub mod metrics;
 pub mod publisher;
 pub mod relay;

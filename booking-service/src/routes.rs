@@ -2,18 +2,14 @@
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::Duration;
 
-use axum::extract::{
-    DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath, Query, Request, State,
-};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
 use shared::api::{
@@ -24,16 +20,13 @@ use shared::ws::SeatAction;
 use shared::{ErrorCode, Seat, TokenSigner};
 
 use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiPath};
 use crate::seats::SeatService;
 use crate::store::Actor;
 use crate::waiting_room;
 
 /// Request bodies larger than this are refused before parsing.
 const MAX_BODY_BYTES: usize = 16 * 1024;
-
-/// A request body must arrive within this once its head has (a client that declares more than
-/// it sends is answered 408 instead of holding the connection).
-const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What every handler shares.
 pub struct AppState {
@@ -62,35 +55,6 @@ impl AppState {
 
 type Shared = State<Arc<AppState>>;
 
-/// JSON object bodies, every rejection answered in the API's error format. A body that is valid
-/// JSON but not an object (an array, a string, …) is refused 422, as a wrong field would be:
-/// serde would otherwise fill a struct's fields from an array, in order.
-pub struct ApiJson<T>(pub T);
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let Json(value) = Json::<serde_json::Value>::from_request(request, state).await?;
-        let invalid = |message: String| ApiError {
-            status: Some(StatusCode::UNPROCESSABLE_ENTITY),
-            ..ApiError::new(ErrorCode::ValidationError, message)
-        };
-        if !value.is_object() {
-            return Err(invalid("the body must be a JSON object".into()));
-        }
-        serde_json::from_value(value)
-            .map(ApiJson)
-            .map_err(|e| invalid(format!("the body does not fit this request: {e}")))
-    }
-}
-
-/// Path segments whose rejections (e.g. percent-encoded bytes that are not UTF-8) are answered
-/// in the API's error format.
-#[derive(FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(ApiError))]
-pub struct ApiPath<T>(pub T);
-
 /// The whole router; testable without a server.
 pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
@@ -118,9 +82,6 @@ pub fn app(state: Arc<AppState>) -> Router {
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
-            BODY_READ_TIMEOUT,
-        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -315,9 +276,9 @@ const MAX_PRESENCE_OWNERS: usize = 50_000;
 async fn queue_presence(
     State(state): Shared,
     ApiPath(venue): ApiPath<String>,
-    body: Result<Json<PresenceRequest>, axum::extract::rejection::JsonRejection>,
+    body: Result<ApiJson<PresenceRequest>, ApiError>,
 ) -> Result<Json<PresenceResponse>, ApiError> {
-    let Json(request) = body?;
+    let ApiJson(request) = body?;
     let venue = state.service.venue(Some(&venue))?;
     if request.owners.len() > MAX_PRESENCE_OWNERS
         || !request

@@ -578,16 +578,29 @@ async fn admin_reset_releases_every_seat_with_numbered_events_and_sigterm_stops_
     );
 }
 
-/// Sends `request` on a fresh connection and reads what comes back until the service closes it
-/// (or `within` passes): the answer, and how long it took.
-async fn raw_exchange(base: &str, request: &[u8], within: Duration) -> (String, Duration) {
+/// Sends a request head declaring a 100-byte body, then trickles the body one byte every 3 s;
+/// reads what comes back until the service closes the connection (or 20 s pass).
+async fn trickled_body(base: &str) -> (String, Duration) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let addr = base.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut read, mut write) = stream.into_split();
     let started = Instant::now();
-    stream.write_all(request).await.unwrap();
+    write
+        .write_all(b"POST /api/seats/select HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+        .await
+        .unwrap();
+    let trickle = tokio::spawn(async move {
+        for _ in 0..10 {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            if write.write_all(b" ").await.is_err() {
+                return;
+            }
+        }
+    });
     let mut answer = Vec::new();
-    let _ = tokio::time::timeout(within, stream.read_to_end(&mut answer)).await;
+    let _ = tokio::time::timeout(Duration::from_secs(20), read.read_to_end(&mut answer)).await;
+    trickle.abort();
     (
         String::from_utf8_lossy(&answer).into_owned(),
         started.elapsed(),
@@ -597,12 +610,8 @@ async fn raw_exchange(base: &str, request: &[u8], within: Duration) -> (String, 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_that_never_arrives_gets_408_and_the_connection_is_not_held() {
     let stack = Stack::start(&[]).await;
-    let (answer, took) = raw_exchange(
-        &stack.api.base,
-        b"POST /api/seats/select HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
-        Duration::from_secs(20),
-    )
-    .await;
+    // A byte every 3 s keeps a per-read timer alive forever; the deadline is for the whole body.
+    let (answer, took) = trickled_body(&stack.api.base).await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("\"VALIDATION_ERROR\""), "{answer}");
     assert!(took < Duration::from_secs(15), "{took:?}");

@@ -42,7 +42,7 @@ const GOING_AWAY: u16 = 1001;
 /// Close code 1002: the client broke the WebSocket protocol (e.g. a continuation frame with no
 /// message to continue, a control frame over 125 bytes).
 const PROTOCOL_ERROR: u16 = 1002;
-/// Close code 1007: a text frame that is not UTF-8.
+/// Close code 1007: a text frame (or a close frame's reason) that is not UTF-8.
 const INVALID_PAYLOAD: u16 = 1007;
 /// Close code 1008: policy violation (too slow to keep up).
 const POLICY: u16 = 1008;
@@ -278,8 +278,8 @@ impl Connection {
             }
             WsError::Utf8(_) => {
                 self.edge.metrics.bad_frames.inc();
-                tracing::info!(client = self.client, %error, "text frame is not UTF-8; closing");
-                Some((INVALID_PAYLOAD, "text frames must be UTF-8"))
+                tracing::info!(client = self.client, %error, "a frame that must be UTF-8 is not; closing");
+                Some((INVALID_PAYLOAD, "invalid UTF-8"))
             }
             WsError::Protocol(_) => {
                 self.edge.metrics.bad_frames.inc();

@@ -95,6 +95,11 @@ pub async fn serve(
             }
         }
     }
+    // Stop listening first: a connection made during the drain would be accepted by the kernel
+    // and never served (a proxy would send it a request and get a reset); refused, it is
+    // retried on another instance at once.
+    drop(tcp);
+    drop(unix);
     let _ = stop.send(true);
     drop(open);
     let _ = tokio::time::timeout(DRAIN, all_closed.recv()).await;

@@ -16,10 +16,18 @@ pub fn parse_url_list(name: &str, list: &str) -> Result<Vec<String>, String> {
     Ok(urls)
 }
 
-/// Reads `NATS_URL`: one server, or a comma list of the servers of one NATS cluster.
+/// Reads `NATS_URL`: one server, or a comma list of the servers of one NATS cluster. Unlike
+/// `parse_url_list` it keeps a trailing slash: a `ws://` server's path is used as it is.
 pub fn parse_nats_servers(list: &str) -> Result<Vec<ServerAddr>, String> {
-    parse_url_list("NATS_URL", list)?
-        .iter()
+    let urls: Vec<&str> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .collect();
+    if urls.is_empty() {
+        return Err("NATS_URL must name at least one URL".into());
+    }
+    urls.iter()
         .map(|url| {
             url.parse::<ServerAddr>()
                 .map_err(|e| format!("NATS_URL: '{url}': {e}"))
@@ -64,5 +72,7 @@ mod tests {
             .unwrap_err()
             .contains("NATS_URL"));
         assert!(parse_nats_servers("").unwrap_err().contains("NATS_URL"));
+        let proxied = parse_nats_servers("ws://proxy.example/nats/").unwrap();
+        assert_eq!(proxied[0].as_url_str(), "ws://proxy.example/nats/");
     }
 }
