@@ -527,36 +527,21 @@ async fn admin_reset_releases_every_seat_with_numbered_events_and_sigterm_stops_
     }
     assert_eq!(stack.api.seat("book", "H1", &alice).await.code(), "OK");
 
-    let wrong = reqwest::Client::new()
-        .post(format!("{}/api/admin/reset", stack.api.base))
-        .header("authorization", "Bearer nope")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(wrong.status(), 401);
+    let wrong = stack.api.admin_reset("", "nope").await;
+    assert_eq!(wrong.status, 401);
     // A misspelt or mangled venue is refused, never read as "every venue".
     for query in ["venu=main", "venue[]=main"] {
-        let mangled = reqwest::Client::new()
-            .post(format!("{}/api/admin/reset?{query}", stack.api.base))
-            .header("authorization", "Bearer admin-secret")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(mangled.status(), 400, "{query}");
-        let body = mangled.json::<Value>().await.unwrap();
-        assert_eq!(body["error"]["code"], "VALIDATION_ERROR", "{query}: {body}");
+        let mangled = stack.api.admin_reset(query, "admin-secret").await;
+        assert_eq!(
+            (mangled.status, mangled.code().as_str()),
+            (400, "VALIDATION_ERROR"),
+            "{query}: {:?}",
+            mangled.body
+        );
     }
-    let reset = reqwest::Client::new()
-        .post(format!("{}/api/admin/reset", stack.api.base))
-        .header("authorization", "Bearer admin-secret")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reset.status(), 200);
-    assert_eq!(
-        reset.json::<Value>().await.unwrap(),
-        json!({"ok": true, "released": 2})
-    );
+    let reset = stack.api.admin_reset("", "admin-secret").await;
+    assert_eq!(reset.status, 200);
+    assert_eq!(reset.body, json!({"ok": true, "released": 2}));
 
     assert!(stack.events.wait_for_count(5, Duration::from_secs(3)).await);
     let resets = stack

@@ -25,7 +25,7 @@ use crate::wire::{close_frame, ping_frame, text_frame, ClientSocket, Wire};
 use crate::Edge;
 
 mod session;
-use session::{connect_token, poll_pending, seat_command, Answered, Pending, Session};
+use session::{connect_token, open_venue, poll_pending, seat_command, Answered, Pending, Session};
 
 /// Largest frame read at all; frames above 4 KiB but below this get an ERROR and the socket
 /// stays up, larger ones get an ERROR and end the connection (they are not worth buffering).
@@ -57,8 +57,8 @@ const MESSAGES_PER_PASS: usize = 16;
 /// (pongs, errors) to a client that sends but does not read cannot pile up.
 const READ_PAUSE_BACKLOG: usize = 64 * 1024;
 
-/// Why the connection ends: a close frame to send, or none (the socket is gone or the client
-/// closed first, and tungstenite answered its close).
+/// Why the connection ends: the close frame to send (with the client's own code when it closed
+/// first), or none (the socket failed, or the client went silent or stopped reading).
 type Ending = Option<(u16, &'static str)>;
 
 /// Serves one upgraded WebSocket (`stream`, plus the bytes read past the handshake) until it
@@ -332,21 +332,8 @@ impl Connection {
                     Some(name) => match self.edge.venues.get(&name) {
                         Some(venue) => self.connected(token, venue, resume).await?,
                         None => {
-                            // A venue this edge has not opened: the booking service says
-                            // whether it exists.
-                            let edge = self.edge.clone();
-                            self.pending = Some(Box::pin(async move {
-                                let venue = edge
-                                    .venues
-                                    .open(&name)
-                                    .await
-                                    .map_err(|e| frame_error(e.code, &e.message));
-                                Answered::Connect {
-                                    venue,
-                                    token,
-                                    resume,
-                                }
-                            }));
+                            self.pending =
+                                Some(Box::pin(open_venue(self.edge.clone(), name, token, resume)));
                         }
                     },
                 }

@@ -71,6 +71,12 @@ impl Socket {
     }
 }
 
+/// A connection accepted, not yet upgraded.
+enum Accepted {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
 struct Client {
     stream: Socket,
     /// Bytes not written yet: `pending[written..]`.
@@ -146,37 +152,36 @@ pub async fn run(
         .with_context(|| format!("connecting to NATS at {nats_url}"))?;
     let mut events = nats.subscribe(subject.to_owned()).await?;
     let (joined, mut joins) = mpsc::unbounded_channel::<Socket>();
-    let tcp_joined = joined.clone();
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else {
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted.map(|(stream, _)| {
+                    let _ = stream.set_nodelay(true);
+                    Accepted::Tcp(stream)
+                }),
+                accepted = async {
+                    match &unix {
+                        Some(unix) => unix.accept().await,
+                        None => std::future::pending().await,
+                    }
+                } => accepted.map(|(stream, _)| Accepted::Unix(stream)),
+            };
+            let Ok(accepted) = accepted else {
                 continue;
             };
-            let _ = stream.set_nodelay(true);
-            let joined = tcp_joined.clone();
             // Only the handshake has a task of its own; it ends at the upgrade.
+            let joined = joined.clone();
             tokio::spawn(async move {
-                if let Ok(stream) = accept_upgrade(stream, &[]).await {
-                    let _ = joined.send(Socket::Tcp(stream));
+                let upgraded = match accepted {
+                    Accepted::Tcp(stream) => accept_upgrade(stream, &[]).await.map(Socket::Tcp),
+                    Accepted::Unix(stream) => accept_upgrade(stream, &[]).await.map(Socket::Unix),
+                };
+                if let Ok(socket) = upgraded {
+                    let _ = joined.send(socket);
                 }
             });
         }
     });
-    if let Some(unix) = unix {
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = unix.accept().await else {
-                    continue;
-                };
-                let joined = joined.clone();
-                tokio::spawn(async move {
-                    if let Ok(stream) = accept_upgrade(stream, &[]).await {
-                        let _ = joined.send(Socket::Unix(stream));
-                    }
-                });
-            }
-        });
-    }
     let ready = text_frame(b"READY");
     let mut clients: Vec<Client> = Vec::new();
     let mut any_pending = false;

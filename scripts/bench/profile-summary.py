@@ -15,7 +15,8 @@ BUCKETS = [
      r"^(net_rx_action|process_backlog|__netif_receive_skb)", "any"),
     ("TCP send: try_write / writev of each frame to each client (kernel)",
      r"^(__sys_sendto|tcp_sendmsg|__x64_sys_sendto|__x64_sys_write|__x64_sys_writev|ksys_write|do_writev|sock_write_iter)", "any"),
-    ("epoll_wait (the runtime waiting for work)", r"epoll_wait", "any"),
+    # Before the timers: tokio's timer driver is where an idle worker parks (then epoll_wait).
+    ("epoll_wait and parking (the runtime waiting for work)", r"(epoll_wait|::park)", "any"),
     ("futex (waking or parking runtime threads)", r"futex", "any"),
     ("TCP receive (kernel)", r"^(__sys_recvfrom|tcp_recvmsg|__x64_sys_recvfrom|__x64_sys_read|ksys_read)", "any"),
     ("other system calls", r"^(entry_SYSCALL_64|do_syscall_64)", "any"),
@@ -49,6 +50,9 @@ BOOKING = [
 
 def main():
     args = sys.argv[1:]
+    if not args or args[0] in ("-h", "--help"):
+        print(__doc__.strip())
+        sys.exit(0 if args else 2)
     buckets = BUCKETS
     unit = "delivery"
     if args and args[0] == "--booking":

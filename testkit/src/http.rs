@@ -82,6 +82,18 @@ impl Api {
         Self::answer(response).await
     }
 
+    /// `POST /api/admin/reset?{query}` with `Authorization: Bearer {admin_token}`.
+    pub async fn admin_reset(&self, query: &str, admin_token: &str) -> Answer {
+        let response = self
+            .client
+            .post(format!("{}/api/admin/reset?{query}", self.base))
+            .header("authorization", format!("Bearer {admin_token}"))
+            .send()
+            .await
+            .expect("request sent");
+        Self::answer(response).await
+    }
+
     pub async fn get(&self, path: &str) -> Answer {
         let response = self
             .client

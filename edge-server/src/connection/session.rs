@@ -124,6 +124,25 @@ pub(super) async fn seat_command(
     })
 }
 
+/// A `CONNECT` to a venue this edge has not opened: the booking service says whether it exists.
+pub(super) async fn open_venue(
+    edge: Arc<Edge>,
+    name: String,
+    token: Token,
+    resume: Option<Resume>,
+) -> Answered {
+    let venue = edge
+        .venues
+        .open(&name)
+        .await
+        .map_err(|e| super::frame_error(e.code, &e.message));
+    Answered::Connect {
+        venue,
+        token,
+        resume,
+    }
+}
+
 /// The pending command's answer; only polled while there is one.
 pub(super) async fn poll_pending(pending: &mut Option<Pending>) -> Answered {
     match pending {

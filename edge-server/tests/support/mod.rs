@@ -161,12 +161,7 @@ impl Backend {
     }
 
     pub async fn reset(&self) {
-        reqwest::Client::new()
-            .post(format!("{}/api/admin/reset", self.booking_url))
-            .header("authorization", "Bearer admin-secret")
-            .send()
-            .await
-            .unwrap();
+        self.api.admin_reset("", "admin-secret").await;
     }
 
     pub async fn edge_metric(&self, edge: usize, name: &str) -> f64 {

@@ -68,13 +68,11 @@ async fn latency_round(stack: &Stack, viewers: &[Viewer], row: &str) -> (f64, f6
         }
     }
     latencies.sort_by(|a, b| a.total_cmp(b));
-    let pick = |q: f64| {
-        latencies
-            .get(((latencies.len() as f64 - 1.0) * q) as usize)
-            .copied()
-            .unwrap_or(f64::NAN)
-    };
-    (pick(0.5), pick(0.99), missing)
+    (
+        quantile(&latencies, 0.5),
+        quantile(&latencies, 0.99),
+        missing,
+    )
 }
 
 /// The waiting room under load (the stack runs with MAX_SHOPPERS and a short SHOPPING_SECONDS):
@@ -155,21 +153,16 @@ pub async fn queue(stack: &Stack, max_shoppers: usize, viewers: usize) -> Row {
         .iter()
         .skip(max_shoppers)
         .filter_map(|at| {
+            // The last pass that had ended by then: the slot this admission took.
             ends.iter()
-                .filter(|end| **end <= *at)
-                .fold(None, |best: Option<f64>, end| {
-                    Some(best.map_or(*end, |b| b.max(*end)))
-                })
+                .copied()
+                .filter(|end| *end <= *at)
+                .reduce(f64::max)
                 .map(|end| at - end)
         })
         .collect();
     delays.sort_by(|a, b| a.total_cmp(b));
-    let pick = |q: f64| {
-        delays
-            .get(((delays.len() as f64 - 1.0) * q) as usize)
-            .copied()
-            .unwrap_or(f64::NAN)
-    };
+    let pick = |q: f64| quantile(&delays, q);
     Row {
         scenario: "Waiting room under load".into(),
         done: format!("{viewers} viewers join one after another through NGINX (MAX_SHOPPERS={max_shoppers}); passes run out and the rest are admitted"),
@@ -180,4 +173,12 @@ pub async fn queue(stack: &Stack, max_shoppers: usize, viewers: usize) -> Row {
         figures: format!("ordering errors {order_errors}; free slot → admission p99 {:.0} ms", pick(0.99)),
         passed: all_in && order_errors == 0,
     }
+}
+
+/// The `q` quantile of `sorted` (the nearest rank below); NaN when it is empty.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    sorted
+        .get(((sorted.len() as f64 - 1.0) * q) as usize)
+        .copied()
+        .unwrap_or(f64::NAN)
 }
