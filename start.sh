@@ -195,6 +195,7 @@ fi
 # socket address (108 bytes), and NGINX then reaches the edges over their TCP ports.
 SOCKET_DIR="$RUN_DIR/sockets"
 (( ${#SOCKET_DIR} + 20 <= 107 )) || SOCKET_DIR=
+edge_socket() { [[ -z $SOCKET_DIR ]] || echo "$SOCKET_DIR/edge-$1.sock"; }   # edge_socket PORT
 mkdir -p "$RUN_DIR" "$LOG_DIR" "$PID_DIR" "$REDIS_DIR" "$NGINX_DIR" ${SOCKET_DIR:+"$SOCKET_DIR"}
 # One start.sh per RUN_DIR. fd 9 is closed for every child, so the lock dies
 # with this script even if its children outlive it.
@@ -319,7 +320,7 @@ part_cmd() {
     edge-*)
       local k=$(( ${1#edge-} - EDGE_BASE_PORT ))
       CMD=(env HOST=127.0.0.1 PORT="${1#edge-}" EDGE_ID="$1" BOOKING_URL="$(rotated booking "$k")"
-           NATS_URL="$(rotated nats "$k")" UNIX_SOCKET="${SOCKET_DIR:+$SOCKET_DIR/$1.sock}" "$BIN_DIR/edge-server") ;;
+           NATS_URL="$(rotated nats "$k")" UNIX_SOCKET="$(edge_socket "${1#edge-}")" "$BIN_DIR/edge-server") ;;
     nginx)
       CMD=(env -u TOKEN_SECRET -u ADMIN_TOKEN "$NGINX_BIN" -p "$NGINX_DIR/" -c "$NGINX_DIR/nginx.conf" "${NGINX_E[@]}" -g 'daemon off;') ;;
   esac
@@ -424,7 +425,7 @@ form_redis_cluster() {
 
 render_nginx_conf() {
   local sockets=()
-  [[ -z $SOCKET_DIR ]] || for p in "${EDGE_PORTS[@]}"; do sockets+=("$SOCKET_DIR/edge-$p.sock"); done
+  [[ -z $SOCKET_DIR ]] || for p in "${EDGE_PORTS[@]}"; do sockets+=("$(edge_socket "$p")"); done
   HTTP_PORT=$HTTP_PORT BOOKING_PORTS="${BOOKING_PORTS[*]}" EDGE_PORTS="${EDGE_PORTS[*]}" \
     EDGE_SOCKETS="${sockets[*]}" FRONTEND_DIR=$FRONTEND_DIR NGINX_DIR=$NGINX_DIR NGINX_BIN=$NGINX_BIN \
     "$ROOT/scripts/render-nginx.sh" "$ROOT/nginx/nginx.conf.template" "$NGINX_DIR/nginx.conf" ||
