@@ -26,9 +26,9 @@ import { createCommands } from './js/commands.js';
 import { BACKOFF_BASE_MS, BACKOFF_CAP_MS, HANDSHAKE_TIMEOUT_MS, HEALTHY_AFTER_MS } from './js/config.js';
 import { bindEvents } from './js/input.js';
 import { createMessages } from './js/messages.js';
-import { createSession, socketUrl } from './js/session.js';
+import { Session, socketUrl } from './js/session.js';
 import { clock, conn, dom } from './js/state.js';
-import { createTransport } from './js/transport.js';
+import { Transport } from './js/transport.js';
 import { renderConnection, renderCountdowns, renderIdentity } from './js/view.js';
 import { renderWaitingRoom, tickWaitingRoom } from './js/waiting-room.js';
 
@@ -84,7 +84,7 @@ function wire() {
   let session = null;
   let commands = null;
   let messages = null;
-  const transport = createTransport({
+  const transport = new Transport({
     url: socketUrl,
     backoff: new Backoff({ baseMs: BACKOFF_BASE_MS, capMs: BACKOFF_CAP_MS, healthyAfterMs: HEALTHY_AFTER_MS }),
     confirmWithinMs: HANDSHAKE_TIMEOUT_MS, // open, but no identity or no view by then: try again
@@ -100,7 +100,7 @@ function wire() {
     },
   });
   const send = (message) => transport.send(JSON.stringify(message));
-  session = createSession({ send, drop: transport.drop, confirmed: transport.confirmed });
+  session = new Session({ send, drop: transport.drop, confirmed: transport.confirmed });
   commands = createCommands({ send });
   messages = createMessages({ session });
   return { transport, commands };

@@ -14,8 +14,8 @@ import {
 } from './view.js';
 import { onAdmitted, onNotAdmitted, onQueue } from './waiting-room.js';
 
-/** The action an OK names ("select", "book", "release"), for an OK whose request we forgot. */
-export function actionFromName(name) {
+/** The action an OK names ("select", "book", "release"), for an OK no request of ours matches. */
+function actionFromName(name) {
   const n = String(name || '').toLowerCase();
   if (n.includes('book')) return 'book';
   if (n.includes('release')) return 'release';
@@ -159,7 +159,6 @@ export function createMessages({ session }) {
     applyVenueState(data);
     session.synced();
   }
-
 
   function onError(data) {
     if (data.req_id == null && session.awaitingConnect()) session.onConnectRefused(data);

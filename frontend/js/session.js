@@ -31,16 +31,34 @@ export function socketUrl() {
   return `${scheme}//${location.host}/ws`;
 }
 
-/**
- * `send(message)` puts one message on the socket; `drop(why)` gives up on the socket (the
- * transport retries); `confirmed()` tells the transport the socket is in use.
- */
-export function createSession({ send, drop, confirmed }) {
+/** Makes a WELCOME's identity ours, and remembers it for the next visit. */
+function adoptIdentity(welcome) {
+  const token = validToken(welcome.token) || me.token;
+  const changed = welcome.user_id && welcome.user_id !== me.userId;
+  if (changed && me.userId) resetWaitingRoom(); // a place in the queue belonged to the old identity
+  me.token = token;
+  if (welcome.user_id) me.userId = welcome.user_id;
+  storage.set(TOKEN_KEY, me.token);
+  storage.set(USER_KEY, me.userId);
+  renderIdentity();
+  if (changed) renderAll(); // "held by you" depends on who you are
+}
+
+export class Session {
   /**
-   * CONNECT with our token (if we have one) and, when we already show this venue, the last seq
-   * we applied and its epoch: the edge then sends just the changes we missed (or a VENUE_STATE).
+   * `send(message)` puts one message on the socket; `drop(why)` gives up on the socket (the
+   * transport retries); `confirmed()` tells the transport the socket is in use.
    */
-  function sendConnect() {
+  constructor({ send, drop, confirmed }) {
+    Object.assign(this, { send, drop, confirmed });
+  }
+
+  /**
+   * The socket opened: CONNECT with our token (if we have one) and, when we already show this
+   * venue, the last seq we applied and its epoch: the edge then sends just the changes we missed
+   * (or a VENUE_STATE).
+   */
+  opened() {
     const data = { venue: venue.name };
     if (me.token) data.token = me.token;
     const resume = venue.seqs.resumePoint();
@@ -48,32 +66,15 @@ export function createSession({ send, drop, confirmed }) {
     if (resume) Object.assign(data, resume);
     identity.pending = me.token || null;
     identity.fresh = null;
-    send({ type: 'CONNECT', data });
+    this.send({ type: 'CONNECT', data });
   }
 
-  /** This socket confirmed our identity or gave us a view: connected once both. */
-  function progress() {
-    if (!(conn.welcomed && conn.synced) || conn.confirmed) return;
-    conn.confirmed = true;
-    confirmed();
-    if (!conn.wasConnected && conn.everClosed) announce('Reconnected. The seat map is up to date.');
-    conn.wasConnected = true;
-    renderConnection();
+  /** Whether our CONNECT on this socket is still unanswered. */
+  awaitingConnect() {
+    return identity.pending != null;
   }
 
-  function adoptIdentity(welcome) {
-    const token = validToken(welcome.token) || me.token;
-    const changed = welcome.user_id && welcome.user_id !== me.userId;
-    if (changed && me.userId) resetWaitingRoom(); // a place in the queue belonged to the old identity
-    me.token = token;
-    if (welcome.user_id) me.userId = welcome.user_id;
-    storage.set(TOKEN_KEY, me.token);
-    storage.set(USER_KEY, me.userId);
-    renderIdentity();
-    if (changed) renderAll(); // "held by you" depends on who you are
-  }
-
-  function onWelcome(data) {
+  onWelcome(data) {
     clock.sync(Number(data.server_time_ms));
     if (Number.isFinite(Number(data.hold_seconds)) && data.hold_seconds > 0) me.holdSeconds = Number(data.hold_seconds);
     if (data.edge_id) me.edgeId = String(data.edge_id);
@@ -93,7 +94,7 @@ export function createSession({ send, drop, confirmed }) {
     // Resuming after a seq, the edge may send only the changes we missed: the view we have
     // is then current once they arrive, with no VENUE_STATE.
     if (conn.resumedAfterSeq) conn.synced = true;
-    progress();
+    this.#progress();
   }
 
   /**
@@ -101,10 +102,10 @@ export function createSession({ send, drop, confirmed }) {
    * UNAUTHORIZED means our token is no good; anything else (UNAVAILABLE, RATE_LIMITED, …) is
    * about this socket or this moment: keep the identity, drop the socket and retry with backoff.
    */
-  function onConnectRefused(data) {
+  onConnectRefused(data) {
     if (data.code !== 'UNAUTHORIZED') {
       if (data.code === 'UNKNOWN_VENUE') showError(friendlyError(data.code, null, data.message));
-      drop(`CONNECT answered ${data.code}`);
+      this.drop(`CONNECT answered ${data.code}`);
       return;
     }
     const fresh = identity.fresh;
@@ -117,20 +118,20 @@ export function createSession({ send, drop, confirmed }) {
     if (fresh && validToken(fresh.token)) {
       // Continue as the identity this socket was greeted with, and confirm it (and the venue).
       adoptIdentity(fresh);
-      sendConnect();
+      this.opened();
     } else {
-      drop('token refused'); // the next socket greets us with a new identity
+      this.drop('token refused'); // the next socket greets us with a new identity
     }
   }
 
   /** A VENUE_STATE was applied: this socket's view is current. */
-  function synced() {
+  synced() {
     conn.synced = true;
-    progress();
+    this.#progress();
   }
 
   /** The socket is gone (`stopped`: because the page is going away). */
-  function closed({ stopped }) {
+  closed({ stopped }) {
     conn.welcomed = false;
     conn.synced = false;
     conn.confirmed = false;
@@ -143,13 +144,13 @@ export function createSession({ send, drop, confirmed }) {
     conn.wasConnected = false;
   }
 
-  return {
-    opened: sendConnect,
-    onWelcome,
-    onConnectRefused,
-    synced,
-    closed,
-    /** Whether our CONNECT on this socket is still unanswered. */
-    awaitingConnect: () => identity.pending != null,
-  };
+  /** This socket confirmed our identity or gave us a view: connected once both. */
+  #progress() {
+    if (!(conn.welcomed && conn.synced) || conn.confirmed) return;
+    conn.confirmed = true;
+    this.confirmed();
+    if (!conn.wasConnected && conn.everClosed) announce('Reconnected. The seat map is up to date.');
+    conn.wasConnected = true;
+    renderConnection();
+  }
 }

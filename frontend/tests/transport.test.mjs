@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { Backoff } from '../js/backoff.js';
-import { createTransport } from '../js/transport.js';
+import { Transport } from '../js/transport.js';
 
 /** A clock with timers that run only when the test advances it. */
 function fakeClock() {
@@ -59,7 +59,7 @@ function setup({ random = () => 0.5 } = {}) {
   const sockets = [];
   const seen = [];
   const backoff = new Backoff({ baseMs: 250, capMs: 10000, healthyAfterMs: 5000, random, now: clock.now });
-  const transport = createTransport({
+  const transport = new Transport({
     url: () => 'ws://test/ws',
     backoff,
     confirmWithinMs: 8000,
@@ -190,7 +190,7 @@ test('reconnecting now skips the wait and starts the backoff over', () => {
 test('a socket that cannot even be created is retried with backoff', () => {
   const clock = fakeClock();
   let attempts = 0;
-  const transport = createTransport({
+  const transport = new Transport({
     url: () => 'ws://test/ws',
     backoff: new Backoff({ baseMs: 250, capMs: 10000, healthyAfterMs: 5000, random: () => 0.5, now: clock.now }),
     confirmWithinMs: 8000,
