@@ -1,72 +1,124 @@
-/*
- * Seat map client: the entry point (an ES module, no build step).
- *
- * Renders one venue from the edge server's WebSocket feed (/ws, same origin) and sends the
- * user's seat commands. The modules in js/:
- *   config.js      constants, timings, error texts
- *   state.js       the client's state (venue, identity, connection, requests)
- *   seats.js       what a seat means to this user; its accessible name
- *   view.js        rendering: grid, panels, connection status, errors, announcements
- *   messages.js    the server's messages: identity, snapshots and updates in seq order, answers
- *   room.js        the waiting room: QUEUE, ADMITTED, the banner, its announcements
- *   connection.js  the socket: CONNECT (token, after_seq, epoch), backoff, reconnecting
- *   commands.js    seat commands and their answers
- *   input.js       clicks, keys, online/offline, page hide/show
- * The page's Content-Security-Policy allows only same-origin scripts and styles: no inline
- * script or style anywhere (styles are set through the CSSOM only).
- */
-import { connect } from './js/connection.js';
+// The page's entry point (an ES module, no build step): finds the page's elements, wires the
+// modules in js/ together and starts the connection and the once-a-second tick.
+//
+// It renders one venue from the edge server's WebSocket feed (/ws, same origin) and sends the
+// user's seat commands. The modules in js/, each importing only the ones listed before it:
+//   config.js         constants, timings, error texts
+//   seq-tracker.js    the seq and epoch rules: what to apply, where to resume from
+//   request-book.js   commands waiting for an answer, by req_id
+//   backoff.js        how long to wait before reconnecting
+//   transport.js      the WebSocket: open, text, close, confirm in time, reconnect with backoff
+//   state.js          the page's state (venue, identity, connection, waiting room, requests)
+//   seats.js          what a seat means to this user; its accessible name
+//   view.js           rendering: grid, panels, connection status, errors, announcements
+//   waiting-room.js   the waiting room: QUEUE, ADMITTED, the banner, its announcements
+//   commands.js       seat commands (given `send`)
+//   session.js        identity and the CONNECT handshake (given `send` and the transport's hooks)
+//   messages.js       the server's frames, dispatched (given the session)
+//   input.js          clicks, keys, online/offline, page hide/show (given what they set off)
+// Only this file joins them, so no module reaches back up to one that imports it
+// (scripts/check-import-cycles.mjs keeps it so).
+//
+// The page's Content-Security-Policy allows only same-origin scripts and styles: no inline
+// script or style anywhere (styles are set through the CSSOM only).
+import { Backoff } from './js/backoff.js';
+import { createCommands } from './js/commands.js';
+import { BACKOFF_BASE_MS, BACKOFF_CAP_MS, HANDSHAKE_TIMEOUT_MS, HEALTHY_AFTER_MS } from './js/config.js';
 import { bindEvents } from './js/input.js';
-import { renderRoom, tickRoom } from './js/room.js';
-import { clock, dom } from './js/state.js';
+import { createMessages } from './js/messages.js';
+import { Session, socketUrl } from './js/session.js';
+import { clock, conn, dom } from './js/state.js';
+import { Transport } from './js/transport.js';
 import { renderConnection, renderCountdowns, renderIdentity } from './js/view.js';
+import { renderWaitingRoom, tickWaitingRoom } from './js/waiting-room.js';
 
 /** Tick on the server's second boundaries, when "seconds left" actually changes. */
 function scheduleTick() {
   const msToNextSecond = 1000 - (((clock.nowMs() % 1000) + 1000) % 1000);
   setTimeout(() => {
     renderCountdowns();
-    tickRoom();
+    tickWaitingRoom();
     scheduleTick();
   }, msToNextSecond + 10);
 }
 
-function init() {
+function findElements() {
+  const byId = (id) => document.getElementById(id);
   Object.assign(dom, {
-    grid: document.getElementById('seat-grid'),
-    conn: document.getElementById('conn-status'),
-    retry: document.getElementById('retry-now'),
-    userId: document.getElementById('user-id'),
-    edgeId: document.getElementById('edge-id'),
-    available: document.getElementById('available-count'),
-    total: document.getElementById('total-count'),
-    holds: document.getElementById('my-holds'),
-    holdsEmpty: document.getElementById('holds-empty'),
-    bookings: document.getElementById('my-bookings'),
-    bookingsEmpty: document.getElementById('bookings-empty'),
-    errors: document.getElementById('errors'),
-    announcer: document.getElementById('announcer'),
-    queue: document.getElementById('queue'),
-    queueHeading: document.getElementById('queue-heading'),
-    queueMessage: document.getElementById('queue-message'),
-    queueWaiting: document.getElementById('queue-waiting'),
-    queuePosition: document.getElementById('queue-position'),
-    queueAhead: document.getElementById('queue-ahead'),
-    queueSize: document.getElementById('queue-size'),
-    queueWait: document.getElementById('queue-wait'),
-    queueProgress: document.getElementById('queue-progress'),
-    queueAdmitted: document.getElementById('queue-admitted'),
-    queueCountdown: document.getElementById('queue-countdown'),
-    queueTime: document.getElementById('queue-time'),
-    queueSeatNote: document.getElementById('queue-seat-note'),
-    queueLive: document.getElementById('queue-live'),
-    queueAlert: document.getElementById('queue-alert'),
+    grid: byId('seat-grid'),
+    conn: byId('conn-status'),
+    retry: byId('retry-now'),
+    userId: byId('user-id'),
+    edgeId: byId('edge-id'),
+    available: byId('available-count'),
+    total: byId('total-count'),
+    holds: byId('my-holds'),
+    holdsEmpty: byId('holds-empty'),
+    bookings: byId('my-bookings'),
+    bookingsEmpty: byId('bookings-empty'),
+    errors: byId('errors'),
+    announcer: byId('announcer'),
+    // The waiting room's elements keep their ids ("queue-…"): tests and aria-describedby use them.
+    waitingRoom: {
+      banner: byId('queue'),
+      heading: byId('queue-heading'),
+      message: byId('queue-message'),
+      waitPanel: byId('queue-waiting'),
+      position: byId('queue-position'),
+      ahead: byId('queue-ahead'),
+      size: byId('queue-size'),
+      wait: byId('queue-wait'),
+      progress: byId('queue-progress'),
+      passPanel: byId('queue-admitted'),
+      countdown: byId('queue-countdown'),
+      timeLeft: byId('queue-time'),
+      seatNote: byId('queue-seat-note'),
+      live: byId('queue-live'),
+      alert: byId('queue-alert'),
+    },
   });
-  bindEvents();
+}
+
+/** The transport, the session, the commands and the frame handler, each given what it calls. */
+function wire() {
+  let session = null;
+  let commands = null;
+  let messages = null;
+  const transport = new Transport({
+    url: socketUrl,
+    backoff: new Backoff({ baseMs: BACKOFF_BASE_MS, capMs: BACKOFF_CAP_MS, healthyAfterMs: HEALTHY_AFTER_MS }),
+    confirmWithinMs: HANDSHAKE_TIMEOUT_MS, // open, but no identity or no view by then: try again
+    onOpen: () => session.opened(),
+    onText: (text) => messages.onFrame(text),
+    onClose: (how) => {
+      session.closed(how);
+      commands.dropPending(); // nobody will answer them now
+    },
+    onStatus: ({ retryAt }) => {
+      conn.retryAt = retryAt;
+      renderConnection();
+    },
+  });
+  const send = (message) => transport.send(JSON.stringify(message));
+  session = new Session({ send, drop: transport.drop, confirmed: transport.confirmed });
+  commands = createCommands({ send });
+  messages = createMessages({ session });
+  return { transport, commands };
+}
+
+function init() {
+  findElements();
+  const { transport, commands } = wire();
+  bindEvents({
+    sendCommand: commands.sendCommand,
+    reconnectNow: transport.reconnectNow,
+    stop: transport.stop,
+    restart: transport.restart,
+  });
   renderIdentity();
   renderConnection();
-  renderRoom();
-  connect();
+  renderWaitingRoom();
+  transport.connect();
   scheduleTick();
 }
 

@@ -1,18 +1,11 @@
-/*
- * Constants of the seat map client: storage keys, timings, error texts.
- */
+// The page's constants: storage keys, timings, error texts, command names.
 
 export const TOKEN_KEY = 'seatmap.token';
 export const USER_KEY = 'seatmap.user_id'; // remembered with the token, so a reload shows "yours" at once
 export const CID_COOKIE = 'seatmap_cid';   // NGINX hashes it to pick this browser's edge
 export const CID_MAX_AGE_S = 365 * 24 * 3600;
 
-/**
- * Reconnecting: exponential backoff with full jitter. The n-th retry in a row waits a random
- * time in [0, min(cap, base * 2^n)). The count starts over only after a connection that stayed
- * up for HEALTHY_AFTER_MS, so a server that accepts and then closes at once (a 1001 "venue
- * unavailable", a refused CONNECT) is retried ever more slowly, never in a tight loop.
- */
+/** Reconnecting: see backoff.js (a random wait below 250 ms, 500 ms, 1 s, … up to 10 s). */
 export const BACKOFF_BASE_MS = 250;
 export const BACKOFF_CAP_MS = 10000;
 export const HEALTHY_AFTER_MS = 5000;
@@ -23,7 +16,7 @@ export const ERROR_TTL_MS = 12000;
 export const MAX_ERRORS = 3;
 export const URGENT_SECONDS = 5;
 /** Waiting room: a new position is read out at most this often (the banner shows it at once). */
-export const QUEUE_ANNOUNCE_MS = 30000;
+export const POSITION_ANNOUNCE_MS = 30000;
 /** Waiting room: "one minute left" is said this many seconds before the pass ends. */
 export const PASS_WARN_SECONDS = 60;
 

@@ -1,15 +1,12 @@
-/*
- * User input: clicks and keys on seats and on the held-seat panel, and the browser's own
- * events (online/offline, leaving and returning to the page).
- */
-import { sendCommand } from './commands.js';
-import { clearRetry, reconnectNow } from './connection.js';
-import { explainLocked } from './room.js';
+// User input: clicks and keys on seats and on the held-seat panel, and the browser's own
+// events (online/offline, leaving and returning to the page). What they set off is given to
+// bindEvents: sending a command, and the transport's reconnect, stop and restart.
 import { classify, seatLocked } from './seats.js';
 import { conn, dom, grid, seatButtons, venue } from './state.js';
 import { announce, renderConnection } from './view.js';
+import { explainLocked } from './waiting-room.js';
 
-function onSeatActivated(id) {
+function onSeatActivated(id, sendCommand) {
   const seat = venue.seats.get(id);
   if (!seat) return;
   const kind = classify(seat);
@@ -77,10 +74,14 @@ function findSeat(row, col, dr, dc) {
   return null;
 }
 
-export function bindEvents() {
+/**
+ * `sendCommand(action, seatId)` (commands.js); `reconnectNow()`, `stop()` and `restart()` of the
+ * transport (transport.js).
+ */
+export function bindEvents({ sendCommand, reconnectNow, stop, restart }) {
   dom.grid.addEventListener('click', (event) => {
     const button = event.target.closest('button[data-seat]');
-    if (button) onSeatActivated(button.dataset.seat);
+    if (button) onSeatActivated(button.dataset.seat, sendCommand);
   });
   dom.grid.addEventListener('keydown', onGridKeydown);
   dom.grid.addEventListener('animationend', (event) => event.target.classList.remove('flash'));
@@ -92,7 +93,7 @@ export function bindEvents() {
     sendCommand(button.dataset.action, item.dataset.seat);
   });
 
-  dom.retry.addEventListener('click', reconnectNow);
+  dom.retry.addEventListener('click', () => reconnectNow());
 
   window.addEventListener('offline', () => {
     conn.browserOffline = true;
@@ -106,15 +107,8 @@ export function bindEvents() {
 
   // Close cleanly when the page goes away (frees the edge at once, keeps bfcache usable),
   // and start again if it comes back from the back/forward cache.
-  window.addEventListener('pagehide', () => {
-    conn.stopped = true;
-    clearRetry();
-    if (conn.ws) conn.ws.close(1000, 'page hidden');
-  });
+  window.addEventListener('pagehide', () => stop('page hidden'));
   window.addEventListener('pageshow', (event) => {
-    if (!event.persisted) return;
-    conn.stopped = false;
-    conn.ws = null;
-    reconnectNow();
+    if (event.persisted) restart();
   });
 }

@@ -1,88 +1,26 @@
-/*
- * What the server says: WELCOME, VENUE_STATE, SEAT_UPDATE, OK and ERROR (and, with the
- * waiting room on, QUEUE and ADMITTED: room.js).
- *
- * The server is the only source of truth. The page never changes a seat on its own guess:
- * it shows what VENUE_STATE / SEAT_UPDATE say, plus the seat carried by an OK when that is
- * known to be the newest information about the seat.
- */
-import { actionFromName, takeRequest } from './commands.js';
-import { TOKEN_KEY, USER_KEY } from './config.js';
-import { dropSocket, onHandshakeProgress, sendConnect } from './connection.js';
-import { onAdmitted, onNotAdmitted, onQueue, resetRoom } from './room.js';
+// What the server says: VENUE_STATE and SEAT_UPDATE in seq order (seq-tracker.js), the OK and
+// ERROR answers to our commands, and, with the waiting room on, QUEUE and ADMITTED
+// (waiting-room.js). WELCOME and the answer to our CONNECT go to the session it is given.
+//
+// The server is the only source of truth. The page never changes a seat on its own guess:
+// it shows what VENUE_STATE / SEAT_UPDATE say, plus the seat carried by an OK when that is
+// known to be the newest information about the seat.
+import { SNAPSHOT, UPDATE } from './seq-tracker.js';
 import { classify, normaliseSeat, plural, toStatus } from './seats.js';
+import { clock, events, me, requests, seatButtons, venue } from './state.js';
 import {
-  clock, conn, events, identity, me, requests, seatButtons, storage, validToken, venue,
-} from './state.js';
-import {
-  announce, buildGrid, flashSeat, friendlyError, renderAll, renderIdentity, renderSeat,
-  renderSideAndCounts, showError,
+  announce, buildGrid, flashSeat, friendlyError, renderAll, renderSeat, renderSideAndCounts,
+  showError,
 } from './view.js';
+import { onAdmitted, onNotAdmitted, onQueue } from './waiting-room.js';
 
-// ---------------------------------------------------------------------------------------
-// Identity
-// ---------------------------------------------------------------------------------------
-
-function adoptIdentity(welcome) {
-  const token = validToken(welcome.token) || me.token;
-  const changed = welcome.user_id && welcome.user_id !== me.userId;
-  if (changed && me.userId) resetRoom(); // a place in the queue belonged to the old identity
-  me.token = token;
-  if (welcome.user_id) me.userId = welcome.user_id;
-  storage.set(TOKEN_KEY, me.token);
-  storage.set(USER_KEY, me.userId);
-  renderIdentity();
-  if (changed) renderAll(); // "held by you" depends on who you are
-}
-
-function onWelcome(data) {
-  clock.sync(Number(data.server_time_ms));
-  if (Number.isFinite(Number(data.hold_seconds)) && data.hold_seconds > 0) me.holdSeconds = Number(data.hold_seconds);
-  if (data.edge_id) me.edgeId = String(data.edge_id);
-
-  // The edge greets every new socket with a fresh identity *before* it reads our CONNECT, then
-  // greets again with ours. The first greeting is only kept aside: our token is given up for
-  // it solely when the server answers our CONNECT with UNAUTHORIZED (see onConnectRefused).
-  if (identity.pending && data.token !== identity.pending) {
-    identity.fresh = data;
-    renderIdentity();
-    return;
-  }
-  identity.pending = null;
-  identity.fresh = null;
-  adoptIdentity(data);
-  conn.welcomed = true;
-  // Resuming after a seq, the edge may send only the changes we missed: the view we have
-  // is then current once they arrive, with no VENUE_STATE.
-  if (conn.resumedAfterSeq) conn.synced = true;
-  onHandshakeProgress();
-}
-
-/**
- * An ERROR with no req_id while our CONNECT is unanswered is the answer to it. Only
- * UNAUTHORIZED means our token is no good; anything else (UNAVAILABLE, RATE_LIMITED, …) is
- * about this socket or this moment: keep the identity, drop the socket and retry with backoff.
- */
-function onConnectRefused(data) {
-  if (data.code !== 'UNAUTHORIZED') {
-    if (data.code === 'UNKNOWN_VENUE') showError(friendlyError(data.code, null, data.message));
-    dropSocket(conn.ws, `CONNECT answered ${data.code}`);
-    return;
-  }
-  const fresh = identity.fresh;
-  me.token = null;
-  storage.set(TOKEN_KEY, null);
-  storage.set(USER_KEY, null);
-  identity.pending = null;
-  identity.fresh = null;
-  showError('Your previous session could not be resumed, so you are continuing as a new visitor.');
-  if (fresh && validToken(fresh.token)) {
-    // Continue as the identity this socket was greeted with, and confirm it (and the venue).
-    adoptIdentity(fresh);
-    sendConnect();
-  } else {
-    dropSocket(conn.ws, 'token refused'); // the next socket greets us with a new identity
-  }
+/** The action an OK names ("select", "book", "release"), for an OK no request of ours matches. */
+function actionFromName(name) {
+  const n = String(name || '').toLowerCase();
+  if (n.includes('book')) return 'book';
+  if (n.includes('release')) return 'release';
+  if (n.includes('select') || n.includes('hold')) return 'select';
+  return null;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -90,8 +28,7 @@ function onConnectRefused(data) {
 // ---------------------------------------------------------------------------------------
 
 /** A VENUE_STATE is the whole truth as of its seq: it replaces the view, whatever we had. */
-function onVenueState(data) {
-  if (data.venue && data.venue !== venue.name) return;
+function applyVenueState(data) {
   clock.sync(Number(data.server_time_ms));
 
   const seats = (Array.isArray(data.seats) ? data.seats : []).map(normaliseSeat);
@@ -100,11 +37,13 @@ function onVenueState(data) {
   const sameShape = rows === venue.rows && cols === venue.cols
     && seats.length === venue.seats.size && seats.every((s) => seatButtons.has(s.id));
 
+  const before = venue.seqs.seq;
+  // A new epoch (say, the venue's data was reset) may come with a lower seq: still the truth.
+  if (venue.seqs.snapshot(data.seq, data.epoch) === SNAPSHOT.REWOUND) {
+    console.warn(`seatmap: VENUE_STATE went back from seq ${before} to ${venue.seqs.seq} in one epoch`);
+  }
   venue.rows = rows;
   venue.cols = cols;
-  venue.seq = Number.isFinite(Number(data.seq)) ? Number(data.seq) : -1;
-  // A new epoch (say, the venue's data was reset) may come with a lower seq: still the truth.
-  venue.epoch = data.epoch != null && Number.isFinite(Number(data.epoch)) ? Number(data.epoch) : null;
   venue.seats = new Map(seats.map((s) => [s.id, s]));
   venue.order = seats.slice().sort((a, b) => a.row - b.row || a.col - b.col).map((s) => s.id);
 
@@ -114,42 +53,33 @@ function onVenueState(data) {
 
   if (!sameShape) buildGrid();
   renderAll();
-
-  conn.synced = true;
-  onHandshakeProgress();
 }
 
-function onSeatUpdate(data) {
-  if (data.venue && data.venue !== venue.name) return;
-  if (venue.seq < 0) return; // nothing to apply it to before the first VENUE_STATE
-  const seq = Number(data.seq);
-  const hasSeq = data.seq != null && Number.isFinite(seq);
-  if (hasSeq && seq <= venue.seq) return; // already included in what we show
-  if (hasSeq && seq > venue.seq + 1) {
-    // The edge promises no gaps. Each update carries the seat's full state, so applying it is
-    // still right for that seat; note it so it can be seen.
-    venue.gaps++;
-    console.warn(`seatmap: seq jumped from ${venue.seq} to ${seq}`);
-  }
-  if (hasSeq) venue.seq = seq;
+/** A SEAT_UPDATE, in seq order. */
+function applySeatUpdate(data) {
+  const before = venue.seqs.seq;
+  const verdict = venue.seqs.update(data.seq);
+  if (verdict === UPDATE.EARLY || verdict === UPDATE.REPEAT) return;
+  if (verdict === UPDATE.GAP) console.warn(`seatmap: seq jumped from ${before} to ${venue.seqs.seq}`);
 
   const seat = venue.seats.get(data.seat_id);
-  if (!seat) return;
-  const before = classify(seat);
-  seat.status = toStatus(data.status);
-  seat.held_by = data.held_by || null;
-  seat.expires_at = data.expires_at == null ? null : Number(data.expires_at);
-  events.touched.set(seat.id, ++events.mark);
+  if (seat) {
+    const was = classify(seat);
+    seat.status = toStatus(data.status);
+    seat.held_by = data.held_by || null;
+    seat.expires_at = data.expires_at == null ? null : Number(data.expires_at);
+    events.touched.set(seat.id, ++events.mark);
 
-  renderSeat(seat.id);
-  renderSideAndCounts();
-  if (!requests.busySeats.has(seat.id)) flashSeat(seat.id);
-  reportOwnChange(seat.id, before, classify(seat), data.reason);
+    renderSeat(seat.id);
+    renderSideAndCounts();
+    if (!requests.isBusy(seat.id)) flashSeat(seat.id);
+    reportOwnChange(seat.id, was, classify(seat), data.reason);
+  }
 }
 
 /** Tell the user when their own seat changed without them asking (expiry, reset, other tab). */
 function reportOwnChange(id, before, after, reason) {
-  if (before !== 'held-by-you' || before === after || requests.busySeats.has(id)) return;
+  if (before !== 'held-by-you' || before === after || requests.isBusy(id)) return;
   if (after === 'booked-by-you') announce(`${id} booked.`);
   else if (reason === 'expired') announce(`Your hold on ${id} expired.`);
   else if (reason === 'reset') announce(`${id} was reset by the organiser.`);
@@ -160,8 +90,8 @@ function reportOwnChange(id, before, after, reason) {
 // Answers to our commands
 // ---------------------------------------------------------------------------------------
 
-function onOk(data) {
-  const request = takeRequest(data.req_id);
+function applyOk(data) {
+  const request = requests.take(data.req_id);
   const seatId = data.seat_id || (data.seat && data.seat.id) || (request && request.seatId);
   const action = (request && request.action) || actionFromName(data.action);
 
@@ -194,12 +124,9 @@ function announceOk(action, seatId) {
   }
 }
 
-function onError(data) {
-  if (data.req_id == null && identity.pending) {
-    onConnectRefused(data);
-    return;
-  }
-  const request = takeRequest(data.req_id);
+/** An ERROR answering one of our commands (or about a frame of ours). */
+function applyCommandError(data) {
+  const request = requests.take(data.req_id);
   const seatId = data.seat_id || (request && request.seatId) || null;
   if (seatId) {
     renderSeat(seatId);
@@ -209,33 +136,56 @@ function onError(data) {
   showError(friendlyError(data.code, seatId, data.message));
 }
 
-/**
- * QUEUE and ADMITTED are about our identity. Until the edge has confirmed the token our CONNECT
- * carried, they would be about the identity the socket was greeted with: not ours.
- */
-const ours = (handler) => (data) => {
-  if (!identity.pending) handler(data);
-};
-
-const HANDLERS = {
-  WELCOME: onWelcome,
-  VENUE_STATE: onVenueState,
-  SEAT_UPDATE: onSeatUpdate,
-  OK: onOk,
-  ERROR: onError,
-  QUEUE: ours(onQueue),
-  ADMITTED: ours(onAdmitted),
-};
-
-export function onFrame(text) {
+function parseFrame(text) {
   let message;
   try {
     message = JSON.parse(text);
   } catch {
     console.warn('seatmap: ignoring a frame that is not JSON');
-    return;
+    return null;
   }
-  if (!message || typeof message.type !== 'string') return;
-  const handler = HANDLERS[message.type.toUpperCase()];
-  if (handler) handler(message.data || {});
+  return message && typeof message.type === 'string' ? message : null;
+}
+
+/**
+ * The handler of the socket's text frames. `session` (session.js) takes WELCOME, the answer to
+ * our CONNECT and a current view (`synced`).
+ */
+export function createMessages({ session }) {
+  const forThisVenue = (data) => !data.venue || data.venue === venue.name;
+
+  function onVenueState(data) {
+    if (!forThisVenue(data)) return;
+    applyVenueState(data);
+    session.synced();
+  }
+
+  function onError(data) {
+    if (data.req_id == null && session.awaitingConnect()) session.onConnectRefused(data);
+    else applyCommandError(data);
+  }
+
+  // QUEUE and ADMITTED are about our identity. Until the edge has confirmed the token our
+  // CONNECT carried, they would be about the identity the socket was greeted with: not ours.
+  const ours = (handler) => (data) => {
+    if (!session.awaitingConnect()) handler(data);
+  };
+
+  const handlers = {
+    WELCOME: (data) => session.onWelcome(data),
+    VENUE_STATE: onVenueState,
+    SEAT_UPDATE: (data) => { if (forThisVenue(data)) applySeatUpdate(data); },
+    OK: applyOk,
+    ERROR: onError,
+    QUEUE: ours(onQueue),
+    ADMITTED: ours(onAdmitted),
+  };
+
+  return {
+    onFrame(text) {
+      const message = parseFrame(text);
+      const handler = message && handlers[message.type.toUpperCase()];
+      if (handler) handler(message.data || {});
+    },
+  };
 }

@@ -1,8 +1,7 @@
-/*
- * Seats: normalising what the server sends, and what a seat means to this user.
- */
+// Seats: normalising what the server sends, what a seat means to this user, and its accessible
+// name (a contract: "D5, available", "D5, held, 12 seconds left", "D5, held by you, …", "D5, booked").
 import { STATUS } from './config.js';
-import { clock, me, room, venue } from './state.js';
+import { clock, me, venue, waitingRoom } from './state.js';
 
 export function toStatus(value) {
   if (typeof value === 'number') return value;
@@ -34,7 +33,7 @@ export function classify(seat) {
  * pass ran out. Your own seats stay usable (a hold of yours can still be booked or released).
  */
 export function seatLocked(kind) {
-  if (room.state !== 'waiting' && room.state !== 'ended') return false;
+  if (waitingRoom.state !== 'waiting' && waitingRoom.state !== 'ended') return false;
   return kind !== 'held-by-you' && kind !== 'booked-by-you';
 }
 

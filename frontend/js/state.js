@@ -1,8 +1,9 @@
-/*
- * The client's state: one object per concern. Other modules read and change these objects;
- * nothing here touches the DOM or the network.
- */
-import { TOKEN_KEY, TOKEN_RE, USER_KEY } from './config.js';
+// The page's state: one object per concern (the venue, who we are, the connection, the waiting
+// room, the commands in flight). Other modules read and change these objects; nothing here
+// touches the DOM or the network.
+import { REQUEST_TIMEOUT_MS, TOKEN_KEY, TOKEN_RE, USER_KEY } from './config.js';
+import { RequestBook } from './request-book.js';
+import { SeqTracker } from './seq-tracker.js';
 
 /** localStorage can throw (disabled storage, private modes); the page must work without it. */
 export const storage = {
@@ -26,9 +27,7 @@ export const venue = {
   name: new URLSearchParams(location.search).get('venue') || 'main',
   rows: 0,
   cols: 0,
-  seq: -1,          // the last seq applied; -1 before the first VENUE_STATE
-  epoch: null,      // from VENUE_STATE; sent back with after_seq when reconnecting
-  gaps: 0,          // SEAT_UPDATEs that skipped a seq (the edge promises none; counted, not fatal)
+  seqs: new SeqTracker(), // the seq and epoch applied; sent back with after_seq when reconnecting
   seats: new Map(), // id -> { id, row, col, status, held_by, expires_at }
   order: [],        // seat ids in row-major order, for stable lists
 };
@@ -51,21 +50,16 @@ if (me.token) me.userId = storage.get(USER_KEY);
  */
 export const identity = { pending: null, fresh: null };
 
+/** The connection as the page shows it; the socket itself is the transport's (transport.js). */
 export const conn = {
-  ws: null,
-  attempt: 0,          // retries in a row, drives the backoff
-  retryTimer: 0,
-  retryAt: 0,
-  countdownTimer: 0,
-  handshakeTimer: 0,
   welcomed: false,     // this socket confirmed our identity
   synced: false,       // this socket gave us a current view (VENUE_STATE, or a resume by seq)
+  confirmed: false,    // both of the above: the socket is in use
   resumedAfterSeq: false, // our CONNECT on this socket asked to resume after a seq
-  connectedAt: 0,      // when this socket became connected (0: not yet)
   everClosed: false,   // "connecting" before the first loss, "reconnecting" after
   wasConnected: false, // for the "connection lost" / "reconnected" announcements
   browserOffline: false,
-  stopped: false,      // page is being hidden/unloaded
+  retryAt: 0,          // when the next reconnect is due (0: none scheduled)
 };
 
 /**
@@ -74,7 +68,7 @@ export const conn = {
  * 'admitted': may hold and book until `untilMs` (server clock); 'ended': the pass ran out, a new
  * QUEUE (a place at the end) is on its way.
  */
-export const room = {
+export const waitingRoom = {
   state: 'open',
   position: 0,
   size: 0,
@@ -104,11 +98,11 @@ export const clock = {
 };
 
 /**
- * Requests in flight. `mark` is the event counter when the command was sent: an OK's seat is
- * only applied if no SEAT_UPDATE/VENUE_STATE touched that seat since, so a late OK can never
- * overwrite a newer change.
+ * Commands in flight. Each keeps `mark`, the event counter when it was sent: an OK's seat is
+ * only applied if no SEAT_UPDATE/VENUE_STATE touched that seat since (`events.touched`), so a
+ * late OK can never overwrite a newer change.
  */
-export const requests = { counter: 0, pending: new Map(), busySeats: new Set() };
+export const requests = new RequestBook({ timeoutMs: REQUEST_TIMEOUT_MS });
 export const events = { mark: 0, touched: new Map() };
 
 /** DOM references, filled by init(). */

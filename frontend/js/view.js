@@ -1,7 +1,5 @@
-/*
- * Rendering: the seat grid, the side panels, counters, identity, connection status, errors
- * and screen-reader announcements. Reads the state; never changes seats.
- */
+// Rendering: the seat grid, the side panels, counters, identity, connection status, errors
+// and screen-reader announcements. Reads the state; never changes seats.
 import { ERROR_TEXT, ERROR_TTL_MS, MAX_ERRORS, STATUS, URGENT_SECONDS } from './config.js';
 import { classify, plural, seatLabel, seatLocked, seatsOfKind } from './seats.js';
 import { clock, conn, dom, grid, me, requests, seatButtons, venue } from './state.js';
@@ -80,7 +78,7 @@ export function renderSeat(id) {
   // Only write what changed: this runs for every held seat every second.
   setAttr(button, 'data-status', kind);
   setAttr(button, 'aria-label', seatLabel(seat, kind));
-  setAttr(button, 'aria-busy', requests.busySeats.has(id) ? 'true' : null);
+  setAttr(button, 'aria-busy', requests.isBusy(id) ? 'true' : null);
   // Waiting room: not your turn. Still focusable (arrow keys, the state is still read out),
   // with the reason as its description; the accessible name stays the contract's.
   const locked = seatLocked(kind);
@@ -151,7 +149,7 @@ export function updateHoldItem(item, id) {
   const fraction = left == null ? 1 : Math.min(1, left / Math.max(1, me.holdSeconds));
   item.querySelector('.hold-bar > span').style.setProperty('--left', fraction.toFixed(3));
 
-  const busy = requests.busySeats.has(id) ? 'true' : null;
+  const busy = requests.isBusy(id) ? 'true' : null;
   for (const button of item.querySelectorAll('button')) setAttr(button, 'aria-disabled', busy);
 }
 
@@ -243,7 +241,7 @@ export function friendlyError(code, seatId, message) {
 // ---------------------------------------------------------------------------------------
 
 export function connectionState() {
-  if (conn.ws && conn.welcomed && conn.synced) return 'connected';
+  if (conn.welcomed && conn.synced) return 'connected';
   if (conn.browserOffline) return 'offline';
   return conn.everClosed ? 'reconnecting' : 'connecting';
 }
@@ -253,13 +251,13 @@ export function renderConnection() {
   let text = state;
   if (state === 'connecting') text = 'connecting…';
   if (state === 'reconnecting') {
-    text = conn.retryTimer
+    text = conn.retryAt
       ? `reconnecting in ${Math.max(1, Math.ceil((conn.retryAt - Date.now()) / 1000))}s`
       : 'reconnecting…';
   }
-  if (state === 'offline') text = conn.retryTimer ? 'offline, retrying' : 'offline';
+  if (state === 'offline') text = conn.retryAt ? 'offline, retrying' : 'offline';
   setAttr(dom.conn, 'data-state', state);
   setAttr(document.body, 'data-conn', state);
   if (dom.conn.textContent !== text) dom.conn.textContent = text;
-  dom.retry.hidden = !conn.retryTimer;
+  dom.retry.hidden = !conn.retryAt;
 }
