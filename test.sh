@@ -7,8 +7,8 @@ usage() {
   cat <<'USAGE'
 Usage: ./test.sh [--stack-only] [--help]
 
-Runs every test: formatting and clippy, the Rust unit and integration tests (each test starts
-its own redis-server and nats-server on free ports in a temporary directory), then, against the
+Runs every test: the page's unit tests and import-cycle check (Node, no browser), formatting
+and clippy, the Rust unit and integration tests (each test starts its own redis-server and nats-server on free ports in a temporary directory), then, against the
 whole stack started by ./start.sh behind NGINX (on free ports, HOLD_SECONDS=4, the default
 per-IP limits):
   - a scripted websocat session with a token from POST /api/session;
@@ -70,6 +70,12 @@ if [ -z "${TOKEN_SECRET:-}" ]; then
   TOKEN_SECRET=$(od -vAn -N32 -tx1 /dev/urandom | tr -d ' \n')
 fi
 export TOKEN_SECRET
+
+# --- the page: unit tests and its import graph (Node, no browser) -------------------------
+step "the page: no import cycle in frontend/js, and its unit tests (node --test tests/page/)"
+node scripts/check-import-cycles.mjs frontend/js || die "frontend/js has an import cycle (above)"
+node --test tests/page/ 2>&1 | tee "$results/page.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || die "the page's unit tests failed"
 
 # --- Rust ----------------------------------------------------------------------------------
 if ((stack_only)); then
@@ -196,9 +202,10 @@ browser_passed=$(( $(count pass "$results/browser-room.txt") + $(count pass "$re
 stack_passed=$(count pass "$results/stack.txt")
 stack_todo=$(count todo "$results/stack.txt")
 queue_passed=$(count pass "$results/queue.txt")
+page_passed=$(count pass "$results/page.txt")
 websocat_passed=$(grep -oE '^websocat: [0-9]+ passed' "$results/websocat.txt" | awk '{print $2}')
-total=$((rust_passed + ${websocat_passed:-0} + stack_passed + browser_passed + queue_passed))
-printf '\n[test] rust %s%s, websocat %s, stack %s%s, browser %s, waiting room %s\n' "$rust_passed" \
+total=$((page_passed + rust_passed + ${websocat_passed:-0} + stack_passed + browser_passed + queue_passed))
+printf '\n[test] page %s, rust %s%s, websocat %s, stack %s%s, browser %s, waiting room %s\n' "$page_passed" "$rust_passed" \
   "$( ((stack_only)) && echo ' (skipped: --stack-only)')" "${websocat_passed:-0}" "$stack_passed" \
   "$( ((stack_todo)) && echo " (+$stack_todo todo: waiting for the edge's Origin check)")" "$browser_passed" \
   "$queue_passed"

@@ -2,7 +2,7 @@
 // given up after a timeout, and dropped when the socket is gone.
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { RequestBook } from '../js/request-book.js';
+import { RequestBook } from '../../frontend/js/request-book.js';
 
 /** Timers that fire only when the test says so. */
 function fakeTimers() {

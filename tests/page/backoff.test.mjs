@@ -2,7 +2,7 @@
 // and only a connection that stayed up starts the count over. Clock and random are injected.
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { Backoff } from '../js/backoff.js';
+import { Backoff } from '../../frontend/js/backoff.js';
 
 const SETTINGS = { baseMs: 250, capMs: 10000, healthyAfterMs: 5000 };
 

@@ -1,7 +1,7 @@
 // The page's seq and epoch rules (js/seq-tracker.js): what it applies, ignores and resyncs.
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { SNAPSHOT, SeqTracker, UPDATE } from '../js/seq-tracker.js';
+import { SNAPSHOT, SeqTracker, UPDATE } from '../../frontend/js/seq-tracker.js';
 
 const EPOCH = 1763723420511;
 

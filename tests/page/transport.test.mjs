@@ -2,8 +2,8 @@
 // the confirm deadline, reconnecting with backoff, stop and restart.
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { Backoff } from '../js/backoff.js';
-import { Transport } from '../js/transport.js';
+import { Backoff } from '../../frontend/js/backoff.js';
+import { Transport } from '../../frontend/js/transport.js';
 
 /** A clock with timers that run only when the test advances it. */
 function fakeClock() {
