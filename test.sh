@@ -9,8 +9,8 @@ Usage: ./test.sh [--stack-only] [--help]
 
 Runs every test: the page's unit tests and import-cycle check (Node, no browser), formatting
 and clippy, the Rust unit and integration tests (each test starts its own redis-server and
-nats-server on free ports in a temporary directory), then, against the whole stack started by ./start.sh behind NGINX (on free ports, HOLD_SECONDS=4, the default
-per-IP limits):
+nats-server on free ports in a temporary directory), then, against the whole stack started by
+./start.sh behind NGINX (on free ports, HOLD_SECONDS=4, the default per-IP limits):
   - a scripted websocat session with a token from POST /api/session;
   - stack tests (Node, tests/browser/stack.test.mjs) from client addresses 127.0.0.1-7: a burst
     of 1,000 sessions and 1,000 WebSocket upgrades from one address, the per-IP socket limit,
