@@ -65,7 +65,11 @@ async fn a_hundred_seats_with_twenty_contenders_each_get_exactly_one_holder_each
         match answer.code().as_str() {
             "OK" => winners.entry(seat.clone()).or_default().push(t.clone()),
             "SEAT_UNAVAILABLE" => {}
-            other => panic!("unexpected answer {other} for {seat}: {:?}", answer.body),
+            other => panic!(
+                "unexpected answer {other} for {seat}: {:?}\nthe service's log:\n{}",
+                answer.body,
+                stack.service.logs()
+            ),
         }
     }
     assert_eq!(winners.len(), 100, "every seat has a holder");
@@ -81,7 +85,12 @@ async fn a_hundred_seats_with_twenty_contenders_each_get_exactly_one_holder_each
             .await
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(stack.events.all().len(), 100, "one event per hold, no more");
+    assert_eq!(
+        stack.events.all().len(),
+        100,
+        "one event per hold, no more; the service's log:\n{}",
+        stack.service.logs()
+    );
     let snapshot = stack.api.get("/api/venues/main").await.body;
     assert_eq!(snapshot["seq"], 100);
     let holders: HashSet<&str> = snapshot["seats"]
