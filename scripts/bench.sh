@@ -97,14 +97,13 @@ NATS_WS_PORT=${NATS_WS_PORT:-$(free_port)}
 export BENCH_NGINX_CONNECTIONS=${NGINX_CONNECTIONS:-16384}
 booking="http://127.0.0.1:$BOOKING_PORT"
 edges="ws://127.0.0.1:$EDGE_BASE_PORT/ws,ws://127.0.0.1:$((EDGE_BASE_PORT + 1))/ws"
-start_pid=
 run_dir=
-
+# stack_start, stack_stop: ./start.sh in the background, up and down.
+source scripts/lib/stack.sh
+STACK_UP_TIMEOUT=60
 stop_stack() {
-  [[ -n $start_pid ]] || return 0
-  kill -TERM "$start_pid" 2>/dev/null || true
-  wait "$start_pid" 2>/dev/null || true
-  start_pid=
+  [[ -n $STACK_PID ]] || return 0
+  stack_stop_and_check || say "the stack did not stop cleanly (see above)"
   rm -rf "$run_dir"
 }
 
@@ -114,6 +113,7 @@ stop_stack() {
 own_nginx() {
   local dir=$1 ports=$2 sockets=${3:-} port i
   nginx_port=$(free_port)
+  # shellcheck source=/dev/null  # written by start.sh
   (set -a; source "$run_dir/limits.env"
    HTTP_PORT=$nginx_port BOOKING_PORTS=$BOOKING_PORT EDGE_PORTS="$ports" EDGE_SOCKETS="$sockets" \
      FRONTEND_DIR=$ROOT/frontend NGINX_DIR=$dir ADMIN_ACCESS="deny all;" \
@@ -165,16 +165,8 @@ start_stack() {
   run_dir=$(mktemp -d /tmp/seatmap-bench.XXXXXX)
   chmod 755 "$run_dir"   # NGINX workers (nobody) reach the edges' Unix sockets in it
   printf 'websocket {\n  listen: "127.0.0.1:%s"\n  no_tls: true\n  compression: false\n}\n' "$NATS_WS_PORT" >"$run_dir/nats-ws.conf"
-  env "$@" RUN_DIR="$run_dir" BENCH_NATS_CONF="$run_dir/nats-ws.conf" ./start.sh </dev/null >"$run_dir/start.out" 2>&1 &
-  start_pid=$!
-  for _ in $(seq 1 300); do
-    grep -q "the seat map is up" "$run_dir/start.out" && break
-    kill -0 "$start_pid" 2>/dev/null || break
-    sleep 0.2
-  done
-  if ! grep -q "the seat map is up" "$run_dir/start.out"; then
-    cat "$run_dir/start.out"; say "the stack did not come up"; exit 1
-  fi
+  stack_start "$@" RUN_DIR="$run_dir" BENCH_NATS_CONF="$run_dir/nats-ws.conf" ||
+    { say "the stack did not come up"; exit 1; }
   edge_pids=$(cat "$run_dir"/pids/edge-*.pid | paste -sd, -)
   nginx_pid=$(cat "$run_dir/pids/nginx.pid")
   nats_pid=$(cat "$run_dir/pids/nats-server.pid")
