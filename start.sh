@@ -83,6 +83,14 @@ if ! is_uint "$BOOKINGS" || (( BOOKINGS < 1 || BOOKINGS > 16 )); then die "BOOKI
 for v in HEALTH_TIMEOUT STOP_TIMEOUT; do
   if ! is_uint "${!v}" || (( ${!v} < 1 )); then die "$v must be a whole number of seconds >= 1, got '${!v}'"; fi
 done
+[[ ${NGINX_WORKERS:-auto} == auto || ${NGINX_WORKERS:-} =~ ^[1-9][0-9]*$ ]] ||
+  die "NGINX_WORKERS must be auto or a whole number >= 1, got '$NGINX_WORKERS'"
+[[ -z ${NGINX_CONNECTIONS:-} || $NGINX_CONNECTIONS =~ ^[1-9][0-9]*$ ]] ||
+  die "NGINX_CONNECTIONS must be a whole number >= 1, got '$NGINX_CONNECTIONS'"
+if [[ -n ${NATS_CONFIG:-} ]]; then
+  NATS_CONFIG=$(abs_path "$NATS_CONFIG")
+  [[ -r $NATS_CONFIG ]] || die "NATS_CONFIG=$NATS_CONFIG is not a readable file"
+fi
 # The waiting room: checked here too, so a typo fails before anything starts.
 if [[ -n ${MAX_SHOPPERS:-} ]] && ! is_uint "$MAX_SHOPPERS"; then
   die "MAX_SHOPPERS must be a whole number (0: no waiting room), got '$MAX_SHOPPERS'"

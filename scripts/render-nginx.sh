@@ -8,7 +8,9 @@
 #   FRONTEND_DIR, NGINX_DIR (writable: pid, logs, temp files),
 #   LIMIT_SESSION_PER_MIN, LIMIT_SESSION_BURST, LIMIT_SEAT_PER_SEC, LIMIT_SEAT_BURST,
 #   LIMIT_WS_PER_SEC, LIMIT_WS_BURST, LIMIT_WS_CONN, ADMIN_ACCESS (allow/deny rules)
-# Optional: NGINX_BIN (default: nginx on PATH); EDGE_SOCKETS: the edges' Unix sockets (their
+# Optional: NGINX_WORKERS (worker_processes, default auto), NGINX_CONNECTIONS (worker_connections
+#   per worker, default 16384; the file limit becomes twice that when over 40000);
+#   NGINX_BIN (default: nginx on PATH); EDGE_SOCKETS: the edges' Unix sockets (their
 #   UNIX_SOCKET), in the order of EDGE_PORTS. NGINX then proxies /ws over them instead of over
 #   loopback TCP (a cheaper hop for every frame), provided its workers may reach them.
 set -euo pipefail
@@ -21,6 +23,12 @@ tmpl=$1 out=$2
 vars=(HTTP_PORT BOOKING_PORTS EDGE_PORTS FRONTEND_DIR NGINX_DIR LIMIT_SESSION_PER_MIN LIMIT_SESSION_BURST
       LIMIT_SEAT_PER_SEC LIMIT_SEAT_BURST LIMIT_WS_PER_SEC LIMIT_WS_BURST LIMIT_WS_CONN ADMIN_ACCESS)
 for v in "${vars[@]}"; do [[ -n ${!v:-} ]] || die "$v is not set"; done
+NGINX_WORKERS=${NGINX_WORKERS:-auto} NGINX_CONNECTIONS=${NGINX_CONNECTIONS:-16384}
+[[ $NGINX_WORKERS == auto || $NGINX_WORKERS =~ ^[1-9][0-9]*$ ]] || die "NGINX_WORKERS must be auto or a number, got '$NGINX_WORKERS'"
+[[ $NGINX_CONNECTIONS =~ ^[1-9][0-9]*$ ]] || die "NGINX_CONNECTIONS must be a number, got '$NGINX_CONNECTIONS'"
+# shellcheck disable=SC2034  # substituted through vars below
+NGINX_RLIMIT_NOFILE=$(( 2 * NGINX_CONNECTIONS > 40000 ? 2 * NGINX_CONNECTIONS : 40000 ))
+vars+=(NGINX_WORKERS NGINX_CONNECTIONS NGINX_RLIMIT_NOFILE)
 NGINX_BIN=${NGINX_BIN:-$(command -v nginx || true)}
 [[ -x $NGINX_BIN ]] || die "nginx not found"
 

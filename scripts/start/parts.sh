@@ -80,13 +80,15 @@ part_redis() {
 }
 
 # NATS: one server, or (--cluster) the i-th node of the cluster, its monitoring and route ports
-# the i-th after NATS_MONITOR_PORT and NATS_CLUSTER_PORT.
+# the i-th after NATS_MONITOR_PORT and NATS_CLUSTER_PORT. NATS_CONFIG, when set, is read first
+# (nats-server -c); the flags here win over it.
 part_nats() {
   local name=$1 port=$2 i j routes=()
   i=$(( port - NATS_PORT ))
   P_HEALTH=(http_ok "http://127.0.0.1:$(( NATS_MONITOR_PORT + i ))/healthz")
   P_LISTENS=("nats-server|NATS_PORT|$port" "nats-server monitoring|NATS_MONITOR_PORT|$(( NATS_MONITOR_PORT + i ))")
-  P_CMD=("${NO_SECRETS[@]}" nats-server -a 127.0.0.1 -p "$port" -m $(( NATS_MONITOR_PORT + i )))
+  P_CMD=("${NO_SECRETS[@]}" nats-server ${NATS_CONFIG:+-c "$NATS_CONFIG"} -a 127.0.0.1 -p "$port"
+         -m $(( NATS_MONITOR_PORT + i )))
   if [[ $name == nats-server ]]; then
     P_DESC=":$port, monitoring :$NATS_MONITOR_PORT"
   else
