@@ -375,11 +375,11 @@ form_redis_cluster() {
 }
 
 render_nginx_conf() {
-  local sockets=()
+  local sockets=() p
   [[ -z $SOCKET_DIR ]] || for p in "${EDGE_PORTS[@]}"; do sockets+=("$(edge_socket "$p")"); done
-  HTTP_PORT=$HTTP_PORT BOOKING_PORTS="${BOOKING_PORTS[*]}" EDGE_PORTS="${EDGE_PORTS[*]}" \
-    EDGE_SOCKETS="${sockets[*]}" FRONTEND_DIR=$FRONTEND_DIR NGINX_DIR=$NGINX_DIR NGINX_BIN=$NGINX_BIN \
-    "$ROOT/scripts/render-nginx.sh" "$ROOT/nginx/nginx.conf.template" "$NGINX_DIR/nginx.conf" ||
+  env HTTP_PORT="$HTTP_PORT" BOOKING_PORTS="${BOOKING_PORTS[*]}" EDGE_PORTS="${EDGE_PORTS[*]}" \
+    EDGE_SOCKETS="${sockets[*]}" FRONTEND_DIR="$FRONTEND_DIR" NGINX_DIR="$NGINX_DIR" NGINX_BIN="$NGINX_BIN" \
+    "$ROOT/scripts/render-nginx.sh" native "$NGINX_DIR/nginx.conf" ||
     die "could not render the NGINX configuration"
 }
 

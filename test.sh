@@ -65,6 +65,10 @@ if ((${#need_packages[@]})); then
 fi
 export PATH="$PATH:/usr/sbin"
 results=$(mktemp -d /tmp/seatmap-results.XXXXXX)
+
+# --- checks that need no build ---------------------------------------------------------------
+step "NGINX configs: the checked-in ones are the renderer's output, and nginx -t accepts them"
+scripts/check-nginx-configs.sh || die "NGINX configs (see above)"
 have cargo || die "cargo is not installed (https://rustup.rs)"
 
 # One identity secret for everything this run starts (start.sh would make one too).

@@ -117,7 +117,7 @@ own_nginx() {
   (set -a; source "$run_dir/limits.env"
    HTTP_PORT=$nginx_port BOOKING_PORTS=$BOOKING_PORT EDGE_PORTS="$ports" EDGE_SOCKETS="$sockets" \
      FRONTEND_DIR=$ROOT/frontend NGINX_DIR=$dir ADMIN_ACCESS="deny all;" \
-     scripts/render-nginx.sh nginx/nginx.conf.template "$dir/nginx.conf")
+     scripts/render-nginx.sh native "$dir/nginx.conf")
   local nginx_e=()
   if nginx -h 2>&1 | grep -q -- '-e filename'; then nginx_e=(-e "$dir/error.log"); fi
   nginx -p "$dir/" -c "$dir/nginx.conf" "${nginx_e[@]}" -g 'daemon off;' &
