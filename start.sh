@@ -349,28 +349,14 @@ wait_healthy() {
   done
 }
 
-# --cluster: make the six nodes one Redis Cluster (3 masters, 3 replicas) unless their
-# nodes.conf already says they are one (a restart with the same RUN_DIR), then wait until the
-# cluster is ok and every replica is in sync.
+# --cluster: make the six nodes one Redis Cluster (3 masters, 3 replicas) and wait until it is ok
+# and every replica is in sync: scripts/lib/redis-cluster.sh, which the tests use too.
 form_redis_cluster() {
-  local nodes=() p t0=$SECONDS info
-  for p in "${REDIS_PORTS[@]}"; do nodes+=("127.0.0.1:$p"); done
+  local t0=$SECONDS
   printf '[start] %-16s %-28s ... ' "redis-cluster" "3 masters + 3 replicas"
-  if ! redis-cli -p "$REDIS_PORT" cluster info 2>/dev/null | grep -q 'cluster_slots_assigned:16384'; then
-    redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes >>"$LOG_DIR/redis-cluster.log" 2>&1 ||
-      { printf 'FAILED\n'; show_log "$LOG_DIR/redis-cluster.log"; die "redis-cli --cluster create failed"; }
-  fi
-  while :; do
-    local ok=1
-    for p in "${REDIS_PORTS[@]}"; do
-      info=$(redis-cli -p "$p" cluster info 2>/dev/null; redis-cli -p "$p" info replication 2>/dev/null)
-      [[ $info == *cluster_state:ok* ]] || { ok=0; break; }
-      [[ $info == *role:master* || $info == *master_link_status:up* ]] || { ok=0; break; }
-    done
-    (( ok )) && break
-    (( SECONDS - t0 < HEALTH_TIMEOUT )) || { printf 'FAILED\n'; die "the Redis Cluster did not become ok within ${HEALTH_TIMEOUT}s"; }
-    sleep 0.3
-  done
+  "$ROOT/scripts/lib/redis-cluster.sh" form --replicas 1 --timeout "$HEALTH_TIMEOUT" "${REDIS_HOSTS[@]}" \
+    >>"$LOG_DIR/redis-cluster.log" 2>&1 ||
+    { printf 'FAILED\n'; show_log "$LOG_DIR/redis-cluster.log"; die "the Redis Cluster did not form; see $LOG_DIR/redis-cluster.log"; }
   printf 'ok (%ss)\n' $(( SECONDS - t0 ))
 }
 

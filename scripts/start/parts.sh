@@ -59,8 +59,8 @@ redis_ok() { [[ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" == PONG ]];
 # command line, which the logs show); the other parts do not get them.
 NO_SECRETS=(env -u TOKEN_SECRET -u ADMIN_TOKEN)
 
-# Redis: one server, or (--cluster) a node with its own data dir (AOF and nodes.conf) and the
-# cluster bus on port + 10000.
+# Redis: one server, or (--cluster) a node with its own data dir (AOF and nodes.conf), the
+# cluster bus on port + 10000, and the node settings scripts/lib/redis-cluster.sh gives the tests too.
 part_redis() {
   local name=$1 port=$2
   P_HEALTH=(redis_ok "$port")
@@ -73,9 +73,10 @@ part_redis() {
     P_DESC=":$port (cluster node)"
     P_LISTENS+=("redis cluster bus|REDIS_PORT|$(( port + 10000 ))")
     P_DIRS=("$REDIS_DIR/$port")
+    local -a node_args
+    mapfile -t node_args < <("$ROOT/scripts/lib/redis-cluster.sh" node-args "$port" $(( port + 10000 )))
     P_CMD=("${NO_SECRETS[@]}" redis-server "$ROOT/redis/redis.conf" --port "$port" --dir "$REDIS_DIR/$port"
-           --daemonize no --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000
-           --cluster-port $(( port + 10000 )))
+           --daemonize no "${node_args[@]}")
   fi
 }
 
