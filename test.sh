@@ -7,11 +7,13 @@ usage() {
   cat <<'USAGE'
 Usage: ./test.sh [--stack-only] [--help]
 
-Runs every test: formatting and clippy, the Rust unit and integration tests (each test starts
-its own redis-server and nats-server on free ports in a temporary directory), then, against the
-whole stack started by ./start.sh behind NGINX (on free ports, HOLD_SECONDS=4, the default
+Runs every test: the NGINX configs (scripts/check-nginx-configs.sh: the checked-in compose
+configs are what scripts/render-nginx.sh makes, and nginx -t accepts them), formatting and
+clippy, the Rust unit and integration tests (each test starts its own redis-server and
+nats-server on free ports in a temporary directory), then, against the whole stack started by ./start.sh behind NGINX (on free ports, HOLD_SECONDS=4, the default
 per-IP limits):
   - a scripted websocat session with a token from POST /api/session;
+  - the curl and websocat commands README.md and DEMO.md show, as written (tests/docs-commands.sh);
   - stack tests (Node, tests/browser/stack.test.mjs) from client addresses 127.0.0.1-7: a burst
     of 1,000 sessions and 1,000 WebSocket upgrades from one address, the per-IP socket limit,
     admin access, tokens, Origin, the documented reads, refused frames (ERROR and close code);
@@ -20,15 +22,16 @@ per-IP limits):
 Then it stops the stack and checks that nothing is left running, and starts a second, small
 stack (MAX_SHOPPERS=1, SHOPPING_SECONDS=90, one edge, its own ports and RUN_DIR) for the
 waiting-room browser test (tests/browser/waiting-room.test.mjs, three browser contexts), then
-stops and checks that one too.
+stops and checks that one too; and a third (MAX_SHOPPERS=1, an empty room) for DEMO.md's
+waiting-room commands.
 
   --stack-only  Skip fmt, clippy and cargo test; build the binaries (cargo build) if needed and
                 run only the stack, websocat and browser tests. With BIN_DIR holding
                 booking-service and edge-server, nothing is built.
 
 Environment: BIN_DIR (the booking-service and edge-server the stacks run; default: target/debug
-of this checkout, built by cargo), TOKEN_SECRET (default: a new random one for this run, shared by every service the
-tests start), CI (set by CI systems; nothing here waits for input either way).
+of this checkout, built by cargo), TOKEN_SECRET (default: a new random one for this run, shared
+by every service the tests start), CI (set by CI systems; nothing here waits for input either way).
 
 Installs missing programs with apt-get (redis-server, nats-server, nginx, chromium, nodejs, npm)
 and the test dependencies with npm ci. Fails loudly when something cannot be installed.
@@ -138,6 +141,10 @@ step "websocat session through NGINX"
 tests/websocat-session.sh "ws://127.0.0.1:$HTTP_PORT/ws" | tee "$results/websocat.txt"
 [ "${PIPESTATUS[0]}" -eq 0 ] || die "websocat session failed"
 
+step "the curl and websocat commands README.md and DEMO.md show, as written, against this stack"
+tests/docs-commands.sh "http://127.0.0.1:$HTTP_PORT" "$RUN_DIR" | tee "$results/docs.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || die "a command the docs show does not do what they say"
+
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"
 # A thousand sockets at once from one test process, and NGINX's two per proxied socket.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -186,6 +193,20 @@ step "waiting-room browser test (three browser contexts)"
 [ "${PIPESTATUS[0]}" -eq 0 ] || { tail -n 30 "$RUN_DIR"/logs/*.log; die "waiting-room browser test failed"; }
 step "stopping the waiting-room stack and checking nothing is left behind"
 stop_stack_and_check
+
+# --- the docs' waiting-room commands: a third small stack, its room empty ------------------
+# DEMO.md's curl session expects the first to join to be admitted at once, so it needs a room
+# no browser has used: a new RUN_DIR and ports again, the service's defaults otherwise.
+unset SHOPPING_SECONDS
+RUN_DIR=$(mktemp -d /tmp/seatmap-docs-room.XXXXXX) MAX_SHOPPERS=1 EDGES=1 \
+  HTTP_PORT=$(free_port) EDGE_BASE_PORT=$(free_port) BOOKING_PORT=$(free_port) \
+  REDIS_PORT=$(free_port) NATS_PORT=$(free_port) NATS_MONITOR_PORT=$(free_port)
+export RUN_DIR MAX_SHOPPERS EDGES HTTP_PORT EDGE_BASE_PORT BOOKING_PORT REDIS_PORT NATS_PORT NATS_MONITOR_PORT
+step "the waiting-room commands DEMO.md shows: a third stack with MAX_SHOPPERS=1 (NGINX on $HTTP_PORT)"
+start_stack
+tests/docs-commands.sh "http://127.0.0.1:$HTTP_PORT" "$RUN_DIR" --waiting-room | tee "$results/docs-room.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || die "a waiting-room command DEMO.md shows does not do what it says"
+stop_stack_and_check
 trap - EXIT
 
 # --- summary -----------------------------------------------------------------------------
@@ -196,9 +217,10 @@ stack_passed=$(count pass "$results/stack.txt")
 stack_todo=$(count todo "$results/stack.txt")
 queue_passed=$(count pass "$results/queue.txt")
 websocat_passed=$(grep -oE '^websocat: [0-9]+ passed' "$results/websocat.txt" | awk '{print $2}')
-total=$((rust_passed + ${websocat_passed:-0} + stack_passed + browser_passed + queue_passed))
-printf '\n[test] rust %s%s, websocat %s, stack %s%s, browser %s, waiting room %s\n' "$rust_passed" \
-  "$( ((stack_only)) && echo ' (skipped: --stack-only)')" "${websocat_passed:-0}" "$stack_passed" \
+docs_passed=$(cat "$results/docs.txt" "$results/docs-room.txt" | awk '/^docs: [0-9]+ passed/ {s += $2} END {print s + 0}')
+total=$((rust_passed + ${websocat_passed:-0} + docs_passed + stack_passed + browser_passed + queue_passed))
+printf '\n[test] rust %s%s, websocat %s, docs commands %s, stack %s%s, browser %s, waiting room %s\n' "$rust_passed" \
+  "$( ((stack_only)) && echo ' (skipped: --stack-only)')" "${websocat_passed:-0}" "$docs_passed" "$stack_passed" \
   "$( ((stack_todo)) && echo " (+$stack_todo todo: waiting for the edge's Origin check)")" "$browser_passed" \
   "$queue_passed"
 echo "all: $total passed, 0 failed"

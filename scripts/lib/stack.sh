@@ -38,7 +38,7 @@ stack_start() {
     </dev/null >"$run_dir/start.out" 2>&1 &
   STACK_PID=$!
   for (( i = 0; i < ${STACK_UP_TIMEOUT:-120} * 5; i++ )); do
-    grep -q "the seat map is up" "$run_dir/start.out" && return 0
+    grep -qs "the seat map is up" "$run_dir/start.out" && return 0
     kill -0 "$STACK_PID" 2>/dev/null || break
     sleep 0.2
   done
