@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # the *_GENERATED flags are read by start.sh
 # Sourced by start.sh: the run's secrets (ADMIN_TOKEN, TOKEN_SECRET), the per-IP limits NGINX
 # enforces, and who may reach the admin API. Why these limits: docs/security.md.
 # Needs: RUN_DIR, say, die. Sets and exports what the services and render-nginx.sh read.
@@ -36,8 +37,9 @@ if [[ -n ${ALLOWED_ORIGINS:-} ]]; then export ALLOWED_ORIGINS; fi
 for spec in "${LIMIT_SPECS[@]}"; do
   read -r name default _ <<<"$spec"
   printf -v "$name" '%s' "${!name:-$default}"
-  [[ ${!name} =~ ^[0-9]+$ ]] && (( ${!name} >= 1 && ${!name} <= 1000000 )) ||
+  if ! [[ ${!name} =~ ^[0-9]+$ ]] || (( ${!name} < 1 || ${!name} > 1000000 )); then
     die "$name must be a whole number from 1 to 1000000, got '${!name}'"
+  fi
   export "${name?}"
 done
 
