@@ -7,7 +7,8 @@
 # engine runs. Ctrl+C, SIGTERM, SIGHUP or any failure stops exactly the
 # processes this script started, in reverse order.
 #
-# Its parts: scripts/start/help.txt (--help), procs.sh (finding and stopping
+# Its parts: scripts/start/help.txt (--help), parts.sh (what each part is: command, ports,
+# health check, logs), procs.sh (finding and stopping
 # processes, --stop), settings.sh (secrets, per-IP limits, admin access),
 # install.sh (apt-get, docker compose), checks.sh (ports, the WebSocket check,
 # the text printed once it is up), and scripts/render-nginx.sh.
@@ -82,6 +83,14 @@ if ! is_uint "$BOOKINGS" || (( BOOKINGS < 1 || BOOKINGS > 16 )); then die "BOOKI
 for v in HEALTH_TIMEOUT STOP_TIMEOUT; do
   if ! is_uint "${!v}" || (( ${!v} < 1 )); then die "$v must be a whole number of seconds >= 1, got '${!v}'"; fi
 done
+[[ ${NGINX_WORKERS:-auto} == auto || ${NGINX_WORKERS:-} =~ ^[1-9][0-9]*$ ]] ||
+  die "NGINX_WORKERS must be auto or a whole number >= 1, got '$NGINX_WORKERS'"
+[[ -z ${NGINX_CONNECTIONS:-} || $NGINX_CONNECTIONS =~ ^[1-9][0-9]*$ ]] ||
+  die "NGINX_CONNECTIONS must be a whole number >= 1, got '$NGINX_CONNECTIONS'"
+if [[ -n ${NATS_CONFIG:-} ]]; then
+  NATS_CONFIG=$(abs_path "$NATS_CONFIG")
+  [[ -r $NATS_CONFIG ]] || die "NATS_CONFIG=$NATS_CONFIG is not a readable file"
+fi
 # The waiting room: checked here too, so a typo fails before anything starts.
 if [[ -n ${MAX_SHOPPERS:-} ]] && ! is_uint "$MAX_SHOPPERS"; then
   die "MAX_SHOPPERS must be a whole number (0: no waiting room), got '$MAX_SHOPPERS'"
@@ -116,7 +125,9 @@ fi
 # different one so the load spreads.
 join_by() { local IFS=$1; shift; printf '%s' "$*"; }
 REDIS_URL_ALL="redis://127.0.0.1:$REDIS_PORT"
-(( CLUSTER )) && REDIS_URL_ALL="redis-cluster://$(join_by , $(for p in "${REDIS_PORTS[@]}"; do printf '127.0.0.1:%s ' "$p"; done))"
+REDIS_HOSTS=()
+for p in "${REDIS_PORTS[@]}"; do REDIS_HOSTS+=("127.0.0.1:$p"); done
+(( CLUSTER )) && REDIS_URL_ALL="redis-cluster://$(join_by , "${REDIS_HOSTS[@]}")"
 # rotated KIND N: the comma list of KIND (nats or booking) starting at the Nth entry.
 rotated() {
   local -a list=() out=()
@@ -135,6 +146,10 @@ PID_DIR="$RUN_DIR/pids"
 REDIS_DIR="$RUN_DIR/redis"
 NGINX_DIR="$RUN_DIR/nginx"
 FRONTEND_DIR="$ROOT/frontend"
+
+# What each part is: its command, ports, health check, logs (part NAME).
+# shellcheck source=scripts/start/parts.sh
+. "$ROOT/scripts/start/parts.sh"
 
 # Process helpers (live, stop_parts, …) and --stop.
 # shellcheck source=scripts/start/procs.sh
@@ -211,7 +226,7 @@ for f in "$PID_DIR"/*.pid; do
   [[ -f $f ]] || continue
   name=$(basename "$f" .pid)
   pid=$(<"$f")
-  if comm=$(expected_comm "$name") && pid_is "$pid" "$comm"; then
+  if comm=$(part_comm "$name") && pid_is "$pid" "$comm"; then
     STALE+=("$name (pid $pid)")
   else
     rm -f "$f"
@@ -287,85 +302,21 @@ trap 'on_signal SIGTERM 143' TERM
 trap 'on_signal SIGHUP 129' HUP
 
 # ---------------------------------------------------------------- the parts
-# part_cmd NAME: sets CMD to the command line of that part.
-part_cmd() {
-  case $1 in
-    # TOKEN_SECRET and ADMIN_TOKEN reach the two services through the environment (never
-    # the command line, which the logs show); the other parts do not get them.
-    redis-server)
-      CMD=(env -u TOKEN_SECRET -u ADMIN_TOKEN
-           redis-server "$ROOT/redis/redis.conf" --port "$REDIS_PORT" --dir "$REDIS_DIR" --daemonize no) ;;
-    redis-*)
-      # A Redis Cluster node: its own data dir (AOF and nodes.conf), the bus on port + 10000.
-      local port=${1#redis-}
-      mkdir -p "$REDIS_DIR/$port"
-      CMD=(env -u TOKEN_SECRET -u ADMIN_TOKEN
-           redis-server "$ROOT/redis/redis.conf" --port "$port" --dir "$REDIS_DIR/$port" --daemonize no
-           --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000
-           --cluster-port $(( port + 10000 ))) ;;
-    nats-server)
-      CMD=(env -u TOKEN_SECRET -u ADMIN_TOKEN nats-server -a 127.0.0.1 -p "$NATS_PORT" -m "$NATS_MONITOR_PORT") ;;
-    nats-*)
-      local port=${1#nats-} i=0 routes=()
-      i=$(( port - NATS_PORT ))
-      for (( j = 0; j < ${#NATS_PORTS[@]}; j++ )); do routes+=("nats-route://127.0.0.1:$(( NATS_CLUSTER_PORT + j ))"); done
-      CMD=(env -u TOKEN_SECRET -u ADMIN_TOKEN nats-server -a 127.0.0.1 -p "$port" -m $(( NATS_MONITOR_PORT + i ))
-           --cluster_name seatmap --cluster "nats://127.0.0.1:$(( NATS_CLUSTER_PORT + i ))"
-           --routes "$(join_by , "${routes[@]}")") ;;
-    booking-*)
-      local port=$BOOKING_PORT
-      [[ $1 == booking-service ]] || port=${1#booking-}
-      CMD=(env HOST=127.0.0.1 PORT="$port" SERVICE_ID="$1" REDIS_URL="$REDIS_URL_ALL"
-           NATS_URL="$(rotated nats $(( port - BOOKING_PORT )))" "$BIN_DIR/booking-service") ;;
-    edge-*)
-      local k=$(( ${1#edge-} - EDGE_BASE_PORT ))
-      CMD=(env HOST=127.0.0.1 PORT="${1#edge-}" EDGE_ID="$1" BOOKING_URL="$(rotated booking "$k")"
-           NATS_URL="$(rotated nats "$k")" UNIX_SOCKET="$(edge_socket "${1#edge-}")" "$BIN_DIR/edge-server") ;;
-    nginx)
-      CMD=(env -u TOKEN_SECRET -u ADMIN_TOKEN "$NGINX_BIN" -p "$NGINX_DIR/" -c "$NGINX_DIR/nginx.conf" "${NGINX_E[@]}" -g 'daemon off;') ;;
-  esac
-}
-
 launch() {
   local name=$1 log="$LOG_DIR/$1.log"
-  part_cmd "$name"
-  printf '=== %s start.sh: %s\n' "$(date '+%F %T')" "${CMD[*]}" >>"$log"
-  "${SETSID[@]}" "${CMD[@]}" </dev/null >>"$log" 2>&1 9>&- &
+  part "$name"
+  (( ${#P_DIRS[@]} == 0 )) || mkdir -p "${P_DIRS[@]}"
+  printf '=== %s start.sh: %s\n' "$(date '+%F %T')" "${P_CMD[*]}" >>"$log"
+  "${SETSID[@]}" "${P_CMD[@]}" </dev/null >>"$log" 2>&1 9>&- &
   PIDS[$name]=$!
   STARTED_ANY=1
   [[ " ${ORDER[*]} " == *" $name "* ]] || ORDER+=("$name")
   echo "${PIDS[$name]}" >"$PID_DIR/$name.pid"
 }
 
-http_ok() { curl -fsS -o /dev/null --noproxy '*' --max-time 2 "$1" 2>/dev/null; }
-healthy() {
-  case $1 in
-    redis-server)    [[ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" == PONG ]] ;;
-    redis-*)         [[ "$(redis-cli -h 127.0.0.1 -p "${1#redis-}" ping 2>/dev/null)" == PONG ]] ;;
-    nats-server)     http_ok "http://127.0.0.1:$NATS_MONITOR_PORT/healthz" ;;
-    nats-*)          http_ok "http://127.0.0.1:$(( NATS_MONITOR_PORT + ${1#nats-} - NATS_PORT ))/healthz" ;;
-    booking-service) http_ok "http://127.0.0.1:$BOOKING_PORT/health" ;;
-    booking-*)       http_ok "http://127.0.0.1:${1#booking-}/health" ;;
-    edge-*)          http_ok "http://127.0.0.1:${1#edge-}/health" ;;
-    nginx)           http_ok "http://127.0.0.1:$HTTP_PORT/health" ;;
-  esac
-}
-describe() {
-  case $1 in
-    redis-server)    echo ":$REDIS_PORT" ;;
-    redis-*)         echo ":${1#redis-} (cluster node)" ;;
-    nats-server)     echo ":$NATS_PORT, monitoring :$NATS_MONITOR_PORT" ;;
-    nats-*)          echo ":${1#nats-} (cluster node)" ;;
-    booking-service) echo ":$BOOKING_PORT" ;;
-    booking-*)       echo ":${1#booking-}" ;;
-    edge-*)          echo ":${1#edge-}" ;;
-    nginx)           echo ":$HTTP_PORT" ;;
-  esac
-}
-
-show_log() {
+show_log() { # show_log LOG...: the last lines of each that is not empty
   local f
-  for f in "$LOG_DIR/$1.log" ${2:+"$2"}; do
+  for f in "$@"; do
     [[ -s $f ]] || continue
     printf -- '----- last lines of %s -----\n' "$f" >&2
     tail -n 30 "$f" >&2
@@ -374,11 +325,11 @@ show_log() {
 }
 
 wait_healthy() {
-  local name=$1 pid=${PIDS[$1]} t0=$SECONDS extra=
-  [[ $name == nginx ]] && extra="$NGINX_DIR/error.log"
-  printf '[start] %-16s %-28s ... ' "$name" "$(describe "$name")"
+  local name=$1 pid=${PIDS[$1]} t0=$SECONDS
+  part "$name"
+  printf '[start] %-16s %-28s ... ' "$name" "$P_DESC"
   while :; do
-    if healthy "$name"; then
+    if "${P_HEALTH[@]}"; then
       printf 'ok (pid %s, %ss)\n' "$pid" $(( SECONDS - t0 ))
       return 0
     fi
@@ -386,49 +337,35 @@ wait_healthy() {
       local rc=0
       wait "$pid" 2>/dev/null || rc=$?
       printf 'FAILED: exited with status %s\n' "$rc"
-      show_log "$name" "$extra"
+      show_log "${P_LOGS[@]}"
       die "$name did not start; see $LOG_DIR/$name.log"
     fi
     if (( SECONDS - t0 >= HEALTH_TIMEOUT )); then
       printf 'FAILED: no healthy answer within %ss\n' "$HEALTH_TIMEOUT"
-      show_log "$name" "$extra"
+      show_log "${P_LOGS[@]}"
       die "$name did not become healthy; see $LOG_DIR/$name.log"
     fi
     sleep 0.2
   done
 }
 
-# --cluster: make the six nodes one Redis Cluster (3 masters, 3 replicas) unless their
-# nodes.conf already says they are one (a restart with the same RUN_DIR), then wait until the
-# cluster is ok and every replica is in sync.
+# --cluster: make the six nodes one Redis Cluster (3 masters, 3 replicas) and wait until it is ok
+# and every replica is in sync: scripts/lib/redis-cluster.sh, which the tests use too.
 form_redis_cluster() {
-  local nodes=() p t0=$SECONDS info
-  for p in "${REDIS_PORTS[@]}"; do nodes+=("127.0.0.1:$p"); done
+  local t0=$SECONDS
   printf '[start] %-16s %-28s ... ' "redis-cluster" "3 masters + 3 replicas"
-  if ! redis-cli -p "$REDIS_PORT" cluster info 2>/dev/null | grep -q 'cluster_slots_assigned:16384'; then
-    redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes >>"$LOG_DIR/redis-cluster.log" 2>&1 ||
-      { printf 'FAILED\n'; show_log redis-cluster; die "redis-cli --cluster create failed"; }
-  fi
-  while :; do
-    local ok=1
-    for p in "${REDIS_PORTS[@]}"; do
-      info=$(redis-cli -p "$p" cluster info 2>/dev/null; redis-cli -p "$p" info replication 2>/dev/null)
-      [[ $info == *cluster_state:ok* ]] || { ok=0; break; }
-      [[ $info == *role:master* || $info == *master_link_status:up* ]] || { ok=0; break; }
-    done
-    (( ok )) && break
-    (( SECONDS - t0 < HEALTH_TIMEOUT )) || { printf 'FAILED\n'; die "the Redis Cluster did not become ok within ${HEALTH_TIMEOUT}s"; }
-    sleep 0.3
-  done
+  "$ROOT/scripts/lib/redis-cluster.sh" form --replicas 1 --timeout "$HEALTH_TIMEOUT" "${REDIS_HOSTS[@]}" \
+    >>"$LOG_DIR/redis-cluster.log" 2>&1 ||
+    { printf 'FAILED\n'; show_log "$LOG_DIR/redis-cluster.log"; die "the Redis Cluster did not form; see $LOG_DIR/redis-cluster.log"; }
   printf 'ok (%ss)\n' $(( SECONDS - t0 ))
 }
 
 render_nginx_conf() {
-  local sockets=()
+  local sockets=() p
   [[ -z $SOCKET_DIR ]] || for p in "${EDGE_PORTS[@]}"; do sockets+=("$(edge_socket "$p")"); done
-  HTTP_PORT=$HTTP_PORT BOOKING_PORTS="${BOOKING_PORTS[*]}" EDGE_PORTS="${EDGE_PORTS[*]}" \
-    EDGE_SOCKETS="${sockets[*]}" FRONTEND_DIR=$FRONTEND_DIR NGINX_DIR=$NGINX_DIR NGINX_BIN=$NGINX_BIN \
-    "$ROOT/scripts/render-nginx.sh" "$ROOT/nginx/nginx.conf.template" "$NGINX_DIR/nginx.conf" ||
+  env HTTP_PORT="$HTTP_PORT" BOOKING_PORTS="${BOOKING_PORTS[*]}" EDGE_PORTS="${EDGE_PORTS[*]}" \
+    EDGE_SOCKETS="${sockets[*]}" FRONTEND_DIR="$FRONTEND_DIR" NGINX_DIR="$NGINX_DIR" NGINX_BIN="$NGINX_BIN" \
+    "$ROOT/scripts/render-nginx.sh" native "$NGINX_DIR/nginx.conf" ||
     die "could not render the NGINX configuration"
 }
 

@@ -7,11 +7,14 @@ usage() {
   cat <<'USAGE'
 Usage: ./test.sh [--stack-only] [--help]
 
-Runs every test: the page's unit tests and import-cycle check (Node, no browser), formatting
-and clippy, the Rust unit and integration tests (each test starts its own redis-server and
-nats-server on free ports in a temporary directory), then, against the whole stack started by
-./start.sh behind NGINX (on free ports, HOLD_SECONDS=4, the default per-IP limits):
+Runs every test: the page's unit tests and import-cycle check (Node, no browser), the NGINX
+configs (scripts/check-nginx-configs.sh: the checked-in compose configs are what
+scripts/render-nginx.sh makes, and nginx -t accepts them), formatting and clippy, the Rust unit
+and integration tests (each test starts its own redis-server and nats-server on free ports in a
+temporary directory), then, against the whole stack started by ./start.sh behind NGINX (on free
+ports, HOLD_SECONDS=4, the default per-IP limits):
   - a scripted websocat session with a token from POST /api/session;
+  - the curl and websocat commands README.md and DEMO.md show, as written (tests/docs-commands.sh);
   - stack tests (Node, tests/browser/stack.test.mjs) from client addresses 127.0.0.1-7: a burst
     of 1,000 sessions and 1,000 WebSocket upgrades from one address, the per-IP socket limit,
     admin access, tokens, Origin, the documented reads, refused frames (ERROR and close code);
@@ -20,13 +23,16 @@ nats-server on free ports in a temporary directory), then, against the whole sta
 Then it stops the stack and checks that nothing is left running, and starts a second, small
 stack (MAX_SHOPPERS=1, SHOPPING_SECONDS=90, one edge, its own ports and RUN_DIR) for the
 waiting-room browser test (tests/browser/waiting-room.test.mjs, three browser contexts), then
-stops and checks that one too.
+stops and checks that one too; and a third (MAX_SHOPPERS=1, an empty room) for DEMO.md's
+waiting-room commands.
 
   --stack-only  Skip fmt, clippy and cargo test; build the binaries (cargo build) if needed and
-                run only the stack, websocat and browser tests.
+                run only the stack, websocat and browser tests. With BIN_DIR holding
+                booking-service and edge-server, nothing is built.
 
-Environment: TOKEN_SECRET (default: a new random one for this run, shared by every service the
-tests start), CI (set by CI systems; nothing here waits for input either way).
+Environment: BIN_DIR (the booking-service and edge-server the stacks run; default: target/debug
+of this checkout, built by cargo), TOKEN_SECRET (default: a new random one for this run, shared
+by every service the tests start), CI (set by CI systems; nothing here waits for input either way).
 
 Installs missing programs with apt-get (redis-server, nats-server, nginx, chromium, nodejs, npm)
 and the test dependencies with npm ci. Fails loudly when something cannot be installed.
@@ -63,6 +69,10 @@ if ((${#need_packages[@]})); then
 fi
 export PATH="$PATH:/usr/sbin"
 results=$(mktemp -d /tmp/seatmap-results.XXXXXX)
+
+# --- checks that need no build ---------------------------------------------------------------
+step "NGINX configs: the checked-in ones are the renderer's output, and nginx -t accepts them"
+scripts/check-nginx-configs.sh || die "NGINX configs (see above)"
 have cargo || die "cargo is not installed (https://rustup.rs)"
 
 # One identity secret for everything this run starts (start.sh would make one too).
@@ -78,9 +88,23 @@ node --test tests/page/ 2>&1 | tee "$results/page.txt"
 [ "${PIPESTATUS[0]}" -eq 0 ] || die "the page's unit tests failed"
 
 # --- Rust ----------------------------------------------------------------------------------
+# The binaries the stack runs: BIN_DIR when given (it must hold both), else this build's.
+if [ -n "${BIN_DIR:-}" ]; then
+  BIN_DIR=$(cd "$BIN_DIR" && pwd) || die "BIN_DIR=$BIN_DIR is not a directory"
+  for b in booking-service edge-server; do
+    [ -x "$BIN_DIR/$b" ] || die "BIN_DIR=$BIN_DIR has no executable $b"
+  done
+  bin_given=1
+else
+  BIN_DIR="$PWD/target/debug" bin_given=0
+fi
 if ((stack_only)); then
-  step "--stack-only: no fmt, clippy or cargo test; cargo build --workspace --bins"
-  cargo build --workspace --bins --locked || die "cargo build failed"
+  if ((bin_given)); then
+    step "--stack-only: no fmt, clippy or cargo test; the binaries in BIN_DIR=$BIN_DIR"
+  else
+    step "--stack-only: no fmt, clippy or cargo test; cargo build --workspace --bins"
+    cargo build --workspace --bins --locked || die "cargo build failed"
+  fi
   : >"$results/cargo.txt"
 else
   step "cargo fmt --check"
@@ -100,43 +124,19 @@ fi
 export PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin"
 
 source scripts/free-port.sh
-start_pid=
-# ./start.sh in the background with the current environment; returns once it says the stack is up.
-start_stack() {
-  ./start.sh </dev/null >"$RUN_DIR/start.out" 2>&1 &
-  start_pid=$!
-  for _ in $(seq 1 600); do
-    grep -q "the seat map is up" "$RUN_DIR/start.out" && return 0
-    kill -0 "$start_pid" 2>/dev/null || { cat "$RUN_DIR/start.out"; die "start.sh exited before the stack was up"; }
-    sleep 0.2
-  done
-  cat "$RUN_DIR/start.out"
-  die "the stack did not come up in 120 s"
-}
-stop_stack() {
-  if [ -n "$start_pid" ] && kill -0 "$start_pid" 2>/dev/null; then
-    kill -TERM "$start_pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$start_pid" 2>/dev/null || break; sleep 0.2; done
-  fi
-}
-# Stops the stack like Ctrl+C does and fails if start.sh or any part it started is still running.
-stop_stack_and_check() {
-  local pids pid
-  pids=$(cat "$RUN_DIR"/pids/*.pid 2>/dev/null || true)
-  stop_stack
-  kill -0 "$start_pid" 2>/dev/null && die "start.sh did not stop on SIGTERM"
-  for pid in $pids; do
-    kill -0 "$pid" 2>/dev/null && die "process $pid was left running after start.sh stopped"
-  done
-  start_pid=
-  echo "[test] start.sh stopped every process it started"
-}
-trap stop_stack EXIT
+# stack_start, stack_stop, stack_stop_and_check: ./start.sh in the background, up and down.
+source scripts/lib/stack.sh
+# shellcheck disable=SC2119  # its settings come from the environment
+start_stack() { stack_start || die "the stack did not come up"; }
+stop_stack_and_check() { stack_stop_and_check || die "start.sh did not stop everything it started"; }
+trap stack_stop EXIT
 
-export RUN_DIR="$(mktemp -d /tmp/seatmap-test.XXXXXX)" BIN_DIR="$PWD/target/debug" HOLD_SECONDS=4 RUST_LOG=info \
+RUN_DIR=$(mktemp -d /tmp/seatmap-test.XXXXXX) HOLD_SECONDS=4 RUST_LOG=info \
   ADMIN_TOKEN="test-admin-$RANDOM$RANDOM" EDGES=2 \
   HTTP_PORT=$(free_port) EDGE_BASE_PORT=$(free_port 2) BOOKING_PORT=$(free_port) \
   REDIS_PORT=$(free_port) NATS_PORT=$(free_port) NATS_MONITOR_PORT=$(free_port)
+export RUN_DIR BIN_DIR HOLD_SECONDS RUST_LOG ADMIN_TOKEN EDGES HTTP_PORT EDGE_BASE_PORT BOOKING_PORT \
+  REDIS_PORT NATS_PORT NATS_MONITOR_PORT
 # Traversable, so NGINX workers running as nobody reach the edges' Unix sockets in it.
 chmod 755 "$RUN_DIR"
 step "starting the whole stack with ./start.sh (NGINX on $HTTP_PORT, logs in $RUN_DIR/logs)"
@@ -147,6 +147,10 @@ grep -q "server unix:$RUN_DIR/sockets/edge-" "$RUN_DIR/nginx/nginx.conf" ||
 step "websocat session through NGINX"
 tests/websocat-session.sh "ws://127.0.0.1:$HTTP_PORT/ws" | tee "$results/websocat.txt"
 [ "${PIPESTATUS[0]}" -eq 0 ] || die "websocat session failed"
+
+step "the curl and websocat commands README.md and DEMO.md show, as written, against this stack"
+tests/docs-commands.sh "http://127.0.0.1:$HTTP_PORT" "$RUN_DIR" | tee "$results/docs.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || die "a command the docs show does not do what they say"
 
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"
 # A thousand sockets at once from one test process, and NGINX's two per proxied socket.
@@ -159,7 +163,8 @@ step "stack tests through NGINX: per-IP limits, admin access, tokens, Origin, re
 [ "${PIPESTATUS[0]}" -eq 0 ] || { tail -n 30 "$RUN_DIR"/logs/*.log; die "stack tests failed"; }
 
 step "browser tests (headless Chromium through NGINX, two browser contexts)"
-export CHROMIUM_PATH=$(command -v chromium || echo /usr/bin/chromium) SEATMAP_SCREENSHOT_DIR="$PWD/tests/browser/artifacts"
+CHROMIUM_PATH=$(command -v chromium || echo /usr/bin/chromium)
+export CHROMIUM_PATH SEATMAP_SCREENSHOT_DIR="$PWD/tests/browser/artifacts"
 # Two runs, since node --test runs the files it is given in name order, and seatmap.test.mjs
 # must come last: its last test leaves one edge dead.
 (cd tests/browser && node --test --test-concurrency=1 --test-reporter=spec waiting-room-page.test.mjs) 2>&1 |
@@ -178,9 +183,11 @@ stop_stack_and_check
 # --- the waiting room: a second, small stack with MAX_SHOPPERS=1 ---------------------------
 # Places and passes live in Redis and an admin reset clears only seats, so this test gets a
 # fresh stack of its own: one edge, a new RUN_DIR (new Redis data), new ports.
-export RUN_DIR="$(mktemp -d /tmp/seatmap-queue.XXXXXX)" MAX_SHOPPERS=1 SHOPPING_SECONDS=90 EDGES=1 HOLD_SECONDS=30 \
+RUN_DIR=$(mktemp -d /tmp/seatmap-queue.XXXXXX) MAX_SHOPPERS=1 SHOPPING_SECONDS=90 EDGES=1 HOLD_SECONDS=30 \
   HTTP_PORT=$(free_port) EDGE_BASE_PORT=$(free_port) BOOKING_PORT=$(free_port) \
   REDIS_PORT=$(free_port) NATS_PORT=$(free_port) NATS_MONITOR_PORT=$(free_port)
+export RUN_DIR MAX_SHOPPERS SHOPPING_SECONDS EDGES HOLD_SECONDS HTTP_PORT EDGE_BASE_PORT BOOKING_PORT \
+  REDIS_PORT NATS_PORT NATS_MONITOR_PORT
 step "waiting room: a second stack with MAX_SHOPPERS=1, SHOPPING_SECONDS=90, one edge (NGINX on $HTTP_PORT, logs in $RUN_DIR/logs)"
 start_stack
 step "waiting-room browser test (three browser contexts)"
@@ -193,6 +200,20 @@ step "waiting-room browser test (three browser contexts)"
 [ "${PIPESTATUS[0]}" -eq 0 ] || { tail -n 30 "$RUN_DIR"/logs/*.log; die "waiting-room browser test failed"; }
 step "stopping the waiting-room stack and checking nothing is left behind"
 stop_stack_and_check
+
+# --- the docs' waiting-room commands: a third small stack, its room empty ------------------
+# DEMO.md's curl session expects the first to join to be admitted at once, so it needs a room
+# no browser has used: a new RUN_DIR and ports again, the service's defaults otherwise.
+unset SHOPPING_SECONDS
+RUN_DIR=$(mktemp -d /tmp/seatmap-docs-room.XXXXXX) MAX_SHOPPERS=1 EDGES=1 \
+  HTTP_PORT=$(free_port) EDGE_BASE_PORT=$(free_port) BOOKING_PORT=$(free_port) \
+  REDIS_PORT=$(free_port) NATS_PORT=$(free_port) NATS_MONITOR_PORT=$(free_port)
+export RUN_DIR MAX_SHOPPERS EDGES HTTP_PORT EDGE_BASE_PORT BOOKING_PORT REDIS_PORT NATS_PORT NATS_MONITOR_PORT
+step "the waiting-room commands DEMO.md shows: a third stack with MAX_SHOPPERS=1 (NGINX on $HTTP_PORT)"
+start_stack
+tests/docs-commands.sh "http://127.0.0.1:$HTTP_PORT" "$RUN_DIR" --waiting-room | tee "$results/docs-room.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || die "a waiting-room command DEMO.md shows does not do what it says"
+stop_stack_and_check
 trap - EXIT
 
 # --- summary -----------------------------------------------------------------------------
@@ -204,9 +225,10 @@ stack_todo=$(count todo "$results/stack.txt")
 queue_passed=$(count pass "$results/queue.txt")
 page_passed=$(count pass "$results/page.txt")
 websocat_passed=$(grep -oE '^websocat: [0-9]+ passed' "$results/websocat.txt" | awk '{print $2}')
-total=$((page_passed + rust_passed + ${websocat_passed:-0} + stack_passed + browser_passed + queue_passed))
-printf '\n[test] page %s, rust %s%s, websocat %s, stack %s%s, browser %s, waiting room %s\n' "$page_passed" "$rust_passed" \
-  "$( ((stack_only)) && echo ' (skipped: --stack-only)')" "${websocat_passed:-0}" "$stack_passed" \
+docs_passed=$(cat "$results/docs.txt" "$results/docs-room.txt" | awk '/^docs: [0-9]+ passed/ {s += $2} END {print s + 0}')
+total=$((page_passed + rust_passed + ${websocat_passed:-0} + docs_passed + stack_passed + browser_passed + queue_passed))
+printf '\n[test] page %s, rust %s%s, websocat %s, docs commands %s, stack %s%s, browser %s, waiting room %s\n' "$page_passed" "$rust_passed" \
+  "$( ((stack_only)) && echo ' (skipped: --stack-only)')" "${websocat_passed:-0}" "$docs_passed" "$stack_passed" \
   "$( ((stack_todo)) && echo " (+$stack_todo todo: waiting for the edge's Origin check)")" "$browser_passed" \
   "$queue_passed"
 echo "all: $total passed, 0 failed"

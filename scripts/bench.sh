@@ -34,7 +34,7 @@
 #                      floor-nginx                                 [all six]
 #   NGINX_MAX          largest size run through NGINX              [10000]
 #   PEER_MAX           largest size for the one nats-server        [hard fd limit - 1000]
-#   NGINX_CONNECTIONS  worker_connections for the bench's NGINX    [16384] (shipped: 8192)
+#   NGINX_CONNECTIONS  worker_connections for the bench's NGINX    [16384] (start.sh's setting)
 #   API_CONCURRENCY    connections for the API run                 [64]
 #   API_SECONDS        measured seconds of the API run             [10]
 #   REDIS_POOLS        REDIS_POOL values for the API run (first:
@@ -49,7 +49,7 @@ case ${1:-} in -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//p}' "
   *) echo "unknown argument $1 (see --help)" >&2; exit 2 ;; esac
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-export PATH="$ROOT/scripts/bench/bin:$PATH:/usr/sbin:/usr/local/sbin"
+export PATH="$PATH:/usr/sbin:/usr/local/sbin"
 
 if [[ ${QUICK:-0} == 1 ]]; then
   SIZES=${SIZES:-"300 1000"}; PHASES=${PHASES:-"10x20,100x100"}; API_SECONDS=${API_SECONDS:-3}
@@ -94,17 +94,16 @@ export ADMIN_TOKEN="bench-$RANDOM$RANDOM" BIN_DIR="$bin" RUST_LOG=warn EDGES=2 \
   BOOKING_PORT=${BOOKING_PORT:-$(free_port)} REDIS_PORT=${REDIS_PORT:-$(free_port)} \
   NATS_PORT=${NATS_PORT:-$(free_port)} NATS_MONITOR_PORT=${NATS_MONITOR_PORT:-$(free_port)}
 NATS_WS_PORT=${NATS_WS_PORT:-$(free_port)}
-export BENCH_NGINX_CONNECTIONS=${NGINX_CONNECTIONS:-16384}
+export NGINX_CONNECTIONS=${NGINX_CONNECTIONS:-16384}   # start.sh and render-nginx.sh read it
 booking="http://127.0.0.1:$BOOKING_PORT"
 edges="ws://127.0.0.1:$EDGE_BASE_PORT/ws,ws://127.0.0.1:$((EDGE_BASE_PORT + 1))/ws"
-start_pid=
 run_dir=
-
+# stack_start, stack_stop: ./start.sh in the background, up and down.
+source scripts/lib/stack.sh
+STACK_UP_TIMEOUT=60
 stop_stack() {
-  [[ -n $start_pid ]] || return 0
-  kill -TERM "$start_pid" 2>/dev/null || true
-  wait "$start_pid" 2>/dev/null || true
-  start_pid=
+  [[ -n $STACK_PID ]] || return 0
+  stack_stop_and_check || say "the stack did not stop cleanly (see above)"
   rm -rf "$run_dir"
 }
 
@@ -114,13 +113,14 @@ stop_stack() {
 own_nginx() {
   local dir=$1 ports=$2 sockets=${3:-} port i
   nginx_port=$(free_port)
+  # shellcheck source=/dev/null  # written by start.sh
   (set -a; source "$run_dir/limits.env"
    HTTP_PORT=$nginx_port BOOKING_PORTS=$BOOKING_PORT EDGE_PORTS="$ports" EDGE_SOCKETS="$sockets" \
      FRONTEND_DIR=$ROOT/frontend NGINX_DIR=$dir ADMIN_ACCESS="deny all;" \
-     scripts/render-nginx.sh nginx/nginx.conf.template "$dir/nginx.conf")
+     scripts/render-nginx.sh native "$dir/nginx.conf")
   local nginx_e=()
   if nginx -h 2>&1 | grep -q -- '-e filename'; then nginx_e=(-e "$dir/error.log"); fi
-  scripts/bench/bin/nginx -p "$dir/" -c "$dir/nginx.conf" "${nginx_e[@]}" -g 'daemon off;' &
+  nginx -p "$dir/" -c "$dir/nginx.conf" "${nginx_e[@]}" -g 'daemon off;' &
   ngx=$!
   for port in $ports "$nginx_port"; do
     for i in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
@@ -165,16 +165,8 @@ start_stack() {
   run_dir=$(mktemp -d /tmp/seatmap-bench.XXXXXX)
   chmod 755 "$run_dir"   # NGINX workers (nobody) reach the edges' Unix sockets in it
   printf 'websocket {\n  listen: "127.0.0.1:%s"\n  no_tls: true\n  compression: false\n}\n' "$NATS_WS_PORT" >"$run_dir/nats-ws.conf"
-  env "$@" RUN_DIR="$run_dir" BENCH_NATS_CONF="$run_dir/nats-ws.conf" ./start.sh </dev/null >"$run_dir/start.out" 2>&1 &
-  start_pid=$!
-  for _ in $(seq 1 300); do
-    grep -q "the seat map is up" "$run_dir/start.out" && break
-    kill -0 "$start_pid" 2>/dev/null || break
-    sleep 0.2
-  done
-  if ! grep -q "the seat map is up" "$run_dir/start.out"; then
-    cat "$run_dir/start.out"; say "the stack did not come up"; exit 1
-  fi
+  stack_start "$@" RUN_DIR="$run_dir" NATS_CONFIG="$run_dir/nats-ws.conf" ||
+    { say "the stack did not come up"; exit 1; }
   edge_pids=$(cat "$run_dir"/pids/edge-*.pid | paste -sd, -)
   nginx_pid=$(cat "$run_dir/pids/nginx.pid")
   nats_pid=$(cat "$run_dir/pids/nats-server.pid")
@@ -210,7 +202,7 @@ for n in $SIZES; do
   if has nginx && (( n > NGINX_MAX )); then
     say "ours-nginx: skipped at $n viewers: 2 fds per proxied socket over 2 workers exceeds the hard fd limit ($(ulimit -Hn))"
   elif has nginx; then
-    say "ours-nginx: $n viewers through NGINX (worker_connections $BENCH_NGINX_CONNECTIONS)"
+    say "ours-nginx: $n viewers through NGINX (worker_connections $NGINX_CONNECTIONS)"
     "${fan[@]}" --label ours-nginx --protocol seatmap --urls "ws://127.0.0.1:$HTTP_PORT/ws" \
       --server "edge=$edge_pids" --server "nginx=children:$nginx_pid"
   fi

@@ -40,9 +40,12 @@ if [[ -z ${BIN_DIR:-} ]]; then
 fi
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
+# stack_start, stack_stop_and_check: ./start.sh in the background, up and down.
+source scripts/lib/stack.sh
+trap stack_stop EXIT
 rows=$(mktemp /tmp/seatmap-faults-rows.XXXXXX)
 run_topology() {
-  local topology=$1 run_dir start_pid flag=() extra=() status=0 scenarios=$SCENARIOS
+  local topology=$1 run_dir secret flag=() extra=() status=0 scenarios=$SCENARIOS
   run_dir=$(mktemp -d /tmp/seatmap-faults.XXXXXX)
   [[ $topology == cluster ]] && flag=(--cluster)
   if [[ $topology == queue ]]; then
@@ -52,6 +55,7 @@ run_topology() {
   else
     unset MAX_SHOPPERS SHOPPING_SECONDS
   fi
+  secret=$(od -An -tx8 -N16 /dev/urandom | tr -d ' \n')
   # Spare ports, far from the defaults; the cluster uses REDIS_PORT..+5 (+10000 for the bus),
   # NATS_PORT..+2, BOOKING_PORT..+1.
   export RUN_DIR="$run_dir" BIN_DIR RESTART=1 RUST_LOG=warn EDGES=2 HOLD_SECONDS=6 \
@@ -59,17 +63,9 @@ run_topology() {
     HTTP_PORT=28680 EDGE_BASE_PORT=23600 BOOKING_PORT=28690 REDIS_PORT=17400 \
     NATS_PORT=24600 NATS_MONITOR_PORT=28610 NATS_CLUSTER_PORT=28620 \
     LIMIT_WS_PER_SEC=2000 LIMIT_WS_BURST=2000 LIMIT_WS_CONN=5000 \
-    TOKEN_SECRET="faults-$(od -An -tx8 -N16 /dev/urandom | tr -d ' \n')"
+    TOKEN_SECRET="faults-$secret"
   echo "[faults] $topology: starting the stack (logs in $run_dir/logs)"
-  ./start.sh "${flag[@]}" </dev/null >"$run_dir/start.out" 2>&1 &
-  start_pid=$!
-  for _ in $(seq 1 600); do
-    grep -q "the seat map is up" "$run_dir/start.out" && break
-    kill -0 "$start_pid" 2>/dev/null || break
-    sleep 0.2
-  done
-  if ! grep -q "the seat map is up" "$run_dir/start.out"; then
-    cat "$run_dir/start.out"; kill -TERM "$start_pid" 2>/dev/null || true; wait "$start_pid" || true
+  if ! stack_start "${flag[@]}"; then
     echo "[faults] $topology: the stack did not come up" >&2; return 1
   fi
   local bookings nats
@@ -85,8 +81,7 @@ run_topology() {
     --hold-seconds "$HOLD_SECONDS" --viewers "$VIEWERS" --scenarios "$scenarios" \
     --rush rush:26x300 "${extra[@]}" --out "$rows" || status=$?
   echo "[faults] $topology: stopping the stack"
-  kill -TERM "$start_pid" 2>/dev/null || true
-  wait "$start_pid" 2>/dev/null || true
+  stack_stop_and_check || status=1
   return "$status"
 }
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by start.sh: whether the ports are free, whether a WebSocket handshake through NGINX
 # reaches an edge, and the text printed once everything is up. Functions only; they read
 # start.sh's settings (ports, names, RUN_DIR, secrets) when called.
@@ -14,21 +15,14 @@ port_busy() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
   fi
 }
-check_ports() {
+check_ports() { # every port of every part (parts.sh) is free, and none is given twice
   local -A seen=()
   local entry name var port who
-  local -a list=("nginx|HTTP_PORT|$HTTP_PORT")
-  local i
-  for port in "${REDIS_PORTS[@]}"; do list+=("redis-server|REDIS_PORT|$port"); done
-  if (( CLUSTER )); then
-    for port in "${REDIS_PORTS[@]}"; do list+=("redis cluster bus|REDIS_PORT|$(( port + 10000 ))"); done
-    for (( i = 0; i < ${#NATS_PORTS[@]}; i++ )); do list+=("nats cluster routes|NATS_CLUSTER_PORT|$(( NATS_CLUSTER_PORT + i ))"); done
-  fi
-  for (( i = 0; i < ${#NATS_PORTS[@]}; i++ )); do
-    list+=("nats-server|NATS_PORT|${NATS_PORTS[i]}" "nats-server monitoring|NATS_MONITOR_PORT|$(( NATS_MONITOR_PORT + i ))")
+  local -a list=()
+  for name in "${REDIS_NAMES[@]}" "${NATS_NAMES[@]}" "${BOOKING_NAMES[@]}" "${EDGE_NAMES[@]}" nginx; do
+    part "$name"
+    list+=("${P_LISTENS[@]}")
   done
-  for port in "${BOOKING_PORTS[@]}"; do list+=("booking-service|BOOKING_PORT|$port"); done
-  for port in "${EDGE_PORTS[@]}"; do list+=("edge-$port|EDGE_BASE_PORT|$port"); done
   for entry in "${list[@]}"; do
     IFS='|' read -r name var port <<<"$entry"
     [[ -z ${seen[$port]:-} ]] || die "port $port is given to both ${seen[$port]} and $name; choose different ports"

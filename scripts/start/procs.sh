@@ -1,17 +1,6 @@
+# shellcheck shell=bash
 # Sourced by start.sh: finding, checking and stopping the processes start.sh runs.
-# Needs: PID_DIR, RUN_DIR, STOP_TIMEOUT, say, die.
-# The program name (/proc/PID/comm) each pid file must point at. Checked before
-# any signal is sent, so a recycled PID is never killed by mistake.
-expected_comm() {
-  case $1 in
-    nginx) printf 'nginx\n' ;;
-    redis-*) printf 'redis-server\n' ;;
-    nats-*) printf 'nats-server\n' ;;
-    booking-*) printf 'booking-service\n' ;;
-    edge-*) printf 'edge-server\n' ;;
-    *) return 1 ;;
-  esac
-}
+# Needs: PID_DIR, RUN_DIR, STOP_TIMEOUT, say, die, part_comm (parts.sh).
 proc_comm() {
   if [[ -r /proc/$1/comm ]]; then cat "/proc/$1/comm" 2>/dev/null
   else ps -o comm= -p "$1" 2>/dev/null; fi
@@ -47,7 +36,7 @@ stop_parts() {
   local -a names=() pids=() wants=()
   for entry in "$@"; do
     name=${entry%%=*} pid=${entry#*=} w=$want
-    [[ $want == comm ]] && { w=$(expected_comm "$name") || continue; }
+    [[ $want == comm ]] && { w=$(part_comm "$name") || continue; }
     if live "$pid" "$w"; then
       kill -TERM "$pid" 2>/dev/null || true
       names+=("$name") pids+=("$pid") wants+=("$w")
@@ -75,7 +64,6 @@ stop_parts() {
     printf '[stop] %s (pid %s) stopped\n' "${names[j]}" "${pids[j]}"
   done
 }
-part_kind() { case $1 in edge-*) echo edge ;; redis-*) echo redis ;; nats-*) echo nats ;; booking-*) echo booking ;; *) echo "$1" ;; esac; }
 
 # --stop: stop a start.sh running with this RUN_DIR (it stops its parts), or the parts a
 # start.sh killed with -9 left behind (as recorded in PID_DIR), newest part first.
@@ -101,7 +89,7 @@ stop_previous_run() {
         [[ -f $f ]] || continue
         name=$(basename "$f" .pid)
         pid=$(<"$f")
-        if comm=$(expected_comm "$name") && pid_is "$pid" "$comm"; then parts+=("$name=$pid"); stopped=1; fi
+        if comm=$(part_comm "$name") && pid_is "$pid" "$comm"; then parts+=("$name=$pid"); stopped=1; fi
         rm -f "$f"
       done
       (( ${#parts[@]} == 0 )) || stop_parts comm "${parts[@]}"

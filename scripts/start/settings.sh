@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # the *_GENERATED flags are read by start.sh
 # Sourced by start.sh: the run's secrets (ADMIN_TOKEN, TOKEN_SECRET), the per-IP limits NGINX
 # enforces, and who may reach the admin API. Why these limits: docs/security.md.
 # Needs: RUN_DIR, say, die. Sets and exports what the services and render-nginx.sh read.
@@ -30,21 +31,15 @@ export TOKEN_SECRET
 # Origins allowed to open the WebSocket (the edge's default: the page's own origin).
 if [[ -n ${ALLOWED_ORIGINS:-} ]]; then export ALLOWED_ORIGINS; fi
 
-# Per-IP limits in NGINX: name, default, unit (for messages).
-LIMIT_SPECS=(
-  "LIMIT_SESSION_PER_MIN 10 POST /api/session per minute"
-  "LIMIT_SESSION_BURST 20 POST /api/session burst"
-  "LIMIT_SEAT_PER_SEC 20 /api/seats/ commands per second"
-  "LIMIT_SEAT_BURST 40 /api/seats/ burst"
-  "LIMIT_WS_PER_SEC 5 WebSocket upgrades per second"
-  "LIMIT_WS_BURST 30 WebSocket upgrade burst"
-  "LIMIT_WS_CONN 50 open WebSockets"
-)
+# Per-IP limits in NGINX: LIMIT_SPECS (name, default, meaning), shared with render-nginx.sh.
+# shellcheck source=scripts/start/limits.sh
+. "$ROOT/scripts/start/limits.sh"
 for spec in "${LIMIT_SPECS[@]}"; do
   read -r name default _ <<<"$spec"
   printf -v "$name" '%s' "${!name:-$default}"
-  [[ ${!name} =~ ^[0-9]+$ ]] && (( ${!name} >= 1 && ${!name} <= 1000000 )) ||
+  if ! [[ ${!name} =~ ^[0-9]+$ ]] || (( ${!name} < 1 || ${!name} > 1000000 )); then
     die "$name must be a whole number from 1 to 1000000, got '${!name}'"
+  fi
   export "${name?}"
 done
 

@@ -14,6 +14,9 @@ pub struct RedisCluster {
 }
 
 impl RedisCluster {
+    /// Starts the nodes and forms the cluster the way `start.sh --cluster` does: both run
+    /// `scripts/lib/redis-cluster.sh` (the nodes' cluster settings, then `form`, which returns
+    /// once every node is ok and every replica in sync), so the tests check the cluster users run.
     pub fn start(masters: usize, replicas: usize) -> RedisCluster {
         // The cluster bus gets its own free port: the default (port + 10000) can land in the
         // ephemeral range, where an outgoing connection may hold it.
@@ -24,8 +27,7 @@ impl RedisCluster {
                     "redis-node",
                     program("redis-server"),
                     move |command: &mut Command, port: u16, dir: &Path| {
-                        Self::invoke(command, port, dir);
-                        command.args(["--cluster-port", &bus.to_string()]);
+                        Self::invoke(command, port, bus, dir);
                     },
                 )
             })
@@ -36,58 +38,43 @@ impl RedisCluster {
             .iter()
             .map(|n| format!("127.0.0.1:{}", n.port))
             .collect();
-        let output = Command::new(program("redis-cli"))
-            .arg("--cluster")
-            .arg("create")
+        let output = cluster_script()
+            .args([
+                "form",
+                "--replicas",
+                &replicas.to_string(),
+                "--timeout",
+                "20",
+            ])
             .args(&addresses)
-            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
             .output()
-            .expect("redis-cli runs");
+            .expect("bash runs scripts/lib/redis-cluster.sh");
         assert!(
             output.status.success(),
-            "redis-cli --cluster create failed:\n{}{}",
+            "scripts/lib/redis-cluster.sh form failed:\n{}{}",
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );
-        cluster.wait_until_ok(Duration::from_secs(20));
-        cluster.wait_for_replicas(replicas, Duration::from_secs(20));
         cluster
     }
 
-    /// Waits until every master has `replicas` replicas in sync (`WAIT` counts only those).
-    fn wait_for_replicas(&self, replicas: usize, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let synced = self.nodes.iter().all(|n| {
-                let info = cli(n.port, false, &["INFO", "replication"]);
-                if info.contains("role:master") {
-                    let online = info.matches("state=online").count();
-                    online >= replicas
-                } else {
-                    info.contains("master_link_status:up")
-                }
-            });
-            if synced {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the Redis Cluster's replicas did not sync"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn invoke(command: &mut Command, port: u16, dir: &Path) {
+    fn invoke(command: &mut Command, port: u16, bus: u16, dir: &Path) {
         let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../redis/redis.conf");
+        let node_args = cluster_script()
+            .args(["node-args", &port.to_string(), &bus.to_string()])
+            .output()
+            .expect("bash runs scripts/lib/redis-cluster.sh");
+        assert!(
+            node_args.status.success(),
+            "redis-cluster.sh node-args failed"
+        );
         command
             .arg(config)
             .args(["--port", &port.to_string()])
             .arg("--dir")
             .arg(dir)
-            .args(["--daemonize", "no", "--cluster-enabled", "yes"])
-            .args(["--cluster-config-file", "nodes.conf"])
-            .args(["--cluster-node-timeout", "2000"]);
+            .args(["--daemonize", "no"])
+            .args(String::from_utf8_lossy(&node_args.stdout).lines());
     }
 
     /// `redis-cluster://127.0.0.1:p1,127.0.0.1:p2,…` for the booking service.
@@ -159,6 +146,16 @@ impl RedisCluster {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+}
+
+/// `bash scripts/lib/redis-cluster.sh`, the Redis Cluster procedure start.sh uses too.
+fn cluster_script() -> Command {
+    let mut command = Command::new("bash");
+    command.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scripts/lib/redis-cluster.sh"
+    ));
+    command
 }
 
 fn cli(port: u16, follow: bool, args: &[&str]) -> String {
