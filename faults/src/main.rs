@@ -5,7 +5,6 @@
 mod ledger;
 mod parts;
 mod scenarios;
-mod viewer;
 
 use std::path::PathBuf;
 

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use shared::TokenSigner;
 
 use crate::parts::Parts;
-use crate::viewer::{taken, Reading, Seats, Viewer};
+use testkit::{seats_of, taken, Reading, Seats, Viewer};
 
 mod cluster;
 mod services;
@@ -72,6 +72,12 @@ impl Stack {
         None
     }
 
+    /// The seats of the venue's true state; none when no booking service answers.
+    async fn truth_seats(&self, venue: &str) -> Seats {
+        let truth = self.truth(venue).await;
+        truth.map(|t| seats_of(&t["seats"])).unwrap_or_default()
+    }
+
     async fn reset(&self) {
         for base in &self.bookings {
             let answer = self
@@ -108,7 +114,7 @@ impl Stack {
 
     fn viewers(&self, count: usize, reading: Reading) -> Vec<Viewer> {
         (0..count)
-            .map(|_| Viewer::spawn(self.ws.clone(), reading))
+            .map(|_| Viewer::spawn(&self.ws, reading))
             .collect()
     }
 
@@ -118,10 +124,10 @@ impl Stack {
         while started.elapsed() < within {
             if let Some(truth) = self.truth("main").await {
                 let seq = truth["seq"].as_u64().unwrap_or(0);
-                let seats: Seats = taken(&seats_of(&truth));
+                let seats: Seats = taken(&seats_of(&truth["seats"]));
                 if viewers.iter().all(|v| {
-                    let (_, s, view) = v.view();
-                    s == seq && taken(&view) == seats
+                    let view = v.view.lock().unwrap();
+                    view.position.seq() == Some(seq) && taken(&view.seats) == seats
                 }) {
                     return Some(started.elapsed());
                 }
@@ -160,24 +166,6 @@ impl Stack {
         });
         (task, stop)
     }
-}
-
-fn seats_of(snapshot: &Value) -> Seats {
-    snapshot["seats"]
-        .as_array()
-        .map(|seats| {
-            seats
-                .iter()
-                .map(|s| {
-                    let status = s["status"].as_u64().unwrap_or(0);
-                    (
-                        s["id"].as_str().unwrap_or("").to_owned(),
-                        (status, s["held_by"].as_str().map(str::to_owned)),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// A `seats.>` subscriber on `url` that reconnects at once; seq per venue as they arrive.

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use super::{failed, missing, subscriber, Row, Stack};
 use crate::ledger::{audit, BookingLoad};
 use crate::parts::cluster_master_of;
-use crate::viewer::Reading;
+use testkit::Reading;
 
 /// `kill -9` of the Redis (master) holding the rush venue during a booking burst.
 pub async fn redis_master(stack: &Stack, venue: &str, rows: u16, cols: u16) -> Row {
@@ -119,7 +119,7 @@ pub async fn nats_node(stack: &Stack) -> Row {
     let (first, last, gaps) = missing(&seen, "main");
     let violations: usize = viewers
         .iter()
-        .map(|v| v.state.lock().unwrap().violations.len())
+        .map(|v| v.view.lock().unwrap().violations.len())
         .sum();
     Row {
         scenario: "`kill -9` one NATS node".into(),

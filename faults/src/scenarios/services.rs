@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use super::{failed, missing, seats_of, subscriber, wait_for, Row, Stack};
-use crate::viewer::Reading;
+use super::{failed, missing, subscriber, wait_for, Row, Stack};
+use testkit::Reading;
 
 /// `kill -9` of the booking service that runs the relay, with holds about to expire.
 pub async fn booking_service(stack: &Stack, hold_seconds: u64) -> Row {
@@ -67,10 +67,10 @@ pub async fn booking_service(stack: &Stack, hold_seconds: u64) -> Row {
         .filter(|(v, _, _)| v == "main")
         .map(|(_, s, at)| (*s, *at))
         .collect();
-    let truth = stack.truth("main").await.unwrap_or_default();
+    let truth = stack.truth_seats("main").await;
     let still_held = expiries
         .keys()
-        .filter(|s| seats_of(&truth).get(*s).is_some_and(|(st, _)| *st == 1))
+        .filter(|s| truth.get(*s).is_some_and(|(st, _)| *st == 1))
         .count();
     let mut lateness: Vec<i64> = Vec::new();
     for due in expiries.values() {
@@ -121,7 +121,7 @@ pub async fn edge(stack: &Stack) -> Row {
     let ready = wait_for(Duration::from_secs(60), || {
         viewers
             .iter()
-            .all(|v| v.state.lock().unwrap().seats.len() > 1)
+            .all(|v| v.view.lock().unwrap().seats.len() > 1)
     })
     .await;
     if !ready {
@@ -137,7 +137,7 @@ pub async fn edge(stack: &Stack) -> Row {
         })
         .collect();
     for (i, seat) in &holders {
-        viewers[*i].command("SELECT_SEAT", seat, &format!("hold-{seat}"));
+        viewers[*i].send_command("SELECT_SEAT", seat, &format!("hold-{seat}"));
     }
     wait_for(Duration::from_secs(10), || {
         holders
@@ -151,7 +151,7 @@ pub async fn edge(stack: &Stack) -> Row {
         .collect();
     let mut per_edge: HashMap<String, usize> = HashMap::new();
     for v in &viewers {
-        if let Some(edge) = v.state.lock().unwrap().edge_id.clone() {
+        if let Some(edge) = v.view.lock().unwrap().identity.edge_id.clone() {
             *per_edge.entry(edge).or_default() += 1;
         }
     }
@@ -169,8 +169,8 @@ pub async fn edge(stack: &Stack) -> Row {
     // Every viewer back on an edge that is up, with its identity, and showing the truth.
     let converged = loop {
         let moved = viewers.iter().all(|v| {
-            let s = v.state.lock().unwrap();
-            s.connected && s.edge_id.as_deref() != Some(victim.as_str())
+            let s = v.view.lock().unwrap();
+            s.connected && s.identity.edge_id.as_deref() != Some(victim.as_str())
         });
         if moved {
             if let Some(rest) = stack.converge(&viewers, Duration::from_millis(200)).await {
@@ -185,23 +185,23 @@ pub async fn edge(stack: &Stack) -> Row {
     let same_identity = viewers
         .iter()
         .filter(|v| {
-            let s = v.state.lock().unwrap();
+            let s = &v.view.lock().unwrap().identity;
             s.user_id.is_some() && s.user_id == s.first_user_id
         })
         .count();
-    let truth = seats_of(&stack.truth("main").await.unwrap_or_default());
+    let truth = stack.truth_seats("main").await;
     let holds_kept = held
         .iter()
         .filter(|(i, seat)| {
-            let user = viewers[*i].state.lock().unwrap().user_id.clone();
+            let user = viewers[*i].view.lock().unwrap().identity.user_id.clone();
             truth
                 .get(seat)
-                .is_some_and(|(st, by)| *st == 1 && *by == user)
+                .is_some_and(|(st, by)| *st == 1 && by.as_str() == user.as_deref())
         })
         .count();
     let violations: usize = viewers
         .iter()
-        .map(|v| v.state.lock().unwrap().violations.len())
+        .map(|v| v.view.lock().unwrap().violations.len())
         .sum();
     Row {
         scenario: "`kill -9` an edge with viewers connected through NGINX".into(),

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use super::{failed, wait_for, Row, Stack};
-use crate::viewer::{Reading, Viewer};
+use testkit::{Reading, Viewer};
 
 /// A stalled and a slow-reading viewer next to normal ones: the others' latency is unchanged.
 pub async fn slow_viewers(stack: &Stack) -> Row {
@@ -11,13 +11,13 @@ pub async fn slow_viewers(stack: &Stack) -> Row {
     let normal = stack.viewers(100, Reading::Normal);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let baseline = latency_round(stack, &normal, "A").await;
-    let _stalled = stack.viewers(1, Reading::Stalled);
+    let _stalled = stack.viewers(1, Reading::StallAfter(3));
     let _slow = stack.viewers(1, Reading::Slow);
     tokio::time::sleep(Duration::from_secs(1)).await;
     let with_slow = latency_round(stack, &normal, "B").await;
     let violations: usize = normal
         .iter()
-        .map(|v| v.state.lock().unwrap().violations.len())
+        .map(|v| v.view.lock().unwrap().violations.len())
         .sum();
     let ok = baseline.2 == 0
         && with_slow.2 == 0
@@ -56,7 +56,7 @@ async fn latency_round(stack: &Stack, viewers: &[Viewer], row: &str) -> (f64, f6
     let mut latencies = Vec::new();
     let mut missing = 0;
     for viewer in viewers {
-        let arrivals = viewer.state.lock().unwrap().arrivals.clone();
+        let arrivals = viewer.view.lock().unwrap().arrivals.clone();
         for (seat, status, at) in &sent {
             match arrivals
                 .iter()
@@ -81,10 +81,10 @@ async fn latency_round(stack: &Stack, viewers: &[Viewer], row: &str) -> (f64, f6
 pub async fn queue(stack: &Stack, max_shoppers: usize, viewers: usize) -> Row {
     let mut joined: Vec<Viewer> = Vec::new();
     for _ in 0..viewers {
-        let viewer = Viewer::spawn(stack.ws.clone(), Reading::Normal);
+        let viewer = Viewer::spawn(&stack.ws, Reading::Normal);
         let placed = wait_for(Duration::from_secs(10), || {
-            let s = viewer.state.lock().unwrap();
-            s.position.is_some() || s.admitted.is_some()
+            let s = viewer.view.lock().unwrap();
+            s.queue_position.is_some() || s.admitted.is_some()
         })
         .await;
         if !placed {
@@ -97,13 +97,13 @@ pub async fn queue(stack: &Stack, max_shoppers: usize, viewers: usize) -> Row {
     }
     let joined_waiting = joined
         .iter()
-        .filter(|v| v.state.lock().unwrap().admitted.is_none())
+        .filter(|v| v.view.lock().unwrap().admitted.is_none())
         .count();
     // Wait until everyone has been admitted once (passes are short), bounded.
     let all_in = wait_for(Duration::from_secs(120), || {
         joined
             .iter()
-            .all(|v| !v.state.lock().unwrap().admissions.is_empty())
+            .all(|v| !v.view.lock().unwrap().admissions.is_empty())
     })
     .await;
     // Each viewer's first admission, by join order: when it arrived, and its pass's end
@@ -113,7 +113,7 @@ pub async fn queue(stack: &Stack, max_shoppers: usize, viewers: usize) -> Row {
         .iter()
         .enumerate()
         .filter_map(|(i, v)| {
-            v.state
+            v.view
                 .lock()
                 .unwrap()
                 .admissions
@@ -138,7 +138,7 @@ pub async fn queue(stack: &Stack, max_shoppers: usize, viewers: usize) -> Row {
     let ends: Vec<f64> = joined
         .iter()
         .flat_map(|v| {
-            v.state
+            v.view
                 .lock()
                 .unwrap()
                 .admissions
