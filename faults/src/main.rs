@@ -68,9 +68,12 @@ struct Cli {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    loopback_only(&cli.http)?;
-    for url in cli.booking.split(',').chain(cli.nats.split(',')) {
-        loopback_only(url)?;
+    for url in [cli.http.as_str()]
+        .into_iter()
+        .chain(cli.booking.split(','))
+        .chain(cli.nats.split(','))
+    {
+        testkit::loopback_only(url, "seatfaults").map_err(anyhow::Error::msg)?;
     }
     let admin_token = std::fs::read_to_string(cli.run_dir.join("admin_token"))
         .context("admin_token in RUN_DIR (start.sh writes it)")?
@@ -156,14 +159,5 @@ async fn main() -> anyhow::Result<()> {
         Ok(())
     } else {
         bail!("a scenario failed")
-    }
-}
-
-/// Faults and load go only to this machine.
-fn loopback_only(url: &str) -> anyhow::Result<()> {
-    if shared::is_loopback_url(url) {
-        Ok(())
-    } else {
-        bail!("{url}: seatfaults only works on loopback addresses")
     }
 }

@@ -5,7 +5,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use serde_json::{json, Value};
 use shared::TokenSigner;
 
@@ -168,32 +167,6 @@ impl Stack {
     }
 }
 
-/// A `seats.>` subscriber on `url` that reconnects at once; seq per venue as they arrive.
-async fn subscriber(url: &str) -> anyhow::Result<Arc<Mutex<Vec<(String, u64, u64)>>>> {
-    let client = async_nats::ConnectOptions::new()
-        .max_reconnects(None)
-        .reconnect_delay_callback(|_| Duration::from_millis(50))
-        .connect(url)
-        .await?;
-    let mut subscription = client.subscribe("seats.>").await?;
-    client.flush().await?;
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let sink = seen.clone();
-    tokio::spawn(async move {
-        let _client = client;
-        while let Some(message) = subscription.next().await {
-            if let Ok(event) = serde_json::from_slice::<Value>(&message.payload) {
-                sink.lock().unwrap().push((
-                    event["venue"].as_str().unwrap_or("").to_owned(),
-                    event["seq"].as_u64().unwrap_or(0),
-                    shared::now_ms(),
-                ));
-            }
-        }
-    });
-    Ok(seen)
-}
-
 /// Seqs of `venue` missing between the first and the last one seen.
 fn missing(seen: &[(String, u64, u64)], venue: &str) -> (u64, u64, Vec<u64>) {
     let seqs: std::collections::BTreeSet<u64> = seen
@@ -206,17 +179,6 @@ fn missing(seen: &[(String, u64, u64)], venue: &str) -> (u64, u64, Vec<u64>) {
     };
     let gaps = (first..=last).filter(|s| !seqs.contains(s)).collect();
     (first, last, gaps)
-}
-
-async fn wait_for(within: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let started = Instant::now();
-    while started.elapsed() < within {
-        if check() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    check()
 }
 
 fn failed(scenario: &str, why: &str) -> Row {

@@ -51,3 +51,13 @@ pub async fn eventually(timeout: std::time::Duration, mut check: impl FnMut() ->
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// Refuses `url` unless it names this machine: `tool` (which starts processes, kills them, or
+/// sends load) never touches anyone else's host.
+pub fn loopback_only(url: &str, tool: &str) -> Result<(), String> {
+    if shared::is_loopback_url(url) {
+        Ok(())
+    } else {
+        Err(format!("{url}: {tool} only works on loopback addresses"))
+    }
+}

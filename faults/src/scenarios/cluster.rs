@@ -3,10 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use super::{failed, missing, subscriber, Row, Stack};
+use super::{failed, missing, Row, Stack};
 use crate::ledger::{audit, BookingLoad};
 use crate::parts::cluster_master_of;
-use testkit::Reading;
+use testkit::{EventLog, Reading};
 
 /// `kill -9` of the Redis (master) holding the rush venue during a booking burst.
 pub async fn redis_master(stack: &Stack, venue: &str, rows: u16, cols: u16) -> Row {
@@ -93,8 +93,8 @@ pub async fn nats_node(stack: &Stack) -> Row {
             stack.nats[0].clone(),
         )
     };
-    let seen = match subscriber(&watch_url).await {
-        Ok(seen) => seen,
+    let seen = match EventLog::try_subscribe(&watch_url).await {
+        Ok(log) => log,
         Err(e) => return failed("nats node", &format!("subscriber: {e}")),
     };
     let viewers = stack.viewers(stack.viewers.min(200), Reading::Normal);
@@ -115,7 +115,7 @@ pub async fn nats_node(stack: &Stack) -> Row {
         .wait_restarted(&victim, old, Duration::from_secs(10))
         .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let seen = seen.lock().unwrap().clone();
+    let seen = seen.arrivals();
     let (first, last, gaps) = missing(&seen, "main");
     let violations: usize = viewers
         .iter()

@@ -4,14 +4,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use super::{failed, missing, subscriber, wait_for, Row, Stack};
-use testkit::Reading;
+use super::{failed, missing, Row, Stack};
+use testkit::{eventually, EventLog, Reading};
 
 /// `kill -9` of the booking service that runs the relay, with holds about to expire.
 pub async fn booking_service(stack: &Stack, hold_seconds: u64) -> Row {
     stack.reset().await;
-    let seen = match subscriber(&stack.nats[stack.nats.len() - 1]).await {
-        Ok(seen) => seen,
+    let seen = match EventLog::try_subscribe(&stack.nats[stack.nats.len() - 1]).await {
+        Ok(log) => log,
         Err(e) => return failed("booking service", &format!("subscriber: {e}")),
     };
     let names = stack.parts.named("booking");
@@ -60,7 +60,7 @@ pub async fn booking_service(stack: &Stack, hold_seconds: u64) -> Row {
         .parts
         .wait_restarted(&victim, old, Duration::from_secs(10))
         .await;
-    let seen = seen.lock().unwrap().clone();
+    let seen = seen.arrivals();
     // An expiry is on time if its `released` event reached NATS within 1 s of the hold's end.
     let released_at: BTreeMap<u64, u64> = seen
         .iter()
@@ -118,7 +118,7 @@ fn redis_cli_score(stack: &Stack, key: &str, member: &str) -> Option<u64> {
 pub async fn edge(stack: &Stack) -> Row {
     stack.reset().await;
     let viewers = stack.viewers(stack.viewers, Reading::Normal);
-    let ready = wait_for(Duration::from_secs(60), || {
+    let ready = eventually(Duration::from_secs(60), || {
         viewers
             .iter()
             .all(|v| v.view.lock().unwrap().seats.len() > 1)
@@ -139,7 +139,7 @@ pub async fn edge(stack: &Stack) -> Row {
     for (i, seat) in &holders {
         viewers[*i].send_command("SELECT_SEAT", seat, &format!("hold-{seat}"));
     }
-    wait_for(Duration::from_secs(10), || {
+    eventually(Duration::from_secs(10), || {
         holders
             .iter()
             .all(|(i, seat)| viewers[*i].answer(&format!("hold-{seat}")).is_some())

@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::{failed, wait_for, Row, Stack};
-use testkit::{Reading, Viewer};
+use super::{failed, Row, Stack};
+use testkit::{eventually, Reading, Viewer};
 
 /// A stalled and a slow-reading viewer next to normal ones: the others' latency is unchanged.
 pub async fn slow_viewers(stack: &Stack) -> Row {
@@ -82,7 +82,7 @@ pub async fn queue(stack: &Stack, max_shoppers: usize, viewers: usize) -> Row {
     let mut joined: Vec<Viewer> = Vec::new();
     for _ in 0..viewers {
         let viewer = Viewer::spawn(&stack.ws, Reading::Normal);
-        let placed = wait_for(Duration::from_secs(10), || {
+        let placed = eventually(Duration::from_secs(10), || {
             let s = viewer.view.lock().unwrap();
             s.queue_position.is_some() || s.admitted.is_some()
         })
@@ -100,7 +100,7 @@ pub async fn queue(stack: &Stack, max_shoppers: usize, viewers: usize) -> Row {
         .filter(|v| v.view.lock().unwrap().admitted.is_none())
         .count();
     // Wait until everyone has been admitted once (passes are short), bounded.
-    let all_in = wait_for(Duration::from_secs(120), || {
+    let all_in = eventually(Duration::from_secs(120), || {
         joined
             .iter()
             .all(|v| !v.view.lock().unwrap().admissions.is_empty())
