@@ -121,30 +121,52 @@ pub async fn queue(stack: &Stack, max_shoppers: usize, viewers: usize) -> Row {
                 .map(|(at, until)| (i, *at, *until))
         })
         .collect();
-    // Ordering errors: a viewer admitted (for the first time) before one that joined earlier.
-    let mut order_errors = 0;
-    for (i, _, a) in &firsts {
-        for (j, _, b) in &firsts {
+    let order_errors = order_errors(&firsts);
+    let delays = slot_to_admission_ms(&joined, &firsts, max_shoppers);
+    let pick = |q: f64| quantile(&delays, q);
+    Row {
+        scenario: "Waiting room under load".into(),
+        done: format!("{viewers} viewers join one after another through NGINX (MAX_SHOPPERS={max_shoppers}); passes run out and the rest are admitted"),
+        observed: format!(
+            "{} of {viewers} admitted, {joined_waiting} after waiting; ordering errors (admitted before someone who joined earlier): {order_errors}; from a slot freeing to the next admission p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+            firsts.len(), pick(0.5), pick(0.99), pick(1.0)
+        ),
+        figures: format!("ordering errors {order_errors}; free slot → admission p99 {:.0} ms", pick(0.99)),
+        passed: all_in && order_errors == 0,
+    }
+}
+
+/// Ordering errors among first admissions (join index, arrival, pass end): a viewer admitted
+/// before one that joined earlier.
+fn order_errors(firsts: &[(usize, Instant, u64)]) -> usize {
+    let mut errors = 0;
+    for (i, _, a) in firsts {
+        for (j, _, b) in firsts {
             if i < j && a > b {
-                order_errors += 1;
+                errors += 1;
             }
         }
     }
-    // From a freed slot to the next admission: for each first admission after the first
-    // MAX_SHOPPERS, its arrival minus the latest pass end before it (one clock: this machine).
+    errors
+}
+
+/// From a freed slot to the next admission, sorted (ms): for each first admission after the
+/// first `max_shoppers`, its arrival minus the latest pass end before it (one clock: this
+/// machine).
+fn slot_to_admission_ms(
+    joined: &[Viewer],
+    firsts: &[(usize, Instant, u64)],
+    max_shoppers: usize,
+) -> Vec<f64> {
     let base = Instant::now();
     let now_ms = shared::now_ms() as f64;
     let ms_of = |at: &Instant| now_ms - base.duration_since(*at).as_secs_f64() * 1000.0;
     let ends: Vec<f64> = joined
         .iter()
         .flat_map(|v| {
-            v.view
-                .lock()
-                .unwrap()
-                .admissions
-                .iter()
-                .map(|(_, until)| *until as f64)
-                .collect::<Vec<_>>()
+            let view = v.view.lock().unwrap();
+            let ends = view.admissions.iter().map(|(_, until)| *until as f64);
+            ends.collect::<Vec<_>>()
         })
         .collect();
     let mut by_time: Vec<f64> = firsts.iter().map(|(_, at, _)| ms_of(at)).collect();
@@ -162,17 +184,7 @@ pub async fn queue(stack: &Stack, max_shoppers: usize, viewers: usize) -> Row {
         })
         .collect();
     delays.sort_by(|a, b| a.total_cmp(b));
-    let pick = |q: f64| quantile(&delays, q);
-    Row {
-        scenario: "Waiting room under load".into(),
-        done: format!("{viewers} viewers join one after another through NGINX (MAX_SHOPPERS={max_shoppers}); passes run out and the rest are admitted"),
-        observed: format!(
-            "{} of {viewers} admitted, {joined_waiting} after waiting; ordering errors (admitted before someone who joined earlier): {order_errors}; from a slot freeing to the next admission p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
-            firsts.len(), pick(0.5), pick(0.99), pick(1.0)
-        ),
-        figures: format!("ordering errors {order_errors}; free slot → admission p99 {:.0} ms", pick(0.99)),
-        passed: all_in && order_errors == 0,
-    }
+    delays
 }
 
 /// The `q` quantile of `sorted` (the nearest rank below); NaN when it is empty.
