@@ -7,6 +7,7 @@ use serde_json::json;
 use shared::ws::ServerMessage;
 
 use crate::support::{assert_all_converge, Backend, Viewer};
+use testkit::Reading;
 
 /// Five changes by someone else, seen by `observer` (so its edge has them).
 async fn changes_meanwhile(backend: &Backend, observer: &Viewer) {
@@ -159,4 +160,39 @@ async fn support_wait_healthy(backend: &Backend, edge: usize) {
     testkit::Api::new(backend.edges[edge].base_url())
         .wait_healthy(crate::support::HEALTHY_WITHIN)
         .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_like_viewer_comes_back_after_its_edge_dies_with_its_identity_and_the_truth() {
+    let mut backend = Backend::start(1, &[]).await;
+    let viewer = Viewer::spawn(&backend.ws_url(0), Reading::Normal);
+    let token = testkit::token();
+    assert_eq!(backend.api.seat("select", "C1", &token).await.code(), "OK");
+    assert_all_converge(
+        &backend,
+        std::slice::from_ref(&viewer),
+        Duration::from_secs(5),
+    )
+    .await;
+    let identity = viewer.view.lock().unwrap().identity.clone();
+    assert!(identity.user_id.is_some(), "a WELCOME: {identity:?}");
+
+    backend.edges[0].kill9();
+    // A change it cannot hear of while its edge is down.
+    assert_eq!(backend.api.seat("select", "C2", &token).await.code(), "OK");
+    backend.edges[0].restart().await;
+
+    assert_all_converge(
+        &backend,
+        std::slice::from_ref(&viewer),
+        Duration::from_secs(10),
+    )
+    .await;
+    let view = viewer.view.lock().unwrap();
+    assert!(view.reconnects >= 1, "it reconnected");
+    assert_eq!(
+        view.identity.user_id, identity.user_id,
+        "it kept its identity"
+    );
+    assert_eq!(view.identity.first_user_id, identity.user_id);
 }
