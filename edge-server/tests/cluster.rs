@@ -4,14 +4,10 @@
 //! master holding the venue is killed and its replica takes over.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
-use futures_util::StreamExt;
-use serde_json::Value;
-use testkit::{seats_of, token, Api, NatsCluster, RedisCluster, ServiceProcess};
-use tokio_tungstenite::tungstenite::Message;
+use testkit::{seats_of, token, Api, NatsCluster, RedisCluster, Seats, ServiceProcess, Viewer};
 
 const EDGE_BINARY: &str = env!("CARGO_BIN_EXE_edge-server");
 
@@ -37,37 +33,7 @@ async fn booking_service(vars: &[(&str, String)]) -> Api {
     api
 }
 
-/// Seat id -> (status, held_by) as one viewer sees it, applied from its WebSocket.
-type View = Arc<Mutex<(u64, HashMap<String, (u64, Value)>)>>;
-
-async fn viewer(url: String) -> View {
-    let (mut socket, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
-    let view: View = Arc::default();
-    let sink = view.clone();
-    tokio::spawn(async move {
-        while let Some(Ok(Message::Text(text))) = socket.next().await {
-            let message: Value = serde_json::from_str(&text).unwrap();
-            let data = &message["data"];
-            let mut view = sink.lock().unwrap();
-            match message["type"].as_str() {
-                Some("VENUE_STATE") => {
-                    *view = (data["seq"].as_u64().unwrap(), seats_of(&data["seats"]));
-                }
-                Some("SEAT_UPDATE") => {
-                    view.0 = data["seq"].as_u64().unwrap();
-                    view.1.insert(
-                        data["seat_id"].as_str().unwrap().to_owned(),
-                        (data["status"].as_u64().unwrap(), data["held_by"].clone()),
-                    );
-                }
-                _ => {}
-            }
-        }
-    });
-    view
-}
-
-async fn truth(api: &Api) -> (u64, HashMap<String, (u64, Value)>) {
+async fn truth(api: &Api) -> (u64, Seats) {
     let snapshot = api.get("/api/venues/main").await.body;
     (
         snapshot["seq"].as_u64().unwrap(),
@@ -76,13 +42,13 @@ async fn truth(api: &Api) -> (u64, HashMap<String, (u64, Value)>) {
 }
 
 /// Waits until every view equals the booking service's snapshot; returns how long it took.
-async fn converge(api: &Api, views: &[View], within: Duration) -> Duration {
+async fn converge(api: &Api, views: &[Viewer], within: Duration) -> Duration {
     let started = Instant::now();
     loop {
         let expected = truth(api).await;
         let behind = views
             .iter()
-            .filter(|v| *v.lock().unwrap() != expected)
+            .filter(|v| (v.seq().unwrap_or(0), v.seats()) != expected)
             .count();
         if behind == 0 {
             return started.elapsed();
@@ -138,7 +104,7 @@ async fn two_booking_services_on_redis_and_nats_clusters_sell_each_seat_once() {
     let mut views = Vec::new();
     for edge in &edges {
         for _ in 0..10 {
-            views.push(viewer(format!("ws://127.0.0.1:{}/ws", edge.port)).await);
+            views.push(Viewer::connect(&format!("ws://127.0.0.1:{}/ws", edge.port)).await);
         }
     }
 

@@ -22,14 +22,14 @@ use futures_util::future::join_all;
 use serde_json::json;
 use shared::ws::ServerMessage;
 use shared::ErrorCode;
-use support::{assert_all_converge, Backend, WsClient};
+use support::{assert_all_converge, Backend, Viewer};
 use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_selection_on_one_edge_reaches_a_client_on_the_other() {
     let backend = Backend::start(2, &[]).await;
-    let mut alice = WsClient::ready(&backend.ws_url(0)).await;
-    let bob = WsClient::ready(&backend.ws_url(1)).await;
+    let mut alice = Viewer::ready(&backend.ws_url(0)).await;
+    let bob = Viewer::ready(&backend.ws_url(1)).await;
     let (alice_hi, bob_hi) = (alice.welcome(), bob.welcome());
     assert_ne!(alice_hi.edge_id, bob_hi.edge_id, "two different edges");
     assert_ne!(alice_hi.user_id, bob_hi.user_id);
@@ -61,7 +61,7 @@ async fn a_selection_on_one_edge_reaches_a_client_on_the_other() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_clients_over_two_edges_race_for_one_seat_and_exactly_one_wins() {
     let backend = Backend::start(2, &[]).await;
-    let mut clients = join_all((0..50).map(|i| WsClient::ready_owned(backend.ws_url(i % 2)))).await;
+    let mut clients = join_all((0..50).map(|i| Viewer::ready_owned(backend.ws_url(i % 2)))).await;
     let answers = join_all(clients.iter_mut().map(|c| c.command("SELECT_SEAT", "A1"))).await;
     assert_eq!(
         answers.iter().filter(|a| *a == "OK").count(),
@@ -90,13 +90,13 @@ async fn fifty_clients_over_two_edges_race_for_one_seat_and_exactly_one_wins() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconnecting_with_the_token_keeps_the_identity_and_its_holds() {
     let backend = Backend::start(2, &[]).await;
-    let mut first = WsClient::ready(&backend.ws_url(0)).await;
+    let mut first = Viewer::ready(&backend.ws_url(0)).await;
     let identity = first.welcome();
     assert_eq!(first.command("SELECT_SEAT", "C7").await, "OK");
     first.close();
 
     // Back through the other edge, resuming with CONNECT.
-    let mut again = WsClient::ready(&backend.ws_url(1)).await;
+    let mut again = Viewer::ready(&backend.ws_url(1)).await;
     assert_ne!(
         again.welcome().user_id,
         identity.user_id,
@@ -113,7 +113,7 @@ async fn reconnecting_with_the_token_keeps_the_identity_and_its_holds() {
     assert_eq!(backend.truth().await.1["C7"], (2, json!(identity.user_id)));
 
     // A stranger cannot act for that user, and a bad token is refused without losing the socket.
-    let mut stranger = WsClient::ready(&backend.ws_url(0)).await;
+    let mut stranger = Viewer::ready(&backend.ws_url(0)).await;
     assert_eq!(stranger.command("RELEASE_SEAT", "C7").await, "SEAT_BOOKED");
     stranger.send("CONNECT", json!({"token": "bad token!"}));
     stranger
@@ -137,7 +137,7 @@ async fn reconnecting_with_the_token_keeps_the_identity_and_its_holds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_random_commands_arrive_everywhere_in_order_without_gaps() {
     let backend = Backend::start_with(2, &[], &[("MAX_HOLDS_PER_USER", "4")]).await;
-    let clients = join_all((0..20).map(|i| WsClient::ready_owned(backend.ws_url(i % 2)))).await;
+    let clients = join_all((0..20).map(|i| Viewer::ready_owned(backend.ws_url(i % 2)))).await;
     let seats: Vec<String> = (b'A'..=b'C')
         .flat_map(|r| (1..=4).map(move |c| format!("{}{c}", r as char)))
         .collect();
@@ -162,7 +162,7 @@ async fn a_thousand_random_commands_arrive_everywhere_in_order_without_gaps() {
         }
     }))
     .await;
-    let (clients, results): (Vec<WsClient>, Vec<Vec<String>>) = outcomes.into_iter().unzip();
+    let (clients, results): (Vec<Viewer>, Vec<Vec<String>>) = outcomes.into_iter().unzip();
     let all: Vec<&String> = results.iter().flatten().collect();
     assert_eq!(all.len(), 1000);
     assert!(
@@ -188,8 +188,15 @@ async fn a_thousand_random_commands_arrive_everywhere_in_order_without_gaps() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_client_that_never_reads_does_not_delay_the_others() {
     let backend = Backend::start(1, &[]).await;
-    let stuck = support::stalled_client(&backend.ws_url(0)).await;
-    let readers = join_all((0..5).map(|_| WsClient::ready_owned(backend.ws_url(0)))).await;
+    // It completes the handshake and then never reads, on a socket with a tiny receive
+    // buffer, so the edge's writes to it back up quickly.
+    let never_reads = testkit::Options {
+        reading: testkit::Reading::StallAfter(0),
+        recv_buffer: Some(2048),
+        ..testkit::Options::default()
+    };
+    let stuck = Viewer::open(&backend.ws_url(0), never_reads).await.unwrap();
+    let readers = join_all((0..5).map(|_| Viewer::ready_owned(backend.ws_url(0)))).await;
 
     // Hundreds of changes, as fast as the booking service takes them.
     let tokens: Vec<String> = (0..100).map(|_| testkit::token()).collect();
@@ -235,7 +242,7 @@ async fn a_client_that_never_reads_does_not_delay_the_others() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn through_a_ten_second_nats_outage_every_viewer_keeps_up_and_converges() {
     let mut backend = Backend::start(2, &[]).await;
-    let mut clients = join_all((0..10).map(|i| WsClient::ready_owned(backend.ws_url(i % 2)))).await;
+    let mut clients = join_all((0..10).map(|i| Viewer::ready_owned(backend.ws_url(i % 2)))).await;
     assert_eq!(clients[0].command("SELECT_SEAT", "A1").await, "OK");
 
     backend.nats.stop();
@@ -292,7 +299,7 @@ async fn through_a_ten_second_nats_outage_every_viewer_keeps_up_and_converges() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silently_dead_nats_is_noticed_within_5_s_while_viewers_keep_up() {
     let backend = Backend::start(1, &[]).await;
-    let mut viewers = vec![WsClient::ready(&backend.ws_url(0)).await];
+    let mut viewers = vec![Viewer::ready(&backend.ws_url(0)).await];
     let edge = testkit::Api::new(backend.edges[0].base_url());
     let token = testkit::token();
 
@@ -326,8 +333,8 @@ async fn a_silently_dead_nats_is_noticed_within_5_s_while_viewers_keep_up() {
 async fn a_change_whose_event_is_lost_is_caught_by_the_periodic_seq_check() {
     let backend = Backend::start_linked(2).await;
     let mut clients = vec![
-        WsClient::ready(&backend.ws_url(0)).await,
-        WsClient::ready(&backend.ws_url(1)).await,
+        Viewer::ready(&backend.ws_url(0)).await,
+        Viewer::ready(&backend.ws_url(1)).await,
     ];
     assert_eq!(clients[0].command("SELECT_SEAT", "A1").await, "OK");
     assert_all_converge(&backend, &clients, Duration::from_secs(2)).await;
@@ -366,7 +373,7 @@ async fn a_change_whose_event_is_lost_is_caught_by_the_periodic_seq_check() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_frames_get_an_error_and_the_socket_stays_up() {
     let backend = Backend::start(1, &[]).await;
-    let mut client = WsClient::ready(&backend.ws_url(0)).await;
+    let mut client = Viewer::ready(&backend.ws_url(0)).await;
     let frames = [
         Message::text("not json"),
         Message::text("[]"),
@@ -456,7 +463,7 @@ async fn bad_frames_get_an_error_and_the_socket_stays_up() {
         assert_eq!(view.closed.as_ref().map(|c| c.0), Some(1009));
     }
     assert_eq!(backend.api.get("/api/venues/main").await.body["seq"], 2);
-    WsClient::ready(&backend.ws_url(0)).await;
+    Viewer::ready(&backend.ws_url(0)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -468,7 +475,7 @@ async fn a_ten_thousand_seat_venue_reaches_every_joining_viewer_and_its_updates_
     )
     .await;
     // Forty viewers join at once, over two edges: each gets the whole venue (431 KB).
-    let viewers = join_all((0..40).map(|i| WsClient::ready_owned(backend.ws_url(i % 2)))).await;
+    let viewers = join_all((0..40).map(|i| Viewer::ready_owned(backend.ws_url(i % 2)))).await;
     for viewer in &viewers {
         let state = viewer
             .last(|m| match m {
@@ -512,7 +519,7 @@ async fn a_ten_thousand_seat_venue_reaches_every_joining_viewer_and_its_updates_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutting_an_edge_down_closes_its_sockets_with_going_away() {
     let mut backend = Backend::start(1, &[]).await;
-    let client = WsClient::ready(&backend.ws_url(0)).await;
+    let client = Viewer::ready(&backend.ws_url(0)).await;
     assert!(
         backend.edges[0].terminate(),
         "SIGTERM ends the edge with status 0"

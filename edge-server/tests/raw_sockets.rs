@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use support::raw::{self, Frame, RawWs};
-use support::{Backend, WsClient};
+use support::{Backend, Viewer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -136,7 +136,7 @@ fn resident_memory(process: &std::path::Path) -> u64 {
 async fn clients_that_flood_pings_and_never_read_stop_being_read_and_stall_nothing() {
     let backend = Backend::start(1, &[]).await;
     let port = backend.edges[0].port;
-    let viewer = WsClient::ready(&backend.ws_url(0)).await;
+    let viewer = Viewer::ready(&backend.ws_url(0)).await;
     let edge = process_listening_on(port);
     let before = resident_memory(&edge);
     // Two clients on a small receive buffer send pings as fast as the edge takes them and
@@ -209,7 +209,7 @@ async fn clients_that_flood_pings_and_never_read_stop_being_read_and_stall_nothi
 async fn two_clients_flooding_pings_and_reading_the_pongs_stall_neither_health_nor_a_viewer() {
     let backend = Backend::start(1, &[]).await;
     let port = backend.edges[0].port;
-    let viewer = WsClient::ready(&backend.ws_url(0)).await;
+    let viewer = Viewer::ready(&backend.ws_url(0)).await;
     let flooding = Arc::new(AtomicBool::new(true));
     let mut floods = Vec::new();
     for _ in 0..2 {

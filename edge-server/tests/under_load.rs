@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use serde_json::{json, Value};
+use shared::{SeqTracker, StateCheck, UpdateCheck};
 use support::raw::{self, Frame, RawWs};
 use support::Backend;
 
@@ -69,37 +70,46 @@ impl Drop for Changes {
 }
 
 /// What a raw client has applied, checked as each frame arrives: updates one by one from the
-/// last `VENUE_STATE`, which never goes back.
+/// last `VENUE_STATE`, which never goes back within its epoch.
 #[derive(Default)]
 struct View {
-    seq: u64,
+    position: SeqTracker,
     seats: HashMap<String, (u64, Value)>,
     states: usize,
     updates: usize,
 }
 
 impl View {
+    fn seq(&self) -> u64 {
+        self.position.seq().unwrap_or(0)
+    }
+
     fn apply(&mut self, frame: &Frame) {
         match frame.kind() {
             "VENUE_STATE" => {
+                let epoch = frame.data()["epoch"].as_u64().expect("an epoch");
+                let check = self.position.state(epoch, frame.seq());
                 assert!(
-                    self.states == 0 || frame.seq() >= self.seq,
-                    "VENUE_STATE went back from {} to {}",
-                    self.seq,
+                    !matches!(check, StateCheck::WentBack { .. }),
+                    "VENUE_STATE went back: {check:?} to {}",
                     frame.seq()
                 );
-                self.seq = frame.seq();
                 self.seats = support::seats_of(&frame.data()["seats"]);
                 self.states += 1;
             }
             "SEAT_UPDATE" => {
                 assert!(self.states > 0, "an update before any VENUE_STATE");
-                assert_eq!(frame.seq(), self.seq + 1, "updates one by one, in order");
+                let check = self.position.update(frame.seq());
+                assert_eq!(
+                    check,
+                    UpdateCheck::Next,
+                    "updates one by one, in order: {}",
+                    frame.seq()
+                );
                 let data = frame.data();
                 let seat = data["seat_id"].as_str().unwrap().to_owned();
                 let status = data["status"].as_u64().unwrap();
                 self.seats.insert(seat, (status, data["held_by"].clone()));
-                self.seq += 1;
                 self.updates += 1;
             }
             _ => {}
@@ -158,18 +168,18 @@ async fn a_reader_that_falls_behind_is_resynchronised_and_the_fourth_time_closed
     // reads on: what was queued, one fresh VENUE_STATE, and the updates after it.
     until_lagged(&backend, 1.0).await;
     read_until(&mut ws, &mut view, |f| f.kind() == "VENUE_STATE").await;
-    let resynced_at = view.seq;
+    let resynced_at = view.seq();
     read_until(&mut ws, &mut view, |f| {
         f.kind() == "SEAT_UPDATE" && f.seq() >= resynced_at + 20
     })
     .await;
     let made = changes.stop().await;
     let (truth_seq, truth) = backend.truth().await;
-    while view.seq < truth_seq {
+    while view.seq() < truth_seq {
         read_until(&mut ws, &mut view, |f| f.kind() == "SEAT_UPDATE").await;
     }
     assert_eq!(
-        (view.seq, &view.seats),
+        (view.seq(), &view.seats),
         (truth_seq, &truth),
         "it shows the truth"
     );

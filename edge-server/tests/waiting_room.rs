@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use shared::now_ms;
-use support::{standings_of, Backend, ClientView, Standing, WsClient};
+use support::{standings_of, Backend, Standing, View, Viewer};
 
 /// Tests that load the machine hold this exclusively; the others share it, so a heavy test
 /// never runs beside another test of this binary (CI has two cores).
@@ -26,7 +26,7 @@ pub static MACHINE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(())
 /// Whether a client is a shopper right now by what it was told: its last standing is an
 /// `ADMITTED` whose pass has not ended (`now` read after the views, so an admission it heard of
 /// is never counted beside the pass it replaced).
-pub fn shoppers_now(views: &[Arc<Mutex<ClientView>>]) -> usize {
+pub fn shoppers_now(views: &[Arc<Mutex<View>>]) -> usize {
     let last: Vec<Option<Standing>> = views
         .iter()
         .map(|v| standings_of(&v.lock().unwrap().messages).last().copied())
@@ -41,7 +41,7 @@ pub fn shoppers_now(views: &[Arc<Mutex<ClientView>>]) -> usize {
 /// how many the booking service counts; returns the largest of each.
 pub fn sample_shoppers(
     backend: &Backend,
-    views: Arc<Mutex<Vec<Arc<Mutex<ClientView>>>>>,
+    views: Arc<Mutex<Vec<Arc<Mutex<View>>>>>,
     stop: Arc<std::sync::atomic::AtomicBool>,
 ) -> tokio::task::JoinHandle<(usize, f64, usize)> {
     let booking = backend.booking_url.clone();
@@ -61,7 +61,7 @@ pub fn sample_shoppers(
 }
 
 /// The unix ms each client's first pass ends, in join order (`None`: never admitted).
-pub fn first_passes(clients: &[WsClient]) -> Vec<Option<u64>> {
+pub fn first_passes(clients: &[Viewer]) -> Vec<Option<u64>> {
     clients
         .iter()
         .map(|c| {
@@ -101,7 +101,7 @@ async fn five_hundred_clients_over_two_edges_are_admitted_fifty_at_a_time_in_joi
     let started = Instant::now();
     let mut clients = Vec::with_capacity(CLIENTS);
     for i in 0..CLIENTS {
-        let client = WsClient::connect_as(&backend.ws_url(i % 2), &testkit::token()).await;
+        let client = Viewer::connect_as(&backend.ws_url(i % 2), &testkit::token()).await;
         client.first_standing(Duration::from_secs(5)).await;
         views.lock().unwrap().push(client.view.clone());
         clients.push(client);

@@ -5,7 +5,6 @@
 mod ledger;
 mod parts;
 mod scenarios;
-mod viewer;
 
 use std::path::PathBuf;
 
@@ -69,29 +68,10 @@ struct Cli {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    loopback_only(&cli.http)?;
-    for url in cli.booking.split(',').chain(cli.nats.split(',')) {
-        loopback_only(url)?;
-    }
-    let admin_token = std::fs::read_to_string(cli.run_dir.join("admin_token"))
-        .context("admin_token in RUN_DIR (start.sh writes it)")?
-        .trim()
-        .to_owned();
-    let signer = shared::TokenSigner::new(&cli.token_secret).map_err(anyhow::Error::msg)?;
+    let stack = stack(&cli)?;
     let (rush, size) = cli.rush.split_once(':').context("--rush name:ROWSxCOLS")?;
     let (rows, cols) = size.split_once('x').context("--rush name:ROWSxCOLS")?;
     let (rows, cols): (u16, u16) = (rows.parse()?, cols.parse()?);
-    let stack = Stack {
-        ws: format!("{}/ws", cli.http.replacen("http", "ws", 1)),
-        bookings: cli.booking.split(',').map(str::to_owned).collect(),
-        nats: cli.nats.split(',').map(str::to_owned).collect(),
-        redis_port: cli.redis_port,
-        cluster: cli.cluster,
-        parts: parts::Parts::new(&cli.run_dir),
-        admin_token,
-        signer,
-        viewers: cli.viewers,
-    };
     let wanted: Vec<&str> = if cli.scenarios == "all" {
         vec!["redis", "nats", "booking", "edge", "slow"]
     } else {
@@ -123,33 +103,14 @@ async fn main() -> anyhow::Result<()> {
         // Let restarted parts settle before the next scenario.
         tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     }
-    let topology = if wanted == ["queue"] {
-        "waiting room (one machine, MAX_SHOPPERS set)"
-    } else if cli.cluster {
-        "cluster (Redis Cluster 3+3, NATS ×3, 2 booking services)"
-    } else {
-        "one machine (one Redis, one NATS, one booking service)"
-    };
-    let mut table = format!(
-        "\n### {topology}\n\n| Scenario | What was done | What was observed | Figures | Result |\n|---|---|---|---|---|\n"
-    );
-    for row in &rows_out {
-        table.push_str(&format!(
-            "| {} | {} | {} | {} | {} |\n",
-            row.scenario,
-            row.done,
-            row.observed,
-            row.figures,
-            if row.passed { "pass" } else { "**FAIL**" }
-        ));
-    }
+    let table = table(&cli, &wanted, &rows_out);
     print!("{table}");
-    if let Some(out) = cli.out {
+    if let Some(out) = &cli.out {
         use std::io::Write;
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(&out)
+            .open(out)
             .with_context(|| out.display().to_string())?;
         file.write_all(table.as_bytes())?;
     }
@@ -160,11 +121,54 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-/// Faults and load go only to this machine.
-fn loopback_only(url: &str) -> anyhow::Result<()> {
-    if shared::is_loopback_url(url) {
-        Ok(())
-    } else {
-        bail!("{url}: seatfaults only works on loopback addresses")
+/// The running stack the flags describe; every address on this machine.
+fn stack(cli: &Cli) -> anyhow::Result<Stack> {
+    for url in [cli.http.as_str()]
+        .into_iter()
+        .chain(cli.booking.split(','))
+        .chain(cli.nats.split(','))
+    {
+        testkit::loopback_only(url, "seatfaults").map_err(anyhow::Error::msg)?;
     }
+    let admin_token = std::fs::read_to_string(cli.run_dir.join("admin_token"))
+        .context("admin_token in RUN_DIR (start.sh writes it)")?
+        .trim()
+        .to_owned();
+    let signer = shared::TokenSigner::new(&cli.token_secret).map_err(anyhow::Error::msg)?;
+    Ok(Stack {
+        ws: format!("{}/ws", cli.http.replacen("http", "ws", 1)),
+        bookings: cli.booking.split(',').map(str::to_owned).collect(),
+        nats: cli.nats.split(',').map(str::to_owned).collect(),
+        redis_port: cli.redis_port,
+        cluster: cli.cluster,
+        parts: parts::Parts::new(&cli.run_dir),
+        admin_token,
+        signer,
+        viewers: cli.viewers,
+    })
+}
+
+/// The rows as a Markdown table under a heading naming the topology.
+fn table(cli: &Cli, wanted: &[&str], rows: &[Row]) -> String {
+    let topology = if wanted == ["queue"] {
+        "waiting room (one machine, MAX_SHOPPERS set)"
+    } else if cli.cluster {
+        "cluster (Redis Cluster 3+3, NATS ×3, 2 booking services)"
+    } else {
+        "one machine (one Redis, one NATS, one booking service)"
+    };
+    let mut table = format!(
+        "\n### {topology}\n\n| Scenario | What was done | What was observed | Figures | Result |\n|---|---|---|---|---|\n"
+    );
+    for row in rows {
+        table.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            row.scenario,
+            row.done,
+            row.observed,
+            row.figures,
+            if row.passed { "pass" } else { "**FAIL**" }
+        ));
+    }
+    table
 }

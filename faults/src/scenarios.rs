@@ -5,12 +5,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use serde_json::{json, Value};
 use shared::TokenSigner;
 
 use crate::parts::Parts;
-use crate::viewer::{taken, Reading, Seats, Viewer};
+use testkit::{seats_of, taken, Reading, Seats, Viewer};
 
 mod cluster;
 mod services;
@@ -72,6 +71,12 @@ impl Stack {
         None
     }
 
+    /// The seats of the venue's true state; none when no booking service answers.
+    async fn truth_seats(&self, venue: &str) -> Seats {
+        let truth = self.truth(venue).await;
+        truth.map(|t| seats_of(&t["seats"])).unwrap_or_default()
+    }
+
     async fn reset(&self) {
         for base in &self.bookings {
             let answer = self
@@ -108,7 +113,7 @@ impl Stack {
 
     fn viewers(&self, count: usize, reading: Reading) -> Vec<Viewer> {
         (0..count)
-            .map(|_| Viewer::spawn(self.ws.clone(), reading))
+            .map(|_| Viewer::spawn(&self.ws, reading))
             .collect()
     }
 
@@ -118,10 +123,10 @@ impl Stack {
         while started.elapsed() < within {
             if let Some(truth) = self.truth("main").await {
                 let seq = truth["seq"].as_u64().unwrap_or(0);
-                let seats: Seats = taken(&seats_of(&truth));
+                let seats: Seats = taken(&seats_of(&truth["seats"]));
                 if viewers.iter().all(|v| {
-                    let (_, s, view) = v.view();
-                    s == seq && taken(&view) == seats
+                    let view = v.view.lock().unwrap();
+                    view.position.seq() == Some(seq) && taken(&view.seats) == seats
                 }) {
                     return Some(started.elapsed());
                 }
@@ -162,50 +167,6 @@ impl Stack {
     }
 }
 
-fn seats_of(snapshot: &Value) -> Seats {
-    snapshot["seats"]
-        .as_array()
-        .map(|seats| {
-            seats
-                .iter()
-                .map(|s| {
-                    let status = s["status"].as_u64().unwrap_or(0);
-                    (
-                        s["id"].as_str().unwrap_or("").to_owned(),
-                        (status, s["held_by"].as_str().map(str::to_owned)),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// A `seats.>` subscriber on `url` that reconnects at once; seq per venue as they arrive.
-async fn subscriber(url: &str) -> anyhow::Result<Arc<Mutex<Vec<(String, u64, u64)>>>> {
-    let client = async_nats::ConnectOptions::new()
-        .max_reconnects(None)
-        .reconnect_delay_callback(|_| Duration::from_millis(50))
-        .connect(url)
-        .await?;
-    let mut subscription = client.subscribe("seats.>").await?;
-    client.flush().await?;
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let sink = seen.clone();
-    tokio::spawn(async move {
-        let _client = client;
-        while let Some(message) = subscription.next().await {
-            if let Ok(event) = serde_json::from_slice::<Value>(&message.payload) {
-                sink.lock().unwrap().push((
-                    event["venue"].as_str().unwrap_or("").to_owned(),
-                    event["seq"].as_u64().unwrap_or(0),
-                    shared::now_ms(),
-                ));
-            }
-        }
-    });
-    Ok(seen)
-}
-
 /// Seqs of `venue` missing between the first and the last one seen.
 fn missing(seen: &[(String, u64, u64)], venue: &str) -> (u64, u64, Vec<u64>) {
     let seqs: std::collections::BTreeSet<u64> = seen
@@ -218,17 +179,6 @@ fn missing(seen: &[(String, u64, u64)], venue: &str) -> (u64, u64, Vec<u64>) {
     };
     let gaps = (first..=last).filter(|s| !seqs.contains(s)).collect();
     (first, last, gaps)
-}
-
-async fn wait_for(within: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let started = Instant::now();
-    while started.elapsed() < within {
-        if check() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    check()
 }
 
 fn failed(scenario: &str, why: &str) -> Row {

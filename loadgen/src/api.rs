@@ -27,6 +27,75 @@ pub struct ApiReport {
     pub release: Histogram,
 }
 
+/// The venue's column count, once it is known to have a seat for each of `workers`.
+async fn venue_cols(target: &Target, venue: &str, workers: usize) -> anyhow::Result<usize> {
+    let mut probe = HttpConnection::new(target.clone());
+    let snapshot = probe.get(&format!("/api/venues/{venue}")).await?;
+    if snapshot.status != 200 {
+        bail!("GET /api/venues/{venue} answered {}", snapshot.status);
+    }
+    let snapshot: serde_json::Value = serde_json::from_slice(&snapshot.body)?;
+    let rows = snapshot["rows"].as_u64().context("rows")? as usize;
+    let cols = snapshot["cols"].as_u64().context("cols")? as usize;
+    if workers > rows * cols {
+        bail!(
+            "{workers} workers need as many seats; venue {venue} has {}",
+            rows * cols
+        );
+    }
+    Ok(cols)
+}
+
+/// When requests count (CLOCK_MONOTONIC ns): sent from `measure_from`, answered by `stop_at`.
+#[derive(Clone, Copy)]
+struct Window {
+    measure_from: u64,
+    stop_at: u64,
+}
+
+/// One worker: select and release `seat` over and over on its own connection until the
+/// window ends, recording the requests inside it.
+async fn worker(
+    mut conn: HttpConnection,
+    seat: String,
+    venue: String,
+    window: Window,
+) -> WorkerResult {
+    let mut result = WorkerResult {
+        select: Histogram::default(),
+        release: Histogram::default(),
+        errors: BTreeMap::new(),
+    };
+    // Whole pairs only: a worker never stops between its select and its release.
+    while now_ns() < window.stop_at {
+        let token = signer().issue();
+        let body = json!({"seat_id": seat, "token": token.as_str(), "venue": venue}).to_string();
+        for verb in ["select", "release"] {
+            let sent = now_ns();
+            let status = match conn.post_json(&format!("/api/seats/{verb}"), &body).await {
+                Ok(r) => r.status,
+                Err(_) => 0,
+            };
+            let done = now_ns();
+            if sent >= window.measure_from && done <= window.stop_at {
+                let h = if verb == "select" {
+                    &mut result.select
+                } else {
+                    &mut result.release
+                };
+                h.record(done - sent);
+                if status != 200 {
+                    *result.errors.entry(status).or_default() += 1;
+                }
+            }
+            if status == 0 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+    result
+}
+
 struct WorkerResult {
     select: Histogram,
     release: Histogram,
@@ -42,66 +111,22 @@ pub async fn run(
     seconds: Duration,
 ) -> anyhow::Result<ApiReport> {
     let target = Target::parse(booking)?;
-    let mut probe = HttpConnection::new(target.clone());
-    let snapshot = probe.get(&format!("/api/venues/{venue}")).await?;
-    if snapshot.status != 200 {
-        bail!("GET /api/venues/{venue} answered {}", snapshot.status);
-    }
-    let snapshot: serde_json::Value = serde_json::from_slice(&snapshot.body)?;
-    let rows = snapshot["rows"].as_u64().context("rows")? as usize;
-    let cols = snapshot["cols"].as_u64().context("cols")? as usize;
-    if concurrency > rows * cols {
-        bail!(
-            "{concurrency} workers need as many seats; venue {venue} has {}",
-            rows * cols
-        );
-    }
+    let cols = venue_cols(&target, venue, concurrency).await?;
     let start = now_ns();
     let measure_from = start + warmup.as_nanos() as u64;
-    let stop_at = measure_from + seconds.as_nanos() as u64;
+    let window = Window {
+        measure_from,
+        stop_at: measure_from + seconds.as_nanos() as u64,
+    };
     let workers: Vec<_> = (0..concurrency)
         .map(|w| {
-            let target = target.clone();
-            let seat = seat_name(w, cols);
-            let venue = venue.to_owned();
-            tokio::spawn(async move {
-                let mut conn = HttpConnection::new(target);
-                let mut result = WorkerResult {
-                    select: Histogram::default(),
-                    release: Histogram::default(),
-                    errors: BTreeMap::new(),
-                };
-                // Whole pairs only: a worker never stops between its select and its release.
-                while now_ns() < stop_at {
-                    let token = signer().issue();
-                    let body = json!({"seat_id": seat, "token": token.as_str(), "venue": venue})
-                        .to_string();
-                    for verb in ["select", "release"] {
-                        let sent = now_ns();
-                        let status =
-                            match conn.post_json(&format!("/api/seats/{verb}"), &body).await {
-                                Ok(r) => r.status,
-                                Err(_) => 0,
-                            };
-                        let done = now_ns();
-                        if sent >= measure_from && done <= stop_at {
-                            let h = if verb == "select" {
-                                &mut result.select
-                            } else {
-                                &mut result.release
-                            };
-                            h.record(done - sent);
-                            if status != 200 {
-                                *result.errors.entry(status).or_default() += 1;
-                            }
-                        }
-                        if status == 0 {
-                            tokio::time::sleep(Duration::from_millis(10)).await;
-                        }
-                    }
-                }
-                result
-            })
+            let connection = HttpConnection::new(target.clone());
+            tokio::spawn(worker(
+                connection,
+                seat_name(w, cols),
+                venue.to_owned(),
+                window,
+            ))
         })
         .collect();
     let mut report = ApiReport {

@@ -1,6 +1,6 @@
 //! The types the booking service, the edge servers and the tools all speak: seats and seat ids,
-//! identities, NATS events and subjects, WebSocket messages, HTTP bodies and error codes, and the
-//! URL-list settings both services read.
+//! identities, NATS events and subjects, WebSocket messages and the seq rules a viewer checks,
+//! HTTP bodies and error codes, and the URL-list settings both services read.
 //! No I/O lives here.
 
 pub mod api;
@@ -8,6 +8,7 @@ pub mod error;
 pub mod event;
 pub mod identity;
 pub mod seat;
+pub mod seq;
 pub mod settings;
 pub mod ws;
 
@@ -15,6 +16,7 @@ pub use error::ErrorCode;
 pub use event::{EventKind, ReleaseReason, SeatEvent};
 pub use identity::{Token, TokenError, TokenSigner};
 pub use seat::{Seat, SeatId, SeatIdError, SeatStatus, VenueSpec};
+pub use seq::{SeqTracker, StateCheck, UpdateCheck};
 
 /// Whether `url` (`scheme://host[:port][/…]`) names this machine: `localhost` or `127.*`. The
 /// load and fault tools refuse anything else, so they can never be aimed at someone else's host.

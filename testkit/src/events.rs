@@ -12,50 +12,69 @@ pub struct EventLog {
     events: Arc<Mutex<Vec<SeatEvent>>>,
     /// The payloads as received, byte for byte, in the same order.
     payloads: Arc<Mutex<Vec<String>>>,
+    /// When each arrived (unix ms), in the same order.
+    arrived_ms: Arc<Mutex<Vec<u64>>>,
 }
 
 impl EventLog {
     /// Subscribes and waits until the subscription is registered with the server.
     pub async fn subscribe(nats_url: &str) -> EventLog {
+        Self::try_subscribe(nats_url)
+            .await
+            .expect("subscribe to NATS")
+    }
+
+    /// `subscribe`, saying why it could not.
+    pub async fn try_subscribe(nats_url: &str) -> Result<EventLog, async_nats::Error> {
         // Reconnects within ~100 ms of a restarted server, well inside the relay's settle time.
         let client = async_nats::ConnectOptions::new()
             .max_reconnects(None)
             .reconnect_delay_callback(|_| Duration::from_millis(50))
             .connect(nats_url)
-            .await
-            .expect("connect to NATS");
-        let mut subscriber = client
-            .subscribe(shared::event::SUBJECT_ALL)
-            .await
-            .expect("subscribe");
-        client.flush().await.expect("flush");
-        let events = Arc::new(Mutex::new(Vec::new()));
-        let payloads = Arc::new(Mutex::new(Vec::new()));
-        let (sink, raw_sink) = (events.clone(), payloads.clone());
-        tokio::spawn(async move {
-            let _client = client; // keep the connection open
-            while let Some(message) = subscriber.next().await {
-                let event: SeatEvent =
-                    serde_json::from_slice(&message.payload).unwrap_or_else(|e| {
-                        panic!(
-                            "unparsable event on {}: {e}: {}",
-                            message.subject,
-                            String::from_utf8_lossy(&message.payload)
-                        )
-                    });
-                assert_eq!(
-                    message.subject.as_str(),
-                    event.subject(),
-                    "subject matches payload"
-                );
-                sink.lock().unwrap().push(event);
-                raw_sink
-                    .lock()
-                    .unwrap()
-                    .push(String::from_utf8_lossy(&message.payload).into_owned());
-            }
-        });
-        EventLog { events, payloads }
+            .await?;
+        let subscriber = client.subscribe(shared::event::SUBJECT_ALL).await?;
+        client.flush().await?;
+        let log = EventLog {
+            events: Arc::default(),
+            payloads: Arc::default(),
+            arrived_ms: Arc::default(),
+        };
+        tokio::spawn(log.clone().record(client, subscriber));
+        Ok(log)
+    }
+
+    async fn record(self, client: async_nats::Client, mut subscriber: async_nats::Subscriber) {
+        let _client = client; // keep the connection open
+        while let Some(message) = subscriber.next().await {
+            let event: SeatEvent = serde_json::from_slice(&message.payload).unwrap_or_else(|e| {
+                panic!(
+                    "unparsable event on {}: {e}: {}",
+                    message.subject,
+                    String::from_utf8_lossy(&message.payload)
+                )
+            });
+            assert_eq!(
+                message.subject.as_str(),
+                event.subject(),
+                "subject matches payload"
+            );
+            // One lock order (events, payloads, times) so readers see them of equal length.
+            let mut events = self.events.lock().unwrap();
+            let mut payloads = self.payloads.lock().unwrap();
+            events.push(event);
+            payloads.push(String::from_utf8_lossy(&message.payload).into_owned());
+            self.arrived_ms.lock().unwrap().push(shared::now_ms());
+        }
+    }
+
+    /// (venue, seq, arrival unix ms) of every event, in arrival order.
+    pub fn arrivals(&self) -> Vec<(String, u64, u64)> {
+        let events = self.events.lock().unwrap();
+        let arrived = self.arrived_ms.lock().unwrap();
+        let arrivals = events.iter().zip(arrived.iter());
+        arrivals
+            .map(|(e, at)| (e.venue.clone(), e.seq, *at))
+            .collect()
     }
 
     /// The payloads as received, byte for byte, in arrival order.

@@ -125,8 +125,11 @@ impl Api {
     }
 }
 
-/// Seat id -> (status, held_by) from a `seats` array (a snapshot's or a `VENUE_STATE`'s).
-pub fn seats_of(seats: &Value) -> HashMap<String, (u64, Value)> {
+/// Seat id -> (status, held_by): a venue as a snapshot or a viewer shows it.
+pub type Seats = HashMap<String, (u64, Value)>;
+
+/// The seats of a `seats` array (a snapshot's or a `VENUE_STATE`'s).
+pub fn seats_of(seats: &Value) -> Seats {
     seats
         .as_array()
         .expect("a seats array")

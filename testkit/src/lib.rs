@@ -1,15 +1,20 @@
 //! Test support: starts real `redis-server`, `nats-server` and service processes on free ports
-//! in temporary directories, and watches NATS events. Nothing here is a mock.
+//! in temporary directories, watches NATS events, and watches the seat map as WebSocket viewers.
+//! Nothing here is a mock.
 
 pub mod cluster;
 pub mod events;
 pub mod http;
 pub mod process;
+pub mod view;
+pub mod viewer;
 
 pub use cluster::{NatsCluster, RedisCluster};
 pub use events::EventLog;
-pub use http::{seats_of, Api};
+pub use http::{seats_of, Api, Seats};
 pub use process::{free_port, NatsServer, RedisServer, ServiceProcess};
+pub use view::{standings_of, taken, Standing, View};
+pub use viewer::{Options, Reading, Viewer};
 
 /// The `TOKEN_SECRET` of this test run: one per test process, handed to every service it starts.
 pub fn token_secret() -> &'static str {
@@ -44,5 +49,15 @@ pub async fn eventually(timeout: std::time::Duration, mut check: impl FnMut() ->
             return false;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Refuses `url` unless it names this machine: `tool` (which starts processes, kills them, or
+/// sends load) never touches anyone else's host.
+pub fn loopback_only(url: &str, tool: &str) -> Result<(), String> {
+    if shared::is_loopback_url(url) {
+        Ok(())
+    } else {
+        Err(format!("{url}: {tool} only works on loopback addresses"))
     }
 }

@@ -10,7 +10,7 @@ use futures_util::future::join_all;
 use serde_json::json;
 use shared::ws::ServerMessage;
 
-use crate::support::{assert_all_converge, Backend, WsClient};
+use crate::support::{assert_all_converge, Backend, Viewer};
 
 /// Changes at about `per_second` through the HTTP API, from a few users over a few seats.
 async fn steady_changes(backend: &Backend, count: usize, per_second: u64) {
@@ -35,7 +35,7 @@ async fn steady_changes(backend: &Backend, count: usize, per_second: u64) {
 }
 
 /// Every update a viewer got is the one after the one before, from its VENUE_STATE on.
-fn assert_one_by_one(client: &WsClient, from: u64, to: u64, who: &str) {
+fn assert_one_by_one(client: &Viewer, from: u64, to: u64, who: &str) {
     let seqs = client.update_seqs();
     let expected: Vec<u64> = (from + 1..=to).collect();
     assert_eq!(seqs, expected, "{who} got every seq once, in order");
@@ -44,7 +44,7 @@ fn assert_one_by_one(client: &WsClient, from: u64, to: u64, who: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn events_lost_repeated_or_reordered_on_the_way_reach_every_viewer_once_and_in_order() {
     let backend = Backend::start_linked(2).await;
-    let viewers = join_all((0..8).map(|i| WsClient::ready_owned(backend.ws_url(i % 2)))).await;
+    let viewers = join_all((0..8).map(|i| Viewer::ready_owned(backend.ws_url(i % 2)))).await;
     let start_seq = backend.truth().await.0;
     // Lose every 7th event, send every 5th twice, hold every 3rd back behind the next one.
     backend.link().set(7, 5, 3);
@@ -77,8 +77,8 @@ async fn events_lost_repeated_or_reordered_on_the_way_reach_every_viewer_once_an
 async fn an_event_the_venue_never_reached_changes_nothing_for_viewers() {
     let backend = Backend::start_linked(2).await;
     let mut viewers = vec![
-        WsClient::ready(&backend.ws_url(0)).await,
-        WsClient::ready(&backend.ws_url(1)).await,
+        Viewer::ready(&backend.ws_url(0)).await,
+        Viewer::ready(&backend.ws_url(1)).await,
     ];
     assert_eq!(viewers[0].command("SELECT_SEAT", "A1").await, "OK");
     assert_all_converge(&backend, &viewers, Duration::from_secs(2)).await;
@@ -107,7 +107,7 @@ async fn an_event_the_venue_never_reached_changes_nothing_for_viewers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn past_the_kept_history_viewers_get_one_venue_state_and_then_only_newer_updates() {
     let backend = Backend::start_linked_with(1, &[("EVENT_HISTORY", "10")]).await;
-    let viewers = join_all((0..3).map(|_| WsClient::ready_owned(backend.ws_url(0)))).await;
+    let viewers = join_all((0..3).map(|_| Viewer::ready_owned(backend.ws_url(0)))).await;
     // 200 changes the edge never hears of: far more than the ~110 the stream keeps.
     backend.link().cut.store(true, Ordering::Relaxed);
     let tokens: Vec<String> = (0..100).map(|_| testkit::token()).collect();
@@ -146,7 +146,7 @@ async fn past_the_kept_history_viewers_get_one_venue_state_and_then_only_newer_u
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn when_redis_loses_everything_every_viewer_shows_the_new_epoch_within_3_s() {
     let backend = Backend::start(2, &[]).await;
-    let viewers = join_all((0..6).map(|i| WsClient::ready_owned(backend.ws_url(i % 2)))).await;
+    let viewers = join_all((0..6).map(|i| Viewer::ready_owned(backend.ws_url(i % 2)))).await;
     let token = testkit::token();
     for seat in ["A1", "A2", "B1"] {
         assert_eq!(backend.api.seat("select", seat, &token).await.code(), "OK");

@@ -8,7 +8,7 @@ use serde_json::json;
 use shared::ws::ServerMessage;
 use shared::ErrorCode;
 
-use crate::support::{assert_all_converge, Backend, WsClient};
+use crate::support::{assert_all_converge, Backend, Viewer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upgrade_from_a_page_of_another_origin_is_refused_with_403() {
@@ -17,24 +17,22 @@ async fn an_upgrade_from_a_page_of_another_origin_is_refused_with_403() {
     let own_origin = format!("http://127.0.0.1:{}", backend.edges[0].port);
 
     assert_eq!(
-        WsClient::connect_from(&url, "http://evil.example")
+        Viewer::connect_from(&url, "http://evil.example")
             .await
             .err(),
         Some(403)
     );
     assert_eq!(
-        WsClient::connect_from(&url, "http://127.0.0.1:1")
-            .await
-            .err(),
+        Viewer::connect_from(&url, "http://127.0.0.1:1").await.err(),
         Some(403),
         "same host, another port: another origin"
     );
-    assert_eq!(WsClient::connect_from(&url, "null").await.err(), Some(403));
+    assert_eq!(Viewer::connect_from(&url, "null").await.err(), Some(403));
     // The page's own origin (its host:port is the Host header) and tools without an Origin work.
-    let page = WsClient::connect_from(&url, &own_origin)
+    let page = Viewer::connect_from(&url, &own_origin)
         .await
         .expect("own origin");
-    let tool = WsClient::connect(&url).await;
+    let tool = Viewer::connect(&url).await;
     for client in [&page, &tool] {
         client
             .wait_for("VENUE_STATE", |m| matches!(m, ServerMessage::VenueState(_)))
@@ -55,14 +53,14 @@ async fn an_upgrade_from_a_page_of_another_origin_is_refused_with_403() {
     let listed_url = format!("ws://127.0.0.1:{}/ws", listed.port);
     for allowed in ["http://localhost:8080", "https://seats.example"] {
         assert!(
-            WsClient::connect_from(&listed_url, allowed).await.is_ok(),
+            Viewer::connect_from(&listed_url, allowed).await.is_ok(),
             "{allowed}"
         );
     }
     let own = format!("http://127.0.0.1:{}", listed.port);
     for refused in [own.as_str(), "http://localhost:8081", "http://evil.example"] {
         assert_eq!(
-            WsClient::connect_from(&listed_url, refused).await.err(),
+            Viewer::connect_from(&listed_url, refused).await.err(),
             Some(403),
             "{refused}"
         );
@@ -76,8 +74,8 @@ fn unauthorized(m: &ServerMessage) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_the_system_did_not_issue_act_on_nothing_and_made_up_fields_are_ignored() {
     let backend = Backend::start(1, &[]).await;
-    let mut client = WsClient::ready(&backend.ws_url(0)).await;
-    let victim = WsClient::ready(&backend.ws_url(0)).await;
+    let mut client = Viewer::ready(&backend.ws_url(0)).await;
+    let victim = Viewer::ready(&backend.ws_url(0)).await;
     let me = client.welcome();
     let victim_id = victim.welcome().user_id;
 
@@ -162,5 +160,5 @@ async fn requests_an_edge_cannot_serve_get_coded_json_errors() {
         .as_str()
         .is_some_and(|m| !m.is_empty()));
     // The edge still serves sockets.
-    WsClient::ready(&backend.ws_url(0)).await;
+    Viewer::ready(&backend.ws_url(0)).await;
 }

@@ -6,10 +6,11 @@ use std::time::Duration;
 use serde_json::json;
 use shared::ws::ServerMessage;
 
-use crate::support::{assert_all_converge, Backend, WsClient};
+use crate::support::{assert_all_converge, Backend, Viewer};
+use testkit::Reading;
 
 /// Five changes by someone else, seen by `observer` (so its edge has them).
-async fn changes_meanwhile(backend: &Backend, observer: &WsClient) {
+async fn changes_meanwhile(backend: &Backend, observer: &Viewer) {
     let token = testkit::token();
     for seat in ["B1", "B2", "B3", "B4"] {
         assert_eq!(backend.api.seat("select", seat, &token).await.code(), "OK");
@@ -27,8 +28,8 @@ async fn changes_meanwhile(backend: &Backend, observer: &WsClient) {
 async fn a_client_that_resumes_inside_the_history_gets_exactly_the_missed_updates() {
     let backend = Backend::start(2, &[]).await;
     let mut clients = vec![
-        WsClient::ready(&backend.ws_url(0)).await,
-        WsClient::ready(&backend.ws_url(1)).await,
+        Viewer::ready(&backend.ws_url(0)).await,
+        Viewer::ready(&backend.ws_url(1)).await,
     ];
     assert_eq!(clients[0].command("SELECT_SEAT", "A1").await, "OK");
     assert_all_converge(&backend, &clients, Duration::from_secs(2)).await;
@@ -39,7 +40,7 @@ async fn a_client_that_resumes_inside_the_history_gets_exactly_the_missed_update
     changes_meanwhile(&backend, &observer).await;
 
     // Back on the other edge, with the seq and epoch it had.
-    let again = WsClient::resume(&backend.ws_url(1), &first, epoch).await;
+    let again = Viewer::resume(&backend.ws_url(1), &first, epoch).await;
     let welcome = again
         .wait_for(
             "the resumed WELCOME",
@@ -70,7 +71,7 @@ async fn a_client_that_resumes_inside_the_history_gets_exactly_the_missed_update
     assert_eq!(again.venue_states(), 0);
 
     // Resuming with nothing missed sends nothing but the WELCOMEs.
-    let idle = WsClient::resume(&backend.ws_url(0), &again, epoch).await;
+    let idle = Viewer::resume(&backend.ws_url(0), &again, epoch).await;
     idle.wait_for(
         "the resumed WELCOME",
         |m| matches!(m, ServerMessage::Welcome(w) if w.user_id == first.welcome().user_id),
@@ -97,7 +98,7 @@ async fn a_client_that_resumes_inside_the_history_gets_exactly_the_missed_update
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_resumes_outside_the_history_or_from_another_epoch_gets_a_venue_state() {
     let mut backend = Backend::start(2, &[]).await;
-    let mut first = WsClient::ready(&backend.ws_url(1)).await;
+    let mut first = Viewer::ready(&backend.ws_url(1)).await;
     assert_eq!(first.command("SELECT_SEAT", "A1").await, "OK");
     assert_all_converge(
         &backend,
@@ -107,15 +108,15 @@ async fn a_client_that_resumes_outside_the_history_or_from_another_epoch_gets_a_
     .await;
     let epoch = first.epoch();
     first.close();
-    let observer = WsClient::ready(&backend.ws_url(0)).await;
+    let observer = Viewer::ready(&backend.ws_url(0)).await;
     changes_meanwhile(&backend, &observer).await;
 
     // An edge that started after the client left does not have what it missed.
     backend.edges[1].restart().await;
     support_wait_healthy(&backend, 1).await;
-    let outside = WsClient::resume(&backend.ws_url(1), &first, epoch).await;
+    let outside = Viewer::resume(&backend.ws_url(1), &first, epoch).await;
     // A client from another epoch (its seq means nothing now), on an edge that has every update.
-    let other_epoch = WsClient::resume(&backend.ws_url(0), &first, epoch.map(|e| e + 1)).await;
+    let other_epoch = Viewer::resume(&backend.ws_url(0), &first, epoch.map(|e| e + 1)).await;
     let clients = vec![outside, other_epoch, observer];
     assert_all_converge(&backend, &clients, Duration::from_secs(3)).await;
     for (i, client) in clients[..2].iter().enumerate() {
@@ -125,7 +126,7 @@ async fn a_client_that_resumes_outside_the_history_or_from_another_epoch_gets_a_
 
     // A client claiming a seq the venue never reached gets the whole venue too.
     let truth_seq = backend.truth().await.0;
-    let confused = WsClient::connect(&backend.ws_url(0)).await;
+    let confused = Viewer::connect(&backend.ws_url(0)).await;
     confused.send(
         "CONNECT",
         json!({"venue": "main", "after_seq": truth_seq + 100, "epoch": epoch}),
@@ -159,4 +160,39 @@ async fn support_wait_healthy(backend: &Backend, edge: usize) {
     testkit::Api::new(backend.edges[edge].base_url())
         .wait_healthy(crate::support::HEALTHY_WITHIN)
         .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_like_viewer_comes_back_after_its_edge_dies_with_its_identity_and_the_truth() {
+    let mut backend = Backend::start(1, &[]).await;
+    let viewer = Viewer::spawn(&backend.ws_url(0), Reading::Normal);
+    let token = testkit::token();
+    assert_eq!(backend.api.seat("select", "C1", &token).await.code(), "OK");
+    assert_all_converge(
+        &backend,
+        std::slice::from_ref(&viewer),
+        Duration::from_secs(5),
+    )
+    .await;
+    let identity = viewer.view.lock().unwrap().identity.clone();
+    assert!(identity.user_id.is_some(), "a WELCOME: {identity:?}");
+
+    backend.edges[0].kill9();
+    // A change it cannot hear of while its edge is down.
+    assert_eq!(backend.api.seat("select", "C2", &token).await.code(), "OK");
+    backend.edges[0].restart().await;
+
+    assert_all_converge(
+        &backend,
+        std::slice::from_ref(&viewer),
+        Duration::from_secs(10),
+    )
+    .await;
+    let view = viewer.view.lock().unwrap();
+    assert!(view.reconnects >= 1, "it reconnected");
+    assert_eq!(
+        view.identity.user_id, identity.user_id,
+        "it kept its identity"
+    );
+    assert_eq!(view.identity.first_user_id, identity.user_id);
 }

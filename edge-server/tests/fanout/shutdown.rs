@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use shared::ws::ServerMessage;
 
-use crate::support::{Backend, Stall, WsClient};
+use crate::support::{Backend, Stall, Viewer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_waiting_on_a_hung_booking_service_does_not_hold_up_the_edges_shutdown() {
@@ -14,8 +14,8 @@ async fn a_command_waiting_on_a_hung_booking_service_does_not_hold_up_the_edges_
     let stall = Stall::start(&backend.booking_url).await;
     let edge = backend.start_edge(&[("BOOKING_URL", &stall.url)]).await;
     backend.edges.push(edge);
-    let idle = WsClient::ready(&backend.ws_url(0)).await;
-    let busy = WsClient::ready(&backend.ws_url(0)).await;
+    let idle = Viewer::ready(&backend.ws_url(0)).await;
+    let busy = Viewer::ready(&backend.ws_url(0)).await;
 
     // The booking service stops answering (without closing anything) while a command is on
     // its way: the edge would wait up to its 5 s booking timeout for the answer.

@@ -1,10 +1,10 @@
 //! The whole back end for edge tests: real redis-server and nats-server processes, the booking
-//! service (in process, on a real socket), two real edge-server processes, WebSocket clients
-//! that check every seq they receive, and a raw client (`raw`) that writes frames by hand.
+//! service (in process, on a real socket), two real edge-server processes, and a raw client
+//! (`raw`) that writes frames by hand. The WebSocket viewers that check every seq they receive
+//! are testkit's.
 
 #![allow(dead_code)]
 
-mod client;
 mod link;
 pub mod raw;
 mod stall;
@@ -16,11 +16,11 @@ use std::time::Duration;
 use serde_json::Value;
 use testkit::{Api, NatsServer, RedisServer, ServiceProcess};
 
-#[allow(unused_imports)] // each test binary uses its own part
-pub use client::{stalled_client, standings_of, ClientView, Standing, WsClient};
 pub use link::Link;
 #[allow(unused_imports)]
 pub use stall::Stall;
+#[allow(unused_imports)] // each test binary uses its own part
+pub use testkit::{standings_of, Standing, View, Viewer};
 
 pub const EDGE_BINARY: &str = env!("CARGO_BIN_EXE_edge-server");
 
@@ -210,7 +210,7 @@ pub use testkit::seats_of;
 
 /// Waits until every client's view (epoch, seq, seats) equals the booking service's, and checks
 /// none saw a seq twice, out of order, or with a gap.
-pub async fn assert_all_converge(backend: &Backend, clients: &[WsClient], timeout: Duration) {
+pub async fn assert_all_converge(backend: &Backend, clients: &[Viewer], timeout: Duration) {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let (epoch, seq, truth) = backend.truth_with_epoch().await;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use shared::ws::ServerMessage;
 
-use super::support::{Backend, Standing, WsClient};
+use super::support::{Backend, Standing, Viewer};
 use super::MACHINE;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -35,12 +35,12 @@ async fn with_the_first_booking_and_nats_urls_dead_everything_goes_through_the_s
 
     // The snapshot (VENUE_STATE) and the presence report (ADMITTED, QUEUE) came through.
     // One after the other: two sockets opened back to back may join in either order.
-    let mut shopper = WsClient::connect_as(&backend.ws_url(0), &testkit::token()).await;
+    let mut shopper = Viewer::connect_as(&backend.ws_url(0), &testkit::token()).await;
     assert!(matches!(
         shopper.first_standing(Duration::from_secs(5)).await,
         Standing::Admitted(_)
     ));
-    let mut waiting = WsClient::connect_as(&backend.ws_url(0), &testkit::token()).await;
+    let mut waiting = Viewer::connect_as(&backend.ws_url(0), &testkit::token()).await;
     assert_eq!(
         waiting.first_standing(Duration::from_secs(5)).await,
         Standing::Queue(1)

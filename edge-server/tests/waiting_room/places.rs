@@ -8,11 +8,11 @@ use std::time::Duration;
 use serde_json::json;
 use shared::ws::{QueuePlace, ServerMessage};
 
-use super::support::{Backend, Standing, WsClient};
+use super::support::{Backend, Standing, Viewer};
 use super::{assert_admitted_in_join_order, MACHINE};
 
 /// The last `QUEUE` a client received.
-fn last_queue(client: &WsClient) -> Option<QueuePlace> {
+fn last_queue(client: &Viewer) -> Option<QueuePlace> {
     client.last(|m| match m {
         ServerMessage::Queue(q) => Some(q.clone()),
         _ => None,
@@ -21,10 +21,10 @@ fn last_queue(client: &WsClient) -> Option<QueuePlace> {
 
 /// Opens one socket per token, one after another over both edges (starting with `first_edge`),
 /// each waiting for its first standing.
-async fn join_in_order(backend: &Backend, tokens: &[String], first_edge: usize) -> Vec<WsClient> {
+async fn join_in_order(backend: &Backend, tokens: &[String], first_edge: usize) -> Vec<Viewer> {
     let mut clients = Vec::new();
     for (i, token) in tokens.iter().enumerate() {
-        let client = WsClient::connect_as(&backend.ws_url((first_edge + i) % 2), token).await;
+        let client = Viewer::connect_as(&backend.ws_url((first_edge + i) % 2), token).await;
         client.first_standing(Duration::from_secs(5)).await;
         clients.push(client);
     }
@@ -61,7 +61,7 @@ async fn a_waiting_identity_is_refused_seats_and_keeps_one_place_across_edges_an
 
     // Back on the other edge with its token: the same place.
     clients[1].close();
-    let again = WsClient::connect_as(&backend.ws_url(0), &tokens[1]).await;
+    let again = Viewer::connect_as(&backend.ws_url(0), &tokens[1]).await;
     assert_eq!(
         again.first_standing(Duration::from_secs(5)).await,
         Standing::Queue(1)
@@ -70,7 +70,7 @@ async fn a_waiting_identity_is_refused_seats_and_keeps_one_place_across_edges_an
     // One identity with five sockets over both edges holds one place: the queue does not grow.
     let mut sockets = Vec::new();
     for i in 0..4 {
-        let socket = WsClient::connect_as(&backend.ws_url(i % 2), &tokens[2]).await;
+        let socket = Viewer::connect_as(&backend.ws_url(i % 2), &tokens[2]).await;
         assert_eq!(
             socket.first_standing(Duration::from_secs(5)).await,
             Standing::Queue(2)
@@ -88,7 +88,7 @@ async fn a_waiting_identity_is_refused_seats_and_keeps_one_place_across_edges_an
 
     // A socket that takes on another identity with CONNECT (resuming by seq: it stays
     // subscribed) stands where that identity stands.
-    let other = WsClient::connect_as(&backend.ws_url(1), &testkit::token()).await;
+    let other = Viewer::connect_as(&backend.ws_url(1), &testkit::token()).await;
     assert_eq!(
         other.first_standing(Duration::from_secs(5)).await,
         Standing::Queue(4)
@@ -130,7 +130,7 @@ async fn killing_an_edge_mid_queue_keeps_every_place_and_the_admission_order() {
     assert!(dropped, "the killed edge's sockets dropped");
     let mut back = Vec::new();
     for i in (1..12).step_by(2) {
-        let client = WsClient::connect_as(&backend.ws_url(0), &tokens[i]).await;
+        let client = Viewer::connect_as(&backend.ws_url(0), &tokens[i]).await;
         let first = client.first_standing(Duration::from_secs(5)).await;
         assert_eq!(first, before[i], "client {i} kept its standing");
         back.push((i, client));
@@ -170,7 +170,7 @@ async fn with_the_room_off_clients_hear_nothing_of_a_queue() {
     let backend = Backend::start(2, &[]).await;
     let mut clients = Vec::new();
     for i in 0..4 {
-        let client = WsClient::connect_as(&backend.ws_url(i % 2), &testkit::token()).await;
+        let client = Viewer::connect_as(&backend.ws_url(i % 2), &testkit::token()).await;
         client
             .wait_for("VENUE_STATE", |m| matches!(m, ServerMessage::VenueState(_)))
             .await;

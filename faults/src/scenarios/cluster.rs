@@ -3,10 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use super::{failed, missing, subscriber, Row, Stack};
+use super::{failed, missing, Row, Stack};
 use crate::ledger::{audit, BookingLoad};
 use crate::parts::cluster_master_of;
-use crate::viewer::Reading;
+use testkit::{EventLog, Reading};
 
 /// `kill -9` of the Redis (master) holding the rush venue during a booking burst.
 pub async fn redis_master(stack: &Stack, venue: &str, rows: u16, cols: u16) -> Row {
@@ -93,8 +93,8 @@ pub async fn nats_node(stack: &Stack) -> Row {
             stack.nats[0].clone(),
         )
     };
-    let seen = match subscriber(&watch_url).await {
-        Ok(seen) => seen,
+    let seen = match EventLog::try_subscribe(&watch_url).await {
+        Ok(log) => log,
         Err(e) => return failed("nats node", &format!("subscriber: {e}")),
     };
     let viewers = stack.viewers(stack.viewers.min(200), Reading::Normal);
@@ -115,11 +115,11 @@ pub async fn nats_node(stack: &Stack) -> Row {
         .wait_restarted(&victim, old, Duration::from_secs(10))
         .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let seen = seen.lock().unwrap().clone();
+    let seen = seen.arrivals();
     let (first, last, gaps) = missing(&seen, "main");
     let violations: usize = viewers
         .iter()
-        .map(|v| v.state.lock().unwrap().violations.len())
+        .map(|v| v.view.lock().unwrap().violations.len())
         .sum();
     Row {
         scenario: "`kill -9` one NATS node".into(),
@@ -150,61 +150,19 @@ pub async fn reshard(stack: &Stack, venue: &str, rows: u16, cols: u16) -> Row {
     }
     stack.reset().await;
     let key = format!("seq:{{{venue}}}");
-    let cli = |port: u16, args: &[&str]| -> String {
-        std::process::Command::new("redis-cli")
-            .args(["-p", &port.to_string()])
-            .args(args)
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-            .unwrap_or_default()
-    };
+    let cli = redis_cli;
     let Ok(source) = cluster_master_of(stack.redis_port, &key) else {
         return failed("reshard", "no master for the venue");
     };
     let slot = cli(source, &["CLUSTER", "KEYSLOT", &key]);
     let source_id = cli(source, &["CLUSTER", "MYID"]);
-    let nodes = cli(source, &["CLUSTER", "NODES"]);
-    let Some((target_id, target)) = nodes.lines().find_map(|line| {
-        let f: Vec<&str> = line.split(' ').collect();
-        if f.len() <= 8 || !f[2].contains("master") || f[2].contains("fail") || f[0] == source_id {
-            return None;
-        }
-        let port = f[1].split(['@', ':']).nth(1)?.parse::<u16>().ok()?;
-        Some((f[0].to_owned(), port))
-    }) else {
+    let Some((target_id, target)) = other_master(source, &source_id) else {
         return failed("reshard", "no other master");
     };
     let load = BookingLoad::start(&stack.bookings, venue, rows, cols, 16, || stack.mint());
     tokio::time::sleep(Duration::from_secs(2)).await;
     let started = Instant::now();
-    cli(
-        target,
-        &["CLUSTER", "SETSLOT", &slot, "IMPORTING", &source_id],
-    );
-    cli(
-        source,
-        &["CLUSTER", "SETSLOT", &slot, "MIGRATING", &target_id],
-    );
-    let mut moved = 0usize;
-    loop {
-        let keys = cli(source, &["CLUSTER", "GETKEYSINSLOT", &slot, "200"]);
-        let keys: Vec<&str> = keys.lines().filter(|k| !k.is_empty()).collect();
-        if keys.is_empty() {
-            break;
-        }
-        let mut args = vec!["MIGRATE", "127.0.0.1", "", "0", "5000", "KEYS"];
-        let target_port = target.to_string();
-        args[2] = &target_port;
-        args.extend(keys.iter().copied());
-        cli(source, &args);
-        moved += keys.len();
-        if started.elapsed() > Duration::from_secs(30) {
-            break;
-        }
-    }
-    for port in [target, source] {
-        cli(port, &["CLUSTER", "SETSLOT", &slot, "NODE", &target_id]);
-    }
+    let moved = move_slot(&slot, (source, &source_id), (target, &target_id), started);
     let took = started.elapsed();
     tokio::time::sleep(Duration::from_secs(3)).await;
     let ledger = load.stop().await;
@@ -225,4 +183,62 @@ pub async fn reshard(stack: &Stack, venue: &str, rows: u16, cols: u16) -> Row {
         figures: format!("lost {}; phantom {}", result.lost.len(), result.phantom.len()),
         passed: now_master == target && result.lost.is_empty() && result.phantom.is_empty() && oks_after > 0,
     }
+}
+
+/// `redis-cli -p port args…`, its output trimmed ("" when it could not run).
+fn redis_cli(port: u16, args: &[&str]) -> String {
+    std::process::Command::new("redis-cli")
+        .args(["-p", &port.to_string()])
+        .args(args)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// A healthy master other than `source_id`, asked of the node on `source`: its id and port.
+fn other_master(source: u16, source_id: &str) -> Option<(String, u16)> {
+    let nodes = redis_cli(source, &["CLUSTER", "NODES"]);
+    nodes.lines().find_map(|line| {
+        let f: Vec<&str> = line.split(' ').collect();
+        if f.len() <= 8 || !f[2].contains("master") || f[2].contains("fail") || f[0] == source_id {
+            return None;
+        }
+        let port = f[1].split(['@', ':']).nth(1)?.parse::<u16>().ok()?;
+        Some((f[0].to_owned(), port))
+    })
+}
+
+/// Moves `slot` from `source` to `target` (port, node id) as `redis-cli --cluster reshard`
+/// does: IMPORTING/MIGRATING, MIGRATE its keys 200 at a time (for at most 30 s after
+/// `started`), then NODE on both. Returns how many keys moved.
+fn move_slot(slot: &str, source: (u16, &str), target: (u16, &str), started: Instant) -> usize {
+    let ((source, source_id), (target, target_id)) = (source, target);
+    redis_cli(
+        target,
+        &["CLUSTER", "SETSLOT", slot, "IMPORTING", source_id],
+    );
+    redis_cli(
+        source,
+        &["CLUSTER", "SETSLOT", slot, "MIGRATING", target_id],
+    );
+    let mut moved = 0usize;
+    let target_port = target.to_string();
+    loop {
+        let keys = redis_cli(source, &["CLUSTER", "GETKEYSINSLOT", slot, "200"]);
+        let keys: Vec<&str> = keys.lines().filter(|k| !k.is_empty()).collect();
+        if keys.is_empty() {
+            break;
+        }
+        let mut args = vec!["MIGRATE", "127.0.0.1", &target_port, "0", "5000", "KEYS"];
+        args.extend(keys.iter().copied());
+        redis_cli(source, &args);
+        moved += keys.len();
+        if started.elapsed() > Duration::from_secs(30) {
+            break;
+        }
+    }
+    for port in [target, source] {
+        redis_cli(port, &["CLUSTER", "SETSLOT", slot, "NODE", target_id]);
+    }
+    moved
 }

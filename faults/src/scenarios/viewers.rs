@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::{failed, wait_for, Row, Stack};
-use crate::viewer::{Reading, Viewer};
+use super::{failed, Row, Stack};
+use testkit::{eventually, Reading, Viewer};
 
 /// A stalled and a slow-reading viewer next to normal ones: the others' latency is unchanged.
 pub async fn slow_viewers(stack: &Stack) -> Row {
@@ -11,13 +11,13 @@ pub async fn slow_viewers(stack: &Stack) -> Row {
     let normal = stack.viewers(100, Reading::Normal);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let baseline = latency_round(stack, &normal, "A").await;
-    let _stalled = stack.viewers(1, Reading::Stalled);
+    let _stalled = stack.viewers(1, Reading::StallAfter(3));
     let _slow = stack.viewers(1, Reading::Slow);
     tokio::time::sleep(Duration::from_secs(1)).await;
     let with_slow = latency_round(stack, &normal, "B").await;
     let violations: usize = normal
         .iter()
-        .map(|v| v.state.lock().unwrap().violations.len())
+        .map(|v| v.view.lock().unwrap().violations.len())
         .sum();
     let ok = baseline.2 == 0
         && with_slow.2 == 0
@@ -56,7 +56,7 @@ async fn latency_round(stack: &Stack, viewers: &[Viewer], row: &str) -> (f64, f6
     let mut latencies = Vec::new();
     let mut missing = 0;
     for viewer in viewers {
-        let arrivals = viewer.state.lock().unwrap().arrivals.clone();
+        let arrivals = viewer.view.lock().unwrap().arrivals.clone();
         for (seat, status, at) in &sent {
             match arrivals
                 .iter()
@@ -81,10 +81,10 @@ async fn latency_round(stack: &Stack, viewers: &[Viewer], row: &str) -> (f64, f6
 pub async fn queue(stack: &Stack, max_shoppers: usize, viewers: usize) -> Row {
     let mut joined: Vec<Viewer> = Vec::new();
     for _ in 0..viewers {
-        let viewer = Viewer::spawn(stack.ws.clone(), Reading::Normal);
-        let placed = wait_for(Duration::from_secs(10), || {
-            let s = viewer.state.lock().unwrap();
-            s.position.is_some() || s.admitted.is_some()
+        let viewer = Viewer::spawn(&stack.ws, Reading::Normal);
+        let placed = eventually(Duration::from_secs(10), || {
+            let s = viewer.view.lock().unwrap();
+            s.queue_position.is_some() || s.admitted.is_some()
         })
         .await;
         if !placed {
@@ -97,13 +97,13 @@ pub async fn queue(stack: &Stack, max_shoppers: usize, viewers: usize) -> Row {
     }
     let joined_waiting = joined
         .iter()
-        .filter(|v| v.state.lock().unwrap().admitted.is_none())
+        .filter(|v| v.view.lock().unwrap().admitted.is_none())
         .count();
     // Wait until everyone has been admitted once (passes are short), bounded.
-    let all_in = wait_for(Duration::from_secs(120), || {
+    let all_in = eventually(Duration::from_secs(120), || {
         joined
             .iter()
-            .all(|v| !v.state.lock().unwrap().admissions.is_empty())
+            .all(|v| !v.view.lock().unwrap().admissions.is_empty())
     })
     .await;
     // Each viewer's first admission, by join order: when it arrived, and its pass's end
@@ -113,7 +113,7 @@ pub async fn queue(stack: &Stack, max_shoppers: usize, viewers: usize) -> Row {
         .iter()
         .enumerate()
         .filter_map(|(i, v)| {
-            v.state
+            v.view
                 .lock()
                 .unwrap()
                 .admissions
@@ -121,30 +121,52 @@ pub async fn queue(stack: &Stack, max_shoppers: usize, viewers: usize) -> Row {
                 .map(|(at, until)| (i, *at, *until))
         })
         .collect();
-    // Ordering errors: a viewer admitted (for the first time) before one that joined earlier.
-    let mut order_errors = 0;
-    for (i, _, a) in &firsts {
-        for (j, _, b) in &firsts {
+    let order_errors = order_errors(&firsts);
+    let delays = slot_to_admission_ms(&joined, &firsts, max_shoppers);
+    let pick = |q: f64| quantile(&delays, q);
+    Row {
+        scenario: "Waiting room under load".into(),
+        done: format!("{viewers} viewers join one after another through NGINX (MAX_SHOPPERS={max_shoppers}); passes run out and the rest are admitted"),
+        observed: format!(
+            "{} of {viewers} admitted, {joined_waiting} after waiting; ordering errors (admitted before someone who joined earlier): {order_errors}; from a slot freeing to the next admission p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+            firsts.len(), pick(0.5), pick(0.99), pick(1.0)
+        ),
+        figures: format!("ordering errors {order_errors}; free slot → admission p99 {:.0} ms", pick(0.99)),
+        passed: all_in && order_errors == 0,
+    }
+}
+
+/// Ordering errors among first admissions (join index, arrival, pass end): a viewer admitted
+/// before one that joined earlier.
+fn order_errors(firsts: &[(usize, Instant, u64)]) -> usize {
+    let mut errors = 0;
+    for (i, _, a) in firsts {
+        for (j, _, b) in firsts {
             if i < j && a > b {
-                order_errors += 1;
+                errors += 1;
             }
         }
     }
-    // From a freed slot to the next admission: for each first admission after the first
-    // MAX_SHOPPERS, its arrival minus the latest pass end before it (one clock: this machine).
+    errors
+}
+
+/// From a freed slot to the next admission, sorted (ms): for each first admission after the
+/// first `max_shoppers`, its arrival minus the latest pass end before it (one clock: this
+/// machine).
+fn slot_to_admission_ms(
+    joined: &[Viewer],
+    firsts: &[(usize, Instant, u64)],
+    max_shoppers: usize,
+) -> Vec<f64> {
     let base = Instant::now();
     let now_ms = shared::now_ms() as f64;
     let ms_of = |at: &Instant| now_ms - base.duration_since(*at).as_secs_f64() * 1000.0;
     let ends: Vec<f64> = joined
         .iter()
         .flat_map(|v| {
-            v.state
-                .lock()
-                .unwrap()
-                .admissions
-                .iter()
-                .map(|(_, until)| *until as f64)
-                .collect::<Vec<_>>()
+            let view = v.view.lock().unwrap();
+            let ends = view.admissions.iter().map(|(_, until)| *until as f64);
+            ends.collect::<Vec<_>>()
         })
         .collect();
     let mut by_time: Vec<f64> = firsts.iter().map(|(_, at, _)| ms_of(at)).collect();
@@ -162,17 +184,7 @@ pub async fn queue(stack: &Stack, max_shoppers: usize, viewers: usize) -> Row {
         })
         .collect();
     delays.sort_by(|a, b| a.total_cmp(b));
-    let pick = |q: f64| quantile(&delays, q);
-    Row {
-        scenario: "Waiting room under load".into(),
-        done: format!("{viewers} viewers join one after another through NGINX (MAX_SHOPPERS={max_shoppers}); passes run out and the rest are admitted"),
-        observed: format!(
-            "{} of {viewers} admitted, {joined_waiting} after waiting; ordering errors (admitted before someone who joined earlier): {order_errors}; from a slot freeing to the next admission p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
-            firsts.len(), pick(0.5), pick(0.99), pick(1.0)
-        ),
-        figures: format!("ordering errors {order_errors}; free slot → admission p99 {:.0} ms", pick(0.99)),
-        passed: all_in && order_errors == 0,
-    }
+    delays
 }
 
 /// The `q` quantile of `sorted` (the nearest rank below); NaN when it is empty.

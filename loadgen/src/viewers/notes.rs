@@ -1,6 +1,8 @@
 //! What each viewer noted (every update's seq and receive instant, resyncs, duplicates, order),
 //! and how a group's notes become the answers to the driver: counts, joins and reports.
 
+use shared::{SeqTracker, StateCheck, UpdateCheck};
+
 use super::{Joins, Report};
 
 /// One viewer's notes, owned by the event loop and read only between its batches.
@@ -9,45 +11,53 @@ pub struct Notes {
     pub connect_ns: u64,
     pub ready_ns: Option<u64>,
     pub state_bytes: usize,
-    /// Last seq applied (from a VENUE_STATE or an update).
-    pub last: Option<u64>,
+    /// Where the viewer is in the stream: the last seq applied (from a VENUE_STATE or an
+    /// update) and its epoch, by the same rules every viewer checks.
+    pub position: SeqTracker,
     /// (seq, received ns) of updates since the last report, in seq order.
     pub updates: Vec<(u64, u64)>,
     /// Seqs of VENUE_STATEs received after the first one, since the last report.
     pub resync_states: Vec<u64>,
+    /// Updates at or before the position already seen (the last one, or one noted since the
+    /// last report).
     pub duplicates: u64,
+    /// Other updates at or before the position, and VENUE_STATEs that went back in an epoch.
     pub out_of_order: u64,
     pub closed: Option<String>,
 }
 
 impl Notes {
+    /// An update; a gap is not counted here: the report finds each missing seq (or the resync
+    /// that covered it).
     pub fn update(&mut self, seq: u64, at: u64) {
-        if let Some(last) = self.last {
-            if seq <= last {
+        match self.position.update(seq) {
+            UpdateCheck::Stale { last } => {
                 let seen = seq == last || self.updates.binary_search_by_key(&seq, |u| u.0).is_ok();
                 if seen {
                     self.duplicates += 1;
                 } else {
                     self.out_of_order += 1;
                 }
-                return;
+            }
+            UpdateCheck::Next | UpdateCheck::Gap { .. } | UpdateCheck::First => {
+                self.updates.push((seq, at));
             }
         }
-        self.last = Some(seq);
-        self.updates.push((seq, at));
     }
 
-    pub fn state(&mut self, seq: u64, bytes: usize, at: u64) {
+    /// A VENUE_STATE of `bytes` at `seq` of `epoch`: the first makes the viewer ready, later
+    /// ones are resyncs.
+    pub fn state(&mut self, epoch: u64, seq: u64, bytes: usize, at: u64) {
+        let check = self.position.state(epoch, seq);
         if self.ready_ns.is_none() {
             self.ready_ns = Some(at);
             self.state_bytes = bytes;
         } else {
-            if self.last.is_some_and(|last| seq < last) {
+            if matches!(check, StateCheck::WentBack { .. }) {
                 self.out_of_order += 1;
             }
             self.resync_states.push(seq);
         }
-        self.last = Some(seq);
     }
 }
 
@@ -135,7 +145,7 @@ mod tests {
     #[test]
     fn notes_count_duplicates_and_reordering() {
         let mut n = Notes::default();
-        n.state(10, 100, 1);
+        n.state(1, 10, 100, 1);
         n.update(11, 2);
         n.update(11, 3);
         n.update(13, 4);
@@ -145,12 +155,26 @@ mod tests {
     }
 
     #[test]
+    fn a_state_counts_as_out_of_order_only_when_it_goes_back_within_its_epoch() {
+        let mut n = Notes::default();
+        n.state(1, 10, 100, 1);
+        n.state(1, 12, 100, 2);
+        n.state(1, 8, 100, 3);
+        assert_eq!(n.out_of_order, 1);
+        n.state(2, 0, 100, 4); // a new epoch starts over
+        assert_eq!(n.out_of_order, 1);
+        assert_eq!(n.resync_states, vec![12, 8, 0]);
+        n.update(1, 5);
+        assert_eq!(n.updates, vec![(1, 5)]);
+    }
+
+    #[test]
     fn reports_missing_and_resynced() {
         let mut notes = [Notes::default(), Notes::default()];
         let n = &mut notes[0];
-        n.state(0, 10, 0);
+        n.state(1, 0, 10, 0);
         n.update(1, 1_000);
-        n.state(3, 10, 5_000); // a resync covering 2 and 3
+        n.state(1, 3, 10, 5_000); // a resync covering 2 and 3
         n.update(5, 9_000); // 4 never arrives
                             // notes[1] never joined: not counted at all.
         assert_eq!(count(notes.iter(), 1, 5), (2, 0));

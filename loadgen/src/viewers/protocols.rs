@@ -8,6 +8,7 @@ use super::notes::Notes;
 use super::Protocol;
 
 const SEQ: &[u8] = b"\"seq\":";
+const EPOCH: &[u8] = b"\"epoch\":";
 
 /// What every viewer of one loop shares.
 pub struct Settings {
@@ -60,7 +61,8 @@ impl Viewer {
             }
             Some(b"VENUE_STATE") if watching() => {
                 let seq = number_after(text, SEQ).unwrap_or(0);
-                self.notes.state(seq, text.len(), at);
+                let epoch = number_after(text, EPOCH).unwrap_or(0);
+                self.notes.state(epoch, seq, text.len(), at);
             }
             _ => {}
         }
