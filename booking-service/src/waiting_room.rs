@@ -54,12 +54,7 @@ pub async fn run_clock(service: Arc<SeatService>, mut shutdown: watch::Receiver<
         for venue in service.venues() {
             match service.store.queue_tick(&venue.keys).await {
                 Ok(report) => {
-                    service.metrics.observe_queue(
-                        &venue.spec.name,
-                        report.waiting,
-                        report.shoppers,
-                        &report.admitted_waits_ms,
-                    );
+                    service.metrics.observe_queue(&venue.spec.name, &report);
                     if !report.admitted_waits_ms.is_empty() {
                         tracing::info!(venue = %venue.spec.name, admitted = report.admitted_waits_ms.len(),
                             waiting = report.waiting, shoppers = report.shoppers, "admitted from the waiting room");
@@ -92,12 +87,7 @@ pub async fn standings(
         .store
         .queue_presence(&venue.keys, owners, join)
         .await?;
-    service.metrics.observe_queue(
-        &name,
-        report.waiting,
-        report.shoppers,
-        &report.admitted_waits_ms,
-    );
+    service.metrics.observe_queue(&name, &report);
     Ok(report
         .standings
         .into_iter()

@@ -57,6 +57,7 @@ impl VenueKeys {
                 "booked_at",
                 "admissions",
                 "holdcount",
+                "queue_reports",
             ]
             .iter()
             .map(|name| format!("{name}:{{{venue}}}"))

@@ -37,24 +37,31 @@ pub enum Standing {
 /// What a queue script saw: sizes, the waits of those it admitted, and standings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueReport {
+    /// Orders the reports of a venue as Redis ran them: a higher number saw a later state.
+    pub number: u64,
     pub waiting: u64,
     pub shoppers: u64,
     pub admitted_waits_ms: Vec<u64>,
     pub standings: Vec<Standing>,
 }
 
-/// `{waiting, shoppers, admitted_count, wait...}`, the start of both queue scripts' replies.
+/// Where the admitted waits start in a queue script's reply.
+const WAITS_AT: usize = 4;
+
+/// `{number, waiting, shoppers, admitted_count, wait...}`, the start of both queue scripts'
+/// replies.
 pub(super) fn parse_queue_report(reply: &[String]) -> Result<QueueReport, ApiError> {
-    let admitted: usize = parse_field(reply, 2)?;
+    let admitted: usize = parse_field(reply, 3)?;
     let admitted_waits_ms = reply
-        .get(3..3 + admitted)
+        .get(WAITS_AT..WAITS_AT + admitted)
         .ok_or_else(|| unexpected(reply))?
         .iter()
         .map(|w| w.parse().map_err(|_| unexpected(reply)))
         .collect::<Result<_, _>>()?;
     Ok(QueueReport {
-        waiting: parse_field(reply, 0)?,
-        shoppers: parse_field(reply, 1)?,
+        number: parse_field(reply, 0)?,
+        waiting: parse_field(reply, 1)?,
+        shoppers: parse_field(reply, 2)?,
         admitted_waits_ms,
         standings: Vec::new(),
     })
@@ -80,7 +87,7 @@ impl SeatStore {
             .run(&self.scripts.queue_presence, keys.queue.clone(), args)
             .await?;
         let mut report = parse_queue_report(&reply)?;
-        let rest = &reply[3 + report.admitted_waits_ms.len()..];
+        let rest = &reply[WAITS_AT + report.admitted_waits_ms.len()..];
         for triple in rest.chunks_exact(3) {
             report.standings.push(match triple[0].as_str() {
                 "A" => Standing::Admitted {
