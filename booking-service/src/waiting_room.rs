@@ -14,7 +14,7 @@ use std::time::Duration;
 use shared::api::QueueStanding;
 use tokio::sync::watch;
 
-use crate::error::ApiError;
+use crate::seat_error::SeatError;
 use crate::seats::{SeatService, Venue};
 use crate::store::{Standing, WaitingRoomSettings};
 
@@ -73,7 +73,7 @@ pub async fn standings(
     venue: &Venue,
     owners: &[String],
     join: bool,
-) -> Result<Vec<QueueStanding>, ApiError> {
+) -> Result<Vec<QueueStanding>, SeatError> {
     let name = venue.spec.name.clone();
     if service.store.waiting_room().is_none() {
         return Ok(owners

@@ -25,15 +25,17 @@ pub struct SeatResponse {
     pub seat: Seat,
 }
 
-/// The error half of every API answer: `{"ok":false,"error":{"code":…,"message":…}}`.
+/// The error half of every API answer: `{"ok":false,"error":{"code":…,"message":…}}`. The
+/// edge's HTTP refusals use it too.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorResponse {
     pub ok: bool,
-    pub error: ApiError,
+    pub error: ErrorDetail,
 }
 
+/// The `error` object of an [`ErrorResponse`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ApiError {
+pub struct ErrorDetail {
     pub code: ErrorCode,
     pub message: String,
 }
@@ -42,7 +44,7 @@ impl ErrorResponse {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         ErrorResponse {
             ok: false,
-            error: ApiError {
+            error: ErrorDetail {
                 code,
                 message: message.into(),
             },

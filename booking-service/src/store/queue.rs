@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::replies::{parse_field, unexpected};
 use super::{SeatStore, VenueKeys};
-use crate::error::ApiError;
+use crate::seat_error::SeatError;
 
 /// The waiting room's settings (`MAX_SHOPPERS` > 0 turns it on).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +50,7 @@ const WAITS_AT: usize = 4;
 
 /// `{number, waiting, shoppers, admitted_count, wait...}`, the start of both queue scripts'
 /// replies.
-pub(super) fn parse_queue_report(reply: &[String]) -> Result<QueueReport, ApiError> {
+pub(super) fn parse_queue_report(reply: &[String]) -> Result<QueueReport, SeatError> {
     let admitted: usize = parse_field(reply, 3)?;
     let admitted_waits_ms = reply
         .get(WAITS_AT..WAITS_AT + admitted)
@@ -75,8 +75,8 @@ impl SeatStore {
         keys: &VenueKeys,
         owners: &[String],
         join: bool,
-    ) -> Result<QueueReport, ApiError> {
-        let room = self.waiting_room.ok_or_else(ApiError::internal)?;
+    ) -> Result<QueueReport, SeatError> {
+        let room = self.waiting_room.ok_or(SeatError::Internal)?;
         let mut args = vec![
             room.max_shoppers.to_string(),
             room.shopping.as_millis().to_string(),
@@ -104,8 +104,8 @@ impl SeatStore {
     }
 
     /// The waiting room's clock: frees slots, drops absent waiters, admits.
-    pub async fn queue_tick(&self, keys: &VenueKeys) -> Result<QueueReport, ApiError> {
-        let room = self.waiting_room.ok_or_else(ApiError::internal)?;
+    pub async fn queue_tick(&self, keys: &VenueKeys) -> Result<QueueReport, SeatError> {
+        let room = self.waiting_room.ok_or(SeatError::Internal)?;
         let ms = |d: Duration| d.as_millis().to_string();
         let reply = self
             .run(
