@@ -16,16 +16,16 @@ use crate::seat_error::SeatError;
 
 mod keys;
 mod outbox;
-mod queue;
 mod redis_url;
 mod replies;
+mod waiting_room;
 
 pub use keys::VenueKeys;
 pub use outbox::{History, Lease};
-pub use queue::{QueueReport, Standing, WaitingRoomSettings};
 use redis_url::redis_config;
 use replies::{apply_stored_state, parse_field, parse_outcome, unexpected};
 pub use replies::{ms_to_unix_seconds, ExpiryOutcome, ResetSeat, ScriptOutcome};
+pub use waiting_room::{ScriptStanding, WaitingRoomSettings, WaitingRoomView};
 
 const COMMON: &str = include_str!("lua/common.lua");
 const WAITING_ROOM: &str = include_str!("lua/waiting_room.lua");
@@ -46,8 +46,8 @@ struct Scripts {
     snapshot: Script,
     reset: Script,
     history: Script,
-    queue_presence: Script,
-    queue_tick: Script,
+    waiting_room_report: Script,
+    waiting_room_tick: Script,
     relay: Script,
     relay_commit: Script,
     relay_release: Script,
@@ -66,8 +66,8 @@ impl Scripts {
             snapshot: with_common(include_str!("lua/snapshot.lua")),
             reset: with_common(include_str!("lua/reset.lua")),
             history: with_common(include_str!("lua/history.lua")),
-            queue_presence: with_waiting_room(include_str!("lua/queue_presence.lua")),
-            queue_tick: with_waiting_room(include_str!("lua/queue_tick.lua")),
+            waiting_room_report: with_waiting_room(include_str!("lua/waiting_room_report.lua")),
+            waiting_room_tick: with_waiting_room(include_str!("lua/waiting_room_tick.lua")),
             relay: with_common(include_str!("lua/relay.lua")),
             relay_commit: with_common(include_str!("lua/relay_commit.lua")),
             relay_release: with_common(include_str!("lua/relay_release.lua")),

@@ -14,7 +14,7 @@ pub mod recent;
 pub mod stream;
 pub mod upstream;
 pub mod venues;
-pub mod waiting;
+pub mod waiting_room;
 pub mod wire;
 
 use std::future::Future;

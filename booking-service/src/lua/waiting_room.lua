@@ -1,4 +1,4 @@
--- The waiting room (prepended to the queue scripts after common.lua). Keys, all per venue:
+-- The waiting room (prepended to the waiting-room scripts after common.lua). Keys, all per venue:
 --   queue:{v}         sorted set owner -> arrival number: who waits, in arrival order
 --   queue_seq:{v}     the arrival counter
 --   queue_joined:{v}  hash owner -> unix ms of joining (for the wait-time histogram)
