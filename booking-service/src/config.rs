@@ -70,7 +70,8 @@ Configured by environment variables:
 
 Routes: GET /health, GET /metrics, GET /api/seats[?venue=], GET /api/venues/{venue},
         GET /api/venues/{venue}/events?after=N[&limit=K], POST /api/session,
-        POST /api/seats/{select,book,release}, POST /api/admin/reset[?venue=]
+        POST /api/seats/{select,book,release}, POST /api/admin/reset[?venue=],
+        POST /api/queue/join, POST /internal/queue/{venue}/presence (edges only)
 ";
 
 impl Config {

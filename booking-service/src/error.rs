@@ -1,4 +1,5 @@
-//! The service's one error type and how it is answered over HTTP.
+//! The HTTP layer's error: what a client is answered (status, code, message), and the one place
+//! where the domain's `SeatError` becomes an answer.
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::http::StatusCode;
@@ -6,6 +7,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use shared::api::ErrorResponse;
 use shared::ErrorCode;
+
+use crate::seat_error::SeatError;
 
 /// An error answered to a client: a code from the contract and a readable message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,13 +28,6 @@ impl ApiError {
         }
     }
 
-    pub fn unavailable(what: &str) -> Self {
-        Self::new(
-            ErrorCode::Unavailable,
-            format!("{what} is unreachable; try again shortly"),
-        )
-    }
-
     pub fn internal() -> Self {
         Self::new(ErrorCode::Internal, "internal error; it has been logged")
     }
@@ -48,6 +44,18 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         (status, Json(ErrorResponse::new(self.code, self.message))).into_response()
+    }
+}
+
+/// A domain failure answered with its code's usual status: 503 `UNAVAILABLE`, 500 `INTERNAL`,
+/// or the refusal's code (e.g. 409 `SEAT_BOOKED`, 404 `UNKNOWN_VENUE`).
+impl From<SeatError> for ApiError {
+    fn from(error: SeatError) -> Self {
+        match error {
+            SeatError::Unavailable(message) => ApiError::new(ErrorCode::Unavailable, message),
+            SeatError::Internal => ApiError::internal(),
+            SeatError::Refused { code, message } => ApiError::new(code, message),
+        }
     }
 }
 

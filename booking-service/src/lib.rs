@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod publisher;
 pub mod relay;
 pub mod routes;
+pub mod seat_error;
 pub mod seats;
 pub mod store;
 pub mod waiting_room;

@@ -1,6 +1,7 @@
 //! Prometheus metrics: requests by route and status, seat changes by kind, Redis latency.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -9,6 +10,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
+
+use crate::store::WaitingRoomView;
 
 /// What prometheus-client's text encoder writes.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -37,10 +40,12 @@ struct Inner {
     changes: Family<ChangeLabels, Counter>,
     redis_latency: Histogram,
     relayed: Counter,
-    queue_waiting: Family<VenueLabel, Gauge>,
-    queue_shoppers: Family<VenueLabel, Gauge>,
-    queue_admissions: Family<VenueLabel, Counter>,
-    queue_wait: Histogram,
+    waiting_room_waiting: Family<VenueLabel, Gauge>,
+    waiting_room_shoppers: Family<VenueLabel, Gauge>,
+    waiting_room_admissions: Family<VenueLabel, Counter>,
+    waiting_room_wait: Histogram,
+    /// Per venue, the number of the newest waiting-room report the gauges show.
+    waiting_room_gauges_from: Mutex<HashMap<String, u64>>,
     relay_skipped: Counter,
     sessions: Counter,
 }
@@ -89,30 +94,30 @@ impl Metrics {
             "Outbox events trimmed before the relay published them (relay down for longer than EVENT_HISTORY changes)",
             relay_skipped.clone(),
         );
-        let queue_waiting = Family::<VenueLabel, Gauge>::default();
+        let waiting_room_waiting = Family::<VenueLabel, Gauge>::default();
         registry.register(
             "queue_waiting",
             "Identities waiting in the venue's waiting room",
-            queue_waiting.clone(),
+            waiting_room_waiting.clone(),
         );
-        let queue_shoppers = Family::<VenueLabel, Gauge>::default();
+        let waiting_room_shoppers = Family::<VenueLabel, Gauge>::default();
         registry.register(
             "queue_shoppers",
             "Identities admitted to shop in the venue now",
-            queue_shoppers.clone(),
+            waiting_room_shoppers.clone(),
         );
-        let queue_admissions = Family::<VenueLabel, Counter>::default();
+        let waiting_room_admissions = Family::<VenueLabel, Counter>::default();
         registry.register(
             "queue_admissions",
             "Identities admitted from the waiting room (rate() per minute: admissions per minute)",
-            queue_admissions.clone(),
+            waiting_room_admissions.clone(),
         );
         // 1 s .. ~4.5 h
-        let queue_wait = Histogram::new(exponential_buckets(1.0, 2.0, 15));
+        let waiting_room_wait = Histogram::new(exponential_buckets(1.0, 2.0, 15));
         registry.register(
             "queue_wait_seconds",
             "Time from joining the waiting room to admission",
-            queue_wait.clone(),
+            waiting_room_wait.clone(),
         );
         let sessions = Counter::default();
         registry.register(
@@ -128,10 +133,11 @@ impl Metrics {
             redis_latency,
             relayed,
             relay_skipped,
-            queue_waiting,
-            queue_shoppers,
-            queue_admissions,
-            queue_wait,
+            waiting_room_waiting,
+            waiting_room_shoppers,
+            waiting_room_admissions,
+            waiting_room_wait,
+            waiting_room_gauges_from: Mutex::default(),
         }))
     }
 
@@ -163,25 +169,42 @@ impl Metrics {
         self.0.sessions.inc();
     }
 
-    /// Records what a waiting-room script saw.
-    pub fn observe_queue(&self, venue: &str, waiting: u64, shoppers: u64, waits_ms: &[u64]) {
+    /// Records what a waiting-room script saw. Replies arrive in any order (presence reports
+    /// of several edges and the clock run concurrently), so the gauges take a report's sizes
+    /// only when it is newer, by the number Redis gave it, than the one they show: an older
+    /// count never overwrites a newer one. Admissions are counted from every report (each one
+    /// is in exactly one).
+    pub fn observe_waiting_room(&self, venue: &str, report: &WaitingRoomView) {
         let label = VenueLabel {
             venue: venue.to_owned(),
         };
+        {
+            // Compared and set under one lock, so two reports cannot interleave between the
+            // check and the write. A std Mutex: nothing awaits while it is held.
+            let mut shown = self
+                .0
+                .waiting_room_gauges_from
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let newest = shown.entry(venue.to_owned()).or_insert(0);
+            if report.number > *newest {
+                *newest = report.number;
+                self.0
+                    .waiting_room_waiting
+                    .get_or_create(&label)
+                    .set(report.waiting as i64);
+                self.0
+                    .waiting_room_shoppers
+                    .get_or_create(&label)
+                    .set(report.shoppers as i64);
+            }
+        }
         self.0
-            .queue_waiting
+            .waiting_room_admissions
             .get_or_create(&label)
-            .set(waiting as i64);
-        self.0
-            .queue_shoppers
-            .get_or_create(&label)
-            .set(shoppers as i64);
-        self.0
-            .queue_admissions
-            .get_or_create(&label)
-            .inc_by(waits_ms.len() as u64);
-        for wait in waits_ms {
-            self.0.queue_wait.observe(*wait as f64 / 1000.0);
+            .inc_by(report.admitted_waits_ms.len() as u64);
+        for wait in &report.admitted_waits_ms {
+            self.0.waiting_room_wait.observe(*wait as f64 / 1000.0);
         }
     }
 
@@ -199,5 +222,46 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut text, &self.0.registry);
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(number: u64, shoppers: u64) -> WaitingRoomView {
+        WaitingRoomView {
+            number,
+            waiting: 50 - shoppers,
+            shoppers,
+            admitted_waits_ms: vec![0],
+            standings: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn an_older_report_never_overwrites_the_gauges() {
+        let metrics = Metrics::new();
+        metrics.observe_waiting_room("main", &report(2, 10));
+        metrics.observe_waiting_room("main", &report(1, 9));
+        let text = metrics.render();
+        assert!(
+            text.contains("booking_queue_shoppers{venue=\"main\"} 10"),
+            "{text}"
+        );
+        assert!(
+            text.contains("booking_queue_waiting{venue=\"main\"} 40"),
+            "{text}"
+        );
+        assert!(
+            text.contains("booking_queue_admissions_total{venue=\"main\"} 2"),
+            "every report's admissions count: {text}"
+        );
+        metrics.observe_waiting_room("main", &report(3, 8));
+        let text = metrics.render();
+        assert!(
+            text.contains("booking_queue_shoppers{venue=\"main\"} 8"),
+            "{text}"
+        );
     }
 }

@@ -50,6 +50,21 @@ struct RelayState {
     replay_after: Option<u64>,
 }
 
+impl RelayState {
+    /// Remembers a batch published now (what a reconnect replays), forgetting those older
+    /// than `REPLAY_WINDOW`.
+    fn remember_batch(&mut self, first: u64) {
+        self.recent.push_back((first, Instant::now()));
+        while self
+            .recent
+            .front()
+            .is_some_and(|(_, at)| at.elapsed() > REPLAY_WINDOW)
+        {
+            self.recent.pop_front();
+        }
+    }
+}
+
 /// Runs one relay per venue until `shutdown` flips to true.
 pub async fn run_relays(
     service: Arc<SeatService>,
@@ -123,67 +138,113 @@ async fn relay_round(
     relay_id: &str,
     state: &mut RelayState,
 ) -> Result<(), Duration> {
-    let leading = &mut state.leading;
+    let (published, epoch) = renew_lease(service, venue, relay_id, state).await?;
+    if !service.publisher.is_settled() {
+        // Events wait in the outbox; keep the lease so no other relay jumps in meanwhile.
+        return Err(Duration::from_millis(100));
+    }
+    replay_after_reconnect(service, venue, state, published);
+    let read_after = state.replay_after.take().unwrap_or(published);
+    let events = read_outbox(reader, &venue.keys.events, read_after)
+        .await
+        .map_err(|error| {
+            tracing::warn!(venue = %venue.spec.name, %error, "reading the outbox failed");
+            LEASE_RETRY
+        })?;
+    let (Some(first), Some(last)) = (events.first().map(|e| e.seq), events.last().map(|e| e.seq))
+    else {
+        return Ok(());
+    };
+    count_trimmed(service, venue, read_after, first);
+    publish(service, venue, &events).await?;
+    state.remember_batch(first);
+    record(
+        service,
+        venue,
+        relay_id,
+        state,
+        (first, last),
+        published,
+        epoch,
+    )
+    .await
+}
+
+/// Takes or renews the venue's lease: `(published, epoch)` while this relay holds it.
+async fn renew_lease(
+    service: &SeatService,
+    venue: &Venue,
+    relay_id: &str,
+    state: &mut RelayState,
+) -> Result<(u64, u64), Duration> {
     let name = &venue.spec.name;
     let lease = service
         .store
         .relay_lease(&venue.keys, relay_id, LEASE)
         .await
         .map_err(|_| LEASE_RETRY)?;
-    let (published, epoch) = match lease {
+    match lease {
         Lease::Held { published, epoch } => {
-            if !*leading {
+            if !state.leading {
                 tracing::info!(venue = %name, relay = relay_id, from_seq = published + 1, "relay took the lease; publishing the outbox");
-                *leading = true;
+                state.leading = true;
             }
-            (published, epoch)
+            Ok((published, epoch))
         }
         Lease::HeldByAnother => {
-            if *leading {
+            if state.leading {
                 tracing::warn!(venue = %name, relay = relay_id, "relay lost its lease to another");
-                *leading = false;
+                state.leading = false;
             }
-            return Err(LEASE_RETRY);
+            Err(LEASE_RETRY)
         }
-    };
-    if !service.publisher.is_settled() {
-        // Events wait in the outbox; keep the lease so no other relay jumps in meanwhile.
-        return Err(Duration::from_millis(100));
     }
+}
+
+/// After a NATS reconnect not handled yet, arranges for the batches published within
+/// `REPLAY_WINDOW` before it to be published again (the crash may have lost them).
+fn replay_after_reconnect(
+    service: &SeatService,
+    venue: &Venue,
+    state: &mut RelayState,
+    published: u64,
+) {
     let reconnected = service.publisher.reconnected_at_ms();
-    if reconnected != state.reconnect_handled {
-        state.reconnect_handled = reconnected;
-        let since = Instant::now().checked_sub(REPLAY_WINDOW);
-        let replay_from = state
-            .recent
-            .iter()
-            .find(|(_, at)| since.is_none_or(|since| *at >= since))
-            .map(|(first, _)| *first);
-        if let Some(first) = replay_from {
-            tracing::info!(venue = %name, from_seq = first, to_seq = published, "NATS came back; publishing the last events again in case the crash lost them");
-            state.replay_after = Some(first.saturating_sub(1).min(published));
-        }
-        state.recent.clear();
+    if reconnected == state.reconnect_handled {
+        return;
     }
-    let read_after = state.replay_after.take().unwrap_or(published);
-    let events = read_outbox(reader, &venue.keys.events, read_after)
-        .await
-        .map_err(|error| {
-            tracing::warn!(venue = %name, %error, "reading the outbox failed");
-            LEASE_RETRY
-        })?;
-    let Some(last) = events.last().map(|e| e.seq) else {
-        return Ok(());
-    };
-    if events[0].seq > read_after + 1 {
+    state.reconnect_handled = reconnected;
+    let since = Instant::now().checked_sub(REPLAY_WINDOW);
+    let replay_from = state
+        .recent
+        .iter()
+        .find(|(_, at)| since.is_none_or(|since| *at >= since))
+        .map(|(first, _)| *first);
+    if let Some(first) = replay_from {
+        tracing::info!(venue = %venue.spec.name, from_seq = first, to_seq = published, "NATS came back; publishing the last events again in case the crash lost them");
+        state.replay_after = Some(first.saturating_sub(1).min(published));
+    }
+    state.recent.clear();
+}
+
+/// Counts the events between `read_after` and `first` that the outbox trimmed unpublished.
+fn count_trimmed(service: &SeatService, venue: &Venue, read_after: u64, first: u64) {
+    if first > read_after + 1 {
         // Only when the relay was down for longer than EVENT_HISTORY changes.
-        tracing::error!(venue = %name, missing_from = read_after + 1, missing_to = events[0].seq - 1,
+        tracing::error!(venue = %venue.spec.name, missing_from = read_after + 1, missing_to = first - 1,
             "outbox was trimmed before these events were published; edges will resync from snapshots");
-        service
-            .metrics
-            .count_relay_skipped(events[0].seq - read_after - 1);
+        service.metrics.count_relay_skipped(first - read_after - 1);
     }
-    for event in &events {
+}
+
+/// Publishes `events` in order and waits until NATS confirms them all.
+async fn publish(
+    service: &SeatService,
+    venue: &Venue,
+    events: &[OutboxEvent],
+) -> Result<(), Duration> {
+    let name = &venue.spec.name;
+    for event in events {
         let subject = format!("seats.{name}.{}", event.kind);
         if let Err(error) = service
             .publisher
@@ -195,36 +256,44 @@ async fn relay_round(
         }
     }
     if !service.publisher.flush_within(FLUSH_TIMEOUT).await {
+        let last = events.last().map_or(0, |e| e.seq);
         tracing::warn!(venue = %name, last, "NATS did not confirm the batch; the relay retries it");
         return Err(Duration::from_millis(200));
     }
     service.metrics.count_relayed(events.len() as u64);
-    state.recent.push_back((events[0].seq, Instant::now()));
-    while state
-        .recent
-        .front()
-        .is_some_and(|(_, at)| at.elapsed() > REPLAY_WINDOW)
-    {
-        state.recent.pop_front();
-    }
+    Ok(())
+}
+
+/// Moves `published:{venue}` on to the batch's last seq, if the lease and epoch still hold.
+async fn record(
+    service: &SeatService,
+    venue: &Venue,
+    relay_id: &str,
+    state: &mut RelayState,
+    (first, last): (u64, u64),
+    published: u64,
+    epoch: u64,
+) -> Result<(), Duration> {
+    let name = &venue.spec.name;
     match service
         .store
         .relay_commit(&venue.keys, relay_id, last, epoch)
         .await
     {
         Ok(true) => {
-            tracing::debug!(venue = %name, first = events[0].seq, last, "relayed");
+            tracing::debug!(venue = %name, first, last, "relayed");
             if last < published {
                 // Still replaying after a reconnect: go on from here.
                 state.replay_after = Some(last);
             }
+            Ok(())
         }
         Ok(false) => {
-            tracing::info!(venue = %name, last, "relay lease or epoch changed while publishing")
+            tracing::info!(venue = %name, last, "relay lease or epoch changed while publishing");
+            Ok(())
         }
-        Err(_) => return Err(LEASE_RETRY),
+        Err(_) => Err(LEASE_RETRY),
     }
-    Ok(())
 }
 
 /// Events with seq > `after`, oldest first, waiting briefly for new ones.

@@ -13,8 +13,8 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
 use serde_json::json;
 use shared::api::{
-    PresenceRequest, PresenceResponse, QueueJoinRequest, QueueStanding, SeatRequest, SeatResponse,
-    VenueSnapshot,
+    SeatRequest, SeatResponse, VenueSnapshot, WaitingRoomAnswer, WaitingRoomJoinRequest,
+    WaitingRoomReport, WaitingRoomStanding,
 };
 use shared::ws::SeatAction;
 use shared::{ErrorCode, Seat, TokenSigner};
@@ -76,8 +76,11 @@ pub fn app(state: Arc<AppState>) -> Router {
             post(|s, b| seat_command(s, SeatAction::Release, b)),
         )
         .route("/api/session", post(new_session))
-        .route("/api/queue/join", post(join_queue))
-        .route("/internal/queue/{venue}/presence", post(queue_presence))
+        .route("/api/queue/join", post(join_waiting_room))
+        .route(
+            "/internal/queue/{venue}/presence",
+            post(waiting_room_report),
+        )
         .route("/api/admin/reset", post(admin_reset))
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
@@ -254,10 +257,10 @@ async fn seat_command(
 
 /// `POST /api/queue/join`: join the venue's waiting room, or see where you stand. Calling it
 /// keeps an HTTP-only client's place the way an open socket does.
-async fn join_queue(
+async fn join_waiting_room(
     State(state): Shared,
-    body: Result<ApiJson<QueueJoinRequest>, ApiError>,
-) -> Result<Json<QueueStanding>, ApiError> {
+    body: Result<ApiJson<WaitingRoomJoinRequest>, ApiError>,
+) -> Result<Json<WaitingRoomStanding>, ApiError> {
     let ApiJson(request) = body?;
     let token = state
         .token_signer
@@ -269,18 +272,18 @@ async fn join_queue(
 }
 
 /// Most identities one presence report may carry.
-const MAX_PRESENCE_OWNERS: usize = 50_000;
+const MAX_REPORTED_OWNERS: usize = 50_000;
 
 /// `POST /internal/queue/{venue}/presence`: the edges' report of who has a socket open. Not
 /// proxied by NGINX (only `/api/` is).
-async fn queue_presence(
+async fn waiting_room_report(
     State(state): Shared,
     ApiPath(venue): ApiPath<String>,
-    body: Result<ApiJson<PresenceRequest>, ApiError>,
-) -> Result<Json<PresenceResponse>, ApiError> {
+    body: Result<ApiJson<WaitingRoomReport>, ApiError>,
+) -> Result<Json<WaitingRoomAnswer>, ApiError> {
     let ApiJson(request) = body?;
     let venue = state.service.venue(Some(&venue))?;
-    if request.owners.len() > MAX_PRESENCE_OWNERS
+    if request.owners.len() > MAX_REPORTED_OWNERS
         || !request
             .owners
             .iter()
@@ -288,7 +291,7 @@ async fn queue_presence(
     {
         return Err(ApiError::new(
             ErrorCode::ValidationError,
-            format!("owners must be at most {MAX_PRESENCE_OWNERS} authority keys of 64 hex digits"),
+            format!("owners must be at most {MAX_REPORTED_OWNERS} authority keys of 64 hex digits"),
         ));
     }
     let enabled = state.service.store.waiting_room().is_some();
@@ -297,7 +300,7 @@ async fn queue_presence(
     } else {
         Vec::new()
     };
-    Ok(Json(PresenceResponse {
+    Ok(Json(WaitingRoomAnswer {
         venue: venue.spec.name.clone(),
         enabled,
         standings,

@@ -7,9 +7,9 @@ use shared::api::VenueSnapshot;
 use shared::ws::SeatAction;
 use shared::{ErrorCode, Seat, SeatId, SeatStatus, VenueSpec};
 
-use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::publisher::EventPublisher;
+use crate::seat_error::SeatError;
 use crate::store::{
     ms_to_unix_seconds, Actor, ExpiryOutcome, History, ScriptOutcome, SeatStore, VenueKeys,
 };
@@ -65,11 +65,11 @@ impl SeatService {
     }
 
     /// The named venue, or the default (first configured) one when no name is given.
-    pub fn venue(&self, name: Option<&str>) -> Result<&Venue, ApiError> {
+    pub fn venue(&self, name: Option<&str>) -> Result<&Venue, SeatError> {
         let name = name.unwrap_or(&self.default_venue);
         self.venues.get(name).ok_or_else(|| {
             let shown: String = name.chars().take(40).collect();
-            ApiError::new(
+            SeatError::refused(
                 ErrorCode::UnknownVenue,
                 format!("there is no venue '{shown}'"),
             )
@@ -92,7 +92,7 @@ impl SeatService {
         venue: &Venue,
         seat: SeatId,
         actor: Actor<'_>,
-    ) -> Result<Seat, ApiError> {
+    ) -> Result<Seat, SeatError> {
         let seat_name = seat.to_string();
         let keys = &venue.keys;
         let outcome = match action {
@@ -129,7 +129,7 @@ impl SeatService {
     }
 
     /// Ends one due hold, if it really ran out. Returns when to look again.
-    pub async fn expire(&self, venue: &Venue, seat: &str) -> Result<ExpiryOutcome, ApiError> {
+    pub async fn expire(&self, venue: &Venue, seat: &str) -> Result<ExpiryOutcome, SeatError> {
         let outcome = self.store.expire(&venue.keys, seat).await?;
         if let ExpiryOutcome::Expired { seq, user } = &outcome {
             self.metrics.count_change(&venue.spec.name, "expired");
@@ -139,7 +139,7 @@ impl SeatService {
     }
 
     /// Makes every seat of the venue available; returns how many changed.
-    pub async fn reset(&self, venue: &Venue) -> Result<usize, ApiError> {
+    pub async fn reset(&self, venue: &Venue) -> Result<usize, SeatError> {
         let released = self.store.reset(&venue.keys).await?;
         for _ in &released {
             self.metrics.count_change(&venue.spec.name, "reset");
@@ -148,7 +148,7 @@ impl SeatService {
         Ok(released.len())
     }
 
-    pub async fn snapshot(&self, venue: &Venue) -> Result<VenueSnapshot, ApiError> {
+    pub async fn snapshot(&self, venue: &Venue) -> Result<VenueSnapshot, SeatError> {
         let (epoch, seq, seats) = self.store.snapshot(&venue.keys, &venue.spec).await?;
         Ok(VenueSnapshot {
             venue: venue.spec.name.clone(),
@@ -167,7 +167,7 @@ impl SeatService {
         venue: &Venue,
         after: u64,
         limit: u64,
-    ) -> Result<History, ApiError> {
+    ) -> Result<History, SeatError> {
         self.store.history(&venue.keys, after, limit).await
     }
 }
@@ -184,7 +184,7 @@ fn seat_after(id: SeatId, status: SeatStatus, user: &str, expires_ms: Option<u64
     }
 }
 
-fn refusal(code: ErrorCode, seat: &str, holder: &str, max_holds: u32) -> ApiError {
+fn refusal(code: ErrorCode, seat: &str, holder: &str, max_holds: u32) -> SeatError {
     let message = match code {
         ErrorCode::SeatBooked => format!("{seat} is already booked"),
         ErrorCode::SeatUnavailable => format!("{seat} is held by another user"),
@@ -200,5 +200,5 @@ fn refusal(code: ErrorCode, seat: &str, holder: &str, max_holds: u32) -> ApiErro
         }
         _ => format!("{seat}: {code}"),
     };
-    ApiError::new(code, message)
+    SeatError::refused(code, message)
 }

@@ -9,23 +9,23 @@ use fred::prelude::*;
 use fred::types::config::Options;
 use fred::types::scripts::Script;
 use fred::types::ClusterHash;
-use shared::{ErrorCode, Seat, SeatId, VenueSpec};
+use shared::{Seat, SeatId, VenueSpec};
 
-use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::seat_error::SeatError;
 
 mod keys;
 mod outbox;
-mod queue;
 mod redis_url;
 mod replies;
+mod waiting_room;
 
 pub use keys::VenueKeys;
 pub use outbox::{History, Lease};
-pub use queue::{QueueReport, Standing, WaitingRoomSettings};
 use redis_url::redis_config;
 use replies::{apply_stored_state, parse_field, parse_outcome, unexpected};
 pub use replies::{ms_to_unix_seconds, ExpiryOutcome, ResetSeat, ScriptOutcome};
+pub use waiting_room::{ScriptStanding, WaitingRoomSettings, WaitingRoomView};
 
 const COMMON: &str = include_str!("lua/common.lua");
 const WAITING_ROOM: &str = include_str!("lua/waiting_room.lua");
@@ -46,8 +46,8 @@ struct Scripts {
     snapshot: Script,
     reset: Script,
     history: Script,
-    queue_presence: Script,
-    queue_tick: Script,
+    waiting_room_report: Script,
+    waiting_room_tick: Script,
     relay: Script,
     relay_commit: Script,
     relay_release: Script,
@@ -66,8 +66,8 @@ impl Scripts {
             snapshot: with_common(include_str!("lua/snapshot.lua")),
             reset: with_common(include_str!("lua/reset.lua")),
             history: with_common(include_str!("lua/history.lua")),
-            queue_presence: with_waiting_room(include_str!("lua/queue_presence.lua")),
-            queue_tick: with_waiting_room(include_str!("lua/queue_tick.lua")),
+            waiting_room_report: with_waiting_room(include_str!("lua/waiting_room_report.lua")),
+            waiting_room_tick: with_waiting_room(include_str!("lua/waiting_room_tick.lua")),
             relay: with_common(include_str!("lua/relay.lua")),
             relay_commit: with_common(include_str!("lua/relay_commit.lua")),
             relay_release: with_common(include_str!("lua/relay_release.lua")),
@@ -160,7 +160,7 @@ impl SeatStore {
         script: &Script,
         keys: Vec<String>,
         args: Vec<String>,
-    ) -> Result<Vec<String>, ApiError> {
+    ) -> Result<Vec<String>, SeatError> {
         self.run_on(self.pool.next_connected(), script, keys, args)
             .await
     }
@@ -171,9 +171,9 @@ impl SeatStore {
         script: &Script,
         keys: Vec<String>,
         args: Vec<String>,
-    ) -> Result<Vec<String>, ApiError> {
+    ) -> Result<Vec<String>, SeatError> {
         if !client.is_connected() {
-            return Err(ApiError::unavailable("Redis"));
+            return Err(SeatError::unavailable("Redis"));
         }
         let started = Instant::now();
         let result = script
@@ -185,7 +185,7 @@ impl SeatStore {
             // connected now, Redis is what is missing, not the script.
             _ if !client.is_connected() => {
                 tracing::warn!(%error, "redis connection lost");
-                ApiError::unavailable("Redis")
+                SeatError::unavailable("Redis")
             }
             ErrorKind::IO
             | ErrorKind::Timeout
@@ -194,13 +194,13 @@ impl SeatStore {
             | ErrorKind::Routing
             | ErrorKind::Cluster => {
                 tracing::warn!(%error, "redis unavailable");
-                ApiError::unavailable("Redis")
+                SeatError::unavailable("Redis")
             }
             // fred's router found no connection to send on (it had just closed): kind Unknown,
             // but Redis is what is missing.
             ErrorKind::Unknown if error.details().starts_with("Failed to route command") => {
                 tracing::warn!(%error, "redis connection lost");
-                ApiError::unavailable("Redis")
+                SeatError::unavailable("Redis")
             }
             _ if [
                 "LOADING",
@@ -214,11 +214,11 @@ impl SeatStore {
             .any(|p| error.details().starts_with(p)) =>
             {
                 tracing::warn!(%error, "redis cannot take writes right now");
-                ApiError::unavailable("Redis")
+                SeatError::unavailable("Redis")
             }
             _ => {
                 tracing::error!(%error, "redis script failed");
-                ApiError::internal()
+                SeatError::Internal
             }
         })
     }
@@ -230,7 +230,7 @@ impl SeatStore {
         actor: Actor<'_>,
         hold_seconds: u64,
         max_holds: u32,
-    ) -> Result<ScriptOutcome, ApiError> {
+    ) -> Result<ScriptOutcome, SeatError> {
         let mut args = self.actor_args(keys, seat, actor);
         args.extend([hold_seconds.to_string(), max_holds.to_string()]);
         self.change(&self.scripts.select, keys, seat, args).await
@@ -244,7 +244,7 @@ impl SeatStore {
         keys: &VenueKeys,
         seat: &str,
         args: Vec<String>,
-    ) -> Result<ScriptOutcome, ApiError> {
+    ) -> Result<ScriptOutcome, SeatError> {
         let client = self.pool.next_connected();
         let reply = self
             .run_on(client, script, keys.seat_keys(seat), args)
@@ -259,7 +259,7 @@ impl SeatStore {
     /// With `REDIS_WAIT_REPLICAS=n`, waits until n replicas of the venue's master have every
     /// write this connection sent. A change that is not confirmed in time is committed on the
     /// master but answered 503: it may be lost if the master fails before its replicas catch up.
-    async fn confirm_replicated(&self, client: &Client, keys: &VenueKeys) -> Result<(), ApiError> {
+    async fn confirm_replicated(&self, client: &Client, keys: &VenueKeys) -> Result<(), SeatError> {
         let wanted = self.settings.wait_replicas;
         if wanted == 0 {
             return Ok(());
@@ -278,14 +278,13 @@ impl SeatStore {
             Ok(acked) if acked >= i64::from(wanted) => Ok(()),
             Ok(acked) => {
                 tracing::warn!(venue = %keys.venue, acked, wanted, "replicas did not confirm a change in time");
-                Err(ApiError::new(
-                    ErrorCode::Unavailable,
-                    format!("the change was made but only {acked} of {wanted} replicas confirmed it in time; check the seat before retrying"),
-                ))
+                Err(SeatError::Unavailable(format!(
+                    "the change was made but only {acked} of {wanted} replicas confirmed it in time; check the seat before retrying"
+                )))
             }
             Err(error) => {
                 tracing::warn!(%error, "WAIT for replicas failed");
-                Err(ApiError::unavailable("Redis"))
+                Err(SeatError::unavailable("Redis"))
             }
         }
     }
@@ -295,7 +294,7 @@ impl SeatStore {
         keys: &VenueKeys,
         seat: &str,
         actor: Actor<'_>,
-    ) -> Result<ScriptOutcome, ApiError> {
+    ) -> Result<ScriptOutcome, SeatError> {
         self.holder_step(&self.scripts.book, keys, seat, actor)
             .await
     }
@@ -305,7 +304,7 @@ impl SeatStore {
         keys: &VenueKeys,
         seat: &str,
         actor: Actor<'_>,
-    ) -> Result<ScriptOutcome, ApiError> {
+    ) -> Result<ScriptOutcome, SeatError> {
         self.holder_step(&self.scripts.release, keys, seat, actor)
             .await
     }
@@ -334,12 +333,12 @@ impl SeatStore {
         keys: &VenueKeys,
         seat: &str,
         actor: Actor<'_>,
-    ) -> Result<ScriptOutcome, ApiError> {
+    ) -> Result<ScriptOutcome, SeatError> {
         self.change(script, keys, seat, self.actor_args(keys, seat, actor))
             .await
     }
 
-    pub async fn expire(&self, keys: &VenueKeys, seat: &str) -> Result<ExpiryOutcome, ApiError> {
+    pub async fn expire(&self, keys: &VenueKeys, seat: &str) -> Result<ExpiryOutcome, SeatError> {
         let reply = self
             .run(
                 &self.scripts.expire,
@@ -364,10 +363,10 @@ impl SeatStore {
         keys: &VenueKeys,
         now_ms: u64,
         limit: i64,
-    ) -> Result<Vec<String>, ApiError> {
+    ) -> Result<Vec<String>, SeatError> {
         let client = self.pool.next_connected();
         if !client.is_connected() {
-            return Err(ApiError::unavailable("Redis"));
+            return Err(SeatError::unavailable("Redis"));
         }
         client
             .zrangebyscore::<Vec<String>, _, _, _>(
@@ -380,7 +379,7 @@ impl SeatStore {
             .await
             .map_err(|error| {
                 tracing::warn!(%error, "reading the expiry index failed");
-                ApiError::unavailable("Redis")
+                SeatError::unavailable("Redis")
             })
     }
 
@@ -390,7 +389,7 @@ impl SeatStore {
         &self,
         keys: &VenueKeys,
         venue: &VenueSpec,
-    ) -> Result<(u64, u64, Vec<Seat>), ApiError> {
+    ) -> Result<(u64, u64, Vec<Seat>), SeatError> {
         let reply = self
             .run(
                 &self.scripts.snapshot,
@@ -416,7 +415,7 @@ impl SeatStore {
     }
 
     /// Releases every held and booked seat of the venue.
-    pub async fn reset(&self, keys: &VenueKeys) -> Result<Vec<ResetSeat>, ApiError> {
+    pub async fn reset(&self, keys: &VenueKeys) -> Result<Vec<ResetSeat>, SeatError> {
         let mut script_keys = vec![
             keys.state.clone(),
             keys.holds.clone(),

@@ -3,7 +3,7 @@
 //! shared by every edge and booking service.
 //!
 //! All of it lives in Redis and changes only inside scripts (`lua/waiting_room.lua` and the
-//! queue scripts), so two services can never both admit into the last slot. Edges report the
+//! waiting-room scripts), so two services can never both admit into the last slot. Edges report the
 //! identities that have a socket open (`POST /internal/queue/{venue}/presence`, every 500 ms),
 //! which is also what keeps their places and passes. Every booking service runs the clock below;
 //! it is idempotent, so several running it changes nothing but how soon a slot is noticed.
@@ -11,12 +11,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use shared::api::QueueStanding;
+use shared::api::WaitingRoomStanding;
 use tokio::sync::watch;
 
-use crate::error::ApiError;
+use crate::seat_error::SeatError;
 use crate::seats::{SeatService, Venue};
-use crate::store::{Standing, WaitingRoomSettings};
+use crate::store::{ScriptStanding, WaitingRoomSettings};
 
 /// How often each venue's queue is trimmed and admitted from.
 const CLOCK: Duration = Duration::from_millis(200);
@@ -38,7 +38,7 @@ pub fn settings(max_shoppers: u32, shopping: Duration) -> Option<WaitingRoomSett
     })
 }
 
-/// Runs the queue clock of every venue until `shutdown` flips to true (returns at once when the
+/// Runs the waiting-room clock of every venue until `shutdown` flips to true (returns at once when the
 /// waiting room is off).
 pub async fn run_clock(service: Arc<SeatService>, mut shutdown: watch::Receiver<bool>) {
     if service.store.waiting_room().is_none() {
@@ -52,20 +52,19 @@ pub async fn run_clock(service: Arc<SeatService>, mut shutdown: watch::Receiver<
             _ = shutdown.changed() => break,
         }
         for venue in service.venues() {
-            match service.store.queue_tick(&venue.keys).await {
+            match service.store.waiting_room_tick(&venue.keys).await {
                 Ok(report) => {
-                    service.metrics.observe_queue(
-                        &venue.spec.name,
-                        report.waiting,
-                        report.shoppers,
-                        &report.admitted_waits_ms,
-                    );
+                    service
+                        .metrics
+                        .observe_waiting_room(&venue.spec.name, &report);
                     if !report.admitted_waits_ms.is_empty() {
                         tracing::info!(venue = %venue.spec.name, admitted = report.admitted_waits_ms.len(),
                             waiting = report.waiting, shoppers = report.shoppers, "admitted from the waiting room");
                     }
                 }
-                Err(_) => tracing::debug!(venue = %venue.spec.name, "queue clock skipped a tick"),
+                Err(_) => {
+                    tracing::debug!(venue = %venue.spec.name, "waiting-room clock skipped a tick")
+                }
             }
         }
     }
@@ -78,44 +77,39 @@ pub async fn standings(
     venue: &Venue,
     owners: &[String],
     join: bool,
-) -> Result<Vec<QueueStanding>, ApiError> {
+) -> Result<Vec<WaitingRoomStanding>, SeatError> {
     let name = venue.spec.name.clone();
     if service.store.waiting_room().is_none() {
         return Ok(owners
             .iter()
-            .map(|_| QueueStanding::Open {
+            .map(|_| WaitingRoomStanding::Open {
                 venue: name.clone(),
             })
             .collect());
     }
     let report = service
         .store
-        .queue_presence(&venue.keys, owners, join)
+        .waiting_room_report(&venue.keys, owners, join)
         .await?;
-    service.metrics.observe_queue(
-        &name,
-        report.waiting,
-        report.shoppers,
-        &report.admitted_waits_ms,
-    );
+    service.metrics.observe_waiting_room(&name, &report);
     Ok(report
         .standings
         .into_iter()
         .map(|standing| match standing {
-            Standing::Admitted { until_ms } => QueueStanding::Admitted {
+            ScriptStanding::Admitted { until_ms } => WaitingRoomStanding::Admitted {
                 venue: name.clone(),
                 until_ms,
             },
-            Standing::Waiting {
+            ScriptStanding::Waiting {
                 position,
                 estimated_wait_s,
-            } => QueueStanding::Waiting {
+            } => WaitingRoomStanding::Waiting {
                 venue: name.clone(),
                 position,
                 size: report.waiting,
                 estimated_wait_s,
             },
-            Standing::Outside => QueueStanding::Outside {
+            ScriptStanding::Outside => WaitingRoomStanding::Outside {
                 venue: name.clone(),
             },
         })

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 use shared::api::{
-    ErrorResponse, EventsPage, PresenceResponse, QueueStanding, SeatRequest, SeatResponse,
-    VenueSnapshot,
+    ErrorResponse, EventsPage, SeatRequest, SeatResponse, VenueSnapshot, WaitingRoomAnswer,
+    WaitingRoomStanding,
 };
 use shared::ws::SeatAction;
 use shared::{ErrorCode, Seat};
@@ -72,21 +72,21 @@ pub enum Fetched {
 }
 
 /// How long one presence report may take; the next one is due 500 ms later anyway.
-const PRESENCE_TIMEOUT: Duration = Duration::from_secs(2);
+const REPORT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The answer to a presence report.
 #[derive(Debug)]
-pub enum Presence {
+pub enum WaitingRoomStandings {
     /// The waiting room is off (or this booking service has none, or does not know the venue).
     Off,
     /// Each owner's standing, in the order they were reported.
-    On(Vec<QueueStanding>),
+    On(Vec<WaitingRoomStanding>),
 }
 
-/// The body of `POST /internal/queue/{venue}/presence` (`shared::api::PresenceRequest`,
+/// The body of `POST /internal/queue/{venue}/presence` (`shared::api::WaitingRoomReport`,
 /// borrowed).
 #[derive(Serialize)]
-struct PresenceReport<'a> {
+struct WaitingRoomReportBody<'a> {
     owners: &'a [&'a str],
     join: bool,
 }
@@ -219,26 +219,26 @@ impl BookingClient {
         venue: &str,
         owners: &[&str],
         join: bool,
-    ) -> Result<Presence, BookingError> {
-        let body = PresenceReport { owners, join };
+    ) -> Result<WaitingRoomStandings, BookingError> {
+        let body = WaitingRoomReportBody { owners, join };
         let response = self
             .upstreams
             .send(Retry::Always, |base| {
                 self.http
                     .post(format!("{base}/internal/queue/{venue}/presence"))
-                    .timeout(PRESENCE_TIMEOUT)
+                    .timeout(REPORT_TIMEOUT)
                     .json(&body)
             })
             .await
             .map_err(BookingError::unavailable)?;
         match response.status() {
             // A booking service without a waiting room (older), or that does not know the venue.
-            reqwest::StatusCode::NOT_FOUND => Ok(Presence::Off),
+            reqwest::StatusCode::NOT_FOUND => Ok(WaitingRoomStandings::Off),
             status if status.is_success() => {
-                let answer: PresenceResponse =
+                let answer: WaitingRoomAnswer =
                     response.json().await.map_err(BookingError::unavailable)?;
                 if !answer.enabled {
-                    return Ok(Presence::Off);
+                    return Ok(WaitingRoomStandings::Off);
                 }
                 if answer.standings.len() != owners.len() {
                     return Err(BookingError::unavailable(format!(
@@ -247,7 +247,7 @@ impl BookingClient {
                         owners.len()
                     )));
                 }
-                Ok(Presence::On(answer.standings))
+                Ok(WaitingRoomStandings::On(answer.standings))
             }
             status => Err(BookingError::unavailable(format!("HTTP {status}"))),
         }

@@ -144,11 +144,8 @@ impl Connection {
         loop {
             let backlog = self.socket.backlog_bytes();
             if self.rejoin && backlog == 0 {
-                self.rejoin = false;
-                if let Some(venue) = self.watching.take() {
-                    if let Err(ending) = self.watch(venue, None).await {
-                        return ending;
-                    }
+                if let Err(ending) = self.rejoin().await {
+                    return ending;
                 }
             }
             let reading = backlog < READ_PAUSE_BACKLOG && self.pending.is_none();
@@ -156,14 +153,8 @@ impl Connection {
                 biased;
                 _ = shutdown.changed() => return Some((GOING_AWAY, "edge shutting down; reconnect")),
                 _ = self.socket.attention() => {
-                    let news = self.socket.take_news();
-                    if news.failed {
-                        return None;
-                    }
-                    if news.lagged {
-                        if let Err(ending) = self.lagged() {
-                            return ending;
-                        }
+                    if let Err(ending) = self.hear_news() {
+                        return ending;
                     }
                 }
                 answered = poll_pending(&mut self.pending), if self.pending.is_some() => {
@@ -177,17 +168,9 @@ impl Connection {
                     }
                 }
                 _ = ping.tick() => {
-                    let silent = self.last_heard.elapsed();
-                    if silent > 3 * ping_every {
-                        tracing::debug!(client = self.client, ?silent, "no pong; closing dead connection");
-                        return None;
+                    if let Err(ending) = self.ping(ping_every) {
+                        return ending;
                     }
-                    if self.socket.backlog_age() > WRITE_TIMEOUT {
-                        self.edge.metrics.slow_clients_dropped.inc();
-                        tracing::info!(client = self.client, "client has not read for 10 s; disconnecting");
-                        return None;
-                    }
-                    self.socket.send(&ping_frame(), None);
                 }
                 writable = self.socket.writable(), if backlog > 0 => {
                     if writable.is_err() || self.socket.flush().is_err() {
@@ -213,6 +196,52 @@ impl Connection {
                 }
             }
         }
+    }
+
+    /// The hub dropped this client as lagging and its backlog is written now: join again.
+    async fn rejoin(&mut self) -> Result<(), Ending> {
+        self.rejoin = false;
+        match self.watching.take() {
+            Some(venue) => self.watch(venue, None).await,
+            None => Ok(()),
+        }
+    }
+
+    /// What the hub or the socket's writer flagged: a failed write ends the connection, a lag
+    /// resynchronises it (or ends it, `lagged`).
+    fn hear_news(&mut self) -> Result<(), Ending> {
+        let news = self.socket.take_news();
+        if news.failed {
+            return Err(None);
+        }
+        if news.lagged {
+            self.lagged()?;
+        }
+        Ok(())
+    }
+
+    /// The heartbeat: closes a connection that answered no ping for three intervals or has not
+    /// read for `WRITE_TIMEOUT`, else pings it.
+    fn ping(&mut self, ping_every: Duration) -> Result<(), Ending> {
+        let silent = self.last_heard.elapsed();
+        if silent > 3 * ping_every {
+            tracing::debug!(
+                client = self.client,
+                ?silent,
+                "no pong; closing dead connection"
+            );
+            return Err(None);
+        }
+        if self.socket.backlog_age() > WRITE_TIMEOUT {
+            self.edge.metrics.slow_clients_dropped.inc();
+            tracing::info!(
+                client = self.client,
+                "client has not read for 10 s; disconnecting"
+            );
+            return Err(None);
+        }
+        self.socket.send(&ping_frame(), None);
+        Ok(())
     }
 
     /// Reads and handles the whole messages the socket has now (at most `MESSAGES_PER_PASS`).

@@ -11,6 +11,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use hyper_util::rt::TokioIo;
 use serde_json::json;
+use shared::api::ErrorResponse;
 use shared::ErrorCode;
 use tokio::net::{TcpStream, UnixStream};
 
@@ -35,12 +36,11 @@ pub fn app(edge: Arc<Edge>) -> Router {
         .with_state(edge)
 }
 
-/// An HTTP refusal in the booking service's error shape:
-/// `{"ok":false,"error":{"code","message"}}`, with the code's status.
+/// An HTTP refusal in the booking service's error shape (`ErrorResponse`:
+/// `{"ok":false,"error":{"code","message"}}`), with the code's status.
 fn refusal(code: ErrorCode, message: &str) -> Response {
     let status = StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
-    let body = json!({"ok": false, "error": {"code": code.as_str(), "message": message}});
-    (status, Json(body)).into_response()
+    (status, Json(ErrorResponse::new(code, message))).into_response()
 }
 
 /// `GET /ws`: refused with 403 `ORIGIN_NOT_ALLOWED` before upgrading when the `Origin` is not allowed; the

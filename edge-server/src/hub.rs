@@ -13,7 +13,7 @@
 //! The full state is serialised and framed once per seq and shared by every join (`state_frame`),
 //! however large the venue: a reconnect storm costs one serialisation, not one per client.
 //!
-//! The hub also reports who watches the venue to the waiting room (`waiting.rs`) and writes
+//! The hub also reports who watches the venue to the waiting room (`waiting_room.rs`) and writes
 //! each client's `QUEUE`/`ADMITTED` the same way.
 
 use std::collections::BTreeMap;
@@ -29,11 +29,11 @@ use crate::booking::{BookingClient, Fetch, Fetched};
 use crate::metrics::Metrics;
 use crate::mirror::{Mark, Need, VenueMirror};
 use crate::recent::{RecentUpdates, KEPT_UPDATES};
-use crate::waiting::{Outcome, Room, Standing};
+use crate::waiting_room::{ClientStanding, Outcome, VenueWaitingRoom};
 use crate::wire::{text_frame, ClientSocket, Delivery, WireFrame};
 
-mod presence;
 mod sync;
+mod waiting_room;
 
 pub type ClientId = u64;
 
@@ -71,7 +71,7 @@ enum HubInput {
         owner: Arc<str>,
     },
     /// A waiting-room report came back.
-    Presence(Outcome),
+    WaitingRoom(Outcome),
     /// NATS reconnected: events may have been missed; catch up now.
     Resync,
     Fetched {
@@ -120,7 +120,7 @@ impl VenueHandle {
             generation: 0,
             rebuilt_at_generation: 0,
             next_fetch: Instant::now(),
-            room: Room::new(Instant::now()),
+            waiting_room: VenueWaitingRoom::new(Instant::now()),
             joins: 0,
             state: None,
             batch: Vec::new(),
@@ -193,7 +193,7 @@ struct Subscriber {
     owner: Arc<str>,
     /// When it joined, counted per hub: newcomers are reported (and queued) in this order.
     joined: u64,
-    standing: Standing,
+    standing: ClientStanding,
     has_through: u64,
     /// The fetch generation current when it joined: only answers to later fetches can show
     /// that its `has_through` is impossible.
@@ -220,7 +220,7 @@ struct VenueHub {
     /// Failed fetches back off so a down booking service is not hammered.
     next_fetch: Instant,
     /// The venue's waiting room: what it said last, when to report next.
-    room: Room,
+    waiting_room: VenueWaitingRoom,
     /// Joins so far (the order of `Subscriber::joined`).
     joins: u64,
     /// The last `VENUE_STATE` frame: for (epoch, seq), serialised when.
@@ -235,8 +235,8 @@ impl VenueHub {
         gap_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut seq_check = tokio::time::interval(self.timing.seq_check_interval);
         seq_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        let mut presence = tokio::time::interval(Duration::from_millis(100));
-        presence.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut report_tick = tokio::time::interval(Duration::from_millis(100));
+        report_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tokio::select! {
                 input = inputs.recv() => match input {
@@ -255,7 +255,7 @@ impl VenueHub {
                     None => break,
                 },
                 _ = gap_check.tick() => self.catch_up(),
-                _ = presence.tick() => self.report_presence(),
+                _ = report_tick.tick() => self.report_waiting_room(),
                 _ = seq_check.tick() => {
                     if self.mirror.is_ready() {
                         self.fetch(Fetch::Check { after: self.mirror.seq() });
@@ -289,8 +289,8 @@ impl VenueHub {
             } => {
                 self.join(client, socket, token, owner, resume);
                 let _ = reply.send(());
-                self.room.newcomer();
-                self.report_presence();
+                self.waiting_room.newcomer();
+                self.report_waiting_room();
             }
             HubInput::Leave(client) => {
                 self.clients.remove(&client);
@@ -299,13 +299,13 @@ impl VenueHub {
                 if let Some(subscriber) = self.clients.get_mut(&client) {
                     if subscriber.owner != owner {
                         subscriber.owner = owner;
-                        subscriber.standing = Standing::default();
-                        self.room.newcomer();
-                        self.report_presence();
+                        subscriber.standing = ClientStanding::default();
+                        self.waiting_room.newcomer();
+                        self.report_waiting_room();
                     }
                 }
             }
-            HubInput::Presence(outcome) => self.presence_answered(outcome),
+            HubInput::WaitingRoom(outcome) => self.waiting_room_answered(outcome),
             HubInput::Resync => {
                 self.next_fetch = Instant::now();
                 self.fetching = false;
@@ -393,7 +393,7 @@ impl VenueHub {
                 token,
                 owner,
                 joined: self.joins,
-                standing: Standing::default(),
+                standing: ClientStanding::default(),
                 has_through,
                 joined_at_generation,
             },

@@ -14,7 +14,7 @@ pub mod recent;
 pub mod stream;
 pub mod upstream;
 pub mod venues;
-pub mod waiting;
+pub mod waiting_room;
 pub mod wire;
 
 use std::future::Future;
@@ -73,26 +73,7 @@ pub async fn run(
     };
     let venues = venues::Venues::new(booking.clone(), metrics.clone(), timing);
 
-    let (nats_events, nats_connected) = mpsc::unbounded_channel::<async_nats::Event>();
-    let nats = async_nats::ConnectOptions::new()
-        .name(&config.edge_id)
-        .retry_on_initial_connect()
-        .connection_timeout(Duration::from_secs(2))
-        // The third ping due while two are unanswered ends the connection: a silently dead NATS
-        // is noticed within 3 intervals (3.75 s), then reconnects and every venue catches up.
-        .ping_interval(config.nats_ping_interval)
-        .max_reconnects(None)
-        .reconnect_delay_callback(|attempt| {
-            Duration::from_millis((100u64 << attempt.min(4)).min(1_000))
-        })
-        .event_callback(move |event| {
-            let nats_events = nats_events.clone();
-            async move {
-                let _ = nats_events.send(event);
-            }
-        })
-        .connect(config.nats_servers.clone())
-        .await?;
+    let (nats, nats_connected) = connect_nats(&config).await?;
 
     let (stop, stopped) = watch::channel(false);
     let edge = Arc::new(Edge {
@@ -148,6 +129,37 @@ pub async fn run(
     let _ = edge.nats.flush().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Connects to NATS (retrying until it answers, reconnecting for ever); the receiver gets the
+/// connection's events (what `resync_on_reconnect` watches).
+async fn connect_nats(
+    config: &Config,
+) -> anyhow::Result<(
+    async_nats::Client,
+    mpsc::UnboundedReceiver<async_nats::Event>,
+)> {
+    let (nats_events, nats_connected) = mpsc::unbounded_channel::<async_nats::Event>();
+    let nats = async_nats::ConnectOptions::new()
+        .name(&config.edge_id)
+        .retry_on_initial_connect()
+        .connection_timeout(Duration::from_secs(2))
+        // The third ping due while two are unanswered ends the connection: a silently dead NATS
+        // is noticed within 3 intervals (3.75 s), then reconnects and every venue catches up.
+        .ping_interval(config.nats_ping_interval)
+        .max_reconnects(None)
+        .reconnect_delay_callback(|attempt| {
+            Duration::from_millis((100u64 << attempt.min(4)).min(1_000))
+        })
+        .event_callback(move |event| {
+            let nats_events = nats_events.clone();
+            async move {
+                let _ = nats_events.send(event);
+            }
+        })
+        .connect(config.nats_servers.clone())
+        .await?;
+    Ok((nats, nats_connected))
 }
 
 /// Routes every event from NATS to its venue's hub.

@@ -43,10 +43,10 @@ pub struct Inner {
     pub origins_refused: Counter,
     pub nats_reconnects: Counter,
     pub bad_frames: Counter,
-    pub queue_reports: Counter,
-    pub queue_report_failures: Counter,
-    pub queue_places_sent: Counter,
-    pub queue_admitted_sent: Counter,
+    pub waiting_room_reports: Counter,
+    pub waiting_room_report_failures: Counter,
+    pub waiting_room_places_sent: Counter,
+    pub waiting_room_admitted_sent: Counter,
     commands: Family<CommandLabels, Counter>,
 }
 
@@ -65,6 +65,9 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Registers every metric. Longer than ~80 lines on purpose: it is a table, one name and
+    /// help text per metric in the order `/metrics` lists them, and splitting it would only
+    /// scatter the names.
     pub fn new() -> Self {
         let mut r = Registry::with_prefix("edge");
         let connections = Gauge::default();
@@ -150,18 +153,18 @@ impl Metrics {
             ),
             nats_reconnects: counter!(r, "nats_reconnects", "Reconnections to NATS"),
             bad_frames: counter!(r, "bad_frames", "Malformed client frames (bad JSON, unknown type, missing field, binary, too large)"),
-            queue_reports: counter!(
+            waiting_room_reports: counter!(
                 r,
                 "queue_reports",
                 "Waiting-room presence reports sent to the booking service"
             ),
-            queue_report_failures: counter!(
+            waiting_room_report_failures: counter!(
                 r,
                 "queue_report_failures",
                 "Waiting-room presence reports that got no answer"
             ),
-            queue_places_sent: counter!(r, "queue_places_sent", "QUEUE messages sent to clients"),
-            queue_admitted_sent: counter!(
+            waiting_room_places_sent: counter!(r, "queue_places_sent", "QUEUE messages sent to clients"),
+            waiting_room_admitted_sent: counter!(
                 r,
                 "queue_admitted_sent",
                 "ADMITTED messages sent to clients"

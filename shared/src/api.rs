@@ -25,15 +25,17 @@ pub struct SeatResponse {
     pub seat: Seat,
 }
 
-/// The error half of every API answer: `{"ok":false,"error":{"code":…,"message":…}}`.
+/// The error half of every API answer: `{"ok":false,"error":{"code":…,"message":…}}`. The
+/// edge's HTTP refusals use it too.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorResponse {
     pub ok: bool,
-    pub error: ApiError,
+    pub error: ErrorDetail,
 }
 
+/// The `error` object of an [`ErrorResponse`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ApiError {
+pub struct ErrorDetail {
     pub code: ErrorCode,
     pub message: String,
 }
@@ -42,7 +44,7 @@ impl ErrorResponse {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         ErrorResponse {
             ok: false,
-            error: ApiError {
+            error: ErrorDetail {
                 code,
                 message: message.into(),
             },
@@ -81,7 +83,7 @@ pub struct EventsPage {
 /// `POST /api/queue/join` `{"token","venue"}`: join the venue's waiting room (or refresh the
 /// place: calling it is what keeps an HTTP-only client's place, as an open socket does).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct QueueJoinRequest {
+pub struct WaitingRoomJoinRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -91,7 +93,7 @@ pub struct QueueJoinRequest {
 /// Where an identity stands in a venue's waiting room.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "lowercase")]
-pub enum QueueStanding {
+pub enum WaitingRoomStanding {
     /// The waiting room is off (`MAX_SHOPPERS=0`): everyone may shop.
     Open { venue: String },
     /// Waiting: `position` 1 is next.
@@ -112,7 +114,7 @@ pub enum QueueStanding {
 /// of the identities that have a socket open on this edge. Refreshes their presence and answers
 /// where each stands, in the same order.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct PresenceRequest {
+pub struct WaitingRoomReport {
     pub owners: Vec<String>,
     /// Also put these owners in the queue if they have no place yet (newly seen identities).
     #[serde(default)]
@@ -120,11 +122,11 @@ pub struct PresenceRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PresenceResponse {
+pub struct WaitingRoomAnswer {
     pub venue: String,
     /// False when the waiting room is off; `standings` is then empty.
     pub enabled: bool,
-    pub standings: Vec<QueueStanding>,
+    pub standings: Vec<WaitingRoomStanding>,
 }
 
 #[cfg(test)]
@@ -141,8 +143,8 @@ mod tests {
     }
 
     #[test]
-    fn queue_standings_are_tagged_with_their_state() {
-        let waiting = QueueStanding::Waiting {
+    fn waiting_room_standings_are_tagged_with_their_state() {
+        let waiting = WaitingRoomStanding::Waiting {
             venue: "main".into(),
             position: 3,
             size: 10,
@@ -152,11 +154,11 @@ mod tests {
             serde_json::to_string(&waiting).unwrap(),
             r#"{"state":"waiting","venue":"main","position":3,"size":10,"estimated_wait_s":42}"#
         );
-        let admitted: QueueStanding =
+        let admitted: WaitingRoomStanding =
             serde_json::from_str(r#"{"state":"admitted","venue":"main","until_ms":5}"#).unwrap();
         assert_eq!(
             admitted,
-            QueueStanding::Admitted {
+            WaitingRoomStanding::Admitted {
                 venue: "main".into(),
                 until_ms: 5
             }

@@ -195,81 +195,19 @@ impl FrameError {
 
 /// Parses one client text frame, naming precisely what is wrong with a bad one.
 pub fn parse_client_frame(text: &str) -> Result<ClientCommand, FrameError> {
-    if text.len() > MAX_CLIENT_FRAME_BYTES {
-        return Err(FrameError::new(
-            ErrorCode::FrameTooLarge,
-            format!("frames are limited to {MAX_CLIENT_FRAME_BYTES} bytes"),
-            Value::Null,
-        ));
-    }
-    let value: Value = serde_json::from_str(text).map_err(|e| {
-        FrameError::new(
-            ErrorCode::ValidationError,
-            format!("frame is not valid JSON: {e}"),
-            Value::Null,
-        )
-    })?;
-    let Value::Object(mut frame) = value else {
-        return Err(FrameError::new(
-            ErrorCode::ValidationError,
-            "frame must be a JSON object like {\"type\":…,\"data\":{…}}",
-            Value::Null,
-        ));
-    };
-    let data = match frame.remove("data") {
-        None | Some(Value::Null) => serde_json::Map::new(),
-        Some(Value::Object(data)) => data,
-        Some(_) => {
-            return Err(FrameError::new(
-                ErrorCode::ValidationError,
-                "\"data\" must be an object",
-                Value::Null,
-            ))
-        }
-    };
-    let req_id = match data.get("req_id") {
-        Some(id @ (Value::String(_) | Value::Number(_))) => id.clone(),
-        _ => Value::Null,
-    };
+    let (frame, data) = frame_parts(text)?;
+    let fields = FrameData::new(data);
     let kind = match frame.get("type") {
         Some(Value::String(kind)) => kind.as_str(),
-        _ => {
-            return Err(FrameError::new(
-                ErrorCode::ValidationError,
-                "frame has no \"type\" string",
-                req_id,
-            ))
-        }
-    };
-    let optional_string = |field: &str| -> Result<Option<String>, FrameError> {
-        match data.get(field) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(FrameError::new(
-                ErrorCode::ValidationError,
-                format!("\"{field}\" must be a string"),
-                req_id.clone(),
-            )),
-        }
-    };
-    let optional_number = |field: &str| -> Result<Option<u64>, FrameError> {
-        match data.get(field) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Number(n)) if n.as_u64().is_some() => Ok(n.as_u64()),
-            Some(_) => Err(FrameError::new(
-                ErrorCode::ValidationError,
-                format!("\"{field}\" must be a whole number of 0 or more"),
-                req_id.clone(),
-            )),
-        }
+        _ => return Err(fields.error("frame has no \"type\" string")),
     };
     let action = match kind {
         "CONNECT" | "subscribe" => {
             return Ok(ClientCommand::Connect {
-                token: optional_string("token")?,
-                venue: optional_string("venue")?,
-                after_seq: optional_number("after_seq")?,
-                epoch: optional_number("epoch")?,
+                token: fields.string("token")?,
+                venue: fields.string("venue")?,
+                after_seq: fields.number("after_seq")?,
+                epoch: fields.number("epoch")?,
             })
         }
         "SELECT_SEAT" => SeatAction::Select,
@@ -280,21 +218,86 @@ pub fn parse_client_frame(text: &str) -> Result<ClientCommand, FrameError> {
             return Err(FrameError::new(
                 ErrorCode::UnknownType,
                 format!("unknown message type \"{shown}\""),
-                req_id,
+                fields.req_id,
             ));
         }
     };
-    match optional_string("seat_id")? {
+    match fields.string("seat_id")? {
         Some(seat_id) => Ok(ClientCommand::Seat {
             action,
             seat_id,
-            req_id,
+            req_id: fields.req_id,
         }),
-        None => Err(FrameError::new(
-            ErrorCode::ValidationError,
-            format!("{} needs data.seat_id", action.message_type()),
-            req_id,
-        )),
+        None => Err(fields.error(format!("{} needs data.seat_id", action.message_type()))),
+    }
+}
+
+/// A JSON object as serde_json reads it.
+type JsonObject = serde_json::Map<String, Value>;
+
+/// A frame's object and its `data` object (empty when absent or null), or why the frame is not
+/// `{"type":…,"data":{…}}` within the size limit. Nothing here can echo a `req_id`.
+fn frame_parts(text: &str) -> Result<(JsonObject, JsonObject), FrameError> {
+    let invalid =
+        |message: String| FrameError::new(ErrorCode::ValidationError, message, Value::Null);
+    if text.len() > MAX_CLIENT_FRAME_BYTES {
+        return Err(FrameError::new(
+            ErrorCode::FrameTooLarge,
+            format!("frames are limited to {MAX_CLIENT_FRAME_BYTES} bytes"),
+            Value::Null,
+        ));
+    }
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| invalid(format!("frame is not valid JSON: {e}")))?;
+    let Value::Object(mut frame) = value else {
+        return Err(invalid(
+            "frame must be a JSON object like {\"type\":…,\"data\":{…}}".into(),
+        ));
+    };
+    let data = match frame.remove("data") {
+        None | Some(Value::Null) => JsonObject::new(),
+        Some(Value::Object(data)) => data,
+        Some(_) => return Err(invalid("\"data\" must be an object".into())),
+    };
+    Ok((frame, data))
+}
+
+/// A frame's `data`, read field by field; every error echoes its `req_id` (a string or a number,
+/// else null).
+struct FrameData {
+    data: JsonObject,
+    req_id: Value,
+}
+
+impl FrameData {
+    fn new(data: JsonObject) -> Self {
+        let req_id = match data.get("req_id") {
+            Some(id @ (Value::String(_) | Value::Number(_))) => id.clone(),
+            _ => Value::Null,
+        };
+        FrameData { data, req_id }
+    }
+
+    fn error(&self, message: impl Into<String>) -> FrameError {
+        FrameError::new(ErrorCode::ValidationError, message, self.req_id.clone())
+    }
+
+    /// An optional string field.
+    fn string(&self, field: &str) -> Result<Option<String>, FrameError> {
+        match self.data.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(self.error(format!("\"{field}\" must be a string"))),
+        }
+    }
+
+    /// An optional whole number of 0 or more.
+    fn number(&self, field: &str) -> Result<Option<u64>, FrameError> {
+        match self.data.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) if n.as_u64().is_some() => Ok(n.as_u64()),
+            Some(_) => Err(self.error(format!("\"{field}\" must be a whole number of 0 or more"))),
+        }
     }
 }
 

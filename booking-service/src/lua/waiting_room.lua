@@ -1,4 +1,4 @@
--- The waiting room (prepended to the queue scripts after common.lua). Keys, all per venue:
+-- The waiting room (prepended to the waiting-room scripts after common.lua). Keys, all per venue:
 --   queue:{v}         sorted set owner -> arrival number: who waits, in arrival order
 --   queue_seq:{v}     the arrival counter
 --   queue_joined:{v}  hash owner -> unix ms of joining (for the wait-time histogram)
@@ -6,9 +6,25 @@
 --   presence:{v}      sorted set owner -> unix ms last seen with a socket (or an HTTP join)
 --   booked_at:{v}     sorted set owner -> unix ms of the owner's last booking
 --   admissions:{v}    sorted set owner -> unix ms admitted (the last 5 minutes: the rate)
--- k: {queue, seq, joined, shoppers, presence, booked_at, admissions, counts}
+--   queue_reports:{v} the number of the last report (see `report_number`)
+-- k: {queue, seq, joined, shoppers, presence, booked_at, admissions, counts, reports}
 
 local RATE_WINDOW_MS = 300000
+
+-- The number of this script's report, taken in the same atomic step as the sizes it reports:
+-- replies that reach a service out of order (two presence reports in flight, the clock beside
+-- them) are put back in Redis's order by it, so the service's gauges keep the newest sizes and
+-- never an older count. A counter that does not exist yet (a new venue, or a Redis that lost its
+-- data) starts at the Redis clock in microseconds, above any number handed out before.
+local function report_number(k)
+  local n = redis.call('INCR', k.reports)
+  if n == 1 then
+    local t = redis.call('TIME')
+    n = tonumber(t[1]) * 1000000 + tonumber(t[2])
+    redis.call('SET', k.reports, string.format('%d', n))
+  end
+  return string.format('%d', n)
+end
 
 -- Ends passes that ran out, then admits the head of the queue while a slot is free.
 -- Returns the waits (ms) of those admitted.

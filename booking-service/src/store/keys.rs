@@ -24,7 +24,7 @@ pub struct VenueKeys {
     /// Events kept in the outbox (`EVENT_HISTORY`).
     pub(super) history: String,
     /// The waiting room's keys, in the order its scripts take them.
-    pub(super) queue: Vec<String>,
+    pub(super) waiting_room: Vec<String>,
     pub(super) shoppers: String,
     pub(super) booked_at: String,
 }
@@ -48,7 +48,7 @@ impl VenueKeys {
             relay_lease: format!("relay:{{{venue}}}"),
             published: format!("published:{{{venue}}}"),
             history: history.to_string(),
-            queue: [
+            waiting_room: [
                 "queue",
                 "queue_seq",
                 "queue_joined",
@@ -57,6 +57,7 @@ impl VenueKeys {
                 "booked_at",
                 "admissions",
                 "holdcount",
+                "queue_reports",
             ]
             .iter()
             .map(|name| format!("{name}:{{{venue}}}"))

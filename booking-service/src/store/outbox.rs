@@ -6,7 +6,7 @@ use fred::prelude::*;
 
 use super::replies::{parse_field, unexpected};
 use super::{SeatStore, VenueKeys};
-use crate::error::ApiError;
+use crate::seat_error::SeatError;
 
 /// What the history script found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +32,7 @@ impl SeatStore {
         keys: &VenueKeys,
         after: u64,
         limit: u64,
-    ) -> Result<History, ApiError> {
+    ) -> Result<History, SeatError> {
         let reply = self
             .run(
                 &self.scripts.history,
@@ -60,7 +60,7 @@ impl SeatStore {
         keys: &VenueKeys,
         relay_id: &str,
         lease: Duration,
-    ) -> Result<Lease, ApiError> {
+    ) -> Result<Lease, SeatError> {
         let reply = self
             .run(
                 &self.scripts.relay,
@@ -86,7 +86,7 @@ impl SeatStore {
         relay_id: &str,
         seq: u64,
         epoch: u64,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<bool, SeatError> {
         let reply = self
             .run(
                 &self.scripts.relay_commit,

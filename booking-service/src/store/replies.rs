@@ -3,7 +3,7 @@
 
 use shared::{ErrorCode, Seat, SeatStatus};
 
-use crate::error::ApiError;
+use crate::seat_error::SeatError;
 
 /// What a seat script did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,7 +64,7 @@ pub fn ms_to_unix_seconds(ms: u64) -> u64 {
     ms.div_ceil(1000)
 }
 
-pub(super) fn parse_outcome(reply: &[String]) -> Result<ScriptOutcome, ApiError> {
+pub(super) fn parse_outcome(reply: &[String]) -> Result<ScriptOutcome, SeatError> {
     let user = reply.get(1).cloned().unwrap_or_default();
     let expires_ms = reply.get(2).and_then(|e| e.parse().ok());
     let refused = |code| {
@@ -92,16 +92,16 @@ pub(super) fn parse_outcome(reply: &[String]) -> Result<ScriptOutcome, ApiError>
 pub(super) fn parse_field<T: std::str::FromStr>(
     reply: &[String],
     index: usize,
-) -> Result<T, ApiError> {
+) -> Result<T, SeatError> {
     reply
         .get(index)
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| unexpected(reply))
 }
 
-pub(super) fn unexpected(reply: &[String]) -> ApiError {
+pub(super) fn unexpected(reply: &[String]) -> SeatError {
     tracing::error!(?reply, "unexpected reply from a seat script");
-    ApiError::internal()
+    SeatError::Internal
 }
 
 #[cfg(test)]

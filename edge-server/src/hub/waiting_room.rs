@@ -1,4 +1,4 @@
-//! A venue hub's side of the waiting room (`waiting.rs`): sends the report that is due from a
+//! A venue hub's side of the waiting room (`waiting_room.rs`): sends the report that is due from a
 //! task of its own, and writes each client's `QUEUE`/`ADMITTED` from the answer like any other
 //! message.
 
@@ -9,13 +9,13 @@ use std::time::Instant;
 use shared::ws::ServerMessage;
 
 use super::{deliver, HubInput, Subscriber, VenueHub};
-use crate::waiting::{self, Outcome, Report};
+use crate::waiting_room::{self, Outcome, Report};
 use crate::wire::text_frame;
 
 impl VenueHub {
     /// Sends the waiting-room report that is due, if any, from a task of its own.
-    pub(super) fn report_presence(&mut self) {
-        let Some(report) = self.room.due(Instant::now()) else {
+    pub(super) fn report_waiting_room(&mut self) {
+        let Some(report) = self.waiting_room.due(Instant::now()) else {
             return;
         };
         let Some(mailbox) = self.mailbox.upgrade() else {
@@ -26,18 +26,18 @@ impl VenueHub {
             Report::All => self.owners(false),
             Report::Newcomers => self.owners(true),
         };
-        if owners.is_empty() && report != Report::Probe && self.room.is_on() {
+        if owners.is_empty() && report != Report::Probe && self.waiting_room.is_on() {
             // Nobody to report; the booking services' own clock keeps admitting.
-            self.room
+            self.waiting_room
                 .answered(&Outcome::On(HashMap::new()), Instant::now());
             return;
         }
-        self.metrics.queue_reports.inc();
+        self.metrics.waiting_room_reports.inc();
         let booking = self.booking.clone();
         let venue = self.venue.clone();
         tokio::spawn(async move {
-            let outcome = waiting::report(&booking, &venue, &owners).await;
-            let _ = mailbox.send(HubInput::Presence(outcome)).await;
+            let outcome = waiting_room::report(&booking, &venue, &owners).await;
+            let _ = mailbox.send(HubInput::WaitingRoom(outcome)).await;
         });
     }
 
@@ -60,11 +60,11 @@ impl VenueHub {
 
     /// Writes each client's `QUEUE` or `ADMITTED` when its standing calls for one; a full backlog
     /// is handled as for any update (the client resynchronises and hears its standing again).
-    pub(super) fn presence_answered(&mut self, outcome: Outcome) {
+    pub(super) fn waiting_room_answered(&mut self, outcome: Outcome) {
         let now = Instant::now();
-        self.room.answered(&outcome, now);
+        self.waiting_room.answered(&outcome, now);
         if matches!(outcome, Outcome::Failed) {
-            self.metrics.queue_report_failures.inc();
+            self.metrics.waiting_room_report_failures.inc();
         }
         if let Outcome::On(standings) = outcome {
             let metrics = &self.metrics;
@@ -77,14 +77,14 @@ impl VenueHub {
                     return true;
                 };
                 match &message {
-                    ServerMessage::Admitted(_) => metrics.queue_admitted_sent.inc(),
-                    _ => metrics.queue_places_sent.inc(),
+                    ServerMessage::Admitted(_) => metrics.waiting_room_admitted_sent.inc(),
+                    _ => metrics.waiting_room_places_sent.inc(),
                 };
                 let frame = text_frame(&message.to_json());
                 deliver(*client, subscriber, &frame, 1, limit, metrics)
             });
         }
         // Clients that joined while this report was out are reported now.
-        self.report_presence();
+        self.report_waiting_room();
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::replies::{parse_field, unexpected};
 use super::{SeatStore, VenueKeys};
-use crate::error::ApiError;
+use crate::seat_error::SeatError;
 
 /// The waiting room's settings (`MAX_SHOPPERS` > 0 turns it on).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,9 +20,9 @@ pub struct WaitingRoomSettings {
     pub done_grace: Duration,
 }
 
-/// Where one identity stands, as the queue scripts say.
+/// Where one identity stands, as the waiting-room scripts say.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Standing {
+pub enum ScriptStanding {
     Admitted {
         until_ms: u64,
     },
@@ -34,27 +34,34 @@ pub enum Standing {
     Outside,
 }
 
-/// What a queue script saw: sizes, the waits of those it admitted, and standings.
+/// What a waiting-room script saw: sizes, the waits of those it admitted, and standings.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueueReport {
+pub struct WaitingRoomView {
+    /// Orders the reports of a venue as Redis ran them: a higher number saw a later state.
+    pub number: u64,
     pub waiting: u64,
     pub shoppers: u64,
     pub admitted_waits_ms: Vec<u64>,
-    pub standings: Vec<Standing>,
+    pub standings: Vec<ScriptStanding>,
 }
 
-/// `{waiting, shoppers, admitted_count, wait...}`, the start of both queue scripts' replies.
-pub(super) fn parse_queue_report(reply: &[String]) -> Result<QueueReport, ApiError> {
-    let admitted: usize = parse_field(reply, 2)?;
+/// Where the admitted waits start in a waiting-room script's reply.
+const WAITS_AT: usize = 4;
+
+/// `{number, waiting, shoppers, admitted_count, wait...}`, the start of both waiting-room scripts'
+/// replies.
+pub(super) fn parse_waiting_room_view(reply: &[String]) -> Result<WaitingRoomView, SeatError> {
+    let admitted: usize = parse_field(reply, 3)?;
     let admitted_waits_ms = reply
-        .get(3..3 + admitted)
+        .get(WAITS_AT..WAITS_AT + admitted)
         .ok_or_else(|| unexpected(reply))?
         .iter()
         .map(|w| w.parse().map_err(|_| unexpected(reply)))
         .collect::<Result<_, _>>()?;
-    Ok(QueueReport {
-        waiting: parse_field(reply, 0)?,
-        shoppers: parse_field(reply, 1)?,
+    Ok(WaitingRoomView {
+        number: parse_field(reply, 0)?,
+        waiting: parse_field(reply, 1)?,
+        shoppers: parse_field(reply, 2)?,
         admitted_waits_ms,
         standings: Vec::new(),
     })
@@ -63,56 +70,60 @@ pub(super) fn parse_queue_report(reply: &[String]) -> Result<QueueReport, ApiErr
 impl SeatStore {
     /// Refreshes the presence of `owners` (joining them to the queue when `join`), admits while
     /// slots are free, and says where each stands.
-    pub async fn queue_presence(
+    pub async fn waiting_room_report(
         &self,
         keys: &VenueKeys,
         owners: &[String],
         join: bool,
-    ) -> Result<QueueReport, ApiError> {
-        let room = self.waiting_room.ok_or_else(ApiError::internal)?;
+    ) -> Result<WaitingRoomView, SeatError> {
+        let settings = self.waiting_room.ok_or(SeatError::Internal)?;
         let mut args = vec![
-            room.max_shoppers.to_string(),
-            room.shopping.as_millis().to_string(),
+            settings.max_shoppers.to_string(),
+            settings.shopping.as_millis().to_string(),
             if join { "1" } else { "0" }.to_string(),
         ];
         args.extend(owners.iter().cloned());
         let reply = self
-            .run(&self.scripts.queue_presence, keys.queue.clone(), args)
+            .run(
+                &self.scripts.waiting_room_report,
+                keys.waiting_room.clone(),
+                args,
+            )
             .await?;
-        let mut report = parse_queue_report(&reply)?;
-        let rest = &reply[3 + report.admitted_waits_ms.len()..];
+        let mut report = parse_waiting_room_view(&reply)?;
+        let rest = &reply[WAITS_AT + report.admitted_waits_ms.len()..];
         for triple in rest.chunks_exact(3) {
             report.standings.push(match triple[0].as_str() {
-                "A" => Standing::Admitted {
+                "A" => ScriptStanding::Admitted {
                     until_ms: triple[1].parse().map_err(|_| unexpected(&reply))?,
                 },
-                "W" => Standing::Waiting {
+                "W" => ScriptStanding::Waiting {
                     position: triple[1].parse().map_err(|_| unexpected(&reply))?,
                     estimated_wait_s: triple[2].parse().map_err(|_| unexpected(&reply))?,
                 },
-                _ => Standing::Outside,
+                _ => ScriptStanding::Outside,
             });
         }
         Ok(report)
     }
 
     /// The waiting room's clock: frees slots, drops absent waiters, admits.
-    pub async fn queue_tick(&self, keys: &VenueKeys) -> Result<QueueReport, ApiError> {
-        let room = self.waiting_room.ok_or_else(ApiError::internal)?;
+    pub async fn waiting_room_tick(&self, keys: &VenueKeys) -> Result<WaitingRoomView, SeatError> {
+        let settings = self.waiting_room.ok_or(SeatError::Internal)?;
         let ms = |d: Duration| d.as_millis().to_string();
         let reply = self
             .run(
-                &self.scripts.queue_tick,
-                keys.queue.clone(),
+                &self.scripts.waiting_room_tick,
+                keys.waiting_room.clone(),
                 vec![
-                    room.max_shoppers.to_string(),
-                    ms(room.shopping),
-                    ms(room.shopper_idle),
-                    ms(room.waiting_idle),
-                    ms(room.done_grace),
+                    settings.max_shoppers.to_string(),
+                    ms(settings.shopping),
+                    ms(settings.shopper_idle),
+                    ms(settings.waiting_idle),
+                    ms(settings.done_grace),
                 ],
             )
             .await?;
-        parse_queue_report(&reply)
+        parse_waiting_room_view(&reply)
     }
 }

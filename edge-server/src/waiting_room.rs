@@ -11,10 +11,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use shared::api::QueueStanding;
+use shared::api::WaitingRoomStanding;
 use shared::ws::{Admission, QueuePlace, ServerMessage};
 
-use crate::booking::{BookingClient, Presence};
+use crate::booking::{BookingClient, WaitingRoomStandings};
 
 /// How often the identities watching a venue are reported while the room is on (or not yet
 /// known to be off).
@@ -41,7 +41,7 @@ pub enum Report {
 /// What a hub knows of its venue's waiting room, and when it reports next. One report is in
 /// flight at a time, so answers arrive in the order they were asked and never go back in time.
 #[derive(Debug)]
-pub struct Room {
+pub struct VenueWaitingRoom {
     /// From the last answer; `None` before the first.
     enabled: Option<bool>,
     in_flight: bool,
@@ -50,9 +50,9 @@ pub struct Room {
     newcomers: bool,
 }
 
-impl Room {
+impl VenueWaitingRoom {
     pub fn new(now: Instant) -> Self {
-        Room {
+        VenueWaitingRoom {
             enabled: None,
             in_flight: false,
             next_report: now,
@@ -128,7 +128,7 @@ impl Room {
 #[derive(Debug)]
 pub enum Outcome {
     Off,
-    On(HashMap<Arc<str>, QueueStanding>),
+    On(HashMap<Arc<str>, WaitingRoomStanding>),
     /// Nothing came back (booking service unreachable): try again at the next tick.
     Failed,
 }
@@ -139,16 +139,16 @@ pub async fn report(booking: &BookingClient, venue: &str, owners: &[Arc<str>]) -
     let mut standings = HashMap::with_capacity(owners.len());
     if owners.is_empty() {
         return match booking.presence(venue, &[], true).await {
-            Ok(Presence::Off) => Outcome::Off,
-            Ok(Presence::On(_)) => Outcome::On(standings),
+            Ok(WaitingRoomStandings::Off) => Outcome::Off,
+            Ok(WaitingRoomStandings::On(_)) => Outcome::On(standings),
             Err(_) => Outcome::Failed,
         };
     }
     for chunk in owners.chunks(OWNERS_PER_REQUEST) {
         let keys: Vec<&str> = chunk.iter().map(|o| &**o).collect();
         match booking.presence(venue, &keys, true).await {
-            Ok(Presence::Off) => return Outcome::Off,
-            Ok(Presence::On(list)) => standings.extend(chunk.iter().cloned().zip(list)),
+            Ok(WaitingRoomStandings::Off) => return Outcome::Off,
+            Ok(WaitingRoomStandings::On(list)) => standings.extend(chunk.iter().cloned().zip(list)),
             // What came back so far is good; the rest waits for the next report.
             Err(_) if standings.is_empty() => return Outcome::Failed,
             Err(_) => break,
@@ -167,12 +167,12 @@ enum Told {
 /// One client's side of the waiting room: whether a report has answered for its identity yet,
 /// and what it was told last.
 #[derive(Debug, Default)]
-pub struct Standing {
+pub struct ClientStanding {
     told: Option<Told>,
     answered: bool,
 }
 
-impl Standing {
+impl ClientStanding {
     /// Whether a report has answered for this client's identity since it joined.
     pub fn answered(&self) -> bool {
         self.answered
@@ -181,10 +181,10 @@ impl Standing {
     /// The message this client should get for `standing`, if any: `ADMITTED` for a pass it has
     /// not heard of; `QUEUE` on joining the queue, and on a new position once a second at most
     /// (a change within the second waits for a later report).
-    pub fn next(&mut self, standing: &QueueStanding, now: Instant) -> Option<ServerMessage> {
+    pub fn next(&mut self, standing: &WaitingRoomStanding, now: Instant) -> Option<ServerMessage> {
         self.answered = true;
         match standing {
-            QueueStanding::Admitted { venue, until_ms } => {
+            WaitingRoomStanding::Admitted { venue, until_ms } => {
                 let told = Told::Admitted {
                     until_ms: *until_ms,
                 };
@@ -197,7 +197,7 @@ impl Standing {
                     until_ms: *until_ms,
                 }))
             }
-            QueueStanding::Waiting {
+            WaitingRoomStanding::Waiting {
                 venue,
                 position,
                 size,
@@ -219,7 +219,7 @@ impl Standing {
                     estimated_wait_s: *estimated_wait_s,
                 }))
             }
-            QueueStanding::Open { .. } | QueueStanding::Outside { .. } => None,
+            WaitingRoomStanding::Open { .. } | WaitingRoomStanding::Outside { .. } => None,
         }
     }
 }
@@ -228,8 +228,8 @@ impl Standing {
 mod tests {
     use super::*;
 
-    fn waiting(position: u64) -> QueueStanding {
-        QueueStanding::Waiting {
+    fn waiting(position: u64) -> WaitingRoomStanding {
+        WaitingRoomStanding::Waiting {
             venue: "main".into(),
             position,
             size: 10,
@@ -237,8 +237,8 @@ mod tests {
         }
     }
 
-    fn admitted(until_ms: u64) -> QueueStanding {
-        QueueStanding::Admitted {
+    fn admitted(until_ms: u64) -> WaitingRoomStanding {
+        WaitingRoomStanding::Admitted {
             venue: "main".into(),
             until_ms,
         }
@@ -257,7 +257,7 @@ mod tests {
     fn a_client_hears_of_its_place_on_joining_of_moves_once_a_second_and_of_each_pass() {
         let t0 = Instant::now();
         let ms = |n| t0 + Duration::from_millis(n);
-        let mut s = Standing::default();
+        let mut s = ClientStanding::default();
         assert!(!s.answered());
         assert_eq!(kind(s.next(&waiting(5), ms(0))), "QUEUE");
         assert!(s.answered());
@@ -269,7 +269,7 @@ mod tests {
         // The pass ended and the identity is back in the queue, then admitted again.
         assert_eq!(kind(s.next(&waiting(40), ms(1700))), "QUEUE", "at once");
         assert_eq!(kind(s.next(&admitted(20), ms(1800))), "ADMITTED");
-        let open = QueueStanding::Open {
+        let open = WaitingRoomStanding::Open {
             venue: "main".into(),
         };
         assert_eq!(kind(s.next(&open, ms(1900))), "-");
@@ -279,23 +279,27 @@ mod tests {
     fn one_report_at_a_time_newcomers_at_once_and_a_slow_probe_while_off() {
         let t0 = Instant::now();
         let ms = |n| t0 + Duration::from_millis(n);
-        let mut room = Room::new(t0);
-        assert_eq!(room.due(ms(0)), Some(Report::All));
-        room.newcomer();
-        assert_eq!(room.due(ms(10)), None, "one in flight at a time");
-        room.answered(&Outcome::On(HashMap::new()), ms(20));
-        assert!(room.is_on());
-        assert_eq!(room.due(ms(20)), Some(Report::Newcomers));
-        room.answered(&Outcome::Failed, ms(30));
-        assert_eq!(room.due(ms(100)), None);
-        assert_eq!(room.due(ms(500)), Some(Report::All));
-        room.answered(&Outcome::Off, ms(510));
-        room.newcomer();
-        assert_eq!(room.due(ms(1000)), None, "off: newcomers need no report");
-        assert_eq!(room.due(ms(5510)), Some(Report::Probe));
-        room.answered(&Outcome::On(HashMap::new()), ms(5520));
+        let mut waiting_room = VenueWaitingRoom::new(t0);
+        assert_eq!(waiting_room.due(ms(0)), Some(Report::All));
+        waiting_room.newcomer();
+        assert_eq!(waiting_room.due(ms(10)), None, "one in flight at a time");
+        waiting_room.answered(&Outcome::On(HashMap::new()), ms(20));
+        assert!(waiting_room.is_on());
+        assert_eq!(waiting_room.due(ms(20)), Some(Report::Newcomers));
+        waiting_room.answered(&Outcome::Failed, ms(30));
+        assert_eq!(waiting_room.due(ms(100)), None);
+        assert_eq!(waiting_room.due(ms(500)), Some(Report::All));
+        waiting_room.answered(&Outcome::Off, ms(510));
+        waiting_room.newcomer();
         assert_eq!(
-            room.due(ms(5520)),
+            waiting_room.due(ms(1000)),
+            None,
+            "off: newcomers need no report"
+        );
+        assert_eq!(waiting_room.due(ms(5510)), Some(Report::Probe));
+        waiting_room.answered(&Outcome::On(HashMap::new()), ms(5520));
+        assert_eq!(
+            waiting_room.due(ms(5520)),
             Some(Report::All),
             "turned on: everyone at once"
         );

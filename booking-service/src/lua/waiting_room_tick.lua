@@ -1,11 +1,12 @@
 -- The waiting room's clock, run every 200 ms by every booking service (it is idempotent):
 -- frees the slots of shoppers whose pass ended, who have had no socket for a while, or who
 -- booked and hold nothing; drops waiting places without a socket for a while; admits.
--- KEYS: queue, queue_seq, joined, shoppers, presence, booked_at, admissions, counts
+-- KEYS: queue, queue_seq, joined, shoppers, presence, booked_at, admissions, counts, reports
 -- ARGV: max_shoppers, shopping_ms, shopper_idle_ms, waiting_idle_ms, done_grace_ms
--- returns {size, shoppers, admitted_count, wait...}
+-- returns {report number, size, shoppers, admitted_count, wait...}
 local k = {queue = KEYS[1], seq = KEYS[2], joined = KEYS[3], shoppers = KEYS[4],
-  presence = KEYS[5], booked_at = KEYS[6], admissions = KEYS[7], counts = KEYS[8]}
+  presence = KEYS[5], booked_at = KEYS[6], admissions = KEYS[7], counts = KEYS[8],
+  reports = KEYS[9]}
 local max_shoppers, shopping_ms = tonumber(ARGV[1]), tonumber(ARGV[2])
 local shopper_idle, waiting_idle, done_grace = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local now = now_ms()
@@ -28,6 +29,6 @@ for _, owner in ipairs(gone) do
   if not redis.call('ZSCORE', k.shoppers, owner) then redis.call('ZREM', k.presence, owner) end
 end
 local waits = admit(k, now, max_shoppers, shopping_ms)
-local result = {tostring(redis.call('ZCARD', k.queue)), tostring(redis.call('ZCARD', k.shoppers)), tostring(#waits)}
+local result = {report_number(k), tostring(redis.call('ZCARD', k.queue)), tostring(redis.call('ZCARD', k.shoppers)), tostring(#waits)}
 for _, wait in ipairs(waits) do table.insert(result, wait) end
 return result
