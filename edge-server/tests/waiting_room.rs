@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use shared::now_ms;
-use support::{standings_of, Backend, Standing, View, Viewer};
+use support::{standings_of, Backend, View, Viewer, ViewerStanding};
 
 /// Tests that load the machine hold this exclusively; the others share it, so a heavy test
 /// never runs beside another test of this binary (CI has two cores).
@@ -27,13 +27,13 @@ pub static MACHINE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(())
 /// `ADMITTED` whose pass has not ended (`now` read after the views, so an admission it heard of
 /// is never counted beside the pass it replaced).
 pub fn shoppers_now(views: &[Arc<Mutex<View>>]) -> usize {
-    let last: Vec<Option<Standing>> = views
+    let last: Vec<Option<ViewerStanding>> = views
         .iter()
         .map(|v| standings_of(&v.lock().unwrap().messages).last().copied())
         .collect();
     let now = now_ms();
     last.iter()
-        .filter(|s| matches!(s, Some(Standing::Admitted(until)) if *until > now))
+        .filter(|s| matches!(s, Some(ViewerStanding::Admitted(until)) if *until > now))
         .count()
 }
 
@@ -66,8 +66,8 @@ pub fn first_passes(clients: &[Viewer]) -> Vec<Option<u64>> {
         .iter()
         .map(|c| {
             c.standings().into_iter().find_map(|s| match s {
-                Standing::Admitted(until) => Some(until),
-                Standing::Queue(_) => None,
+                ViewerStanding::Admitted(until) => Some(until),
+                ViewerStanding::Queue(_) => None,
             })
         })
         .collect()
@@ -110,11 +110,11 @@ async fn five_hundred_clients_over_two_edges_are_admitted_fifty_at_a_time_in_joi
     println!("{CLIENTS} clients joined in {joined_in:?}");
 
     // The first 50 shop at once; the rest wait at positions 1…450 in the order they came.
-    let firsts: Vec<Standing> = clients.iter().map(|c| c.standings()[0]).collect();
+    let firsts: Vec<ViewerStanding> = clients.iter().map(|c| c.standings()[0]).collect();
     let mut first_pass_ends = u64::MAX;
     for (i, first) in firsts.iter().enumerate().take(SHOPPERS) {
         match first {
-            Standing::Admitted(until) => first_pass_ends = first_pass_ends.min(*until),
+            ViewerStanding::Admitted(until) => first_pass_ends = first_pass_ends.min(*until),
             other => panic!("client {i} was told {other:?}"),
         }
     }
@@ -125,7 +125,7 @@ async fn five_hundred_clients_over_two_edges_are_admitted_fifty_at_a_time_in_joi
     let positions: Vec<u64> = firsts[SHOPPERS..]
         .iter()
         .map(|s| match s {
-            Standing::Queue(p) => *p,
+            ViewerStanding::Queue(p) => *p,
             other => panic!("a waiting client was told {other:?}"),
         })
         .collect();
@@ -167,10 +167,10 @@ async fn five_hundred_clients_over_two_edges_are_admitted_fifty_at_a_time_in_joi
         let queue: Vec<u64> = client
             .standings()
             .into_iter()
-            .take_while(|s| matches!(s, Standing::Queue(_)))
+            .take_while(|s| matches!(s, ViewerStanding::Queue(_)))
             .map(|s| match s {
-                Standing::Queue(p) => p,
-                Standing::Admitted(_) => unreachable!(),
+                ViewerStanding::Queue(p) => p,
+                ViewerStanding::Admitted(_) => unreachable!(),
             })
             .collect();
         assert!(

@@ -13,7 +13,7 @@ pub use cluster::{NatsCluster, RedisCluster};
 pub use events::EventLog;
 pub use http::{seats_of, Api, Seats};
 pub use process::{free_port, NatsServer, RedisServer, ServiceProcess};
-pub use view::{standings_of, taken, Standing, View};
+pub use view::{standings_of, taken, View, ViewerStanding};
 pub use viewer::{Options, Reading, Viewer};
 
 /// The `TOKEN_SECRET` of this test run: one per test process, handed to every service it starts.

@@ -144,7 +144,7 @@ impl View {
 
 /// A waiting-room message, as a viewer received it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Standing {
+pub enum ViewerStanding {
     /// `QUEUE` with this position.
     Queue(u64),
     /// `ADMITTED` until this unix ms.
@@ -152,12 +152,12 @@ pub enum Standing {
 }
 
 /// Every `QUEUE` and `ADMITTED` among `messages`, in order.
-pub fn standings_of(messages: &[ServerMessage]) -> Vec<Standing> {
+pub fn standings_of(messages: &[ServerMessage]) -> Vec<ViewerStanding> {
     messages
         .iter()
         .filter_map(|m| match m {
-            ServerMessage::Queue(q) => Some(Standing::Queue(q.position)),
-            ServerMessage::Admitted(a) => Some(Standing::Admitted(a.until_ms)),
+            ServerMessage::Queue(q) => Some(ViewerStanding::Queue(q.position)),
+            ServerMessage::Admitted(a) => Some(ViewerStanding::Admitted(a.until_ms)),
             _ => None,
         })
         .collect()

@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::http::Seats;
-use crate::view::{standings_of, Standing, View};
+use crate::view::{standings_of, View, ViewerStanding};
 
 mod connection;
 
@@ -331,13 +331,13 @@ impl Viewer {
     }
 
     /// Every `QUEUE` and `ADMITTED` received, in order.
-    pub fn standings(&self) -> Vec<Standing> {
+    pub fn standings(&self) -> Vec<ViewerStanding> {
         standings_of(&self.view.lock().unwrap().messages)
     }
 
     /// Waits up to `timeout` for a `QUEUE` or `ADMITTED` and returns the first, as soon as it
     /// arrives (tests that join viewers one after another wait for this each time).
-    pub async fn first_standing(&self, timeout: Duration) -> Standing {
+    pub async fn first_standing(&self, timeout: Duration) -> ViewerStanding {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let received = self.received.notified();

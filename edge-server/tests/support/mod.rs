@@ -20,7 +20,7 @@ pub use link::Link;
 #[allow(unused_imports)]
 pub use stall::Stall;
 #[allow(unused_imports)] // each test binary uses its own part
-pub use testkit::{standings_of, Standing, View, Viewer};
+pub use testkit::{standings_of, View, Viewer, ViewerStanding};
 
 pub const EDGE_BINARY: &str = env!("CARGO_BIN_EXE_edge-server");
 

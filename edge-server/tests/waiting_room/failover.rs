@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use shared::ws::ServerMessage;
 
-use super::support::{Backend, Standing, Viewer};
+use super::support::{Backend, Viewer, ViewerStanding};
 use super::MACHINE;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -38,12 +38,12 @@ async fn with_the_first_booking_and_nats_urls_dead_everything_goes_through_the_s
     let mut shopper = Viewer::connect_as(&backend.ws_url(0), &testkit::token()).await;
     assert!(matches!(
         shopper.first_standing(Duration::from_secs(5)).await,
-        Standing::Admitted(_)
+        ViewerStanding::Admitted(_)
     ));
     let mut waiting = Viewer::connect_as(&backend.ws_url(0), &testkit::token()).await;
     assert_eq!(
         waiting.first_standing(Duration::from_secs(5)).await,
-        Standing::Queue(1)
+        ViewerStanding::Queue(1)
     );
     for client in [&shopper, &waiting] {
         client

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::json;
 use shared::ws::{QueuePlace, ServerMessage};
 
-use super::support::{Backend, Standing, Viewer};
+use super::support::{Backend, Viewer, ViewerStanding};
 use super::{assert_admitted_in_join_order, MACHINE};
 
 /// The last `QUEUE` a client received.
@@ -42,11 +42,18 @@ async fn a_waiting_identity_is_refused_seats_and_keeps_one_place_across_edges_an
     .await;
     let tokens: Vec<String> = (0..4).map(|_| testkit::token()).collect();
     let mut clients = join_in_order(&backend, &tokens, 0).await;
-    let firsts: Vec<Standing> = clients.iter().map(|c| c.standings()[0]).collect();
-    assert!(matches!(firsts[0], Standing::Admitted(_)), "{firsts:?}");
+    let firsts: Vec<ViewerStanding> = clients.iter().map(|c| c.standings()[0]).collect();
+    assert!(
+        matches!(firsts[0], ViewerStanding::Admitted(_)),
+        "{firsts:?}"
+    );
     assert_eq!(
         firsts[1..],
-        [Standing::Queue(1), Standing::Queue(2), Standing::Queue(3)]
+        [
+            ViewerStanding::Queue(1),
+            ViewerStanding::Queue(2),
+            ViewerStanding::Queue(3)
+        ]
     );
     assert_eq!(last_queue(&clients[3]).unwrap().size, 3);
 
@@ -64,7 +71,7 @@ async fn a_waiting_identity_is_refused_seats_and_keeps_one_place_across_edges_an
     let again = Viewer::connect_as(&backend.ws_url(0), &tokens[1]).await;
     assert_eq!(
         again.first_standing(Duration::from_secs(5)).await,
-        Standing::Queue(1)
+        ViewerStanding::Queue(1)
     );
 
     // One identity with five sockets over both edges holds one place: the queue does not grow.
@@ -73,7 +80,7 @@ async fn a_waiting_identity_is_refused_seats_and_keeps_one_place_across_edges_an
         let socket = Viewer::connect_as(&backend.ws_url(i % 2), &tokens[2]).await;
         assert_eq!(
             socket.first_standing(Duration::from_secs(5)).await,
-            Standing::Queue(2)
+            ViewerStanding::Queue(2)
         );
         assert_eq!(last_queue(&socket).unwrap().size, 3);
         sockets.push(socket);
@@ -82,7 +89,7 @@ async fn a_waiting_identity_is_refused_seats_and_keeps_one_place_across_edges_an
     assert_eq!(backend.booking_metric("booking_queue_waiting").await, 3.0);
     assert_eq!(
         clients[2].standings(),
-        [Standing::Queue(2)],
+        [ViewerStanding::Queue(2)],
         "nothing moved"
     );
 
@@ -91,7 +98,7 @@ async fn a_waiting_identity_is_refused_seats_and_keeps_one_place_across_edges_an
     let other = Viewer::connect_as(&backend.ws_url(1), &testkit::token()).await;
     assert_eq!(
         other.first_standing(Duration::from_secs(5)).await,
-        Standing::Queue(4)
+        ViewerStanding::Queue(4)
     );
     let seq = other.seq().expect("a VENUE_STATE");
     other.send(
@@ -99,7 +106,7 @@ async fn a_waiting_identity_is_refused_seats_and_keeps_one_place_across_edges_an
         json!({"token": tokens[3], "venue": "main", "after_seq": seq}),
     );
     let moved = testkit::eventually(Duration::from_secs(3), || {
-        other.standings().last() == Some(&Standing::Queue(3))
+        other.standings().last() == Some(&ViewerStanding::Queue(3))
     })
     .await;
     assert!(moved, "{:?}", other.standings());
@@ -113,8 +120,8 @@ async fn killing_an_edge_mid_queue_keeps_every_place_and_the_admission_order() {
         Backend::start_with(2, &[], &[("MAX_SHOPPERS", "4"), ("SHOPPING_SECONDS", "3")]).await;
     let tokens: Vec<String> = (0..12).map(|_| testkit::token()).collect();
     let clients = join_in_order(&backend, &tokens, 0).await;
-    let before: Vec<Standing> = clients.iter().map(|c| c.standings()[0]).collect();
-    let expected: Vec<Standing> = (1..=8).map(Standing::Queue).collect();
+    let before: Vec<ViewerStanding> = clients.iter().map(|c| c.standings()[0]).collect();
+    let expected: Vec<ViewerStanding> = (1..=8).map(ViewerStanding::Queue).collect();
     assert_eq!(before[4..], expected);
 
     // kill -9 of the second edge; its clients come back through the first with their tokens.
@@ -143,8 +150,8 @@ async fn killing_an_edge_mid_queue_keeps_every_place_and_the_admission_order() {
             standings.extend(client.standings());
         }
         standings.into_iter().find_map(|s| match s {
-            Standing::Admitted(until) => Some(until),
-            Standing::Queue(_) => None,
+            ViewerStanding::Admitted(until) => Some(until),
+            ViewerStanding::Queue(_) => None,
         })
     };
     let all = testkit::eventually(Duration::from_secs(15), || {
