@@ -2,6 +2,7 @@
 //! appends its event to the venue's outbox stream, atomically; nothing here checks in one round
 //! trip and acts in another. The relay (`relay.rs`) publishes the outbox to NATS.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use fred::clients::Pool;
@@ -96,14 +97,25 @@ pub struct SeatStore {
     metrics: Metrics,
     settings: RedisSettings,
     waiting_room: Option<WaitingRoomSettings>,
-    /// Scripts sent to Redis and not yet answered, at most `SCRIPTS_IN_FLIGHT_PER_CONNECTION`
-    /// per connection. fred's 2 s command timeout starts when a command enters its queue, so
-    /// without this bound a rush (2,000 selects at once on a busy 2-core machine) waited in
-    /// our own queue past the timeout and was answered 503 "Redis is unreachable" while Redis
-    /// answered each script in well under a millisecond. Requests beyond the bound wait here,
-    /// where no timer runs, and the timeout again measures Redis.
+    /// Seat commands (select, book, release) sent to Redis and not yet answered: at most
+    /// `SCRIPTS_IN_FLIGHT_PER_CONNECTION` × `REDIS_POOL` for the whole service. fred's 2 s
+    /// command timeout starts when a command enters its queue, so without this bound a rush
+    /// (2,000 selects at once on a busy 2-core machine) waited in our own queue past the
+    /// timeout and was answered 503 "Redis is unreachable" while Redis answered each script in
+    /// well under a millisecond. Commands beyond the bound wait here instead, for as long as
+    /// Redis keeps answering (`seat_command_slot`). The expiry timer, the relay and the waiting
+    /// room's clock never wait for a slot.
     script_slots: tokio::sync::Semaphore,
+    /// When a script last got an answer from Redis, and when one last timed out: ms since
+    /// `started`, plus one (0: never).
+    last_answer_ms: AtomicU64,
+    last_timeout_ms: AtomicU64,
+    started: Instant,
 }
+
+/// How long a seat command waits for a slot while no script gets any answer from Redis: the
+/// same as the command timeout, so a frozen Redis is still answered 503 within seconds.
+const SLOT_PATIENCE: Duration = Duration::from_secs(2);
 
 /// See `SeatStore::script_slots`. Enough to keep every connection's pipeline full (pool sizes
 /// 1, 4 and 16 gave the same throughput at 32 concurrent clients: docs/benchmarks.md).
@@ -143,9 +155,49 @@ impl SeatStore {
             script_slots: tokio::sync::Semaphore::new(
                 settings.pool_size.max(1) * SCRIPTS_IN_FLIGHT_PER_CONNECTION,
             ),
+            last_answer_ms: AtomicU64::new(0),
+            last_timeout_ms: AtomicU64::new(0),
+            started: Instant::now(),
             settings,
             waiting_room,
         })
+    }
+
+    /// A slot for one seat command. Waits while Redis answers other scripts; answers 503 at
+    /// once while Redis is unresponsive (a script timed out after the last answer, within
+    /// `SLOT_PATIENCE`), and once nothing has been answered for `SLOT_PATIENCE`. Checked again
+    /// after the wait: slots also come free when the scripts holding them time out.
+    async fn seat_command_slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, SeatError> {
+        loop {
+            if self.redis_unresponsive() {
+                return Err(SeatError::unavailable("Redis"));
+            }
+            match tokio::time::timeout(SLOT_PATIENCE, self.script_slots.acquire()).await {
+                Ok(_) if self.redis_unresponsive() => return Err(SeatError::unavailable("Redis")),
+                Ok(permit) => return permit.map_err(|_| SeatError::Internal),
+                Err(_) if self.ms_since(&self.last_answer_ms) < SLOT_PATIENCE => continue,
+                Err(_) => return Err(SeatError::unavailable("Redis")),
+            }
+        }
+    }
+
+    /// A script timed out after the last answer, and recently: the next seat commands would
+    /// only time out too. After `SLOT_PATIENCE` without a new timeout, commands are tried again.
+    fn redis_unresponsive(&self) -> bool {
+        let answered = self.last_answer_ms.load(Ordering::Relaxed);
+        let timed_out = self.last_timeout_ms.load(Ordering::Relaxed);
+        timed_out > answered && self.ms_since(&self.last_timeout_ms) < SLOT_PATIENCE
+    }
+
+    fn ms_since(&self, mark: &AtomicU64) -> Duration {
+        let at = Duration::from_millis(mark.load(Ordering::Relaxed));
+        self.started.elapsed().saturating_sub(at)
+    }
+
+    fn mark_now(&self, mark: &AtomicU64) {
+        // +1: a mark of 0 means never.
+        let now_ms = self.started.elapsed().as_millis() as u64 + 1;
+        mark.fetch_max(now_ms, Ordering::Relaxed);
     }
 
     pub fn waiting_room(&self) -> Option<WaitingRoomSettings> {
@@ -156,13 +208,17 @@ impl SeatStore {
         self.pool.next_connected().is_connected()
     }
 
-    /// Round trip to Redis, for health checks.
+    /// Round trip to Redis, for health checks. An answer also ends `redis_unresponsive`.
     pub async fn ping(&self) -> bool {
         let client = self.pool.next_connected();
-        client.is_connected()
+        let answered = client.is_connected()
             && tokio::time::timeout(Duration::from_secs(1), client.ping::<String>(None))
                 .await
-                .is_ok_and(|r| r.is_ok())
+                .is_ok_and(|r| r.is_ok());
+        if answered {
+            self.mark_now(&self.last_answer_ms);
+        }
+        answered
     }
 
     pub async fn quit(&self) {
@@ -189,13 +245,18 @@ impl SeatStore {
         if !client.is_connected() {
             return Err(SeatError::unavailable("Redis"));
         }
-        // Never closed, so acquiring only waits.
-        let _slot = self.script_slots.acquire().await;
         let started = Instant::now();
         let result = script
             .evalsha_with_reload::<Vec<String>, _, _>(client, keys, args)
             .await;
         self.metrics.observe_redis(started.elapsed());
+        match &result {
+            Ok(_) => self.mark_now(&self.last_answer_ms),
+            Err(error) if *error.kind() == ErrorKind::Timeout => {
+                self.mark_now(&self.last_timeout_ms)
+            }
+            Err(_) => {}
+        }
         result.map_err(|error| match error.kind() {
             // A connection that broke mid-command can surface as several kinds; if it is not
             // connected now, Redis is what is missing, not the script.
@@ -261,6 +322,7 @@ impl SeatStore {
         seat: &str,
         args: Vec<String>,
     ) -> Result<ScriptOutcome, SeatError> {
+        let _slot = self.seat_command_slot().await?;
         let client = self.pool.next_connected();
         let reply = self
             .run_on(client, script, keys.seat_keys(seat), args)

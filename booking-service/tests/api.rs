@@ -106,6 +106,51 @@ async fn a_hundred_seats_with_twenty_contenders_each_get_exactly_one_holder_each
     stack.events.assert_contiguous_from_one();
 }
 
+/// A rush waits for Redis while Redis answers (above), but a Redis that answers nothing at all
+/// (frozen: its connections stay open) gets every request of a rush answered 503, none left
+/// hanging, and once it thaws the seats are sold again as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rush_on_a_frozen_redis_is_answered_503_and_none_is_left_hanging() {
+    let stack = Stack::start(&[]).await;
+    assert_eq!(stack.api.seat("select", "A1", &token()).await.code(), "OK");
+    stack.redis.freeze();
+    let attempts: Vec<(String, String)> = (0..1_200)
+        .map(|i| {
+            (
+                format!("{}{}", (b'B' + (i % 9) as u8) as char, 1 + i % 10),
+                token(),
+            )
+        })
+        .collect();
+    // The first scripts time out after 2 s and every other request is then answered at once:
+    // about 2 s in all. Requests sent on in waves as slots come free (128 per 2 s timeout)
+    // would take about 20 s; a deadline of 12 s tells the two apart with room for a busy machine.
+    let answers = tokio::time::timeout(
+        Duration::from_secs(12),
+        join_all(
+            attempts
+                .iter()
+                .map(|(seat, t)| stack.api.seat("select", seat, t)),
+        ),
+    )
+    .await
+    .expect("every request of the rush is answered while Redis is frozen");
+    stack.redis.thaw();
+    for ((seat, _), answer) in attempts.iter().zip(&answers) {
+        assert_eq!(
+            (answer.status, answer.code().as_str()),
+            (503, "UNAVAILABLE"),
+            "{seat}: {:?}",
+            answer.body
+        );
+    }
+    stack.wait_healthy().await;
+    // A2 was in no request of the rush. (Scripts already written to the frozen Redis's socket
+    // run when it thaws, though their requests were answered 503: the documented cost of a
+    // timeout, which the seq check of every edge makes visible to viewers.)
+    assert_eq!(stack.api.seat("select", "A2", &token()).await.code(), "OK");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn holders_book_and_release_and_everyone_else_is_refused_with_a_code() {
     let stack = Stack::start(&[]).await;
@@ -280,7 +325,10 @@ async fn expiry_is_announced_even_when_the_service_is_killed_during_the_hold() {
         restarted_at.elapsed()
     );
     assert_eq!(expired.seq, 4);
-    stack.events.assert_complete_allowing_identical_repeats();
+    // Each kill came right after one change (seq 1, then seq 3) that the relay may have
+    // published without recording: at most those two repeat, once each.
+    let repeats = stack.events.assert_complete_allowing_identical_repeats();
+    assert!(repeats <= 2, "{repeats} repeats");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -526,8 +574,10 @@ async fn redis_down_answers_503_quickly_nats_down_stops_no_sale_and_both_recover
     assert_eq!(booked.seat_id, "G1");
     // Every seq arrives, and a repeat carries the same bytes. A repeat of seq 1 is what the
     // relay promises, not a fault: when it published seq 1 before NATS stopped, it publishes
-    // it again after the reconnect (REPLAY_WINDOW) in case the crash lost it.
-    stack.events.assert_complete_allowing_identical_repeats();
+    // it again after the reconnect (REPLAY_WINDOW) in case the crash lost it. Only seq 1 was
+    // published before NATS stopped, so at most that one repeats.
+    let repeats = stack.events.assert_complete_allowing_identical_repeats();
+    assert!(repeats <= 1, "{repeats} repeats");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

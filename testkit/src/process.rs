@@ -239,6 +239,16 @@ impl RedisServer {
             .spawn(&|c: &mut Command, port, dir: &Path| Self::invoke(c, port, dir, extra));
     }
 
+    /// `SIGSTOP`: Redis stops answering but its connections stay open, like a host that hangs.
+    pub fn freeze(&self) {
+        self.daemon.signal("STOP");
+    }
+
+    /// `SIGCONT` after `freeze`.
+    pub fn thaw(&self) {
+        self.daemon.signal("CONT");
+    }
+
     /// Runs one command with `redis-cli` against this server and returns its output.
     pub fn cli(&self, args: &[&str]) -> String {
         let output = Command::new(program("redis-cli"))
