@@ -306,7 +306,9 @@ async fn a_second_booking_service_takes_the_relay_over_when_the_first_dies() {
     println!("relay taken over and the change announced {took:?} after kill -9");
     assert!(took < Duration::from_millis(2_500), "took over in {took:?}");
     assert_eq!(stack.redis.cli(&["GET", "relay:{main}"]), "booking-two");
-    stack.events.assert_complete_allowing_identical_repeats();
+    // Only the two changes before the kill can have been published and not recorded.
+    let repeats = stack.events.assert_complete_allowing_identical_repeats();
+    assert!(repeats <= 2, "{repeats} repeats");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

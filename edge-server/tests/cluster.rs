@@ -51,6 +51,13 @@ async fn converge(api: &Api, views: &[Viewer], within: Duration) -> Duration {
             .filter(|v| (v.seq().unwrap_or(0), v.seats()) != expected)
             .count();
         if behind == 0 {
+            for view in views {
+                assert_eq!(
+                    view.violations(),
+                    Vec::<String>::new(),
+                    "a viewer saw a bad frame or seq"
+                );
+            }
             return started.elapsed();
         }
         assert!(
