@@ -13,6 +13,10 @@ use prometheus_client::registry::Registry;
 
 use crate::store::WaitingRoomView;
 
+/// How long the gauges keep a report before any report may replace it, newer or not. Reports
+/// come every 200 ms (the waiting room's clock), so only a counter that went back waits this.
+const GAUGE_REPORT_STALE: Duration = Duration::from_secs(5);
+
 /// What prometheus-client's text encoder writes.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -44,8 +48,8 @@ struct Inner {
     waiting_room_shoppers: Family<VenueLabel, Gauge>,
     waiting_room_admissions: Family<VenueLabel, Counter>,
     waiting_room_wait: Histogram,
-    /// Per venue, the number of the newest waiting-room report the gauges show.
-    waiting_room_gauges_from: Mutex<HashMap<String, u64>>,
+    /// Per venue, the number of the newest waiting-room report the gauges show, and when.
+    waiting_room_gauges_from: Mutex<HashMap<String, (u64, std::time::Instant)>>,
     relay_skipped: Counter,
     sessions: Counter,
 }
@@ -175,6 +179,15 @@ impl Metrics {
     /// count never overwrites a newer one. Admissions are counted from every report (each one
     /// is in exactly one).
     pub fn observe_waiting_room(&self, venue: &str, report: &WaitingRoomView) {
+        self.observe_waiting_room_at(venue, report, std::time::Instant::now());
+    }
+
+    fn observe_waiting_room_at(
+        &self,
+        venue: &str,
+        report: &WaitingRoomView,
+        now: std::time::Instant,
+    ) {
         let label = VenueLabel {
             venue: venue.to_owned(),
         };
@@ -186,9 +199,13 @@ impl Metrics {
                 .waiting_room_gauges_from
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let newest = shown.entry(venue.to_owned()).or_insert(0);
-            if report.number > *newest {
+            let (newest, set_at) = shown.entry(venue.to_owned()).or_insert((0, now));
+            // A number below the newest is an older report, unless the newest is long gone: a
+            // counter that went back (a restored or promoted Redis that had not seen the last
+            // reports) must not freeze the gauges until it climbs back.
+            if report.number > *newest || now.duration_since(*set_at) > GAUGE_REPORT_STALE {
                 *newest = report.number;
+                *set_at = now;
                 self.0
                     .waiting_room_waiting
                     .get_or_create(&label)
@@ -261,6 +278,27 @@ mod tests {
         let text = metrics.render();
         assert!(
             text.contains("booking_queue_shoppers{venue=\"main\"} 8"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_counter_that_went_back_holds_the_gauges_for_seconds_not_until_it_climbs_back() {
+        let metrics = Metrics::new();
+        let start = std::time::Instant::now();
+        metrics.observe_waiting_room_at("main", &report(1_000_000, 10), start);
+        // A restored Redis numbers its reports from far below.
+        let later = start + Duration::from_secs(1);
+        metrics.observe_waiting_room_at("main", &report(5, 7), later);
+        assert!(metrics
+            .render()
+            .contains("booking_queue_shoppers{venue=\"main\"} 10"));
+        let stale = start + GAUGE_REPORT_STALE + Duration::from_millis(1);
+        metrics.observe_waiting_room_at("main", &report(6, 6), stale);
+        metrics.observe_waiting_room_at("main", &report(7, 5), stale);
+        let text = metrics.render();
+        assert!(
+            text.contains("booking_queue_shoppers{venue=\"main\"} 5"),
             "{text}"
         );
     }
