@@ -16,10 +16,10 @@
 #   the edges' Unix sockets (their UNIX_SOCKET) in the order of EDGE_PORTS: NGINX then proxies
 #   /ws over them instead of loopback TCP (a cheaper hop for every frame), provided its workers
 #   may reach them; NGINX_BIN (default: nginx on PATH).
-# Every mode reads NGINX_WORKERS (worker_processes, default auto) and NGINX_CONNECTIONS
+# native also reads NGINX_WORKERS (worker_processes, default auto) and NGINX_CONNECTIONS
 #   (worker_connections per worker, default 16384; the file limit becomes twice that when over
-#   40000). The compose renderings take the defaults of everything (start.sh's LIMIT_* and
-#   ADMIN_FROM apply to the native run only).
+#   40000). The compose renderings take the defaults of everything, whatever the environment
+#   (start.sh's NGINX_*, LIMIT_* and ADMIN_FROM apply to the native run only).
 set -euo pipefail
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,9 +29,12 @@ die() { printf '[render-nginx] error: %s\n' "$*" >&2; exit 1; }
 
 declare -A VAL=()   # placeholder name -> its text (several lines for some)
 
-# The settings every rendering shares.
+# The settings every rendering shares: common_values MODE. Only the native run reads
+# NGINX_WORKERS and NGINX_CONNECTIONS; the checked-in compose configs keep the defaults, whatever
+# the environment of whoever renders or checks them.
 common_values() {
-  local workers=${NGINX_WORKERS:-auto} connections=${NGINX_CONNECTIONS:-16384}
+  local workers=auto connections=16384
+  if [[ $1 == native ]]; then workers=${NGINX_WORKERS:-auto} connections=${NGINX_CONNECTIONS:-16384}; fi
   [[ $workers == auto || $workers =~ ^[1-9][0-9]*$ ]] || die "NGINX_WORKERS must be auto or a number, got '$workers'"
   [[ $connections =~ ^[1-9][0-9]*$ ]] || die "NGINX_CONNECTIONS must be a number, got '$connections'"
   VAL[NGINX_WORKERS]=$workers
@@ -189,7 +192,7 @@ fill() {
 render() {
   local mode=$1 out=$2 text
   VAL=()
-  common_values
+  common_values "$mode"
   case $mode in
     native) native_values ;;
     compose|compose-cluster) compose_values "$mode" ;;

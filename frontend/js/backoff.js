@@ -1,6 +1,6 @@
 // How long to wait before the next reconnect: exponential backoff with full jitter, started
 // over only after a connection that stayed up. Pure: the clock and the random source are given
-// (unit-tested in frontend/tests/backoff.test.mjs).
+// (unit-tested in tests/page/backoff.test.mjs).
 //
 // The n-th retry in a row waits a random time in [0, min(cap, base * 2^n)), so a fleet of
 // browsers does not reconnect in lockstep and a failing server is not hammered. The count starts

@@ -1,6 +1,6 @@
 // The seat commands still waiting for an answer: each req_id to its command, the seats with a
 // command in flight (one at a time per seat), and giving up on them. Pure apart from the
-// timers it is given (unit-tested in frontend/tests/request-book.test.mjs).
+// timers it is given (unit-tested in tests/page/request-book.test.mjs).
 
 export class RequestBook {
   /**

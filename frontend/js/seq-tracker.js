@@ -1,6 +1,6 @@
 // The venue's seq and epoch as this page has applied them: which VENUE_STATE and SEAT_UPDATE
 // frames to apply, and where a new socket resumes from.
-// Pure: no DOM, no network (unit-tested in frontend/tests/seq-tracker.test.mjs).
+// Pure: no DOM, no network (unit-tested in tests/page/seq-tracker.test.mjs).
 //
 // The rules (docs/protocol.md, "Sequence guarantees"):
 // - SEAT_UPDATE seqs strictly increase: one at or below ours is a repeat and is ignored.

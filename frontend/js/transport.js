@@ -1,7 +1,7 @@
 // The WebSocket, and nothing of what travels on it: opening one, passing its text frames up,
 // noticing when it ends, giving up on one that is not confirmed in time, and reconnecting with
 // backoff. The page gives it callbacks (open, text, close, status); it imports nothing.
-// Unit-tested with a fake socket and fake timers in frontend/tests/transport.test.mjs.
+// Unit-tested with a fake socket and fake timers in tests/page/transport.test.mjs.
 
 const OPEN = 1; // WebSocket.OPEN
 
