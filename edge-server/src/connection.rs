@@ -416,6 +416,16 @@ impl Connection {
         venue: VenueHandle,
         resume: Option<Resume>,
     ) -> Result<(), Ending> {
+        let same_venue = self.watching.as_ref().is_some_and(|v| v.name == venue.name);
+        if !(resume.is_some() && same_venue) {
+            // The venue watched so far stops writing to this socket before the WELCOME for
+            // the new one is queued: otherwise its hub, which handles the leave later, could
+            // still queue an update or two behind that WELCOME.
+            if let Some(old) = self.watching.take() {
+                old.leave(self.client);
+            }
+            self.socket.subscribe();
+        }
         self.session.venue = venue;
         self.session.user_id = token.user_id();
         self.session.owner = token.owner_key().into();
