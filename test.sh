@@ -7,12 +7,13 @@ usage() {
   cat <<'USAGE'
 Usage: ./test.sh [--stack-only] [--help]
 
-Runs every test: the page's unit tests and import-cycle check (Node, no browser), the NGINX
-configs (scripts/check-nginx-configs.sh: the checked-in compose configs are what
-scripts/render-nginx.sh makes, and nginx -t accepts them), formatting and clippy, the Rust unit
-and integration tests (each test starts its own redis-server and nats-server on free ports in a
-temporary directory), then, against the whole stack started by ./start.sh behind NGINX (on free
-ports, HOLD_SECONDS=4, the default per-IP limits):
+Runs every test: the page's unit tests and import-cycle check (Node, no browser), the bench
+report's unit tests (python3, tests/bench/), the NGINX configs (scripts/check-nginx-configs.sh:
+the checked-in compose configs are what scripts/render-nginx.sh makes, and nginx -t accepts
+them), formatting and clippy, the Rust unit and integration tests (each test starts its own
+redis-server and nats-server on free ports in a temporary directory), then, against the whole
+stack started by ./start.sh behind NGINX (on free ports, HOLD_SECONDS=4, the default per-IP
+limits):
   - a scripted websocat session with a token from POST /api/session;
   - the curl and websocat commands README.md and DEMO.md show, as written (tests/docs-commands.sh);
   - stack tests (Node, tests/browser/stack.test.mjs) from client addresses 127.0.0.1-7: a burst
@@ -34,8 +35,8 @@ Environment: BIN_DIR (the booking-service and edge-server the stacks run; defaul
 of this checkout, built by cargo), TOKEN_SECRET (default: a new random one for this run, shared
 by every service the tests start), CI (set by CI systems; nothing here waits for input either way).
 
-Installs missing programs with apt-get (redis-server, nats-server, nginx, chromium, nodejs, npm)
-and the test dependencies with npm ci. Fails loudly when something cannot be installed.
+Installs missing programs with apt-get (redis-server, nats-server, nginx, chromium, nodejs, npm,
+python3) and the test dependencies with npm ci. Fails loudly when something cannot be installed.
 USAGE
 }
 stack_only=0
@@ -59,6 +60,7 @@ have curl || need_packages+=(curl)
 have chromium || need_packages+=(chromium)
 have node || need_packages+=(nodejs)
 have npm || need_packages+=(npm)
+have python3 || need_packages+=(python3)
 if ((${#need_packages[@]})); then
   step "installing ${need_packages[*]}"
   if [ "$(id -u)" -eq 0 ]; then sudo_cmd=(); elif have sudo; then sudo_cmd=(sudo); else
@@ -86,6 +88,10 @@ step "the page: no import cycle in frontend/js, and its unit tests (node --test 
 node scripts/check-import-cycles.mjs frontend/js || die "frontend/js has an import cycle (above)"
 node --test tests/page/ 2>&1 | tee "$results/page.txt"
 [ "${PIPESTATUS[0]}" -eq 0 ] || die "the page's unit tests failed"
+
+# --- the bench report: report.py on rows like a run's (no bench run needed) ------------------
+step "scripts/bench/report.py: its unit tests (python3 -m unittest, tests/bench/)"
+python3 -m unittest discover -s tests/bench || die "the bench report's unit tests failed"
 
 # --- Rust ----------------------------------------------------------------------------------
 # The binaries the stack runs: BIN_DIR when given (it must hold both), else this build's.

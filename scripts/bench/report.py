@@ -49,6 +49,25 @@ def ratio(a, b):
     return f"{a / b:.2f}"
 
 
+def delivered_nothing(r):
+    """A phase whose viewers got none of the changes: its latency figures are zeros, not
+    measurements (seatbench gives up once nothing new arrives for 3 s)."""
+    return r["latency"]["count"] == 0 and r["expected"] > 0
+
+
+def slower_cells(a, ref, n, rate, factor):
+    """Where row a is slower than factor × row ref at p50 or p99, as "n@rate/s p50 ×ratio" notes.
+    A phase of a that delivered nothing is slower than any; a ref that delivered nothing has no
+    latency to compare with, so it adds no note (the latency table shows what it lost)."""
+    where = f"{n:,}@{rate:g}/s"
+    if delivered_nothing(a):
+        return [f"{where} delivered nothing"]
+    if delivered_nothing(ref):
+        return []
+    return [f"{where} {q[:3]} ×{a['latency'][q] / ref['latency'][q]:.2f}"
+            for q in ("p50_ms", "p99_ms") if a["latency"][q] > factor * ref["latency"][q]]
+
+
 def table(header, rows):
     out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
@@ -151,7 +170,7 @@ def targets_table(rows, by, sizes, rates):
         p99 = r["latency"]["p99_ms"]
         where = f"{p99 / 50:.1f}× the target" if p99 > 50 else ""
         bound = by.get(("floor-nginx", 10000, 10.0))
-        if bound:
+        if bound and not delivered_nothing(bound):
             where += (f"; the floor through the same NGINX: p99 {ms(bound['latency']['p99_ms'])} ms"
                       f" (ours ×{p99 / bound['latency']['p99_ms']:.2f})")
         body.append(["10,000 viewers through NGINX, 10 changes/s: p99 ≤ 50 ms, 0 lost",
@@ -165,9 +184,7 @@ def targets_table(rows, by, sizes, rates):
                 a, p = by.get((t, n, rate)), by.get((ref, n, rate))
                 if a and p:
                     compared = True
-                    for q in ("p50_ms", "p99_ms"):
-                        if a["latency"][q] > p["latency"][q]:
-                            worse.append(f"{n:,}@{rate:g}/s {q[:3]} ×{a['latency'][q] / p['latency'][q]:.2f}")
+                    worse += slower_cells(a, p, n, rate, 1)
         return worse, compared
 
     for t in ("ours-direct", "ours-nginx"):
@@ -184,9 +201,7 @@ def targets_table(rows, by, sizes, rates):
             for rate in rates:
                 a, f = by.get((t, n, rate)), by.get(("floor", n, rate))
                 if a and f:
-                    for q in ("p50_ms", "p99_ms"):
-                        if a["latency"][q] > 2 * f["latency"][q]:
-                            over.append(f"{n:,}@{rate:g}/s {q[:3]} ×{a['latency'][q] / f['latency'][q]:.2f}")
+                    over += slower_cells(a, f, n, rate, 2)
         body.append([f"{t} within 2× of the floor", f"over 2× in {len(over)} cells", verdict(not over),
                      "; ".join(over)])
     idle = [r["memory"]["edge"]["idle_kib_per_connection"] for r in rows

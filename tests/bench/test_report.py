@@ -1,0 +1,93 @@
+"""scripts/bench/report.py on rows a run can produce, including a phase whose viewers got none
+of the changes (an overloaded target at 20,000 viewers): the tables are still written, and such
+a phase counts against the target that had it, never for it."""
+
+import contextlib
+import importlib.util
+import io
+import json
+import tempfile
+import unittest
+from pathlib import Path
+from unittest import mock
+
+REPORT = Path(__file__).resolve().parents[2] / "scripts" / "bench" / "report.py"
+spec = importlib.util.spec_from_file_location("report", REPORT)
+report = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(report)
+
+
+def summary(p50, p99, count):
+    return {"count": count, "mean_ms": p50, "p50_ms": p50, "p90_ms": p99, "p99_ms": p99,
+            "p999_ms": p99, "max_ms": p99}
+
+
+def fanout(label, viewers, p50, p99, delivered=True):
+    expected = viewers * 60
+    got = expected if delivered else 0
+    latency = summary(p50, p99, got) if delivered else summary(0.0, 0.0, 0)
+    return {"kind": "fanout", "label": label, "protocol": "seatmap", "viewers": viewers,
+            "ready": viewers, "connect_failed": 0, "connect_error": None, "connect_s": 1.0,
+            "join_p50_ms": 1.0, "join_p99_ms": 2.0, "rate": 10.0, "changes": 60,
+            "change_failures": 0, "achieved_rate": 10.0, "drain_s": 0.1 if delivered else 3.0,
+            "drained": delivered, "latency": latency, "upstream": summary(1.0, 2.0, 60),
+            "hop": latency, "state_bytes": 4047, "delivered": got, "expected": expected,
+            "missing": expected - got, "resynced": 0, "duplicates": 0, "out_of_order": 0,
+            "closed": 0, "close_reasons": [],
+            "cpu": {"edge": {"ms": 100, "per_1000_deliveries_ms": 1.0 if delivered else 0.0}},
+            "client_cpu_ms": 100, "memory": {}}
+
+
+def targets(rows):
+    """The Targets table as {target: (measured, verdict, where)}."""
+    with tempfile.TemporaryDirectory() as out:
+        results = Path(out) / "results.jsonl"
+        results.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        with mock.patch.object(report.sys, "argv", ["report.py", str(results), out]), \
+                contextlib.redirect_stdout(io.StringIO()):
+            report.main()
+        tables = (Path(out) / "tables.md").read_text()
+    section = tables.split("### Targets")[1].split("###")[0]
+    cells = [[c.strip() for c in line.strip("|").split("|")]
+             for line in section.splitlines() if line.startswith("| ") and "---" not in line]
+    return {c[0]: tuple(c[1:]) for c in cells[1:]}
+
+
+NGINX_10K = "10,000 viewers through NGINX, 10 changes/s: p99 ≤ 50 ms, 0 lost"
+DIRECT_PEER = "ours-direct ≤ nats-server's WebSocket listener at p50 and p99, every size"
+DIRECT_FLOOR = "ours-direct within 2× of the floor"
+
+
+class ReportTest(unittest.TestCase):
+    def test_a_reference_that_delivered_nothing_is_not_compared(self):
+        rows = [fanout("ours-direct", 10000, 20.0, 40.0), fanout("ours-nginx", 10000, 30.0, 45.0),
+                fanout("peer", 10000, 0.0, 0.0, delivered=False),
+                fanout("floor", 10000, 0.0, 0.0, delivered=False),
+                fanout("floor-nginx", 10000, 0.0, 0.0, delivered=False)]
+        got = targets(rows)
+        self.assertEqual(got[NGINX_10K], ("p99 45.0 ms, 0 lost", "met", ""))
+        self.assertEqual(got[DIRECT_PEER], ("worse in 0 cells", "met", ""))
+        self.assertEqual(got[DIRECT_FLOOR], ("over 2× in 0 cells", "met", ""))
+
+    def test_a_target_that_delivered_nothing_misses(self):
+        rows = [fanout("ours-direct", 10000, 0.0, 0.0, delivered=False),
+                fanout("ours-nginx", 10000, 0.0, 0.0, delivered=False),
+                fanout("peer", 10000, 25.0, 50.0), fanout("floor", 10000, 10.0, 20.0),
+                fanout("floor-nginx", 10000, 12.0, 30.0)]
+        got = targets(rows)
+        self.assertEqual(got[NGINX_10K][:2], ("p99 0.00 ms, 600,000 lost", "**missed**"))
+        self.assertEqual(got[DIRECT_PEER],
+                         ("worse in 1 cells", "**missed**", "10,000@10/s delivered nothing"))
+        self.assertEqual(got[DIRECT_FLOOR],
+                         ("over 2× in 1 cells", "**missed**", "10,000@10/s delivered nothing"))
+
+    def test_slower_cells_name_the_ratio(self):
+        got = targets([fanout("ours-direct", 1000, 30.0, 90.0), fanout("peer", 1000, 20.0, 100.0),
+                       fanout("floor", 1000, 10.0, 40.0)])
+        self.assertEqual(got[DIRECT_PEER], ("worse in 1 cells", "**missed**", "1,000@10/s p50 ×1.50"))
+        self.assertEqual(got[DIRECT_FLOOR],
+                         ("over 2× in 2 cells", "**missed**", "1,000@10/s p50 ×3.00; 1,000@10/s p99 ×2.25"))
+
+
+if __name__ == "__main__":
+    unittest.main()
