@@ -90,7 +90,7 @@ proptest! {
     }
 
     #[test]
-    fn arbitrary_seat_ids_never_panic(raw in ".{0,10}", rows in 0u16..30, cols in 0u16..1100) {
+    fn arbitrary_seat_ids_never_panic(raw in ".{0,10}|[A-Za-z]{1,4}[0-9]{1,4}", rows in 0u16..800, cols in 0u16..1100) {
         match SeatId::parse(&raw, rows, cols) {
             Ok(id) => {
                 prop_assert!(id.row < rows && id.col < cols);
@@ -101,9 +101,13 @@ proptest! {
     }
 
     #[test]
-    fn every_seat_of_a_venue_round_trips(rows in 1u16..=26, cols in 1u16..=999) {
+    fn every_seat_of_a_venue_round_trips(rows in 1u16..=VenueSpec::MAX_ROWS, cols in 1u16..=999, pick in any::<u32>()) {
         let last = SeatId { row: rows - 1, col: cols - 1 };
         prop_assert_eq!(SeatId::parse(&last.to_string(), rows, cols), Ok(last));
+        // Any seat, in the lower case a person might type, parses to itself.
+        let any = SeatId { row: (pick % u32::from(rows)) as u16, col: (pick % u32::from(cols)) as u16 };
+        prop_assert_eq!(SeatId::parse(&any.to_string().to_lowercase(), rows, cols), Ok(any));
+        prop_assert_eq!(shared::seat::parse_row_label(&shared::seat::row_label(any.row)), Some(any.row));
         let beyond = SeatId { row: rows - 1, col: cols };
         prop_assert!(SeatId::parse(&beyond.to_string(), rows, cols).is_err());
     }
@@ -112,13 +116,14 @@ proptest! {
     fn arbitrary_venue_lists_never_panic(raw in ".{0,60}") {
         if let Ok(venues) = VenueSpec::parse_list(&raw) {
             for v in venues {
-                prop_assert!(v.rows >= 1 && v.rows <= 26 && v.cols >= 1 && v.cols <= 999);
+                prop_assert!(v.rows >= 1 && v.rows <= VenueSpec::MAX_ROWS && v.cols >= 1 && v.cols <= 999);
+                prop_assert!(v.seat_count() <= VenueSpec::MAX_SEATS);
             }
         }
     }
 
     #[test]
-    fn venue_specs_round_trip(name in "[a-z0-9_-]{1,32}", rows in 1u16..=26, cols in 1u16..=999) {
+    fn venue_specs_round_trip(name in "[a-z0-9_-]{1,32}", rows in 1u16..=50, cols in 1u16..=999) {
         let spec = VenueSpec::parse(&format!("{name}:{rows}x{cols}")).unwrap();
         prop_assert_eq!((spec.name.as_str(), spec.rows, spec.cols), (name.as_str(), rows, cols));
     }
