@@ -84,6 +84,9 @@ pub enum SeatIdError {
     /// Well-formed, but outside this venue.
     #[error("there is no seat {0} in this venue")]
     OutOfRange(String),
+    /// In the venue's chart, but never for sale.
+    #[error("{0} is not for sale")]
+    NotForSale(String),
 }
 
 impl SeatId {
@@ -129,11 +132,14 @@ impl std::fmt::Display for SeatId {
 
 /// The seat JSON of the contract:
 /// `{"id":"A1","row":0,"col":0,"status":1,"held_by":"u-…","expires_at":1763723456}`.
+/// Seats of a chart have no `row`/`col`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Seat {
     pub id: String,
-    pub row: u16,
-    pub col: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub col: Option<u16>,
     pub status: SeatStatus,
     /// Public id of the holder or booker; present when held or booked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -147,8 +153,8 @@ impl Seat {
     pub fn available(id: SeatId) -> Seat {
         Seat {
             id: id.to_string(),
-            row: id.row,
-            col: id.col,
+            row: Some(id.row),
+            col: Some(id.col),
             status: SeatStatus::Available,
             held_by: None,
             expires_at: None,
@@ -325,8 +331,8 @@ mod tests {
     fn seat_json_matches_the_contract() {
         let seat = Seat {
             id: "A1".into(),
-            row: 0,
-            col: 0,
+            row: Some(0),
+            col: Some(0),
             status: SeatStatus::Held,
             held_by: Some("u-3f9c2a1b7d4e".into()),
             expires_at: Some(1763723456),
@@ -340,6 +346,16 @@ mod tests {
         let free = serde_json::to_string(&Seat::available(SeatId { row: 1, col: 2 })).unwrap();
         assert_eq!(free, r#"{"id":"B3","row":1,"col":2,"status":0}"#);
         assert!(serde_json::from_str::<Seat>(r#"{"id":"A1","row":0,"col":0,"status":3}"#).is_err());
+        let chart_seat = Seat {
+            id: "112-F-14".into(),
+            row: None,
+            col: None,
+            ..Seat::available(SeatId { row: 0, col: 0 })
+        };
+        assert_eq!(
+            serde_json::to_string(&chart_seat).unwrap(),
+            r#"{"id":"112-F-14","status":0}"#
+        );
     }
 
     #[test]

@@ -5,7 +5,18 @@
 use proptest::prelude::*;
 use shared::api::SeatRequest;
 use shared::ws::{parse_client_frame, ClientCommand, MAX_CLIENT_FRAME_BYTES};
-use shared::{SeatId, SeatIdError, TokenError, TokenSigner, VenueSpec};
+use shared::{SeatId, SeatIdError, TokenError, TokenSigner, VenueSeats, VenueSpec};
+
+/// The shipped arena, expanded once.
+fn arena() -> &'static (shared::chart::Chart, VenueSeats) {
+    static ARENA: std::sync::OnceLock<(shared::chart::Chart, VenueSeats)> =
+        std::sync::OnceLock::new();
+    ARENA.get_or_init(|| {
+        let chart = shared::chart::Chart::parse(include_str!("../../venues/arena.json")).unwrap();
+        let seats = VenueSeats::chart(&chart);
+        (chart, seats)
+    })
+}
 
 fn config() -> ProptestConfig {
     ProptestConfig {
@@ -97,6 +108,34 @@ proptest! {
                 prop_assert_eq!(SeatId::parse(&id.to_string(), rows, cols), Ok(id));
             }
             Err(SeatIdError::Malformed) | Err(SeatIdError::OutOfRange(_)) => {}
+            Err(SeatIdError::NotForSale(id)) => prop_assert!(false, "a grid has no blocked seat, yet {id}"),
+        }
+    }
+
+    #[test]
+    fn every_arena_seat_id_round_trips_and_blocked_ones_are_not_for_sale(pick in any::<usize>(), lower in any::<bool>()) {
+        let (chart, seats) = arena();
+        let all: Vec<&shared::chart::ChartSeat> = chart.seats().collect();
+        let seat = all[pick % all.len()];
+        let typed = if lower { seat.id.to_lowercase() } else { seat.id.clone() };
+        match seats.lookup(&typed) {
+            Ok(position) => {
+                prop_assert!(!seat.blocked);
+                prop_assert_eq!(seats.id(position), seat.id.as_str());
+            }
+            Err(SeatIdError::NotForSale(id)) => {
+                prop_assert!(seat.blocked);
+                prop_assert_eq!(id, seat.id.clone());
+            }
+            Err(other) => prop_assert!(false, "{} refused: {}", seat.id, other),
+        }
+    }
+
+    #[test]
+    fn arbitrary_chart_ids_never_panic(raw in ".{0,40}|[0-9A-Za-z]{1,4}-[A-Za-z]{1,2}-[0-9]{1,3}") {
+        let (_, seats) = arena();
+        if let Ok(position) = seats.lookup(&raw) {
+            prop_assert_eq!(seats.id(position), raw.trim().to_uppercase());
         }
     }
 
