@@ -188,7 +188,6 @@ async fn venue_chart(
     let cache = [
         (header::ETAG, chart.etag.clone()),
         (header::CACHE_CONTROL, CHART_CACHE_CONTROL.to_owned()),
-        (header::VARY, "Accept-Encoding".to_owned()),
     ];
     if unchanged {
         return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
