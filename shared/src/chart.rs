@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 
 use crate::seat::SeatId;
 
+mod block;
 mod expand;
 pub mod file;
 
