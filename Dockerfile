@@ -27,6 +27,9 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --no-create-home --shell /usr/sbin/nologin seatmap
 COPY --from=build /out/booking-service /out/edge-server /usr/local/bin/
+# The shipped seating charts; VENUES names them relative to the working directory.
+COPY --from=build /src/venues /srv/seatmap/venues
+WORKDIR /srv/seatmap
 USER seatmap
 # Both services bind 127.0.0.1 by default; in a container they must listen on
 # every interface so the other containers can reach them.

@@ -64,6 +64,9 @@ if (( CLUSTER )); then
 else
   BOOKINGS=${BOOKINGS:-1}
 fi
+# The demo serves the 10x10 grid and the shipped arena chart; the booking service runs in the
+# project root, so the chart's relative path resolves there.
+VENUES=${VENUES:-main:10x10,arena:@venues/arena.json}
 # Optional booking-service settings: passed on only when set, so the service's
 # own defaults (the contract's) apply otherwise.
 for v in HOLD_SECONDS MAX_HOLDS_PER_USER VENUES USER_RATE_LIMIT MAX_SHOPPERS SHOPPING_SECONDS \

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use shared::{TokenSigner, VenueSpec};
+use shared::{TokenSigner, VenueEntry};
+
+use crate::venues::{self, VenueDefinition};
 
 /// Everything the booking service is configured with.
 #[derive(Debug, Clone)]
@@ -20,7 +22,7 @@ pub struct Config {
     pub nats_servers: Vec<async_nats::ServerAddr>,
     pub hold_seconds: u64,
     pub max_holds_per_user: u32,
-    pub venues: Vec<VenueSpec>,
+    pub venues: Vec<VenueDefinition>,
     pub admin_token: Option<String>,
     /// Issues and verifies client tokens (`TOKEN_SECRET`, required).
     pub token_signer: TokenSigner,
@@ -57,7 +59,8 @@ Configured by environment variables:
                                     a comma list of the servers of a NATS cluster
   HOLD_SECONDS=30                   how long a selected seat stays held
   MAX_HOLDS_PER_USER=4              holds one user may have at once
-  VENUES=main:10x10                 comma list of name:ROWSxCOLS
+  VENUES=main:10x10                 comma list of name:ROWSxCOLS (a grid) or name:@PATH (a chart
+                                    file, JSON; relative to the working directory)
   TOKEN_SECRET                      required: the secret every service signs and checks tokens with
   ADMIN_TOKEN                       enables POST /api/admin/reset with 'Authorization: Bearer …'
   MAX_SHOPPERS=0                    identities per venue that may hold and book at once; the rest
@@ -69,6 +72,7 @@ Configured by environment variables:
   RUST_LOG=info                     log filter (tracing EnvFilter syntax)
 
 Routes: GET /health, GET /metrics, GET /api/seats[?venue=], GET /api/venues/{venue},
+        GET /api/venues/{venue}/chart,
         GET /api/venues/{venue}/events?after=N[&limit=K], POST /api/session,
         POST /api/seats/{select,book,release}, POST /api/admin/reset[?venue=],
         POST /api/queue/join, POST /internal/queue/{venue}/presence (edges only)
@@ -138,7 +142,8 @@ impl Config {
             ))?,
             hold_seconds,
             max_holds_per_user,
-            venues: VenueSpec::parse_list(&get("VENUES", "main:10x10"))
+            venues: VenueEntry::parse_list(&get("VENUES", "main:10x10"))
+                .and_then(|entries| venues::load(&entries))
                 .map_err(|e| format!("VENUES: {e}"))?,
             admin_token: lookup("ADMIN_TOKEN").filter(|t| !t.is_empty()),
             user_rate_limit,
@@ -162,7 +167,7 @@ mod tests {
         assert_eq!(config.hold_seconds, 30);
         assert_eq!(config.max_holds_per_user, 4);
         assert_eq!(config.venues[0].name, "main");
-        assert_eq!(config.venues[0].seat_count(), 100);
+        assert_eq!(config.venues[0].seats.len(), 100);
         assert!(config.admin_token.is_none());
     }
 

@@ -82,6 +82,7 @@ impl From<shared::SeatIdError> for ApiError {
         let code = match error {
             shared::SeatIdError::Malformed => ErrorCode::ValidationError,
             shared::SeatIdError::OutOfRange(_) => ErrorCode::UnknownSeat,
+            shared::SeatIdError::NotForSale(_) => ErrorCode::SeatNotForSale,
         };
         ApiError::new(code, error.to_string())
     }

@@ -52,7 +52,7 @@ pub async fn watch_hold_expiry(
             };
             for seat in due {
                 if let Err(error) = service.expire(venue, &seat).await {
-                    tracing::warn!(venue = %venue.spec.name, %seat, ?error, "expiring a hold failed; will retry");
+                    tracing::warn!(venue = %venue.name, %seat, ?error, "expiring a hold failed; will retry");
                 }
             }
         }

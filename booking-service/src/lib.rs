@@ -13,6 +13,7 @@ pub mod routes;
 pub mod seat_error;
 pub mod seats;
 pub mod store;
+pub mod venues;
 pub mod waiting_room;
 
 use std::future::Future;
@@ -80,7 +81,7 @@ pub async fn run(
 
     tracing::info!(
         addr = %listener.local_addr()?,
-        venues = ?config.venues.iter().map(|v| format!("{}:{}x{}", v.name, v.rows, v.cols)).collect::<Vec<_>>(),
+        venues = ?config.venues.iter().map(|v| v.summary()).collect::<Vec<_>>(),
         service_id = %config.service_id,
         event_history = config.event_history,
         redis_pool = config.redis_pool,

@@ -148,7 +148,7 @@ async fn relay_round(
     let events = read_outbox(reader, &venue.keys.events, read_after)
         .await
         .map_err(|error| {
-            tracing::warn!(venue = %venue.spec.name, %error, "reading the outbox failed");
+            tracing::warn!(venue = %venue.name, %error, "reading the outbox failed");
             LEASE_RETRY
         })?;
     let (Some(first), Some(last)) = (events.first().map(|e| e.seq), events.last().map(|e| e.seq))
@@ -177,7 +177,7 @@ async fn renew_lease(
     relay_id: &str,
     state: &mut RelayState,
 ) -> Result<(u64, u64), Duration> {
-    let name = &venue.spec.name;
+    let name = &venue.name;
     let lease = service
         .store
         .relay_lease(&venue.keys, relay_id, LEASE)
@@ -221,7 +221,7 @@ fn replay_after_reconnect(
         .find(|(_, at)| since.is_none_or(|since| *at >= since))
         .map(|(first, _)| *first);
     if let Some(first) = replay_from {
-        tracing::info!(venue = %venue.spec.name, from_seq = first, to_seq = published, "NATS came back; publishing the last events again in case the crash lost them");
+        tracing::info!(venue = %venue.name, from_seq = first, to_seq = published, "NATS came back; publishing the last events again in case the crash lost them");
         state.replay_after = Some(first.saturating_sub(1).min(published));
     }
     state.recent.clear();
@@ -231,7 +231,7 @@ fn replay_after_reconnect(
 fn count_trimmed(service: &SeatService, venue: &Venue, read_after: u64, first: u64) {
     if first > read_after + 1 {
         // Only when the relay was down for longer than EVENT_HISTORY changes.
-        tracing::error!(venue = %venue.spec.name, missing_from = read_after + 1, missing_to = first - 1,
+        tracing::error!(venue = %venue.name, missing_from = read_after + 1, missing_to = first - 1,
             "outbox was trimmed before these events were published; edges will resync from snapshots");
         service.metrics.count_relay_skipped(first - read_after - 1);
     }
@@ -243,7 +243,7 @@ async fn publish(
     venue: &Venue,
     events: &[OutboxEvent],
 ) -> Result<(), Duration> {
-    let name = &venue.spec.name;
+    let name = &venue.name;
     for event in events {
         let subject = format!("seats.{name}.{}", event.kind);
         if let Err(error) = service
@@ -274,7 +274,7 @@ async fn record(
     published: u64,
     epoch: u64,
 ) -> Result<(), Duration> {
-    let name = &venue.spec.name;
+    let name = &venue.name;
     match service
         .store
         .relay_commit(&venue.keys, relay_id, last, epoch)

@@ -63,6 +63,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/seats", get(list_seats))
         .route("/api/venues/{venue}", get(venue_snapshot))
         .route("/api/venues/{venue}/events", get(venue_events))
+        .route("/api/venues/{venue}/chart", get(venue_chart))
         .route(
             "/api/seats/select",
             post(|s, b| seat_command(s, SeatAction::Select, b)),
@@ -163,6 +164,42 @@ async fn venue_snapshot(
     Ok(Json(state.service.snapshot(venue).await?))
 }
 
+/// How long a browser may use its copy of a chart before asking again (with `If-None-Match`,
+/// answered `304` while the file is unchanged).
+const CHART_CACHE_CONTROL: &str = "public, max-age=300";
+
+/// `GET /api/venues/{venue}/chart`: the static geometry and categories, blocked seats included.
+/// Serialised once at start; `304` when the client's `If-None-Match` names its `ETag` (NGINX's
+/// gzip turns the tag weak, `W/"…"`, which matches too).
+async fn venue_chart(
+    State(state): Shared,
+    ApiPath(venue): ApiPath<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let venue = state.service.venue(Some(&venue))?;
+    let chart = &venue.chart;
+    let unchanged = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|tag| tag.trim().trim_start_matches("W/"))
+        .any(|tag| tag == chart.etag || tag == "*");
+    let cache = [
+        (header::ETAG, chart.etag.clone()),
+        (header::CACHE_CONTROL, CHART_CACHE_CONTROL.to_owned()),
+    ];
+    if unchanged {
+        return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
+    }
+    Ok((
+        cache,
+        [(header::CONTENT_TYPE, "application/json")],
+        chart.body.clone(),
+    )
+        .into_response())
+}
+
 /// Events one history page holds at most.
 const MAX_EVENTS_PAGE: u64 = 1000;
 
@@ -208,14 +245,14 @@ async fn venue_events(
             ErrorCode::HistoryGone,
             format!(
                 "events after seq {after} are no longer kept (the venue is at seq {} of epoch {}); fetch GET /api/venues/{} instead",
-                history.to, history.epoch, venue.spec.name
+                history.to, history.epoch, venue.name
             ),
         ));
     };
     // The payloads are JSON objects written by the seat scripts; they are passed on untouched.
     let body = format!(
         r#"{{"venue":"{}","epoch":{},"from":{},"to":{},"events":[{}]}}"#,
-        venue.spec.name,
+        venue.name,
         history.epoch,
         after + 1,
         history.to,
@@ -239,7 +276,7 @@ async fn seat_command(
         .seat_id
         .as_deref()
         .ok_or_else(|| ApiError::new(ErrorCode::ValidationError, "seat_id is required"))?;
-    let seat = venue.spec.parse_seat(seat_id)?;
+    let seat = venue.seats.lookup(seat_id)?;
     let (owner, user_id) = (token.owner_key(), token.user_id());
     if state.user_limiter.check_key(&owner).is_err() {
         return Err(ApiError::new(
@@ -301,7 +338,7 @@ async fn waiting_room_report(
         Vec::new()
     };
     Ok(Json(WaitingRoomAnswer {
-        venue: venue.spec.name.clone(),
+        venue: venue.name.clone(),
         enabled,
         standings,
     }))

@@ -2,10 +2,11 @@
 //! event to the outbox), count it. Publishing is the relay's job (`relay.rs`).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use shared::api::VenueSnapshot;
 use shared::ws::SeatAction;
-use shared::{ErrorCode, Seat, SeatId, SeatStatus, VenueSpec};
+use shared::{ErrorCode, Seat, SeatStatus, VenueSeats};
 
 use crate::metrics::Metrics;
 use crate::publisher::EventPublisher;
@@ -13,10 +14,13 @@ use crate::seat_error::SeatError;
 use crate::store::{
     ms_to_unix_seconds, Actor, ExpiryOutcome, History, ScriptOutcome, SeatStore, VenueKeys,
 };
+use crate::venues::{ServedChart, VenueDefinition};
 
-/// A configured venue and its Redis keys.
+/// A configured venue: its seats, its chart and its Redis keys.
 pub struct Venue {
-    pub spec: VenueSpec,
+    pub name: String,
+    pub seats: Arc<VenueSeats>,
+    pub chart: Arc<ServedChart>,
     pub keys: VenueKeys,
 }
 
@@ -36,7 +40,7 @@ impl SeatService {
         store: SeatStore,
         publisher: EventPublisher,
         metrics: Metrics,
-        venues: &[VenueSpec],
+        venues: &[VenueDefinition],
         hold_seconds: u64,
         max_holds: u32,
         event_history: u64,
@@ -48,12 +52,14 @@ impl SeatService {
             default_venue: venues[0].name.clone(),
             venues: venues
                 .iter()
-                .map(|spec| {
-                    let keys = VenueKeys::new(spec, event_history);
+                .map(|venue| {
+                    let keys = VenueKeys::new(&venue.name, venue.seats.ids(), event_history);
                     (
-                        spec.name.clone(),
+                        venue.name.clone(),
                         Venue {
-                            spec: spec.clone(),
+                            name: venue.name.clone(),
+                            seats: venue.seats.clone(),
+                            chart: venue.chart.clone(),
                             keys,
                         },
                     )
@@ -84,16 +90,18 @@ impl SeatService {
         self.venues.keys().map(String::as_str)
     }
 
-    /// Selects, books or releases one seat for one user. The change and its event commit
-    /// together in Redis; the relay announces it, so this works while NATS is down.
+    /// Selects, books or releases one seat (by its position in the venue) for one user. The
+    /// change and its event commit together in Redis; the relay announces it, so this works
+    /// while NATS is down.
     pub async fn apply(
         &self,
         action: SeatAction,
         venue: &Venue,
-        seat: SeatId,
+        position: usize,
         actor: Actor<'_>,
     ) -> Result<Seat, SeatError> {
-        let seat_name = seat.to_string();
+        let seat = venue.seats.available(position);
+        let seat_name = seat.id.clone();
         let keys = &venue.keys;
         let outcome = match action {
             SeatAction::Select => {
@@ -115,8 +123,8 @@ impl SeatService {
                 user,
                 expires_ms,
             } => {
-                self.metrics.count_change(&venue.spec.name, change);
-                tracing::info!(venue = %venue.spec.name, seat = %seat_name, user = %user, seq, change, "seat changed");
+                self.metrics.count_change(&venue.name, change);
+                tracing::info!(venue = %venue.name, seat = %seat_name, user = %user, seq, change, "seat changed");
                 Ok(seat_after(seat, status, &user, expires_ms))
             }
             ScriptOutcome::Unchanged { user, expires_ms } => {
@@ -132,8 +140,8 @@ impl SeatService {
     pub async fn expire(&self, venue: &Venue, seat: &str) -> Result<ExpiryOutcome, SeatError> {
         let outcome = self.store.expire(&venue.keys, seat).await?;
         if let ExpiryOutcome::Expired { seq, user } = &outcome {
-            self.metrics.count_change(&venue.spec.name, "expired");
-            tracing::info!(venue = %venue.spec.name, seat, user = %user, seq, "hold expired");
+            self.metrics.count_change(&venue.name, "expired");
+            tracing::info!(venue = %venue.name, seat, user = %user, seq, "hold expired");
         }
         Ok(outcome)
     }
@@ -142,18 +150,19 @@ impl SeatService {
     pub async fn reset(&self, venue: &Venue) -> Result<usize, SeatError> {
         let released = self.store.reset(&venue.keys).await?;
         for _ in &released {
-            self.metrics.count_change(&venue.spec.name, "reset");
+            self.metrics.count_change(&venue.name, "reset");
         }
-        tracing::info!(venue = %venue.spec.name, seats = released.len(), "venue reset");
+        tracing::info!(venue = %venue.name, seats = released.len(), "venue reset");
         Ok(released.len())
     }
 
     pub async fn snapshot(&self, venue: &Venue) -> Result<VenueSnapshot, SeatError> {
-        let (epoch, seq, seats) = self.store.snapshot(&venue.keys, &venue.spec).await?;
+        let (epoch, seq, seats) = self.store.snapshot(&venue.keys, &venue.seats).await?;
         Ok(VenueSnapshot {
-            venue: venue.spec.name.clone(),
-            rows: venue.spec.rows,
-            cols: venue.spec.cols,
+            venue: venue.name.clone(),
+            layout: venue.seats.layout,
+            rows: venue.seats.rows,
+            cols: venue.seats.cols,
             hold_seconds: self.hold_seconds,
             seq,
             epoch,
@@ -172,15 +181,15 @@ impl SeatService {
     }
 }
 
-/// The seat as a change left it.
-fn seat_after(id: SeatId, status: SeatStatus, user: &str, expires_ms: Option<u64>) -> Seat {
+/// The seat (as available) as a change left it.
+fn seat_after(seat: Seat, status: SeatStatus, user: &str, expires_ms: Option<u64>) -> Seat {
     Seat {
         status,
         held_by: (status != SeatStatus::Available && !user.is_empty()).then(|| user.to_owned()),
         expires_at: (status == SeatStatus::Held)
             .then_some(expires_ms.map(ms_to_unix_seconds))
             .flatten(),
-        ..Seat::available(id)
+        ..seat
     }
 }
 

@@ -10,7 +10,7 @@ use fred::prelude::*;
 use fred::types::config::Options;
 use fred::types::scripts::Script;
 use fred::types::ClusterHash;
-use shared::{Seat, SeatId, VenueSpec};
+use shared::{Seat, VenueSeats};
 
 use crate::metrics::Metrics;
 use crate::seat_error::SeatError;
@@ -466,7 +466,7 @@ impl SeatStore {
     pub async fn snapshot(
         &self,
         keys: &VenueKeys,
-        venue: &VenueSpec,
+        venue: &VenueSeats,
     ) -> Result<(u64, u64, Vec<Seat>), SeatError> {
         let reply = self
             .run(
@@ -477,17 +477,13 @@ impl SeatStore {
             .await?;
         let epoch = parse_field(&reply, 0)?;
         let seq = parse_field(&reply, 1)?;
-        let mut seats: Vec<Seat> = SeatId::all(venue.rows, venue.cols)
-            .map(Seat::available)
-            .collect();
+        let mut seats = venue.all_available();
         for pair in reply[2..].chunks_exact(2) {
-            let Ok(id) = venue.parse_seat(&pair[0]) else {
-                tracing::warn!(seat = %pair[0], "ignoring a seat outside the venue in Redis");
+            let Ok(position) = venue.lookup(&pair[0]) else {
+                tracing::warn!(seat = %pair[0], "ignoring a seat in Redis that the venue does not sell");
                 continue;
             };
-            let seat =
-                &mut seats[usize::from(id.row) * usize::from(venue.cols) + usize::from(id.col)];
-            apply_stored_state(seat, &pair[1]);
+            apply_stored_state(&mut seats[position], &pair[1]);
         }
         Ok((epoch, seq, seats))
     }

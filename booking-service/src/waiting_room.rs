@@ -54,16 +54,14 @@ pub async fn run_clock(service: Arc<SeatService>, mut shutdown: watch::Receiver<
         for venue in service.venues() {
             match service.store.waiting_room_tick(&venue.keys).await {
                 Ok(report) => {
-                    service
-                        .metrics
-                        .observe_waiting_room(&venue.spec.name, &report);
+                    service.metrics.observe_waiting_room(&venue.name, &report);
                     if !report.admitted_waits_ms.is_empty() {
-                        tracing::info!(venue = %venue.spec.name, admitted = report.admitted_waits_ms.len(),
+                        tracing::info!(venue = %venue.name, admitted = report.admitted_waits_ms.len(),
                             waiting = report.waiting, shoppers = report.shoppers, "admitted from the waiting room");
                     }
                 }
                 Err(_) => {
-                    tracing::debug!(venue = %venue.spec.name, "waiting-room clock skipped a tick")
+                    tracing::debug!(venue = %venue.name, "waiting-room clock skipped a tick")
                 }
             }
         }
@@ -78,7 +76,7 @@ pub async fn standings(
     owners: &[String],
     join: bool,
 ) -> Result<Vec<WaitingRoomStanding>, SeatError> {
-    let name = venue.spec.name.clone();
+    let name = venue.name.clone();
     if service.store.waiting_room().is_none() {
         return Ok(owners
             .iter()

@@ -32,7 +32,10 @@ fn router() -> axum::Router {
                 publisher::EventPublisher::connect(vec!["nats://127.0.0.1:1".parse().unwrap()])
                     .await
                     .unwrap();
-            let venues = shared::VenueSpec::parse_list("main:10x10").unwrap();
+            let venues = booking_service::venues::load(
+                &shared::VenueEntry::parse_list("main:10x10").unwrap(),
+            )
+            .unwrap();
             let service = Arc::new(seats::SeatService::new(
                 store, publisher, metrics, &venues, 30, 4, 100,
             ));

@@ -4,12 +4,12 @@
 //! is asked for only when the history cannot help (never loaded, history gone, another epoch).
 //! Pure logic, no I/O: the venue hub drives it and does the fetching.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use shared::api::{EventsPage, VenueSnapshot};
 use shared::ws::VenueState;
-use shared::{Seat, SeatEvent, SeatId};
+use shared::{Layout, Seat, SeatEvent};
 
 /// How many early events are kept while waiting for a gap to fill; past this the buffer is
 /// dropped and the history (or a snapshot) brings the mirror up to date instead.
@@ -54,11 +54,15 @@ pub struct Rebuilt {
 
 pub struct VenueMirror {
     venue: String,
+    layout: Layout,
     rows: u16,
     cols: u16,
     seq: u64,
     epoch: u64,
     seats: Vec<Seat>,
+    /// Where each seat id is in `seats` (grids and charts alike: the snapshot says which seats
+    /// the venue sells, in order).
+    positions: HashMap<String, usize>,
     /// False until the first snapshot arrives: until then the size of the venue is unknown.
     ready: bool,
     /// Events of the mirror's epoch that arrived ahead of their turn, by seq.
@@ -78,11 +82,13 @@ impl VenueMirror {
     pub fn new(venue: &str) -> Self {
         VenueMirror {
             venue: venue.to_owned(),
+            layout: Layout::Grid,
             rows: 0,
             cols: 0,
             seq: 0,
             epoch: 0,
             seats: Vec::new(),
+            positions: HashMap::new(),
             ready: false,
             pending: BTreeMap::new(),
             foreign: Vec::new(),
@@ -262,8 +268,23 @@ impl VenueMirror {
         } else {
             self.confirm_remote(snapshot.seq, mark.seen);
         }
+        self.layout = snapshot.layout;
         self.rows = snapshot.rows;
         self.cols = snapshot.cols;
+        if self.positions.len() != snapshot.seats.len()
+            || snapshot
+                .seats
+                .iter()
+                .enumerate()
+                .any(|(i, seat)| self.positions.get(&seat.id) != Some(&i))
+        {
+            self.positions = snapshot
+                .seats
+                .iter()
+                .enumerate()
+                .map(|(i, seat)| (seat.id.clone(), i))
+                .collect();
+        }
         self.seq = snapshot.seq;
         self.epoch = snapshot.epoch;
         self.seats = snapshot.seats;
@@ -291,6 +312,7 @@ impl VenueMirror {
             venue: self.venue.clone(),
             seq: self.seq,
             epoch: self.epoch,
+            layout: self.layout,
             rows: self.rows,
             cols: self.cols,
             seats: self.seats.clone(),
@@ -309,12 +331,9 @@ impl VenueMirror {
 
     fn apply(&mut self, event: &SeatEvent) {
         self.seq = event.seq;
-        match SeatId::parse(&event.seat_id, self.rows, self.cols) {
-            Ok(id) => {
-                let index = usize::from(id.row) * usize::from(self.cols) + usize::from(id.col);
-                self.seats[index] = event.seat(id);
-            }
-            Err(_) => {
+        match self.positions.get(&event.seat_id) {
+            Some(&index) => event.apply_to(&mut self.seats[index]),
+            None => {
                 tracing::warn!(venue = %self.venue, seat = %event.seat_id, "event for a seat outside the venue")
             }
         }

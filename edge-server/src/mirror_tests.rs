@@ -27,12 +27,13 @@ fn event(seq: u64, seat: &str) -> SeatEvent {
 fn snapshot_in(epoch: u64, seq: u64) -> VenueSnapshot {
     VenueSnapshot {
         venue: "main".into(),
+        layout: shared::Layout::Grid,
         rows: 2,
         cols: 2,
         hold_seconds: 30,
         seq,
         epoch,
-        seats: SeatId::all(2, 2).map(Seat::available).collect(),
+        seats: shared::SeatId::all(2, 2).map(Seat::available).collect(),
     }
 }
 

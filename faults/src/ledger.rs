@@ -50,8 +50,8 @@ impl BookingLoad {
             .timeout(Duration::from_secs(3))
             .build()
             .expect("http client");
-        let seats: Vec<String> = (0..rows)
-            .flat_map(|r| (0..cols).map(move |c| format!("{}{}", (b'A' + r as u8) as char, c + 1)))
+        let seats: Vec<String> = shared::SeatId::all(rows, cols)
+            .map(|id| id.to_string())
             .collect();
         let tasks = (0..workers)
             .map(|w| {

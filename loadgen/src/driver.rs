@@ -25,7 +25,7 @@ pub fn signer() -> &'static shared::TokenSigner {
 pub fn seat_name(index: usize, cols: usize) -> String {
     format!(
         "{}{}",
-        (b'A' + (index / cols) as u8) as char,
+        shared::seat::row_label((index / cols) as u16),
         index % cols + 1
     )
 }
@@ -179,5 +179,6 @@ mod tests {
         assert_eq!(seat_name(99, 10), "J10");
         assert_eq!(seat_name(384, 385), "A385");
         assert_eq!(seat_name(385, 385), "B1");
+        assert_eq!(seat_name(9999, 100), "CV100");
     }
 }

@@ -107,7 +107,7 @@ part_booking() {
   P_DESC=":$port"
   P_HEALTH=(http_ok "http://127.0.0.1:$port/health")
   P_LISTENS=("booking-service|BOOKING_PORT|$port")
-  P_CMD=(env HOST=127.0.0.1 PORT="$port" SERVICE_ID="$name" REDIS_URL="$REDIS_URL_ALL"
+  P_CMD=(env --chdir="$ROOT" HOST=127.0.0.1 PORT="$port" SERVICE_ID="$name" REDIS_URL="$REDIS_URL_ALL"
          NATS_URL="$(rotated nats $(( port - BOOKING_PORT )))" "$BIN_DIR/booking-service")
 }
 

@@ -5,6 +5,12 @@ use serde::{Deserialize, Serialize};
 use crate::error::ErrorCode;
 use crate::event::SeatEvent;
 use crate::seat::Seat;
+use crate::venue::Layout;
+
+/// Grid sizes are at least 1; 0 stands for "not a grid" and is left out of the JSON.
+pub(crate) fn is_zero(n: &u16) -> bool {
+    *n == 0
+}
 
 /// `POST /api/seats/{select,book,release}`. Every field is optional here so that a missing
 /// one is answered with a precise error code rather than a generic parse failure.
@@ -56,7 +62,12 @@ impl ErrorResponse {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VenueSnapshot {
     pub venue: String,
+    /// `grid` or `chart`; a chart has no `rows`/`cols` (they are 0 here and left out).
+    #[serde(default)]
+    pub layout: Layout,
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub rows: u16,
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub cols: u16,
     pub hold_seconds: u64,
     pub seq: u64,

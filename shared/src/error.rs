@@ -13,6 +13,8 @@ pub enum ErrorCode {
     NotHolder,
     SeatUnavailable,
     SeatBooked,
+    /// In the venue's chart but never sold (blocked).
+    SeatNotForSale,
     MaxHoldsExceeded,
     RateLimited,
     Unavailable,
@@ -43,7 +45,10 @@ impl ErrorCode {
             ErrorCode::Unauthorized => 401,
             ErrorCode::NotHolder | ErrorCode::NotAdmitted | ErrorCode::OriginNotAllowed => 403,
             ErrorCode::UnknownVenue | ErrorCode::UnknownSeat | ErrorCode::NotFound => 404,
-            ErrorCode::SeatUnavailable | ErrorCode::SeatBooked | ErrorCode::MaxHoldsExceeded => 409,
+            ErrorCode::SeatUnavailable
+            | ErrorCode::SeatBooked
+            | ErrorCode::SeatNotForSale
+            | ErrorCode::MaxHoldsExceeded => 409,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::FrameTooLarge => 413,
             ErrorCode::HistoryGone => 410,
@@ -64,6 +69,7 @@ impl ErrorCode {
             ErrorCode::NotHolder => "NOT_HOLDER",
             ErrorCode::SeatUnavailable => "SEAT_UNAVAILABLE",
             ErrorCode::SeatBooked => "SEAT_BOOKED",
+            ErrorCode::SeatNotForSale => "SEAT_NOT_FOR_SALE",
             ErrorCode::MaxHoldsExceeded => "MAX_HOLDS_EXCEEDED",
             ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::Unavailable => "UNAVAILABLE",
@@ -99,6 +105,7 @@ mod tests {
             ErrorCode::FrameTooLarge,
             ErrorCode::NotAdmitted,
             ErrorCode::HistoryGone,
+            ErrorCode::SeatNotForSale,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

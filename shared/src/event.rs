@@ -96,14 +96,16 @@ impl SeatEvent {
 
     /// The seat as it is after this event.
     pub fn seat(&self, id: SeatId) -> Seat {
-        Seat {
-            id: id.to_string(),
-            row: id.row,
-            col: id.col,
-            status: self.status,
-            held_by: self.held_by(),
-            expires_at: self.hold_expires_at(),
-        }
+        let mut seat = Seat::available(id);
+        self.apply_to(&mut seat);
+        seat
+    }
+
+    /// Brings `seat` (this event's seat) to its state after this event; its id and place stay.
+    pub fn apply_to(&self, seat: &mut Seat) {
+        seat.status = self.status;
+        seat.held_by = self.held_by();
+        seat.expires_at = self.hold_expires_at();
     }
 }
 

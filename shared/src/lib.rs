@@ -1,15 +1,18 @@
 //! The types the booking service, the edge servers and the tools all speak: seats and seat ids,
 //! identities, NATS events and subjects, WebSocket messages and the seq rules a viewer checks,
-//! HTTP bodies and error codes, and the URL-list settings both services read.
+//! HTTP bodies and error codes, seating charts and venue layouts, and the URL-list settings both
+//! services read.
 //! No I/O lives here.
 
 pub mod api;
+pub mod chart;
 pub mod error;
 pub mod event;
 pub mod identity;
 pub mod seat;
 pub mod seq;
 pub mod settings;
+pub mod venue;
 pub mod ws;
 
 pub use error::ErrorCode;
@@ -17,6 +20,7 @@ pub use event::{EventKind, ReleaseReason, SeatEvent};
 pub use identity::{Token, TokenError, TokenSigner};
 pub use seat::{Seat, SeatId, SeatIdError, SeatStatus, VenueSpec};
 pub use seq::{SeqTracker, StateCheck, UpdateCheck};
+pub use venue::{Layout, VenueEntry, VenueSeats};
 
 /// Whether `url` (`scheme://host[:port][/…]`) names this machine: `localhost` or `127.*`. The
 /// load and fault tools refuse anything else, so they can never be aimed at someone else's host.

@@ -1,4 +1,4 @@
-//! Seats: ids (`A1` … `J10`), statuses, the seat JSON, and venue sizes.
+//! Seats: ids (`A1` … `J10`, `AA1` past row Z), statuses, the seat JSON, and venue sizes.
 
 use serde::{Deserialize, Serialize};
 
@@ -29,7 +29,46 @@ impl TryFrom<u8> for SeatStatus {
     }
 }
 
-/// A seat position inside a venue, 0-based. Displayed as row letter + 1-based column (`A1`).
+/// The longest seat id of any venue (grid or chart); longer input is never a seat.
+pub const MAX_SEAT_ID_LEN: usize = 32;
+
+/// A seat id as an answer echoes it: trimmed, upper case, and never longer than the longest id,
+/// so a client sent garbage gets back at most [`MAX_SEAT_ID_LEN`] characters of it.
+pub fn echoed_seat_id(raw: &str) -> String {
+    raw.trim()
+        .chars()
+        .take(MAX_SEAT_ID_LEN)
+        .collect::<String>()
+        .to_ascii_uppercase()
+}
+
+/// The label of a 0-based grid row, as spreadsheets name columns: `A` … `Z`, `AA` … `AZ`,
+/// `BA` …
+pub fn row_label(row: u16) -> String {
+    let mut n = u32::from(row) + 1;
+    let mut letters = Vec::new();
+    while n > 0 {
+        let rem = (n - 1) % 26;
+        letters.push(b'A' + rem as u8);
+        n = (n - 1) / 26;
+    }
+    letters.reverse();
+    String::from_utf8(letters).expect("ASCII letters")
+}
+
+/// The 0-based row a label names (upper-case letters only), if it fits a `u16`.
+pub fn parse_row_label(label: &str) -> Option<u16> {
+    if label.is_empty() || label.len() > 4 || !label.bytes().all(|b| b.is_ascii_uppercase()) {
+        return None;
+    }
+    let n = label
+        .bytes()
+        .fold(0u32, |n, b| n * 26 + u32::from(b - b'A') + 1);
+    u16::try_from(n - 1).ok()
+}
+
+/// A seat position inside a venue, 0-based. Displayed as row label + 1-based column (`A1`,
+/// `AA12`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SeatId {
     pub row: u16,
@@ -39,39 +78,44 @@ pub struct SeatId {
 /// Why a seat id was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SeatIdError {
-    /// Not of the form row letter + column number at all.
-    #[error("seat id must be a row letter and a column number, like A1")]
+    /// Not of the form row letters + column number at all.
+    #[error("seat id must be row letters and a column number, like A1")]
     Malformed,
     /// Well-formed, but outside this venue.
     #[error("there is no seat {0} in this venue")]
     OutOfRange(String),
+    /// In the venue's chart, but never for sale.
+    #[error("{0} is not for sale")]
+    NotForSale(String),
 }
 
 impl SeatId {
-    /// The longest id text worth looking at (`Z999`); anything longer is malformed.
-    const MAX_LEN: usize = 4;
-
-    /// Parses `A1`-style ids (row letters are case-insensitive) and checks them against the venue.
+    /// Parses `A1`-style ids (`AA12` past row Z; letters are case-insensitive) and checks them
+    /// against the venue.
     pub fn parse(raw: &str, rows: u16, cols: u16) -> Result<SeatId, SeatIdError> {
         let raw = raw.trim();
-        if raw.len() < 2 || raw.len() > Self::MAX_LEN || !raw.is_ascii() {
+        if raw.len() < 2 || raw.len() > MAX_SEAT_ID_LEN || !raw.is_ascii() {
             return Err(SeatIdError::Malformed);
         }
-        let (letter, digits) = raw.split_at(1);
-        let letter = letter.as_bytes()[0].to_ascii_uppercase();
-        if !letter.is_ascii_uppercase()
+        let canonical = raw.to_ascii_uppercase();
+        let split = canonical
+            .find(|c: char| !c.is_ascii_uppercase())
+            .ok_or(SeatIdError::Malformed)?;
+        let (letters, digits) = canonical.split_at(split);
+        if letters.is_empty()
+            || digits.is_empty()
             || !digits.bytes().all(|b| b.is_ascii_digit())
             || digits.starts_with('0')
         {
             return Err(SeatIdError::Malformed);
         }
-        let row = u16::from(letter - b'A');
-        let col: u16 = digits.parse().map_err(|_| SeatIdError::Malformed)?;
-        let id = SeatId { row, col: col - 1 };
+        let out_of_range = || SeatIdError::OutOfRange(canonical.clone());
+        let row = parse_row_label(letters).ok_or_else(out_of_range)?;
+        let col: u16 = digits.parse().map_err(|_| out_of_range())?;
         if row >= rows || col > cols {
-            return Err(SeatIdError::OutOfRange(id.to_string()));
+            return Err(out_of_range());
         }
-        Ok(id)
+        Ok(SeatId { row, col: col - 1 })
     }
 
     /// Every seat of a `rows` x `cols` venue, row by row.
@@ -82,17 +126,20 @@ impl SeatId {
 
 impl std::fmt::Display for SeatId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}{}", (b'A' + self.row as u8) as char, self.col + 1)
+        write!(f, "{}{}", row_label(self.row), self.col + 1)
     }
 }
 
 /// The seat JSON of the contract:
 /// `{"id":"A1","row":0,"col":0,"status":1,"held_by":"u-…","expires_at":1763723456}`.
+/// Seats of a chart have no `row`/`col`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Seat {
     pub id: String,
-    pub row: u16,
-    pub col: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub col: Option<u16>,
     pub status: SeatStatus,
     /// Public id of the holder or booker; present when held or booked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -106,8 +153,8 @@ impl Seat {
     pub fn available(id: SeatId) -> Seat {
         Seat {
             id: id.to_string(),
-            row: id.row,
-            col: id.col,
+            row: Some(id.row),
+            col: Some(id.col),
             status: SeatStatus::Available,
             held_by: None,
             expires_at: None,
@@ -124,10 +171,13 @@ pub struct VenueSpec {
 }
 
 impl VenueSpec {
-    /// Rows are letters, so at most 26.
-    pub const MAX_ROWS: u16 = 26;
+    /// Rows are labelled with one or two letters (`A` … `ZZ`).
+    pub const MAX_ROWS: u16 = 702;
     /// Columns are written with at most three digits.
     pub const MAX_COLS: u16 = 999;
+    /// Seats in one venue: every one is a Redis key the reset script declares, and a seat in
+    /// every snapshot.
+    pub const MAX_SEATS: usize = 50_000;
 
     /// Parses one `name:ROWSxCOLS` entry.
     pub fn parse(entry: &str) -> Result<VenueSpec, String> {
@@ -154,6 +204,13 @@ impl VenueSpec {
                 "venue '{name}' must have 1-{} rows and 1-{} columns",
                 Self::MAX_ROWS,
                 Self::MAX_COLS
+            ));
+        }
+        if usize::from(rows) * usize::from(cols) > Self::MAX_SEATS {
+            return Err(format!(
+                "venue '{name}' would have {} seats; at most {} are served",
+                usize::from(rows) * usize::from(cols),
+                Self::MAX_SEATS
             ));
         }
         Ok(VenueSpec {
@@ -211,7 +268,7 @@ mod tests {
     #[test]
     fn refuses_malformed_and_out_of_range_ids() {
         for bad in [
-            "", "A", "A0", "A01", "1A", "AA1", "A-1", "Ä1", "A1000", "A 1",
+            "", "A", "A0", "A01", "1A", "A-1", "Ä1", "A 1", "A1A", "AA", "11",
         ] {
             assert_eq!(
                 SeatId::parse(bad, 10, 10),
@@ -223,12 +280,43 @@ mod tests {
             SeatId::parse(&"A".repeat(10_000), 10, 10),
             Err(SeatIdError::Malformed)
         );
-        for out in ["A11", "K1", "Z99"] {
+        for out in ["A11", "K1", "Z99", "AA1", "A1000", "ZZZZZ1"] {
             assert!(
                 matches!(SeatId::parse(out, 10, 10), Err(SeatIdError::OutOfRange(_))),
                 "{out}"
             );
         }
+    }
+
+    #[test]
+    fn rows_past_z_are_labelled_like_spreadsheet_columns() {
+        let labels: Vec<String> = [0, 25, 26, 27, 51, 52, 99, 701, 702]
+            .into_iter()
+            .map(row_label)
+            .collect();
+        assert_eq!(
+            labels,
+            ["A", "Z", "AA", "AB", "AZ", "BA", "CV", "ZZ", "AAA"]
+        );
+        for row in 0..=2000 {
+            assert_eq!(parse_row_label(&row_label(row)), Some(row));
+        }
+        assert_eq!(
+            SeatId::parse("cv100", 100, 100),
+            Ok(SeatId { row: 99, col: 99 })
+        );
+        assert_eq!(SeatId { row: 99, col: 99 }.to_string(), "CV100");
+        assert_eq!(
+            SeatId::parse("aa1", 26, 10),
+            Err(SeatIdError::OutOfRange("AA1".into()))
+        );
+    }
+
+    #[test]
+    fn echoes_are_canonical_and_bounded() {
+        assert_eq!(echoed_seat_id(" cv100 "), "CV100");
+        assert_eq!(echoed_seat_id("112-f-14"), "112-F-14");
+        assert_eq!(echoed_seat_id(&"x".repeat(100)).len(), MAX_SEAT_ID_LEN);
     }
 
     #[test]
@@ -243,8 +331,8 @@ mod tests {
     fn seat_json_matches_the_contract() {
         let seat = Seat {
             id: "A1".into(),
-            row: 0,
-            col: 0,
+            row: Some(0),
+            col: Some(0),
             status: SeatStatus::Held,
             held_by: Some("u-3f9c2a1b7d4e".into()),
             expires_at: Some(1763723456),
@@ -258,6 +346,16 @@ mod tests {
         let free = serde_json::to_string(&Seat::available(SeatId { row: 1, col: 2 })).unwrap();
         assert_eq!(free, r#"{"id":"B3","row":1,"col":2,"status":0}"#);
         assert!(serde_json::from_str::<Seat>(r#"{"id":"A1","row":0,"col":0,"status":3}"#).is_err());
+        let chart_seat = Seat {
+            id: "112-F-14".into(),
+            row: None,
+            col: None,
+            ..Seat::available(SeatId { row: 0, col: 0 })
+        };
+        assert_eq!(
+            serde_json::to_string(&chart_seat).unwrap(),
+            r#"{"id":"112-F-14","status":0}"#
+        );
     }
 
     #[test]
@@ -277,7 +375,8 @@ mod tests {
             "main",
             "main:10",
             "main:0x5",
-            "main:27x5",
+            "main:703x5",
+            "main:700x100",
             "Main:1x1",
             "a:1x1,a:2x2",
         ] {

@@ -6,6 +6,7 @@ use serde_json::Value;
 use crate::error::ErrorCode;
 use crate::event::{ReleaseReason, SeatEvent};
 use crate::seat::{Seat, SeatStatus};
+use crate::venue::Layout;
 
 /// The largest client frame an edge accepts.
 pub const MAX_CLIENT_FRAME_BYTES: usize = 4 * 1024;
@@ -50,7 +51,12 @@ pub struct VenueState {
     /// The venue's epoch; a client sends it back with `after_seq` when it reconnects.
     #[serde(default)]
     pub epoch: u64,
+    /// `grid` or `chart`; a chart has no `rows`/`cols` (0 here, left out of the JSON).
+    #[serde(default)]
+    pub layout: Layout,
+    #[serde(default, skip_serializing_if = "crate::api::is_zero")]
     pub rows: u16,
+    #[serde(default, skip_serializing_if = "crate::api::is_zero")]
     pub cols: u16,
     pub seats: Vec<Seat>,
     pub server_time_ms: u64,

@@ -5,7 +5,18 @@
 use proptest::prelude::*;
 use shared::api::SeatRequest;
 use shared::ws::{parse_client_frame, ClientCommand, MAX_CLIENT_FRAME_BYTES};
-use shared::{SeatId, SeatIdError, TokenError, TokenSigner, VenueSpec};
+use shared::{SeatId, SeatIdError, TokenError, TokenSigner, VenueSeats, VenueSpec};
+
+/// The shipped arena, expanded once.
+fn arena() -> &'static (shared::chart::Chart, VenueSeats) {
+    static ARENA: std::sync::OnceLock<(shared::chart::Chart, VenueSeats)> =
+        std::sync::OnceLock::new();
+    ARENA.get_or_init(|| {
+        let chart = shared::chart::Chart::parse(include_str!("../../venues/arena.json")).unwrap();
+        let seats = VenueSeats::chart(&chart);
+        (chart, seats)
+    })
+}
 
 fn config() -> ProptestConfig {
     ProptestConfig {
@@ -90,20 +101,52 @@ proptest! {
     }
 
     #[test]
-    fn arbitrary_seat_ids_never_panic(raw in ".{0,10}", rows in 0u16..30, cols in 0u16..1100) {
+    fn arbitrary_seat_ids_never_panic(raw in ".{0,10}|[A-Za-z]{1,4}[0-9]{1,4}", rows in 0u16..800, cols in 0u16..1100) {
         match SeatId::parse(&raw, rows, cols) {
             Ok(id) => {
                 prop_assert!(id.row < rows && id.col < cols);
                 prop_assert_eq!(SeatId::parse(&id.to_string(), rows, cols), Ok(id));
             }
             Err(SeatIdError::Malformed) | Err(SeatIdError::OutOfRange(_)) => {}
+            Err(SeatIdError::NotForSale(id)) => prop_assert!(false, "a grid has no blocked seat, yet {id}"),
         }
     }
 
     #[test]
-    fn every_seat_of_a_venue_round_trips(rows in 1u16..=26, cols in 1u16..=999) {
+    fn every_arena_seat_id_round_trips_and_blocked_ones_are_not_for_sale(pick in any::<usize>(), lower in any::<bool>()) {
+        let (chart, seats) = arena();
+        let all: Vec<&shared::chart::ChartSeat> = chart.seats().collect();
+        let seat = all[pick % all.len()];
+        let typed = if lower { seat.id.to_lowercase() } else { seat.id.clone() };
+        match seats.lookup(&typed) {
+            Ok(position) => {
+                prop_assert!(!seat.blocked);
+                prop_assert_eq!(seats.id(position), seat.id.as_str());
+            }
+            Err(SeatIdError::NotForSale(id)) => {
+                prop_assert!(seat.blocked);
+                prop_assert_eq!(id, seat.id.clone());
+            }
+            Err(other) => prop_assert!(false, "{} refused: {}", seat.id, other),
+        }
+    }
+
+    #[test]
+    fn arbitrary_chart_ids_never_panic(raw in ".{0,40}|[0-9A-Za-z]{1,4}-[A-Za-z]{1,2}-[0-9]{1,3}") {
+        let (_, seats) = arena();
+        if let Ok(position) = seats.lookup(&raw) {
+            prop_assert_eq!(seats.id(position), raw.trim().to_uppercase());
+        }
+    }
+
+    #[test]
+    fn every_seat_of_a_venue_round_trips(rows in 1u16..=VenueSpec::MAX_ROWS, cols in 1u16..=999, pick in any::<u32>()) {
         let last = SeatId { row: rows - 1, col: cols - 1 };
         prop_assert_eq!(SeatId::parse(&last.to_string(), rows, cols), Ok(last));
+        // Any seat, in the lower case a person might type, parses to itself.
+        let any = SeatId { row: (pick % u32::from(rows)) as u16, col: (pick % u32::from(cols)) as u16 };
+        prop_assert_eq!(SeatId::parse(&any.to_string().to_lowercase(), rows, cols), Ok(any));
+        prop_assert_eq!(shared::seat::parse_row_label(&shared::seat::row_label(any.row)), Some(any.row));
         let beyond = SeatId { row: rows - 1, col: cols };
         prop_assert!(SeatId::parse(&beyond.to_string(), rows, cols).is_err());
     }
@@ -112,13 +155,14 @@ proptest! {
     fn arbitrary_venue_lists_never_panic(raw in ".{0,60}") {
         if let Ok(venues) = VenueSpec::parse_list(&raw) {
             for v in venues {
-                prop_assert!(v.rows >= 1 && v.rows <= 26 && v.cols >= 1 && v.cols <= 999);
+                prop_assert!(v.rows >= 1 && v.rows <= VenueSpec::MAX_ROWS && v.cols >= 1 && v.cols <= 999);
+                prop_assert!(v.seat_count() <= VenueSpec::MAX_SEATS);
             }
         }
     }
 
     #[test]
-    fn venue_specs_round_trip(name in "[a-z0-9_-]{1,32}", rows in 1u16..=26, cols in 1u16..=999) {
+    fn venue_specs_round_trip(name in "[a-z0-9_-]{1,32}", rows in 1u16..=50, cols in 1u16..=999) {
         let spec = VenueSpec::parse(&format!("{name}:{rows}x{cols}")).unwrap();
         prop_assert_eq!((spec.name.as_str(), spec.rows, spec.cols), (name.as_str(), rows, cols));
     }

@@ -19,6 +19,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import http from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import { BASE_URL, newSession, openSocket, percentile, post, readLimits, request } from './lib/net.mjs';
 
 const LIMITS = readLimits();
@@ -249,6 +251,35 @@ test('the documented reads answer through NGINX as they do directly: /api/seats,
   const huge = await post('/api/seats/select', { seat_id: 'A1', token: 'x'.repeat(100_000) }, { localAddress: from });
   assert.equal(huge.status, 413, huge.text.slice(0, 200));
   assert.equal(huge.body?.error?.code, 'VALIDATION_ERROR', huge.text.slice(0, 200));
+});
+
+test('a venue\'s chart through NGINX: its ETag answers 304, its cache headers pass, and it comes gzipped when asked', async () => {
+  const from = '127.0.0.6';
+  const path = '/api/venues/main/chart';
+  const first = await request('GET', path, { localAddress: from });
+  assert.equal(first.status, 200, first.text.slice(0, 200));
+  assert.equal(first.body.layout, 'grid');
+  assert.equal(first.body.sections[0].rows[0].seats[0].id, 'A1');
+  const etag = first.headers.etag;
+  assert.ok(etag, 'the chart has an ETag');
+  assert.match(first.headers['cache-control'] || '', /max-age=\d+/);
+  assert.doesNotMatch(first.headers['cache-control'] || '', /no-store/);
+  const again = await request('GET', path, { localAddress: from, headers: { 'If-None-Match': etag } });
+  assert.equal(again.status, 304, again.text.slice(0, 200));
+  const zipped = await new Promise((resolve, reject) => {
+    http.get(`${BASE_URL}${path}`, { localAddress: from, agent: false, headers: { 'Accept-Encoding': 'gzip' } }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, bytes: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+  assert.equal(zipped.status, 200);
+  assert.equal(zipped.headers['content-encoding'], 'gzip');
+  assert.deepEqual(JSON.parse(gunzipSync(zipped.bytes).toString('utf8')), first.body);
+  // The gzipped answer's (weak) ETag answers 304 too.
+  const weak = await request('GET', path, { localAddress: from, headers: { 'If-None-Match': zipped.headers.etag, 'Accept-Encoding': 'gzip' } });
+  assert.equal(weak.status, 304);
 });
 
 /** Resolves with the close code the client saw (1006: the connection dropped without one). */

@@ -1,8 +1,6 @@
 //! The venue's Redis keys, all under the venue's hash tag so one venue's scripts run on one
 //! Redis Cluster slot, and the KEYS lists the scripts take.
 
-use shared::{SeatId, VenueSpec};
-
 /// The venue's Redis keys. All carry the venue as a hash tag (`{main}`) so they share a slot.
 #[derive(Debug, Clone)]
 pub struct VenueKeys {
@@ -30,14 +28,12 @@ pub struct VenueKeys {
 }
 
 impl VenueKeys {
-    pub fn new(spec: &VenueSpec, history: u64) -> Self {
-        let venue = &spec.name;
+    /// The keys of venue `venue` whose seats for sale are `seats`.
+    pub fn new<'a>(venue: &str, seats: impl Iterator<Item = &'a str>, history: u64) -> Self {
         let lock_prefix = format!("seat:{{{venue}}}:");
         VenueKeys {
-            venue: venue.clone(),
-            all_locks: SeatId::all(spec.rows, spec.cols)
-                .map(|id| format!("{lock_prefix}{id}"))
-                .collect(),
+            venue: venue.to_owned(),
+            all_locks: seats.map(|id| format!("{lock_prefix}{id}")).collect(),
             lock_prefix,
             state: format!("state:{{{venue}}}"),
             holds: format!("holds:{{{venue}}}"),
@@ -99,8 +95,8 @@ mod tests {
 
     #[test]
     fn keys_share_the_venue_hash_tag() {
-        let spec = VenueSpec::parse("main:2x2").unwrap();
-        let keys = VenueKeys::new(&spec, 100);
+        let seats = shared::VenueSeats::grid(2, 2);
+        let keys = VenueKeys::new("main", seats.ids(), 100);
         assert_eq!(keys.all_locks.len(), 4);
         for key in keys.all_locks.iter().chain(&keys.relay_keys()) {
             assert!(key.contains("{main}"), "{key}");

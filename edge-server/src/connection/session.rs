@@ -113,7 +113,7 @@ pub(super) async fn seat_command(
         Err(error) => {
             edge.metrics
                 .count_command(action.verb(), error.code.as_str());
-            let shown: String = seat_id.chars().take(8).collect();
+            let shown = shared::seat::echoed_seat_id(&seat_id);
             ServerMessage::Error(CommandError {
                 req_id,
                 code: error.code,

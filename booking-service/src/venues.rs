@@ -1,0 +1,91 @@
+//! The configured venues: each `VENUES` entry made into the seats it sells and the chart it
+//! serves. Chart files are read and checked here, once, at start: a broken one stops the
+//! service with the file, the JSON path of the fault and what is wrong.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use shared::chart::Chart;
+use shared::{Layout, VenueEntry, VenueSeats};
+
+/// One venue, ready to serve.
+#[derive(Debug, Clone)]
+pub struct VenueDefinition {
+    pub name: String,
+    pub seats: Arc<VenueSeats>,
+    pub chart: Arc<ServedChart>,
+}
+
+/// `GET /api/venues/{venue}/chart`, serialised once: it changes only with the file.
+#[derive(Debug)]
+pub struct ServedChart {
+    /// Shared by every answer without a copy.
+    pub body: axum::body::Bytes,
+    pub etag: String,
+}
+
+#[derive(Serialize)]
+struct ChartBody<'a> {
+    venue: &'a str,
+    layout: Layout,
+    #[serde(flatten)]
+    chart: &'a Chart,
+}
+
+impl VenueDefinition {
+    fn new(name: &str, layout: Layout, chart: &Chart, seats: VenueSeats) -> VenueDefinition {
+        let body = serde_json::to_vec(&ChartBody {
+            venue: name,
+            layout,
+            chart,
+        })
+        .expect("a chart always serialises");
+        VenueDefinition {
+            name: name.to_owned(),
+            seats: Arc::new(seats),
+            chart: Arc::new(ServedChart {
+                etag: shared::chart::etag(&body),
+                body: body.into(),
+            }),
+        }
+    }
+
+    /// Seats that can be sold (`{name}:{layout}:{seats}` in the start-up log).
+    pub fn summary(&self) -> String {
+        let seats = &self.seats;
+        match seats.layout {
+            Layout::Grid => format!("{}:{}x{}", self.name, seats.rows, seats.cols),
+            Layout::Chart => format!("{}:chart of {} seats for sale", self.name, seats.len()),
+        }
+    }
+}
+
+/// Makes every entry a venue, reading chart files (a relative path is relative to the working
+/// directory).
+pub fn load(entries: &[VenueEntry]) -> Result<Vec<VenueDefinition>, String> {
+    entries.iter().map(load_one).collect()
+}
+
+fn load_one(entry: &VenueEntry) -> Result<VenueDefinition, String> {
+    match entry {
+        VenueEntry::Grid(spec) => {
+            let chart = Chart::grid(&spec.name, spec.rows, spec.cols);
+            Ok(VenueDefinition::new(
+                &spec.name,
+                Layout::Grid,
+                &chart,
+                VenueSeats::grid(spec.rows, spec.cols),
+            ))
+        }
+        VenueEntry::Chart { name, path } => {
+            let text = std::fs::read_to_string(path).map_err(|error| {
+                format!("venue '{name}': cannot read the chart file {path}: {error}")
+            })?;
+            let chart = Chart::parse(&text).map_err(|error| {
+                format!("venue '{name}': the chart file {path} is not valid at {error}")
+            })?;
+            let seats = VenueSeats::chart(&chart);
+            Ok(VenueDefinition::new(name, Layout::Chart, &chart, seats))
+        }
+    }
+}
