@@ -95,16 +95,12 @@ async fn a_hundred_by_hundred_grid_serves_cv100_end_to_end() {
     );
 }
 
-fn chart_path(name: &str) -> String {
-    format!("{}/../venues/{name}.json", env!("CARGO_MANIFEST_DIR"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_seat_of_a_chart_for_sale_is_held_booked_released_and_expires() {
     let venues = format!(
         "main:10x10,arena:@{},theatre:@{}",
-        chart_path("arena"),
-        chart_path("theatre")
+        testkit::shipped_chart("arena").path,
+        testkit::shipped_chart("theatre").path
     );
     let stack = Stack::start(&[
         ("VENUES", venues.as_str()),
@@ -113,14 +109,8 @@ async fn every_seat_of_a_chart_for_sale_is_held_booked_released_and_expires() {
         ("USER_RATE_LIMIT", "100000"),
     ])
     .await;
-    let chart = shared::chart::Chart::parse(&std::fs::read_to_string(chart_path("arena")).unwrap())
-        .unwrap();
-    let for_sale: Vec<String> = chart
-        .seats()
-        .filter(|s| !s.blocked)
-        .map(|s| s.id.clone())
-        .collect();
-    let blocked = chart.seats().find(|s| s.blocked).unwrap().id.clone();
+    let arena = testkit::shipped_chart("arena");
+    let (for_sale, blocked) = (arena.for_sale, arena.blocked);
 
     let snapshot = stack.api.get("/api/venues/arena").await;
     assert_eq!(snapshot.body["layout"], "chart");
@@ -233,7 +223,7 @@ async fn every_seat_of_a_chart_for_sale_is_held_booked_released_and_expires() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_chart_endpoint_answers_304_to_its_own_etag() {
-    let venues = format!("main:10x10,arena:@{}", chart_path("arena"));
+    let venues = format!("main:10x10,arena:@{}", testkit::shipped_chart("arena").path);
     let stack = Stack::start(&[("VENUES", venues.as_str())]).await;
     let client = reqwest::Client::new();
     let url = format!("{}/api/venues/arena/chart", stack.api.base);
@@ -302,7 +292,7 @@ fn a_broken_chart_file_stops_the_service_with_the_file_and_the_json_path() {
     let dir = std::env::temp_dir().join(format!("broken-chart-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("broken.json");
-    let text = std::fs::read_to_string(chart_path("theatre"))
+    let text = std::fs::read_to_string(testkit::shipped_chart("theatre").path)
         .unwrap()
         .replacen("\"price\": 3000", "\"price\": \"cheap\"", 1);
     std::fs::write(&path, text).unwrap();

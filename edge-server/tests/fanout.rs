@@ -477,12 +477,7 @@ async fn a_ten_thousand_seat_venue_reaches_every_joining_viewer_and_its_updates_
     // Forty viewers join at once, over two edges: each gets the whole venue (431 KB).
     let viewers = join_all((0..40).map(|i| Viewer::ready_owned(backend.ws_url(i % 2)))).await;
     for viewer in &viewers {
-        let state = viewer
-            .last(|m| match m {
-                ServerMessage::VenueState(state) => Some(state.clone()),
-                _ => None,
-            })
-            .expect("a VENUE_STATE");
+        let state = viewer.venue_state().expect("a VENUE_STATE");
         assert_eq!((state.venue.as_str(), state.seats.len()), ("arena", 10_010));
     }
     let token = testkit::token();

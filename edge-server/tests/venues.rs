@@ -13,12 +13,7 @@ async fn a_hundred_by_hundred_grid_serves_cv100_over_websocket() {
     let backend = Backend::start_with(1, &[], &[("VENUES", "main:100x100")]).await;
     let watcher = Viewer::ready(&backend.ws_url(0)).await;
     let mut actor = Viewer::ready(&backend.ws_url(0)).await;
-    let state = watcher
-        .last(|m| match m {
-            ServerMessage::VenueState(state) => Some(state.clone()),
-            _ => None,
-        })
-        .expect("a VENUE_STATE");
+    let state = watcher.venue_state().expect("a VENUE_STATE");
     assert_eq!(state.seats.len(), 10_000);
     assert_eq!(state.seats.last().unwrap().id, "CV100");
 
@@ -67,43 +62,27 @@ async fn a_hundred_by_hundred_grid_serves_cv100_over_websocket() {
     );
 }
 
-fn chart_path(name: &str) -> String {
-    format!("{}/../venues/{name}.json", env!("CARGO_MANIFEST_DIR"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_seat_of_a_chart_for_sale_is_held_and_released_over_websocket() {
-    let venues = format!("main:10x10,theatre:@{}", chart_path("theatre"));
+    let theatre = testkit::shipped_chart("theatre");
+    let venues = format!("main:10x10,theatre:@{}", theatre.path);
     let backend = Backend::start_with(
         2,
         &[("DEFAULT_VENUE", "theatre")],
         &[("VENUES", venues.as_str()), ("MAX_HOLDS_PER_USER", "1000")],
     )
     .await;
-    let chart =
-        shared::chart::Chart::parse(&std::fs::read_to_string(chart_path("theatre")).unwrap())
-            .unwrap();
-    let for_sale: Vec<String> = chart
-        .seats()
-        .filter(|s| !s.blocked)
-        .map(|s| s.id.clone())
-        .collect();
-    let blocked = chart.seats().find(|s| s.blocked).unwrap().id.clone();
+    let (for_sale, blocked) = (&theatre.for_sale, &theatre.blocked);
     let watcher = Viewer::ready(&backend.ws_url(1)).await;
     let mut actor = Viewer::ready(&backend.ws_url(0)).await;
-    let state = watcher
-        .last(|m| match m {
-            ServerMessage::VenueState(state) => Some(state.clone()),
-            _ => None,
-        })
-        .expect("a VENUE_STATE");
+    let state = watcher.venue_state().expect("a VENUE_STATE");
     assert_eq!(state.layout, shared::Layout::Chart);
     let ids: Vec<&str> = state.seats.iter().map(|s| s.id.as_str()).collect();
-    assert_eq!(ids, for_sale);
+    assert_eq!(&ids, for_sale);
     assert!(state.seats.iter().all(|s| s.row.is_none()));
 
     assert_eq!(
-        actor.command("SELECT_SEAT", &blocked).await,
+        actor.command("SELECT_SEAT", blocked).await,
         "SEAT_NOT_FOR_SALE"
     );
     // A socket may send 20 frames a second: the seats are shared among sockets (ten each,

@@ -2,6 +2,7 @@
 //! in temporary directories, watches NATS events, and watches the seat map as WebSocket viewers.
 //! Nothing here is a mock.
 
+pub mod charts;
 pub mod cluster;
 pub mod events;
 pub mod http;
@@ -9,6 +10,7 @@ pub mod process;
 pub mod view;
 pub mod viewer;
 
+pub use charts::{shipped_chart, ShippedChart};
 pub use cluster::{NatsCluster, RedisCluster};
 pub use events::EventLog;
 pub use http::{seats_of, Api, Seats};

@@ -272,6 +272,14 @@ impl Viewer {
     }
 
     /// What `pick` takes from the newest message it takes anything from.
+    /// The last `VENUE_STATE` received.
+    pub fn venue_state(&self) -> Option<shared::ws::VenueState> {
+        self.last(|m| match m {
+            ServerMessage::VenueState(state) => Some(state.clone()),
+            _ => None,
+        })
+    }
+
     pub fn last<T>(&self, pick: impl Fn(&ServerMessage) -> Option<T>) -> Option<T> {
         self.view
             .lock()
