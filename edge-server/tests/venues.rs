@@ -275,3 +275,48 @@ async fn the_arena_reads_the_same_in_full_and_compact_after_random_commands() {
     let venues = format!("main:10x10,arena:@{}", arena.path);
     full_and_compact_states_agree_after_random_commands("arena", &venues, arena.for_sale).await;
 }
+
+/// Many sockets asking at once for a venue the edge has not opened yet: the edge asks the
+/// booking service for it once, and every socket gets its state (no `UNAVAILABLE` because a
+/// hundred snapshots of a large venue were fetched side by side).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crowd_joining_a_large_venue_the_edge_has_not_opened_all_get_its_state() {
+    let arena = testkit::shipped_chart("arena");
+    let venues = format!("main:10x10,arena:@{}", arena.path);
+    let backend = Backend::start_with(1, &[], &[("VENUES", venues.as_str())]).await;
+    let url = backend.ws_url(0);
+    let snapshots = || {
+        backend.booking_metric(
+            r#"booking_http_requests_total{route="/api/venues/{venue}",status="200"}"#,
+        )
+    };
+    let before = snapshots().await;
+    let viewers = join_all((0..100).map(|_| Viewer::connect(&url))).await;
+    for viewer in &viewers {
+        viewer.send("CONNECT", json!({"venue": "arena", "state": "compact"}));
+    }
+    for viewer in &viewers {
+        viewer
+            .wait_for_within(
+                std::time::Duration::from_secs(20),
+                "the arena's VENUE_STATE",
+                |m| matches!(m, ServerMessage::VenueState(s) if s.venue == "arena"),
+            )
+            .await;
+        assert!(
+            viewer
+                .last(|m| match m {
+                    ServerMessage::Error(e) => Some(e.clone()),
+                    _ => None,
+                })
+                .is_none(),
+            "an ERROR: {:?}",
+            viewer.view.lock().unwrap().messages
+        );
+    }
+    assert_eq!(
+        snapshots().await - before,
+        1.0,
+        "snapshots fetched for the crowd"
+    );
+}
