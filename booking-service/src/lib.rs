@@ -12,6 +12,7 @@ pub mod relay;
 pub mod routes;
 pub mod seat_error;
 pub mod seats;
+pub mod stock;
 pub mod store;
 pub mod venues;
 pub mod waiting_room;

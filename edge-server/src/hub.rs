@@ -53,7 +53,8 @@ pub struct Resume {
 }
 
 enum HubInput {
-    Event(SeatEvent),
+    /// An event from NATS, and when it arrived (for `edge_event_delivery_seconds`).
+    Event(SeatEvent, Instant),
     Join {
         client: ClientId,
         socket: Arc<ClientSocket>,
@@ -124,6 +125,7 @@ impl VenueHandle {
             joins: 0,
             state: None,
             batch: Vec::new(),
+            batch_received: Vec::new(),
         };
         if let Some(snapshot) = seed {
             hub.rebuild(snapshot, Mark::default());
@@ -138,7 +140,8 @@ impl VenueHandle {
     /// Hands an event from NATS to the hub (waits if the hub is behind: that is backpressure
     /// on the NATS subscription, not on any client).
     pub async fn event(&self, event: SeatEvent) {
-        let _ = self.mailbox.send(HubInput::Event(event)).await;
+        let received = Instant::now();
+        let _ = self.mailbox.send(HubInput::Event(event, received)).await;
     }
 
     /// Subscribes a client of identity `owner` (its authority key). Its socket gets the
@@ -227,6 +230,8 @@ struct VenueHub {
     state: Option<(u64, u64, Instant, WireFrame)>,
     /// Updates applied but not yet written: (seq, frame), in seq order (`flush_batch`).
     batch: Vec<(u64, WireFrame)>,
+    /// When the NATS events that brought the batch's updates arrived.
+    batch_received: Vec<Instant>,
 }
 
 impl VenueHub {
@@ -267,15 +272,19 @@ impl VenueHub {
     }
 
     fn handle(&mut self, input: HubInput) {
-        if !matches!(input, HubInput::Event(_)) {
+        if !matches!(input, HubInput::Event(..)) {
             // Anything else may write to clients itself (a join's VENUE_STATE, a rebuild):
             // the updates before it go first.
             self.flush_batch();
         }
         match input {
-            HubInput::Event(event) => {
+            HubInput::Event(event, received) => {
                 self.metrics.events_received.inc();
-                for event in self.mirror.accept(event, Instant::now()) {
+                let applied = self.mirror.accept(event, Instant::now());
+                if !applied.is_empty() {
+                    self.batch_received.push(received);
+                }
+                for event in applied {
                     self.fan_out(&event);
                 }
             }
@@ -455,6 +464,11 @@ impl VenueHub {
             kept
         });
         metrics.deliveries.inc_by(delivered);
+        for received in self.batch_received.drain(..) {
+            metrics
+                .event_delivery
+                .observe(received.elapsed().as_secs_f64());
+        }
         batch.clear();
         self.batch = batch; // keeps its capacity for the next batch
     }

@@ -1,12 +1,15 @@
-//! Prometheus metrics of one edge: connections, fan-out, gap fills and resyncs, resumes, slow
-//! clients, refused origins, NATS, waiting-room reports.
+//! Prometheus metrics of one edge: connections, commands and their durations, fan-out and event
+//! delivery time, gap fills and resyncs, resumes, slow clients, refused origins, NATS,
+//! waiting-room reports.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 /// What prometheus-client's text encoder writes.
@@ -17,6 +20,11 @@ struct CommandLabels {
     action: &'static str,
     /// OK or the error code
     result: String,
+}
+
+/// A histogram with the shared latency buckets (1 ms .. 10 s).
+fn latency_histogram() -> Histogram {
+    Histogram::new(shared::latency::LATENCY_BUCKETS_SECONDS)
 }
 
 /// Cheap to clone; every clone records into the same registry.
@@ -47,7 +55,11 @@ pub struct Inner {
     pub waiting_room_report_failures: Counter,
     pub waiting_room_places_sent: Counter,
     pub waiting_room_admitted_sent: Counter,
+    /// From an event's receipt from NATS to its update written (or queued, for a client with
+    /// a backlog) to every socket watching the venue.
+    pub event_delivery: Histogram,
     commands: Family<CommandLabels, Counter>,
+    command_durations: Family<CommandLabels, Histogram, fn() -> Histogram>,
 }
 
 macro_rules! counter {
@@ -81,6 +93,21 @@ impl Metrics {
             "commands",
             "Seat commands by action and result",
             commands.clone(),
+        );
+        let command_durations =
+            Family::<CommandLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                latency_histogram,
+            );
+        r.register(
+            "command_duration_seconds",
+            "Seat commands from the frame read to the answer written, by action and result",
+            command_durations.clone(),
+        );
+        let event_delivery = latency_histogram();
+        r.register(
+            "event_delivery_seconds",
+            "Seat events from receipt from NATS to the update written or queued to every watching socket",
+            event_delivery.clone(),
         );
         let inner = Inner {
             connections,
@@ -169,20 +196,26 @@ impl Metrics {
                 "queue_admitted_sent",
                 "ADMITTED messages sent to clients"
             ),
+            event_delivery,
             commands,
+            command_durations,
             registry: r,
         };
         Metrics(Arc::new(inner))
     }
 
-    pub fn count_command(&self, action: &'static str, result: &str) {
+    /// Counts a seat command's outcome (`OK` or the error code) and records how long the
+    /// client waited for it.
+    pub fn observe_command(&self, action: &'static str, result: &str, elapsed: Duration) {
+        let labels = CommandLabels {
+            action,
+            result: result.to_owned(),
+        };
+        self.0.commands.get_or_create(&labels).inc();
         self.0
-            .commands
-            .get_or_create(&CommandLabels {
-                action,
-                result: result.to_owned(),
-            })
-            .inc();
+            .command_durations
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
     }
 
     pub fn render(&self) -> String {

@@ -1,0 +1,41 @@
+//! The seats left to sell: at each scrape of `/metrics`, every venue's seats counted by status
+//! from one Redis snapshot, into the `booking_seats` gauges (what the low-stock alert reads).
+
+use std::time::Duration;
+
+use shared::SeatStatus;
+
+use crate::seats::SeatService;
+
+/// A scrape must not wait long on a slow Redis: the counts keep their last values instead.
+const COUNT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Counts every venue's seats by status and sets the gauges. A venue whose snapshot fails or
+/// takes longer than `COUNT_TIMEOUT` keeps its last counts (Redis trouble shows in `/health`).
+pub async fn count_seats(service: &SeatService) {
+    for venue in service.venues() {
+        let snapshot = tokio::time::timeout(
+            COUNT_TIMEOUT,
+            service.store.snapshot(&venue.keys, &venue.seats),
+        )
+        .await;
+        let seats = match snapshot {
+            Ok(Ok((_, _, seats))) => seats,
+            Ok(Err(_)) | Err(_) => {
+                tracing::debug!(venue = %venue.name, "seat counts for /metrics not read");
+                continue;
+            }
+        };
+        let (mut available, mut held, mut booked) = (0, 0, 0);
+        for seat in &seats {
+            match seat.status {
+                SeatStatus::Available => available += 1,
+                SeatStatus::Held => held += 1,
+                SeatStatus::Booked => booked += 1,
+            }
+        }
+        service
+            .metrics
+            .set_seats(&venue.name, available, held, booked);
+    }
+}
