@@ -40,6 +40,12 @@ fn latency_histogram() -> Histogram {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DependencyLabel {
+    /// redis, nats
+    dependency: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VenueLabel {
     venue: String,
 }
@@ -56,6 +62,7 @@ struct Inner {
     requests: Family<RequestLabels, Counter>,
     request_durations: Family<RequestLabels, Histogram, fn() -> Histogram>,
     seats: Family<SeatCountLabels, Gauge>,
+    dependency_up: Family<DependencyLabel, Gauge>,
     changes: Family<ChangeLabels, Counter>,
     redis_latency: Histogram,
     relayed: Counter,
@@ -102,6 +109,12 @@ impl Metrics {
             "seats",
             "Seats for sale by venue and status (available, held, booked), read from Redis at each scrape",
             seats.clone(),
+        );
+        let dependency_up = Family::<DependencyLabel, Gauge>::default();
+        registry.register(
+            "dependency_up",
+            "1 when Redis (answers a PING within 1 s) or NATS (connected) is reachable at the scrape, else 0",
+            dependency_up.clone(),
         );
         let changes = Family::<ChangeLabels, Counter>::default();
         registry.register(
@@ -165,6 +178,7 @@ impl Metrics {
             requests,
             request_durations,
             seats,
+            dependency_up,
             changes,
             redis_latency,
             relayed,
@@ -189,6 +203,13 @@ impl Metrics {
             .request_durations
             .get_or_create(&labels)
             .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn set_dependency_up(&self, dependency: &'static str, up: bool) {
+        self.0
+            .dependency_up
+            .get_or_create(&DependencyLabel { dependency })
+            .set(i64::from(up));
     }
 
     /// Sets the venue's seat counts by status.

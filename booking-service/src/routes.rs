@@ -125,7 +125,7 @@ async fn health(State(state): Shared) -> Response {
 }
 
 async fn metrics(State(state): Shared) -> Response {
-    crate::stock::count_seats(&state.service).await;
+    crate::scrape::refresh(&state.service).await;
     (
         [(
             header::CONTENT_TYPE,

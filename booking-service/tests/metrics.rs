@@ -1,5 +1,6 @@
 //! What `GET /metrics` tells an operator after real requests: request durations labelled by the
-//! route template (never the raw path), and the seats left per venue.
+//! route template (never the raw path), the seats left per venue, and whether Redis and NATS
+//! answer.
 
 use testkit::token;
 
@@ -72,6 +73,10 @@ async fn seats_by_status_are_counted_at_each_scrape() {
     assert_eq!(seats("available"), Some(98.0), "{metrics}");
     assert_eq!(seats("held"), Some(1.0), "{metrics}");
     assert_eq!(seats("booked"), Some(1.0), "{metrics}");
+    for dependency in ["redis", "nats"] {
+        let up = format!("booking_dependency_up{{dependency=\"{dependency}\"}}");
+        assert_eq!(sample(metrics, &up), Some(1.0), "{metrics}");
+    }
 
     assert_eq!(stack.api.seat("release", "A1", &alice).await.code(), "OK");
     let metrics = stack.api.get("/metrics").await.body;

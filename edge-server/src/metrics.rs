@@ -34,6 +34,8 @@ pub struct Metrics(Arc<Inner>);
 pub struct Inner {
     registry: Registry,
     pub connections: Gauge,
+    /// 1 while the edge is connected to NATS, set at each scrape.
+    pub nats_up: Gauge,
     pub connections_total: Counter,
     pub events_received: Counter,
     pub events_fanned_out: Counter,
@@ -94,6 +96,12 @@ impl Metrics {
             "Seat commands by action and result",
             commands.clone(),
         );
+        let nats_up = Gauge::default();
+        r.register(
+            "nats_up",
+            "1 while the edge is connected to NATS (read at the scrape), else 0",
+            nats_up.clone(),
+        );
         let command_durations =
             Family::<CommandLabels, Histogram, fn() -> Histogram>::new_with_constructor(
                 latency_histogram,
@@ -111,6 +119,7 @@ impl Metrics {
         );
         let inner = Inner {
             connections,
+            nats_up,
             connections_total: counter!(r, "connections_opened", "WebSocket connections opened"),
             events_received: counter!(r, "nats_events_received", "Seat events received from NATS"),
             events_fanned_out: counter!(

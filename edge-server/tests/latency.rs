@@ -23,6 +23,7 @@ async fn command_durations_and_event_delivery_are_measured() {
         .await;
 
     let base = backend.edges[0].base_url();
+    assert_eq!(support::metric(&base, "edge_nats_up").await, 1.0);
     let select_ok = "edge_command_duration_seconds_count{action=\"select\",result=\"OK\"}";
     let book_refused = "edge_command_duration_seconds_count{action=\"book\",result=\"NOT_HOLDER\"}";
     assert_eq!(support::metric(&base, select_ok).await, 1.0);

@@ -1,5 +1,6 @@
-//! The seats left to sell: at each scrape of `/metrics`, every venue's seats counted by status
-//! from one Redis snapshot, into the `booking_seats` gauges (what the low-stock alert reads).
+//! What `/metrics` reads fresh at each scrape: every venue's seats counted by status from one
+//! Redis snapshot (`booking_seats`, what the low-stock alert reads), and whether Redis and NATS
+//! answer (`booking_dependency_up`, what the part-down alert reads for them).
 
 use std::time::Duration;
 
@@ -10,9 +11,21 @@ use crate::seats::SeatService;
 /// A scrape must not wait long on a slow Redis: the counts keep their last values instead.
 const COUNT_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// Refreshes every gauge a scrape reads fresh.
+pub async fn refresh(service: &SeatService) {
+    let redis = service.store.ping().await;
+    service.metrics.set_dependency_up("redis", redis);
+    service
+        .metrics
+        .set_dependency_up("nats", service.publisher.is_connected());
+    if redis {
+        count_seats(service).await;
+    }
+}
+
 /// Counts every venue's seats by status and sets the gauges. A venue whose snapshot fails or
 /// takes longer than `COUNT_TIMEOUT` keeps its last counts (Redis trouble shows in `/health`).
-pub async fn count_seats(service: &SeatService) {
+async fn count_seats(service: &SeatService) {
     for venue in service.venues() {
         let snapshot = tokio::time::timeout(
             COUNT_TIMEOUT,
