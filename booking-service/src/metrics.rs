@@ -212,6 +212,17 @@ impl Metrics {
             .set(i64::from(up));
     }
 
+    /// Makes the venue's waiting-room series exist (at 0 until a report says otherwise), so a
+    /// dashboard or alert reads 0, not "no data", while the room is off.
+    pub fn show_waiting_room(&self, venue: &str) {
+        let label = VenueLabel {
+            venue: venue.to_owned(),
+        };
+        let _ = self.0.waiting_room_waiting.get_or_create(&label);
+        let _ = self.0.waiting_room_shoppers.get_or_create(&label);
+        let _ = self.0.waiting_room_admissions.get_or_create(&label);
+    }
+
     /// Sets the venue's seat counts by status.
     pub fn set_seats(&self, venue: &str, available: usize, held: usize, booked: usize) {
         for (status, count) in [("available", available), ("held", held), ("booked", booked)] {

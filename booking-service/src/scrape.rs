@@ -1,6 +1,7 @@
 //! What `/metrics` reads fresh at each scrape: every venue's seats counted by status from one
 //! Redis snapshot (`booking_seats`, what the low-stock alert reads), and whether Redis and NATS
-//! answer (`booking_dependency_up`, what the part-down alert reads for them).
+//! answer (`booking_dependency_up`, what the part-down alert reads for them). Every venue's
+//! waiting-room series are shown too, at 0 while the room is off.
 
 use std::time::Duration;
 
@@ -13,6 +14,9 @@ const COUNT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Refreshes every gauge a scrape reads fresh.
 pub async fn refresh(service: &SeatService) {
+    for venue in service.venues() {
+        service.metrics.show_waiting_room(&venue.name);
+    }
     let redis = service.store.ping().await;
     service.metrics.set_dependency_up("redis", redis);
     service

@@ -73,6 +73,14 @@ async fn seats_by_status_are_counted_at_each_scrape() {
     assert_eq!(seats("available"), Some(98.0), "{metrics}");
     assert_eq!(seats("held"), Some(1.0), "{metrics}");
     assert_eq!(seats("booked"), Some(1.0), "{metrics}");
+    // The waiting room is off: its series read 0 rather than missing.
+    for series in [
+        "booking_queue_waiting{venue=\"main\"}",
+        "booking_queue_shoppers{venue=\"main\"}",
+        "booking_queue_admissions_total{venue=\"main\"}",
+    ] {
+        assert_eq!(sample(metrics, series), Some(0.0), "{series}: {metrics}");
+    }
     for dependency in ["redis", "nats"] {
         let up = format!("booking_dependency_up{{dependency=\"{dependency}\"}}");
         assert_eq!(sample(metrics, &up), Some(1.0), "{metrics}");
