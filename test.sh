@@ -12,7 +12,8 @@ report's unit tests (python3, tests/bench/), the NGINX configs (scripts/check-ng
 the checked-in compose configs are what scripts/render-nginx.sh makes, and nginx -t accepts
 them), the monitoring files (scripts/check-monitoring.sh: promtool check config and rules,
 promtool test rules with a case firing every alert, the dashboard JSON, docker compose config of
-the monitoring profiles), formatting and clippy, the Rust unit and integration tests (each test starts its own
+the monitoring profiles), docs/asyncapi.yaml through the AsyncAPI parser (tests/asyncapi/
+validate.mjs), formatting and clippy, the Rust unit and integration tests (each test starts its own
 redis-server and nats-server on free ports in a temporary directory), then, against the whole
 stack started by ./start.sh --monitoring behind NGINX (on free ports, HOLD_SECONDS=4, the default
 per-IP limits, Prometheus on a free port):
@@ -20,6 +21,8 @@ per-IP limits, Prometheus on a free port):
   - the curl and websocat commands README.md and DEMO.md show, as written (tests/docs-commands.sh);
   - Prometheus's API (tests/monitoring/check_prometheus.py): every booking service and edge is
     scraped and up, and every metric a dashboard panel or an alert rule uses has series;
+  - frames and NATS payloads captured from this stack match docs/asyncapi.yaml's schemas
+    (tests/asyncapi/live.mjs: grid and chart VENUE_STATE, holds, bookings, releases, refusals);
   - stack tests (Node, tests/browser/stack.test.mjs) from client addresses 127.0.0.1-7: a burst
     of 1,000 sessions and 1,000 WebSocket upgrades from one address, the per-IP socket limit,
     admin access, tokens, Origin, the documented reads, refused frames (ERROR and close code);
@@ -29,7 +32,7 @@ Then it stops the stack and checks that nothing is left running, and starts a se
 stack (MAX_SHOPPERS=1, SHOPPING_SECONDS=90, one edge, its own ports and RUN_DIR) for the
 waiting-room browser test (tests/browser/waiting-room.test.mjs, three browser contexts), then
 stops and checks that one too; and a third (MAX_SHOPPERS=1, an empty room) for DEMO.md's
-waiting-room commands.
+waiting-room commands and the QUEUE and ADMITTED frames against docs/asyncapi.yaml.
 
   --stack-only  Skip fmt, clippy and cargo test; build the binaries (cargo build) if needed and
                 run only the stack, websocat and browser tests. With BIN_DIR holding
@@ -82,6 +85,12 @@ step "NGINX configs: the checked-in ones are the renderer's output, and nginx -t
 scripts/check-nginx-configs.sh || die "NGINX configs (see above)"
 step "monitoring: promtool check config and rules, promtool test rules, the dashboard, compose profiles"
 scripts/check-monitoring.sh || die "monitoring files (see above)"
+
+# --- the streams' AsyncAPI document: the parser must accept it ----------------------------
+step "docs/asyncapi.yaml: the AsyncAPI parser validates it (tests/asyncapi/validate.mjs)"
+(cd tests/asyncapi && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in tests/asyncapi failed"
+node tests/asyncapi/validate.mjs docs/asyncapi.yaml | tee "$results/asyncapi.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || die "docs/asyncapi.yaml is not valid AsyncAPI (above)"
 have cargo || die "cargo is not installed (https://rustup.rs)"
 
 # One identity secret for everything this run starts (start.sh would make one too).
@@ -172,6 +181,11 @@ python3 tests/monitoring/check_prometheus.py "http://127.0.0.1:$PROMETHEUS_PORT"
   monitoring/grafana/seatmap.json | tee "$results/prometheus.txt"
 [ "${PIPESTATUS[0]}" -eq 0 ] || die "Prometheus found a target down or a metric missing (above)"
 
+step "frames and NATS events captured from this stack against docs/asyncapi.yaml"
+node tests/asyncapi/live.mjs docs/asyncapi.yaml "ws://127.0.0.1:$HTTP_PORT/ws" "127.0.0.1:$NATS_PORT" |
+  tee "$results/asyncapi-live.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || die "a frame or event does not match docs/asyncapi.yaml (above)"
+
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"
 # A thousand sockets at once from one test process, and NGINX's two per proxied socket.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -233,6 +247,10 @@ step "the waiting-room commands DEMO.md shows: a third stack with MAX_SHOPPERS=1
 start_stack
 tests/docs-commands.sh "http://127.0.0.1:$HTTP_PORT" "$RUN_DIR" --waiting-room | tee "$results/docs-room.txt"
 [ "${PIPESTATUS[0]}" -eq 0 ] || die "a waiting-room command DEMO.md shows does not do what it says"
+step "QUEUE and ADMITTED frames from this stack against docs/asyncapi.yaml"
+node tests/asyncapi/live.mjs docs/asyncapi.yaml "ws://127.0.0.1:$HTTP_PORT/ws" "127.0.0.1:$NATS_PORT" --waiting-room |
+  tee -a "$results/asyncapi-live.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || die "a waiting-room frame does not match docs/asyncapi.yaml (above)"
 stop_stack_and_check
 trap - EXIT
 
@@ -247,9 +265,10 @@ page_passed=$(count pass "$results/page.txt")
 websocat_passed=$(grep -oE '^websocat: [0-9]+ passed' "$results/websocat.txt" | awk '{print $2}')
 docs_passed=$(cat "$results/docs.txt" "$results/docs-room.txt" | awk '/^docs: [0-9]+ passed/ {s += $2} END {print s + 0}')
 prometheus_passed=$(grep -c '^prometheus: [0-9]* targets' "$results/prometheus.txt" || true)
-total=$((page_passed + rust_passed + ${websocat_passed:-0} + docs_passed + prometheus_passed + stack_passed + browser_passed + queue_passed))
-printf '\n[test] page %s, rust %s%s, websocat %s, docs commands %s, prometheus %s, stack %s%s, browser %s, waiting room %s\n' "$page_passed" "$rust_passed" \
-  "$( ((stack_only)) && echo ' (skipped: --stack-only)')" "${websocat_passed:-0}" "$docs_passed" "$prometheus_passed" "$stack_passed" \
+asyncapi_passed=$(cat "$results/asyncapi.txt" "$results/asyncapi-live.txt" | grep -c -e '^asyncapi: .* is valid AsyncAPI' -e '^asyncapi-live: every frame' || true)
+total=$((page_passed + rust_passed + ${websocat_passed:-0} + docs_passed + prometheus_passed + asyncapi_passed + stack_passed + browser_passed + queue_passed))
+printf '\n[test] page %s, rust %s%s, websocat %s, docs commands %s, prometheus %s, asyncapi %s, stack %s%s, browser %s, waiting room %s\n' "$page_passed" "$rust_passed" \
+  "$( ((stack_only)) && echo ' (skipped: --stack-only)')" "${websocat_passed:-0}" "$docs_passed" "$prometheus_passed" "$asyncapi_passed" "$stack_passed" \
   "$( ((stack_todo)) && echo " (+$stack_todo todo: waiting for the edge's Origin check)")" "$browser_passed" \
   "$queue_passed"
 echo "all: $total passed, 0 failed"
