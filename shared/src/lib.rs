@@ -13,6 +13,7 @@ pub mod latency;
 pub mod seat;
 pub mod seq;
 pub mod settings;
+pub mod state;
 pub mod venue;
 pub mod ws;
 
