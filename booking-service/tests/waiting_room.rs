@@ -120,3 +120,44 @@ async fn fifty_simultaneous_arrivals_fill_exactly_the_free_slots() {
         "{metrics}"
     );
 }
+
+/// A chart venue has a waiting room of its own, as a grid does: its queue is per venue, and a
+/// seat of the chart cannot be held without a pass for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chart_venue_has_its_own_waiting_room() {
+    let theatre = testkit::shipped_chart("theatre");
+    let venues = format!("main:10x10,theatre:@{}", theatre.path);
+    let stack = Stack::start(&[("VENUES", venues.as_str()), ("MAX_SHOPPERS", "1")]).await;
+    let api = &stack.api;
+    let join_theatre = |user: String| async move {
+        let answer = api
+            .post_json(
+                "/api/queue/join",
+                json!({"token": user, "venue": "theatre"}),
+            )
+            .await;
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
+        answer.body
+    };
+    let (first, second) = (token(), token());
+    assert_eq!(join_theatre(first.clone()).await["state"], "admitted");
+    let waiting = join_theatre(second.clone()).await;
+    assert_eq!(
+        (waiting["state"].as_str(), waiting["position"].as_u64()),
+        (Some("waiting"), Some(1))
+    );
+    let seat = |user: &str, id: &str| {
+        api.post_json(
+            "/api/seats/select",
+            json!({"seat_id": id, "token": user, "venue": "theatre"}),
+        )
+    };
+    assert_eq!(seat(&first, &theatre.for_sale[0]).await.code(), "OK");
+    assert_eq!(
+        seat(&second, &theatre.for_sale[1]).await.code(),
+        "NOT_ADMITTED"
+    );
+    // The grid's room is another queue: the second identity is its first shopper there.
+    assert_eq!(join(api, &second).await["state"], "admitted");
+    assert_eq!(api.seat("select", "A1", &second).await.code(), "OK");
+}

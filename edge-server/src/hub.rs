@@ -1,17 +1,18 @@
 //! `VenueHub`: one task per venue that owns the venue's mirror, its recent updates and its
-//! subscribers' queues. Everything reaches it through its mailbox, so there is no lock around
-//! the client list, and a join (with its replay of missed updates) is ordered exactly against
-//! the live updates: nothing is missed or sent twice.
+//! subscribers' queues. Everything reaches it through two channels (NATS events, taken first,
+//! and its mailbox for the rest), so there is no lock around the client list, and a join (with
+//! its replay of missed updates) is ordered exactly against the live updates: nothing is missed
+//! or sent twice. A crowd of joins never holds back the updates of those already watching.
 //!
-//! Fan-out encodes each change's WebSocket frame once and writes the same bytes to every
+//! Fan-out (`fanout.rs`) encodes each change's WebSocket frame once and writes the same bytes to every
 //! client's socket from this task (`wire::ClientSocket::send`: a `try_write`, no wake-up of any
 //! other task). A client whose kernel buffer is full gets the frame queued in its backlog; one
 //! whose backlog is at `CLIENT_QUEUE` frames is never waited on: the hub drops it and marks it
 //! lagged, and its connection joins again, receiving a fresh `VENUE_STATE` after what it had. So
 //! a client never sees a seq twice or out of order.
 //!
-//! The state is serialised and framed once per seq and form and shared by every join
-//! (`state_frame`), however large the venue: a reconnect storm costs one serialisation, not one
+//! The state (`state.rs`) is serialised and framed once per seq and form and shared by every
+//! join (`state_frame`), however large the venue: a reconnect storm costs one serialisation, not one
 //! per client. A client that asked for the compact form gets its own `MINE` after it, from the
 //! mirror's index of seats by holder (the only part made per client).
 //!
@@ -23,8 +24,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use shared::api::VenueSnapshot;
-use shared::ws::{SeatUpdate, ServerMessage, StateForm};
-use shared::{now_ms, SeatEvent};
+use shared::ws::StateForm;
+use shared::SeatEvent;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::booking::{BookingClient, Fetch, Fetched};
@@ -32,10 +33,14 @@ use crate::metrics::Metrics;
 use crate::mirror::{Mark, Need, VenueMirror};
 use crate::recent::{RecentUpdates, KEPT_UPDATES};
 use crate::waiting_room::{ClientStanding, Outcome, VenueWaitingRoom};
-use crate::wire::{text_frame, ClientSocket, Delivery, WireFrame};
+use crate::wire::{ClientSocket, WireFrame};
 
+mod fanout;
+mod state;
 mod sync;
 mod waiting_room;
+
+use fanout::{deliver, update_frame};
 
 pub type ClientId = u64;
 
@@ -108,6 +113,9 @@ pub struct HubTiming {
 pub struct VenueHandle {
     pub name: Arc<str>,
     mailbox: mpsc::Sender<HubInput>,
+    /// NATS events, apart from the mailbox: the hub takes them first, so a crowd of joins
+    /// (a reconnect storm) never holds back the updates of the clients already watching.
+    events: mpsc::Sender<HubInput>,
 }
 
 impl VenueHandle {
@@ -120,6 +128,7 @@ impl VenueHandle {
         timing: HubTiming,
     ) -> VenueHandle {
         let (mailbox, inputs) = mpsc::channel(4096);
+        let (events, event_inputs) = mpsc::channel(4096);
         let mut hub = VenueHub {
             mirror: VenueMirror::new(venue),
             recent: RecentUpdates::new(KEPT_UPDATES),
@@ -142,10 +151,11 @@ impl VenueHandle {
         if let Some(snapshot) = seed {
             hub.rebuild(snapshot, Mark::default());
         }
-        tokio::spawn(hub.run(inputs));
+        tokio::spawn(hub.run(event_inputs, inputs));
         VenueHandle {
             name: venue.into(),
             mailbox,
+            events,
         }
     }
 
@@ -153,7 +163,7 @@ impl VenueHandle {
     /// on the NATS subscription, not on any client).
     pub async fn event(&self, event: SeatEvent) {
         let received = Instant::now();
-        let _ = self.mailbox.send(HubInput::Event(event, received)).await;
+        let _ = self.events.send(HubInput::Event(event, received)).await;
     }
 
     /// Subscribes a client. Its socket gets the venue's state first (once known, in the
@@ -241,7 +251,7 @@ struct VenueHub {
     /// Joins so far (the order of `Subscriber::joined`).
     joins: u64,
     /// The last `VENUE_STATE` frame of each form (full, compact).
-    states: [Option<CachedState>; 2],
+    states: [Option<state::CachedState>; 2],
     /// Updates applied but not yet written: (seq, frame), in seq order (`flush_batch`).
     batch: Vec<(u64, WireFrame)>,
     /// When the NATS events that brought the batch's updates arrived.
@@ -249,7 +259,11 @@ struct VenueHub {
 }
 
 impl VenueHub {
-    async fn run(mut self, mut inputs: mpsc::Receiver<HubInput>) {
+    async fn run(
+        mut self,
+        mut events: mpsc::Receiver<HubInput>,
+        mut inputs: mpsc::Receiver<HubInput>,
+    ) {
         let mut gap_check = tokio::time::interval(Duration::from_millis(50));
         gap_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut seq_check = tokio::time::interval(self.timing.seq_check_interval);
@@ -258,19 +272,14 @@ impl VenueHub {
         report_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tokio::select! {
+                biased;
+                // Events first, then everything else (joins, leaves, fetch answers).
+                input = events.recv() => match input {
+                    Some(input) => self.handle_batch(input, &mut events, &mut inputs),
+                    None => break, // every handle is gone
+                },
                 input = inputs.recv() => match input {
-                    Some(input) => {
-                        self.handle(input);
-                        // Whatever else is waiting is handled before anything is written: when
-                        // the hub falls behind, several updates go to each client in one write.
-                        for _ in 0..MAX_BATCH {
-                            match inputs.try_recv() {
-                                Ok(input) => self.handle(input),
-                                Err(_) => break,
-                            }
-                        }
-                        self.flush_batch();
-                    }
+                    Some(input) => self.handle_batch(input, &mut events, &mut inputs),
                     None => break,
                 },
                 _ = gap_check.tick() => self.catch_up(),
@@ -283,6 +292,25 @@ impl VenueHub {
             }
         }
         tracing::debug!(venue = %self.venue, "venue hub stopped");
+    }
+
+    /// Handles `first` and whatever else is waiting (events before other inputs, at most
+    /// `MAX_BATCH` more) before anything is written: when the hub falls behind, several updates
+    /// go to each client in one write.
+    fn handle_batch(
+        &mut self,
+        first: HubInput,
+        events: &mut mpsc::Receiver<HubInput>,
+        inputs: &mut mpsc::Receiver<HubInput>,
+    ) {
+        self.handle(first);
+        for _ in 0..MAX_BATCH {
+            match events.try_recv().or_else(|_| inputs.try_recv()) {
+                Ok(input) => self.handle(input),
+                Err(_) => break,
+            }
+        }
+        self.flush_batch();
     }
 
     fn handle(&mut self, input: HubInput) {
@@ -395,8 +423,11 @@ impl VenueHub {
                 }
             }
             None if self.mirror.is_ready() => {
-                let (state, messages) = self.state_for(&watcher);
-                socket.send_as(token, &state, messages, None);
+                let (state, mine) = self.state_frames(&watcher);
+                socket.send_as(token, &state, 1, None);
+                if let Some(mine) = mine {
+                    socket.send_as(token, &mine, 1, None);
+                }
             }
             None => {} // the first snapshot brings its VENUE_STATE
         }
@@ -414,189 +445,4 @@ impl VenueHub {
             },
         );
     }
-
-    /// A subscriber took on another identity or form (it stays subscribed; nothing is sent
-    /// now, its next state comes in the new form). A compact client that changed identity
-    /// gets the new identity's `MINE`: its state's seats are the same, whose they are is not.
-    fn rewatch(&mut self, client: ClientId, watcher: Watcher) {
-        let Some(subscriber) = self.clients.get_mut(&client) else {
-            return;
-        };
-        let new_owner = subscriber.watcher.owner != watcher.owner;
-        let new_user = subscriber.watcher.user_id != watcher.user_id;
-        subscriber.watcher = watcher;
-        if new_owner {
-            subscriber.standing = ClientStanding::default();
-        }
-        if new_user && subscriber.watcher.form == StateForm::Compact && self.mirror.is_ready() {
-            self.flush_batch();
-            if let Some(subscriber) = self.clients.get(&client) {
-                let mine = mine_frame(&self.mirror, &subscriber.watcher);
-                subscriber.socket.send_as(subscriber.token, &mine, 1, None);
-            }
-        }
-        if new_owner {
-            self.waiting_room.newcomer();
-            self.report_waiting_room();
-        }
-    }
-
-    /// The venue's state in `form` as a frame, serialised once per seq and form (and per
-    /// `STATE_REUSE`).
-    fn state_frame(&mut self, form: StateForm) -> WireFrame {
-        let (epoch, seq) = (self.mirror.epoch(), self.mirror.seq());
-        let slot = &mut self.states[form as usize];
-        if let Some(cached) = slot {
-            if cached.epoch == epoch && cached.seq == seq && cached.at.elapsed() < STATE_REUSE {
-                return cached.frame.clone();
-            }
-        }
-        let state = match form {
-            StateForm::Full => self.mirror.state(now_ms()),
-            StateForm::Compact => self.mirror.compact_state(now_ms()),
-        };
-        let frame = text_frame(&ServerMessage::VenueState(state).to_json());
-        self.metrics.states_serialised.inc();
-        *slot = Some(CachedState {
-            epoch,
-            seq,
-            at: Instant::now(),
-            frame: frame.clone(),
-        });
-        frame
-    }
-
-    /// What a watcher gets as its state: the frame of its form, and for the compact form its
-    /// `MINE` right behind it in the same write. Returns the bytes and how many messages.
-    fn state_for(&mut self, watcher: &Watcher) -> (WireFrame, usize) {
-        let state = self.state_frame(watcher.form);
-        match watcher.form {
-            StateForm::Full => (state, 1),
-            StateForm::Compact => {
-                let mine = mine_frame(&self.mirror, watcher);
-                let mut both = Vec::with_capacity(state.len() + mine.len());
-                both.extend_from_slice(&state);
-                both.extend_from_slice(&mine);
-                (WireFrame::from(both), 2)
-            }
-        }
-    }
-
-    /// Sends every subscriber that `pick` chooses a fresh state in its form (never refused
-    /// for a full backlog; see `deliver`), forgetting where it had been.
-    fn resync_subscribers(&mut self, pick: impl Fn(&Subscriber) -> bool) {
-        let chosen: Vec<ClientId> = self
-            .clients
-            .iter()
-            .filter(|(_, s)| pick(s))
-            .map(|(id, _)| *id)
-            .collect();
-        for client in chosen {
-            let Some(watcher) = self.clients.get(&client).map(|s| s.watcher.clone()) else {
-                continue;
-            };
-            let (state, messages) = self.state_for(&watcher);
-            let Some(subscriber) = self.clients.get_mut(&client) else {
-                continue;
-            };
-            subscriber.has_through = 0;
-            if !deliver(client, subscriber, &state, messages, None, &self.metrics) {
-                self.clients.remove(&client);
-            }
-        }
-    }
-
-    fn fan_out(&mut self, event: &SeatEvent) {
-        self.metrics.events_fanned_out.inc();
-        let frame = update_frame(event);
-        self.recent.push(event.seq, frame.clone());
-        self.batch.push((event.seq, frame));
-    }
-
-    /// Writes the updates applied since the last call: one write per client, of the same bytes
-    /// for every client (the frames back to back), or of their tail for a client that already
-    /// has the first ones.
-    fn flush_batch(&mut self) {
-        if self.batch.is_empty() {
-            return;
-        }
-        let mut batch = std::mem::take(&mut self.batch);
-        let joined = match batch.as_slice() {
-            [(_, frame)] => frame.clone(),
-            frames => {
-                let mut joined = Vec::with_capacity(frames.iter().map(|(_, f)| f.len()).sum());
-                for (_, frame) in frames {
-                    joined.extend_from_slice(frame);
-                }
-                WireFrame::from(joined)
-            }
-        };
-        let limit = Some(self.timing.client_queue);
-        let metrics = &self.metrics;
-        let mut delivered = 0;
-        self.clients.retain(|client, subscriber| {
-            let first = batch.partition_point(|(seq, _)| *seq <= subscriber.has_through);
-            let count = batch.len() - first;
-            if count == 0 {
-                return true;
-            }
-            let skipped: usize = batch[..first].iter().map(|(_, f)| f.len()).sum();
-            let chunk = joined.slice(skipped..);
-            let kept = deliver(*client, subscriber, &chunk, count, limit, metrics);
-            delivered += if kept { count as u64 } else { 0 };
-            kept
-        });
-        metrics.deliveries.inc_by(delivered);
-        for received in self.batch_received.drain(..) {
-            metrics
-                .event_delivery
-                .observe(received.elapsed().as_secs_f64());
-        }
-        batch.clear();
-        self.batch = batch; // keeps its capacity for the next batch
-    }
-}
-
-/// A serialised `VENUE_STATE` of one form.
-struct CachedState {
-    epoch: u64,
-    seq: u64,
-    /// When it was serialised: its `server_time_ms` is that old.
-    at: Instant,
-    frame: WireFrame,
-}
-
-/// `MINE` for `watcher` as of the mirror's seq.
-fn mine_frame(mirror: &VenueMirror, watcher: &Watcher) -> WireFrame {
-    text_frame(&ServerMessage::Mine(mirror.mine(&watcher.user_id)).to_json())
-}
-
-/// Writes `chunk` (`messages` frames) to one subscriber; `false` when it must leave the venue:
-/// gone, or too far behind (then marked lagged, so its connection joins again and gets a fresh
-/// `VENUE_STATE`).
-fn deliver(
-    client: ClientId,
-    subscriber: &Subscriber,
-    chunk: &WireFrame,
-    messages: usize,
-    limit: Option<usize>,
-    metrics: &Metrics,
-) -> bool {
-    match subscriber
-        .socket
-        .send_as(subscriber.token, chunk, messages, limit)
-    {
-        Delivery::Written | Delivery::Queued => true,
-        Delivery::Full => {
-            metrics.slow_client_resyncs.inc();
-            tracing::info!(client, "client too far behind; it will be resynchronised");
-            subscriber.socket.mark_lagged(subscriber.token);
-            false
-        }
-        Delivery::Gone => false,
-    }
-}
-
-fn update_frame(event: &SeatEvent) -> WireFrame {
-    text_frame(&ServerMessage::SeatUpdate(SeatUpdate::from(event)).to_json())
 }
