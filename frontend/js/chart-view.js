@@ -147,6 +147,7 @@ function paint() {
     view.full = false;
     view.dirty.clear();
     paintFrame(ctx);
+    view.el.dataset.zoom = view.scale.toFixed(2); // px per chart unit, for styles and tests
     if (!view.drawnMarked && venue.seats.size) {
       view.drawnMarked = true;
       performance.mark('seatmap:drawn'); // every seat of the venue has been painted once
