@@ -29,6 +29,7 @@
 // The page's Content-Security-Policy allows only same-origin scripts and styles: no inline
 // script or style anywhere (styles are set through the CSSOM only).
 import { Backoff } from './js/backoff.js';
+import { loadChart } from './js/chart-loader.js';
 import { attachCanvas, repaintAll, resize } from './js/chart-view.js';
 import { createCommands } from './js/commands.js';
 import { BACKOFF_BASE_MS, BACKOFF_CAP_MS, HANDSHAKE_TIMEOUT_MS, HEALTHY_AFTER_MS } from './js/config.js';
@@ -138,7 +139,17 @@ function setUpCanvas() {
   }).observe(document.getElementById('chart-view'));
 }
 
+/**
+ * A venue named in the address (/?venue=arena) is likely drawn: fetch its chart now, beside the
+ * socket's handshake, instead of after its VENUE_STATE. The default venue waits to be asked.
+ */
+function prefetchChart() {
+  if (!new URLSearchParams(location.search).has('venue')) return;
+  loadChart(venue.name).catch(() => { /* fetched again if the venue turns out to need it */ });
+}
+
 function init() {
+  prefetchChart();
   findElements();
   setUpCanvas();
   const { transport, commands } = wire();

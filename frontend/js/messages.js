@@ -95,6 +95,7 @@ function applyVenueState(data) {
 
   if (!sameShape) buildMap();
   renderAll();
+  performance.mark('seatmap:state');
 }
 
 /** MINE: which seats of the compact state just applied are this identity's. */
@@ -271,6 +272,7 @@ export function createMessages({ session }) {
   function fetchChart() {
     loadChart(venue.name).then((model) => {
       venue.chart = model;
+      performance.mark('seatmap:chart');
       loadFailed = false;
       const frames = waiting || [];
       waiting = null;
