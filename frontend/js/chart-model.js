@@ -113,7 +113,8 @@ function indexByCell(seats) {
  * The page's model of a chart: `sections` (each with `rows`, each with its `seats` in order,
  * blocked seats included), `seats` (all of them), `byId`, `saleOrder` (the seats for sale in the
  * order the compact state lists them: sections, rows, seats, skipping aisles and blocked
- * seats), `categories` (with `priceText`), `bounds`, `focal` and the spatial index.
+ * seats), `categories` (with `priceText`), `bounds` (seats and stage), `focal`, `stage` and the
+ * spatial index.
  */
 export function buildChartModel(json) {
   const categories = makeCategories(json.categories);
@@ -150,9 +151,20 @@ export function buildChartModel(json) {
     };
   });
   const focal = json.focal_point ? { x: Number(json.focal_point.x), y: Number(json.focal_point.y) } : null;
+  const layout = json.layout === 'grid' ? 'grid' : 'chart';
+  // A chart's stage is drawn at its focal point, and is part of what "fit" shows.
+  const stage = focal && layout === 'chart' ? { x: focal.x - 12, y: focal.y - 2.5, w: 24, h: 5 } : null;
+  const bounds = boundsOf(seats);
+  if (stage) {
+    bounds.minX = Math.min(bounds.minX, stage.x);
+    bounds.maxX = Math.max(bounds.maxX, stage.x + stage.w);
+    bounds.minY = Math.min(bounds.minY, stage.y);
+    bounds.maxY = Math.max(bounds.maxY, stage.y + stage.h);
+  }
   return {
     venue: String(json.venue || ''),
-    layout: json.layout === 'grid' ? 'grid' : 'chart',
+    layout,
+    stage,
     title: String(json.title || json.venue || ''),
     categories,
     sections,
@@ -160,7 +172,7 @@ export function buildChartModel(json) {
     saleOrder,
     saleIds: saleOrder.map((s) => s.id),
     byId: new Map(seats.map((s) => [s.id, s])),
-    bounds: boundsOf(seats),
+    bounds,
     focal,
     cells: indexByCell(seats),
   };

@@ -257,15 +257,15 @@ function paintMark(ctx, seat, kind) {
 }
 
 function paintStage(ctx) {
-  const focal = venue.chart.focal;
-  if (!focal || venue.chart.layout === 'grid') return;
+  const stage = venue.chart.stage;
+  if (!stage) return;
   ctx.fillStyle = '#2b2f38';
-  ctx.fillRect(focal.x - 12, focal.y - 2.5, 24, 5);
+  ctx.fillRect(stage.x, stage.y, stage.w, stage.h);
   ctx.fillStyle = '#ffffff';
   ctx.font = '2.2px system-ui, sans-serif';
   ctx.textAlign = 'center';
   ctx.textBaseline = 'middle';
-  ctx.fillText('STAGE', focal.x, focal.y);
+  ctx.fillText('STAGE', stage.x + stage.w / 2, stage.y + stage.h / 2);
 }
 
 // ---------------------------------------------------------------------------------------

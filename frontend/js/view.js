@@ -48,6 +48,7 @@ function buildDrawnMap() {
   buildChartLegend();
   buildFinder();
   dom.grid.removeAttribute('aria-busy');
+  dom.holdsEmpty.textContent = 'None yet. Pick a seat on the map, or in the section and row lists.';
   dom.help.textContent = 'Drag to move the map, scroll or pinch to zoom, or use the buttons. '
     + 'By keyboard: choose a section and a row, then arrow keys move between seats '
     + '(up and down change row, Page Up and Page Down change section); Enter holds a seat.';

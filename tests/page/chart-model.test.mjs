@@ -40,7 +40,9 @@ test('seat order for the compact state: sections, rows, seats, skipping aisles a
   assert.equal(model.byId.get('BOX-A-2').aisleAfter, true, 'the aisle follows seat 2');
   assert.equal(model.byId.get('BOX-A-1').accessible, true);
   assert.equal(model.sections[1].forSale, 3);
-  assert.deepEqual(model.bounds, { minX: -12, minY: 0, maxX: 1, maxY: 1 });
+  // The seats, and the stage (24 x 5 units) drawn at the focal point: "fit" shows both.
+  assert.deepEqual(model.stage, { x: -12, y: -7.5, w: 24, h: 5 });
+  assert.deepEqual(model.bounds, { minX: -12, minY: -7.5, maxX: 12, maxY: 1 });
 });
 
 test('the place in words, as the aria-label and the tooltip say it', () => {
