@@ -16,6 +16,7 @@ const MIN_SCALE = 1;     // px per chart unit (fit can go lower on a very large 
 const MAX_SCALE = 64;
 const ROW_LABELS_FROM = 9; // px per unit: row labels from this zoom on
 const OVERVIEW_BELOW = 7;  // px per unit: section names and free counts below this zoom
+const OVERVIEW_EVERY_MS = 500;
 
 /** Fills per seat state; an available seat takes its category's colour. */
 export const STATE_FILL = Object.freeze({
@@ -34,6 +35,7 @@ export const view = {
   dirty: new Set(),     // chart seats to repaint on the next frame
   frame: 0,             // the pending animation frame
   overlayDue: false,
+  countsTimer: 0,       // a repaint of the overview's counts is due
   hover: null,          // chart seat under the pointer
   focus: null,          // chart seat whose button has focus
   drawnMarked: false,   // performance.mark('seatmap:drawn') done
@@ -129,9 +131,21 @@ export function repaintSeat(id) {
   const seat = venue.chart && venue.chart.byId.get(id);
   if (!seat) return;
   view.dirty.add(seat);
-  if (view.scale < OVERVIEW_BELOW) view.overlayDue = true; // the free counts
   if (seat === view.hover || seat === view.focus) view.overlayDue = true;
+  if (view.scale < OVERVIEW_BELOW) countsChanged();
   schedule();
+}
+
+/**
+ * The overview's free counts changed: repainted at most every OVERVIEW_EVERY_MS, so a stream of
+ * changes costs one overlay paint per interval, not one per change.
+ */
+function countsChanged() {
+  if (view.countsTimer) return;
+  view.countsTimer = setTimeout(() => {
+    view.countsTimer = 0;
+    repaintOverlay();
+  }, OVERVIEW_EVERY_MS);
 }
 
 export function repaintOverlay() {
