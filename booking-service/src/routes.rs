@@ -169,8 +169,8 @@ async fn venue_snapshot(
 const CHART_CACHE_CONTROL: &str = "public, max-age=300";
 
 /// `GET /api/venues/{venue}/chart`: the static geometry and categories, blocked seats included.
-/// Serialised once at start; `304` when the client's `If-None-Match` names its `ETag` (NGINX's
-/// gzip turns the tag weak, `W/"…"`, which matches too).
+/// Serialised and gzipped once at start; gzipped for a client that accepts it (with a weak
+/// `ETag`), and `304` when the client's `If-None-Match` names its `ETag`, strong or weak.
 async fn venue_chart(
     State(state): Shared,
     ApiPath(venue): ApiPath<String>,
@@ -185,19 +185,51 @@ async fn venue_chart(
         .flat_map(|value| value.split(','))
         .map(|tag| tag.trim().trim_start_matches("W/"))
         .any(|tag| tag == chart.etag || tag == "*");
+    let zipped = accepts_gzip(&headers);
+    let etag = if zipped {
+        format!("W/{}", chart.etag)
+    } else {
+        chart.etag.clone()
+    };
     let cache = [
-        (header::ETAG, chart.etag.clone()),
+        (header::ETAG, etag),
         (header::CACHE_CONTROL, CHART_CACHE_CONTROL.to_owned()),
+        (header::VARY, "Accept-Encoding".to_owned()),
     ];
     if unchanged {
         return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
     }
-    Ok((
-        cache,
-        [(header::CONTENT_TYPE, "application/json")],
-        chart.body.clone(),
-    )
-        .into_response())
+    let json = (header::CONTENT_TYPE, "application/json");
+    Ok(if zipped {
+        (
+            cache,
+            [json, (header::CONTENT_ENCODING, "gzip")],
+            chart.gzipped.clone(),
+        )
+            .into_response()
+    } else {
+        (cache, [json], chart.body.clone()).into_response()
+    })
+}
+
+/// Whether `Accept-Encoding` takes gzip (by name or `*`, with a q-value above 0).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';');
+            let name = parts.next().unwrap_or("").trim();
+            let refused = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        })
 }
 
 /// Events one history page holds at most.

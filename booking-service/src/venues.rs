@@ -16,12 +16,25 @@ pub struct VenueDefinition {
     pub chart: Arc<ServedChart>,
 }
 
-/// `GET /api/venues/{venue}/chart`, serialised once: it changes only with the file.
+/// `GET /api/venues/{venue}/chart`, serialised and gzipped once: it changes only with the file.
 #[derive(Debug)]
 pub struct ServedChart {
     /// Shared by every answer without a copy.
     pub body: axum::body::Bytes,
+    /// The same bytes gzipped, for clients that accept it.
+    pub gzipped: axum::body::Bytes,
+    /// Strong, of the uncompressed body; the gzipped answer carries it weak (`W/…`): the same
+    /// content in another encoding.
     pub etag: String,
+}
+
+fn gzip(body: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder
+        .write_all(body)
+        .and_then(|()| encoder.finish())
+        .expect("gzip into memory cannot fail")
 }
 
 #[derive(Serialize)]
@@ -45,6 +58,7 @@ impl VenueDefinition {
             seats: Arc::new(seats),
             chart: Arc::new(ServedChart {
                 etag: shared::chart::etag(&body),
+                gzipped: gzip(&body).into(),
                 body: body.into(),
             }),
         }

@@ -221,6 +221,55 @@ async fn every_seat_of_a_chart_for_sale_is_held_booked_released_and_expires() {
         .all(|s| s["status"] == 0));
 }
 
+/// Asked with `Accept-Encoding: gzip`, the chart comes gzipped (the same JSON), with a weak form
+/// of its `ETag` that answers `304` too; `gzip;q=0` gets it plain.
+async fn assert_chart_comes_gzipped_when_asked(url: &str, etag: &str, plain: &serde_json::Value) {
+    use std::io::Read;
+    // reqwest here has no gzip feature: it sends the header as given and leaves the body alone.
+    let client = reqwest::Client::new();
+    let zipped = client
+        .get(url)
+        .header("Accept-Encoding", "br, gzip;q=0.8")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(zipped.status(), 200);
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    assert_eq!(zipped.headers()["vary"], "Accept-Encoding");
+    let weak = zipped.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(weak, format!("W/{etag}"));
+    let bytes = zipped.bytes().await.unwrap();
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&bytes[..])
+        .read_to_string(&mut text)
+        .unwrap();
+    assert!(
+        bytes.len() * 4 < text.len(),
+        "{} bytes gzipped of {}",
+        bytes.len(),
+        text.len()
+    );
+    assert_eq!(
+        &serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+        plain
+    );
+    let again = client
+        .get(url)
+        .header("Accept-Encoding", "gzip")
+        .header("If-None-Match", &weak)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    let refused = client
+        .get(url)
+        .header("Accept-Encoding", "gzip;q=0")
+        .send()
+        .await
+        .unwrap();
+    assert!(refused.headers().get("content-encoding").is_none());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_chart_endpoint_answers_304_to_its_own_etag() {
     let venues = format!("main:10x10,arena:@{}", testkit::shipped_chart("arena").path);
@@ -273,6 +322,7 @@ async fn the_chart_endpoint_answers_304_to_its_own_etag() {
         .await
         .unwrap();
     assert_eq!(other.status(), 200);
+    assert_chart_comes_gzipped_when_asked(&url, &etag, &chart).await;
     let grid: serde_json::Value = client
         .get(format!("{}/api/venues/main/chart", stack.api.base))
         .send()

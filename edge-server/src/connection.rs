@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use shared::ws::{parse_client_frame, ClientCommand, CommandError, ServerMessage};
-use shared::{ErrorCode, Token};
+use shared::ErrorCode;
 use tungstenite::error::{CapacityError, Error as WsError, ProtocolError};
 use tungstenite::protocol::{Role, WebSocketConfig, WebSocketContext};
 use tungstenite::Message;
@@ -25,7 +25,9 @@ use crate::wire::{close_frame, ping_frame, text_frame, ClientSocket, Wire};
 use crate::Edge;
 
 mod session;
-use session::{connect_token, open_venue, poll_pending, seat_command, Answered, Pending, Session};
+use session::{
+    connect_token, open_venue, poll_pending, seat_command, Answered, Joining, Pending, Session,
+};
 
 /// Largest frame read at all; frames above 4 KiB but below this get an ERROR and the socket
 /// stays up, larger ones get an ERROR and end the connection (they are not worth buffering).
@@ -343,6 +345,7 @@ impl Connection {
                 venue,
                 after_seq,
                 epoch,
+                state,
             } => {
                 let token = match connect_token(&self.edge, &self.session, token) {
                     Ok(token) => token,
@@ -352,17 +355,21 @@ impl Connection {
                         return Ok(());
                     }
                 };
-                let resume = after_seq.map(|after_seq| Resume { after_seq, epoch });
+                let joining = Joining {
+                    token,
+                    resume: after_seq.map(|after_seq| Resume { after_seq, epoch }),
+                    form: state,
+                };
                 match venue.filter(|v| **v != *self.session.venue.name) {
                     None => {
                         let venue = self.session.venue.clone();
-                        self.connected(token, venue, resume).await?;
+                        self.connected(joining, venue).await?;
                     }
                     Some(name) => match self.edge.venues.get(&name) {
-                        Some(venue) => self.connected(token, venue, resume).await?,
+                        Some(venue) => self.connected(joining, venue).await?,
                         None => {
                             self.pending =
-                                Some(Box::pin(open_venue(self.edge.clone(), name, token, resume)));
+                                Some(Box::pin(open_venue(self.edge.clone(), name, joining)));
                         }
                     },
                 }
@@ -395,9 +402,8 @@ impl Connection {
             }
             Answered::Connect {
                 venue: Ok(venue),
-                token,
-                resume,
-            } => self.connected(token, venue, resume).await,
+                joining,
+            } => self.connected(joining, venue).await,
             Answered::Connect {
                 venue: Err(error), ..
             } => {
@@ -410,12 +416,15 @@ impl Connection {
 
     /// A `CONNECT` succeeded: the session takes its identity and venue, says `WELCOME`, and
     /// the socket follows the venue (from `resume` when the hub can serve it).
-    async fn connected(
-        &mut self,
-        token: Token,
-        venue: VenueHandle,
-        resume: Option<Resume>,
-    ) -> Result<(), Ending> {
+    async fn connected(&mut self, joining: Joining, venue: VenueHandle) -> Result<(), Ending> {
+        let Joining {
+            token,
+            resume,
+            form,
+        } = joining;
+        if let Some(form) = form {
+            self.session.form = form;
+        }
         let same_venue = self.watching.as_ref().is_some_and(|v| v.name == venue.name);
         if !(resume.is_some() && same_venue) {
             // The venue watched so far stops writing to this socket before the WELCOME for
@@ -447,19 +456,19 @@ impl Connection {
     /// Switches the socket's updates to `venue`: a `VENUE_STATE` arrives first, or, for a
     /// resume the hub can serve, just the updates after `after_seq`.
     async fn watch(&mut self, venue: VenueHandle, resume: Option<Resume>) -> Result<(), Ending> {
-        let owner = self.session.owner.clone();
+        let watcher = self.session.watcher();
         let same_venue = self.watching.as_ref().is_some_and(|v| v.name == venue.name);
         if resume.is_some() && same_venue {
             // This socket already gets every update of the venue: nothing is missed. Only the
-            // identity it stands in the waiting room as may have changed.
-            venue.set_owner(self.client, owner).await;
+            // identity it stands in the waiting room as, or the form it wants, may have changed.
+            venue.set_watcher(self.client, watcher).await;
             return Ok(());
         }
         if let Some(old) = self.watching.take() {
             old.leave(self.client);
         }
         if !venue
-            .join(self.client, self.socket.clone(), owner, resume)
+            .join(self.client, self.socket.clone(), watcher, resume)
             .await
         {
             return Err(Some((GOING_AWAY, "venue unavailable; reconnect")));

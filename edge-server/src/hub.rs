@@ -10,8 +10,10 @@
 //! lagged, and its connection joins again, receiving a fresh `VENUE_STATE` after what it had. So
 //! a client never sees a seq twice or out of order.
 //!
-//! The full state is serialised and framed once per seq and shared by every join (`state_frame`),
-//! however large the venue: a reconnect storm costs one serialisation, not one per client.
+//! The state is serialised and framed once per seq and form and shared by every join
+//! (`state_frame`), however large the venue: a reconnect storm costs one serialisation, not one
+//! per client. A client that asked for the compact form gets its own `MINE` after it, from the
+//! mirror's index of seats by holder (the only part made per client).
 //!
 //! The hub also reports who watches the venue to the waiting room (`waiting_room.rs`) and writes
 //! each client's `QUEUE`/`ADMITTED` the same way.
@@ -21,7 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use shared::api::VenueSnapshot;
-use shared::ws::{SeatUpdate, ServerMessage};
+use shared::ws::{SeatUpdate, ServerMessage, StateForm};
 use shared::{now_ms, SeatEvent};
 use tokio::sync::{mpsc, oneshot};
 
@@ -59,16 +61,16 @@ enum HubInput {
         socket: Arc<ClientSocket>,
         /// The socket's subscription for this join (`ClientSocket::subscribe`).
         token: u64,
-        /// The authority key of the client's identity.
-        owner: Arc<str>,
+        watcher: Watcher,
         resume: Option<Resume>,
         reply: oneshot::Sender<()>,
     },
     Leave(ClientId),
-    /// The client took on another identity (`CONNECT` with another token).
-    Owner {
+    /// The client took on another identity (`CONNECT` with another token), or asked for
+    /// another form of state.
+    Watcher {
         client: ClientId,
-        owner: Arc<str>,
+        watcher: Watcher,
     },
     /// A waiting-room report came back.
     WaitingRoom(Outcome),
@@ -80,6 +82,16 @@ enum HubInput {
         mark: Mark,
         result: Fetched,
     },
+}
+
+/// Who watches the venue on a socket, and how it wants its `VENUE_STATE`s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watcher {
+    /// The authority key of the client's identity: what the waiting room knows it by.
+    pub owner: Arc<str>,
+    /// Its public id: whose seats its `MINE` lists.
+    pub user_id: Arc<str>,
+    pub form: StateForm,
 }
 
 /// Timing of one hub.
@@ -122,7 +134,7 @@ impl VenueHandle {
             next_fetch: Instant::now(),
             waiting_room: VenueWaitingRoom::new(Instant::now()),
             joins: 0,
-            state: None,
+            states: [None, None],
             batch: Vec::new(),
         };
         if let Some(snapshot) = seed {
@@ -141,15 +153,15 @@ impl VenueHandle {
         let _ = self.mailbox.send(HubInput::Event(event)).await;
     }
 
-    /// Subscribes a client of identity `owner` (its authority key). Its socket gets the
-    /// venue's full state first (once known), or, for a client resuming inside the kept updates,
-    /// exactly the updates it missed; then every update, and its waiting-room standing. `false`
-    /// when the hub is gone.
+    /// Subscribes a client. Its socket gets the venue's state first (once known, in the
+    /// watcher's form), or, for a client resuming inside the kept updates, exactly the updates
+    /// it missed; then every update, and its waiting-room standing. `false` when the hub is
+    /// gone.
     pub async fn join(
         &self,
         client: ClientId,
         socket: Arc<ClientSocket>,
-        owner: Arc<str>,
+        watcher: Watcher,
         resume: Option<Resume>,
     ) -> bool {
         let (reply, joined) = oneshot::channel();
@@ -161,7 +173,7 @@ impl VenueHandle {
                 client,
                 socket,
                 token,
-                owner,
+                watcher,
                 resume,
                 reply,
             })
@@ -173,9 +185,12 @@ impl VenueHandle {
         let _ = self.mailbox.try_send(HubInput::Leave(client));
     }
 
-    /// The client now acts as `owner` (it stays subscribed).
-    pub async fn set_owner(&self, client: ClientId, owner: Arc<str>) {
-        let _ = self.mailbox.send(HubInput::Owner { client, owner }).await;
+    /// The client now watches as `watcher` (it stays subscribed).
+    pub async fn set_watcher(&self, client: ClientId, watcher: Watcher) {
+        let _ = self
+            .mailbox
+            .send(HubInput::Watcher { client, watcher })
+            .await;
     }
 
     pub async fn resync(&self) {
@@ -189,8 +204,7 @@ struct Subscriber {
     socket: Arc<ClientSocket>,
     /// The socket's subscription this hub writes under.
     token: u64,
-    /// The authority key of its identity: what the waiting room knows it by.
-    owner: Arc<str>,
+    watcher: Watcher,
     /// When it joined, counted per hub: newcomers are reported (and queued) in this order.
     joined: u64,
     standing: ClientStanding,
@@ -223,8 +237,8 @@ struct VenueHub {
     waiting_room: VenueWaitingRoom,
     /// Joins so far (the order of `Subscriber::joined`).
     joins: u64,
-    /// The last `VENUE_STATE` frame: for (epoch, seq), serialised when.
-    state: Option<(u64, u64, Instant, WireFrame)>,
+    /// The last `VENUE_STATE` frame of each form (full, compact).
+    states: [Option<CachedState>; 2],
     /// Updates applied but not yet written: (seq, frame), in seq order (`flush_batch`).
     batch: Vec<(u64, WireFrame)>,
 }
@@ -283,11 +297,11 @@ impl VenueHub {
                 client,
                 socket,
                 token,
-                owner,
+                watcher,
                 resume,
                 reply,
             } => {
-                self.join(client, socket, token, owner, resume);
+                self.join(client, socket, token, watcher, resume);
                 let _ = reply.send(());
                 self.waiting_room.newcomer();
                 self.report_waiting_room();
@@ -295,16 +309,7 @@ impl VenueHub {
             HubInput::Leave(client) => {
                 self.clients.remove(&client);
             }
-            HubInput::Owner { client, owner } => {
-                if let Some(subscriber) = self.clients.get_mut(&client) {
-                    if subscriber.owner != owner {
-                        subscriber.owner = owner;
-                        subscriber.standing = ClientStanding::default();
-                        self.waiting_room.newcomer();
-                        self.report_waiting_room();
-                    }
-                }
-            }
+            HubInput::Watcher { client, watcher } => self.rewatch(client, watcher),
             HubInput::WaitingRoom(outcome) => self.waiting_room_answered(outcome),
             HubInput::Resync => {
                 self.next_fetch = Instant::now();
@@ -344,7 +349,7 @@ impl VenueHub {
         client: ClientId,
         socket: Arc<ClientSocket>,
         token: u64,
-        owner: Arc<str>,
+        watcher: Watcher,
         resume: Option<Resume>,
     ) {
         let joined_at_generation = self.generation;
@@ -381,7 +386,8 @@ impl VenueHub {
                 }
             }
             None if self.mirror.is_ready() => {
-                socket.send_as(token, &self.state_frame(), 1, None);
+                let (state, messages) = self.state_for(&watcher);
+                socket.send_as(token, &state, messages, None);
             }
             None => {} // the first snapshot brings its VENUE_STATE
         }
@@ -391,7 +397,7 @@ impl VenueHub {
             Subscriber {
                 socket,
                 token,
-                owner,
+                watcher,
                 joined: self.joins,
                 standing: ClientStanding::default(),
                 has_through,
@@ -400,18 +406,95 @@ impl VenueHub {
         );
     }
 
-    /// The venue's full state as a frame, serialised once per seq (and per `STATE_REUSE`).
-    fn state_frame(&mut self) -> WireFrame {
-        let (epoch, seq) = (self.mirror.epoch(), self.mirror.seq());
-        if let Some((e, s, at, frame)) = &self.state {
-            if *e == epoch && *s == seq && at.elapsed() < STATE_REUSE {
-                return frame.clone();
+    /// A subscriber took on another identity or form (it stays subscribed; nothing is sent
+    /// now, its next state comes in the new form). A compact client that changed identity
+    /// gets the new identity's `MINE`: its state's seats are the same, whose they are is not.
+    fn rewatch(&mut self, client: ClientId, watcher: Watcher) {
+        let Some(subscriber) = self.clients.get_mut(&client) else {
+            return;
+        };
+        let new_owner = subscriber.watcher.owner != watcher.owner;
+        let new_user = subscriber.watcher.user_id != watcher.user_id;
+        subscriber.watcher = watcher;
+        if new_owner {
+            subscriber.standing = ClientStanding::default();
+        }
+        if new_user && subscriber.watcher.form == StateForm::Compact && self.mirror.is_ready() {
+            self.flush_batch();
+            if let Some(subscriber) = self.clients.get(&client) {
+                let mine = mine_frame(&self.mirror, &subscriber.watcher);
+                subscriber.socket.send_as(subscriber.token, &mine, 1, None);
             }
         }
-        let frame = text_frame(&ServerMessage::VenueState(self.mirror.state(now_ms())).to_json());
+        if new_owner {
+            self.waiting_room.newcomer();
+            self.report_waiting_room();
+        }
+    }
+
+    /// The venue's state in `form` as a frame, serialised once per seq and form (and per
+    /// `STATE_REUSE`).
+    fn state_frame(&mut self, form: StateForm) -> WireFrame {
+        let (epoch, seq) = (self.mirror.epoch(), self.mirror.seq());
+        let slot = &mut self.states[form as usize];
+        if let Some(cached) = slot {
+            if cached.epoch == epoch && cached.seq == seq && cached.at.elapsed() < STATE_REUSE {
+                return cached.frame.clone();
+            }
+        }
+        let state = match form {
+            StateForm::Full => self.mirror.state(now_ms()),
+            StateForm::Compact => self.mirror.compact_state(now_ms()),
+        };
+        let frame = text_frame(&ServerMessage::VenueState(state).to_json());
         self.metrics.states_serialised.inc();
-        self.state = Some((epoch, seq, Instant::now(), frame.clone()));
+        *slot = Some(CachedState {
+            epoch,
+            seq,
+            at: Instant::now(),
+            frame: frame.clone(),
+        });
         frame
+    }
+
+    /// What a watcher gets as its state: the frame of its form, and for the compact form its
+    /// `MINE` right behind it in the same write. Returns the bytes and how many messages.
+    fn state_for(&mut self, watcher: &Watcher) -> (WireFrame, usize) {
+        let state = self.state_frame(watcher.form);
+        match watcher.form {
+            StateForm::Full => (state, 1),
+            StateForm::Compact => {
+                let mine = mine_frame(&self.mirror, watcher);
+                let mut both = Vec::with_capacity(state.len() + mine.len());
+                both.extend_from_slice(&state);
+                both.extend_from_slice(&mine);
+                (WireFrame::from(both), 2)
+            }
+        }
+    }
+
+    /// Sends every subscriber that `pick` chooses a fresh state in its form (never refused
+    /// for a full backlog; see `deliver`), forgetting where it had been.
+    fn resync_subscribers(&mut self, pick: impl Fn(&Subscriber) -> bool) {
+        let chosen: Vec<ClientId> = self
+            .clients
+            .iter()
+            .filter(|(_, s)| pick(s))
+            .map(|(id, _)| *id)
+            .collect();
+        for client in chosen {
+            let Some(watcher) = self.clients.get(&client).map(|s| s.watcher.clone()) else {
+                continue;
+            };
+            let (state, messages) = self.state_for(&watcher);
+            let Some(subscriber) = self.clients.get_mut(&client) else {
+                continue;
+            };
+            subscriber.has_through = 0;
+            if !deliver(client, subscriber, &state, messages, None, &self.metrics) {
+                self.clients.remove(&client);
+            }
+        }
     }
 
     fn fan_out(&mut self, event: &SeatEvent) {
@@ -458,13 +541,20 @@ impl VenueHub {
         batch.clear();
         self.batch = batch; // keeps its capacity for the next batch
     }
+}
 
-    /// Writes a full state to every client (never refused for a full backlog); see `deliver`.
-    fn send_state_to_all(&mut self, state: WireFrame) {
-        let metrics = &self.metrics;
-        self.clients
-            .retain(|client, subscriber| deliver(*client, subscriber, &state, 1, None, metrics));
-    }
+/// A serialised `VENUE_STATE` of one form.
+struct CachedState {
+    epoch: u64,
+    seq: u64,
+    /// When it was serialised: its `server_time_ms` is that old.
+    at: Instant,
+    frame: WireFrame,
+}
+
+/// `MINE` for `watcher` as of the mirror's seq.
+fn mine_frame(mirror: &VenueMirror, watcher: &Watcher) -> WireFrame {
+    text_frame(&ServerMessage::Mine(mirror.mine(&watcher.user_id)).to_json())
 }
 
 /// Writes `chunk` (`messages` frames) to one subscriber; `false` when it must leave the venue:

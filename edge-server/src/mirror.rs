@@ -4,11 +4,11 @@
 //! is asked for only when the history cannot help (never loaded, history gone, another epoch).
 //! Pure logic, no I/O: the venue hub drives it and does the fetching.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use shared::api::{EventsPage, VenueSnapshot};
-use shared::ws::VenueState;
+use shared::ws::{CompactSeats, Mine, StateSeats, VenueState};
 use shared::{Layout, Seat, SeatEvent};
 
 /// How many early events are kept while waiting for a gap to fill; past this the buffer is
@@ -63,6 +63,9 @@ pub struct VenueMirror {
     /// Where each seat id is in `seats` (grids and charts alike: the snapshot says which seats
     /// the venue sells, in order).
     positions: HashMap<String, usize>,
+    /// The seats each user id holds or has booked (positions in `seats`): a `MINE` costs the
+    /// seats of one identity, not a pass over the venue.
+    holders: HashMap<String, BTreeSet<usize>>,
     /// False until the first snapshot arrives: until then the size of the venue is unknown.
     ready: bool,
     /// Events of the mirror's epoch that arrived ahead of their turn, by seq.
@@ -89,6 +92,7 @@ impl VenueMirror {
             epoch: 0,
             seats: Vec::new(),
             positions: HashMap::new(),
+            holders: HashMap::new(),
             ready: false,
             pending: BTreeMap::new(),
             foreign: Vec::new(),
@@ -288,6 +292,15 @@ impl VenueMirror {
         self.seq = snapshot.seq;
         self.epoch = snapshot.epoch;
         self.seats = snapshot.seats;
+        self.holders.clear();
+        for (index, seat) in self.seats.iter().enumerate() {
+            if let Some(holder) = &seat.held_by {
+                self.holders
+                    .entry(holder.clone())
+                    .or_default()
+                    .insert(index);
+            }
+        }
         self.ready = true;
         self.remote_seq = self.remote_seq.max(snapshot.seq);
         self.pending = self.pending.split_off(&(snapshot.seq + 1));
@@ -308,6 +321,23 @@ impl VenueMirror {
 
     /// The full state, as sent to a client that joins or must resynchronise.
     pub fn state(&self, server_time_ms: u64) -> VenueState {
+        self.state_with(
+            StateSeats::Full {
+                seats: self.seats.clone(),
+            },
+            server_time_ms,
+        )
+    }
+
+    /// The compact state (`CONNECT {"state":"compact"}`): the same seats, without holders.
+    pub fn compact_state(&self, server_time_ms: u64) -> VenueState {
+        self.state_with(
+            StateSeats::Compact(CompactSeats::encode(&self.seats)),
+            server_time_ms,
+        )
+    }
+
+    fn state_with(&self, seats: StateSeats, server_time_ms: u64) -> VenueState {
         VenueState {
             venue: self.venue.clone(),
             seq: self.seq,
@@ -315,9 +345,20 @@ impl VenueMirror {
             layout: self.layout,
             rows: self.rows,
             cols: self.cols,
-            seats: self.seats.clone(),
+            seats,
             server_time_ms,
         }
+    }
+
+    /// The seats `user_id` holds or has booked, as of the mirror's seq.
+    pub fn mine(&self, user_id: &str) -> Mine {
+        let seats = self
+            .holders
+            .get(user_id)
+            .into_iter()
+            .flatten()
+            .map(|&index| &self.seats[index]);
+        Mine::of(&self.venue, self.seq, user_id, seats)
     }
 
     fn drain_pending(&mut self) -> Vec<SeatEvent> {
@@ -332,7 +373,24 @@ impl VenueMirror {
     fn apply(&mut self, event: &SeatEvent) {
         self.seq = event.seq;
         match self.positions.get(&event.seat_id) {
-            Some(&index) => event.apply_to(&mut self.seats[index]),
+            Some(&index) => {
+                let seat = &mut self.seats[index];
+                let before = seat.held_by.take();
+                event.apply_to(seat);
+                if seat.held_by != before {
+                    if let Some(old) = before {
+                        if let Some(held) = self.holders.get_mut(&old) {
+                            held.remove(&index);
+                            if held.is_empty() {
+                                self.holders.remove(&old);
+                            }
+                        }
+                    }
+                    if let Some(new) = &seat.held_by {
+                        self.holders.entry(new.clone()).or_default().insert(index);
+                    }
+                }
+            }
             None => {
                 tracing::warn!(venue = %self.venue, seat = %event.seat_id, "event for a seat outside the venue")
             }

@@ -72,7 +72,7 @@ fn applies_in_order_and_drops_repeats() {
     assert!(mirror.accept(event(1, "A1"), now).is_empty(), "a repeat");
     let state = mirror.state(0);
     assert_eq!((state.seq, state.epoch), (1, 1));
-    assert_eq!(state.seats[0].status, SeatStatus::Held);
+    assert_eq!(state.full_seats().unwrap()[0].status, SeatStatus::Held);
     assert_eq!(mirror.need(now + WINDOW, WINDOW), Need::Nothing);
 }
 
@@ -167,11 +167,14 @@ fn an_event_the_venue_never_reached_is_dropped_without_a_snapshot() {
         assert_eq!(seqs(&mirror.accept(event(seq, "A2"), now)), vec![seq]);
     }
     assert_eq!(
-        mirror.state(0).seats[1].status,
+        mirror.state(0).full_seats().unwrap()[1].status,
         SeatStatus::Held,
         "A2, not B2"
     );
-    assert_eq!(mirror.state(0).seats[3].status, SeatStatus::Available);
+    assert_eq!(
+        mirror.state(0).full_seats().unwrap()[3].status,
+        SeatStatus::Available
+    );
     // The same from a seq check or a stale snapshot.
     mirror.accept(event(70, "B2"), now);
     mirror.note_remote(1, 50, mirror.mark(), now);
@@ -194,7 +197,10 @@ fn a_venue_that_lost_its_latest_changes_in_the_same_epoch_is_followed_back() {
     let rebuilt = mirror.reset_to(snapshot(9), mirror.mark(), now).unwrap();
     assert!(rebuilt.rolled_back && !rebuilt.new_epoch);
     assert_eq!(mirror.seq(), 9);
-    assert_eq!(mirror.state(0).seats[0].status, SeatStatus::Available);
+    assert_eq!(
+        mirror.state(0).full_seats().unwrap()[0].status,
+        SeatStatus::Available
+    );
     assert_eq!(seqs(&mirror.accept(event(10, "B1"), now)), vec![10]);
 }
 
@@ -234,7 +240,7 @@ fn a_snapshot_folds_buffered_events_into_its_state() {
     assert_eq!(seqs(&rebuilt.folded), vec![7]);
     assert_eq!(mirror.seq(), 7);
     assert_eq!(
-        mirror.state(0).seats[3].status,
+        mirror.state(0).full_seats().unwrap()[3].status,
         SeatStatus::Held,
         "B2 is in the state"
     );
@@ -295,4 +301,62 @@ fn the_early_event_buffer_is_bounded() {
         mirror.need(now + WINDOW, WINDOW),
         Need::History { after: 0 }
     );
+}
+
+/// A change the property test applies: (seat index, kind, user index).
+fn arbitrary_change() -> impl proptest::strategy::Strategy<Value = (usize, EventKind, usize)> {
+    use proptest::prelude::*;
+    (
+        0..4usize,
+        prop_oneof![
+            Just(EventKind::Held),
+            Just(EventKind::Booked),
+            Just(EventKind::Released)
+        ],
+        0..3usize,
+    )
+}
+
+proptest::proptest! {
+    /// After any changes, a compact state with each identity's `MINE` shows each identity the
+    /// same seats as the full state of the same seq, and a rebuild from that full state keeps
+    /// every `MINE` as it was.
+    #[test]
+    fn compact_state_and_mine_show_what_the_full_state_shows(
+        changes in proptest::collection::vec(arbitrary_change(), 0..40)
+    ) {
+        let now = Instant::now();
+        let mut mirror = ready_at(0, now);
+        let users = ["u-000000000001", "u-000000000002", "u-000000000003"];
+        let ids: Vec<String> = shared::SeatId::all(2, 2).map(|id| id.to_string()).collect();
+        for (seq, (seat, kind, user)) in changes.into_iter().enumerate() {
+            let event = SeatEvent {
+                kind,
+                status: kind.status(),
+                user_id: (kind != EventKind::Released).then(|| users[user].to_owned()),
+                expires_at: (kind == EventKind::Held).then_some(1_000 + seq as u64),
+                ..event(seq as u64 + 1, &ids[seat])
+            };
+            mirror.accept(event, now);
+        }
+        let full = mirror.state(0);
+        let StateSeats::Compact(compact) = mirror.compact_state(0).seats else {
+            panic!("compact_state gave a full state");
+        };
+        let mut rebuilt = VenueMirror::new("main");
+        rebuilt.reset_to(
+            VenueSnapshot { seq: full.seq, seats: full.full_seats().unwrap().to_vec(), ..snapshot(0) },
+            Mark::default(),
+            now,
+        );
+        for user in users {
+            let mine = mirror.mine(user);
+            proptest::prop_assert_eq!(mine.seq, full.seq);
+            proptest::prop_assert_eq!(
+                shared::state::seen_in_compact(&compact, &mine, &ids).unwrap(),
+                shared::state::seen_in_full(full.full_seats().unwrap(), user)
+            );
+            proptest::prop_assert_eq!(rebuilt.mine(user), mine);
+        }
+    }
 }

@@ -14,8 +14,9 @@ async fn a_hundred_by_hundred_grid_serves_cv100_over_websocket() {
     let watcher = Viewer::ready(&backend.ws_url(0)).await;
     let mut actor = Viewer::ready(&backend.ws_url(0)).await;
     let state = watcher.venue_state().expect("a VENUE_STATE");
-    assert_eq!(state.seats.len(), 10_000);
-    assert_eq!(state.seats.last().unwrap().id, "CV100");
+    let seats = state.full_seats().expect("a full state");
+    assert_eq!(seats.len(), 10_000);
+    assert_eq!(seats.last().unwrap().id, "CV100");
 
     assert_eq!(actor.command("SELECT_SEAT", "cv100").await, "OK");
     let ok = actor
@@ -77,9 +78,10 @@ async fn every_seat_of_a_chart_for_sale_is_held_and_released_over_websocket() {
     let mut actor = Viewer::ready(&backend.ws_url(0)).await;
     let state = watcher.venue_state().expect("a VENUE_STATE");
     assert_eq!(state.layout, shared::Layout::Chart);
-    let ids: Vec<&str> = state.seats.iter().map(|s| s.id.as_str()).collect();
+    let seats = state.full_seats().expect("a full state");
+    let ids: Vec<&str> = seats.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(&ids, for_sale);
-    assert!(state.seats.iter().all(|s| s.row.is_none()));
+    assert!(seats.iter().all(|s| s.row.is_none()));
 
     assert_eq!(
         actor.command("SELECT_SEAT", blocked).await,
@@ -126,4 +128,150 @@ async fn every_seat_of_a_chart_for_sale_is_held_and_released_over_websocket() {
     assert_eq!(watcher.update_seqs().len(), for_sale.len() * 2);
     let seats = watcher.seats();
     assert_eq!(seats.len(), for_sale.len());
+}
+
+/// A small generator for the random commands (its seed is printed, so a failure can be
+/// replayed with `COMPACT_SEED`).
+struct Rng(u64);
+
+impl Rng {
+    fn seeded() -> Rng {
+        let seed = std::env::var("COMPACT_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(testkit::viewer::random)
+            | 1;
+        println!("COMPACT_SEED={seed}");
+        Rng(seed)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n
+    }
+}
+
+/// Random holds, books and releases by a few identities over HTTP, then, on each edge, a full
+/// `VENUE_STATE` and each identity's compact `VENUE_STATE` with its `MINE`, all of the
+/// venue's seq: every identity must see the same seats in both forms (status, expiry, whether
+/// it is its own). Three rounds, so later states carry what earlier rounds left.
+async fn full_and_compact_states_agree_after_random_commands(
+    venue: &str,
+    venues: &str,
+    order: Vec<String>,
+) {
+    let backend = Backend::start_with(
+        2,
+        &[],
+        &[
+            ("VENUES", venues),
+            ("MAX_HOLDS_PER_USER", "1000"),
+            ("HOLD_SECONDS", "600"),
+        ],
+    )
+    .await;
+    let mut rng = Rng::seeded();
+    let tokens: Vec<String> = (0..4).map(|_| testkit::token()).collect();
+    let signer = testkit::signer();
+    let user_ids: Vec<String> = tokens
+        .iter()
+        .map(|t| signer.verify(t).unwrap().user_id())
+        .collect();
+    let pool: Vec<&String> = (0..40).map(|_| &order[rng.below(order.len())]).collect();
+    let order: std::sync::Arc<[String]> = order.clone().into();
+    for round in 0..3 {
+        for _ in 0..60 {
+            let verb = ["select", "select", "book", "release"][rng.below(4)];
+            let body = json!({"seat_id": pool[rng.below(pool.len())],
+                "token": tokens[rng.below(tokens.len())], "venue": venue});
+            let answer = backend
+                .api
+                .post_json(&format!("/api/seats/{verb}"), body)
+                .await;
+            assert!(answer.status < 500, "{verb}: {answer:?}");
+        }
+        let seq = backend.api.get(&format!("/api/venues/{venue}")).await.body["seq"]
+            .as_u64()
+            .expect("a seq");
+        assert!(seq > 0, "round {round} changed nothing");
+        for edge in 0..2 {
+            let url = backend.ws_url(edge);
+            // Once a viewer has been brought to the venue's seq, so has the edge's mirror: the
+            // states that follow are of that seq.
+            let tracker = Viewer::connect(&url).await;
+            tracker.send("CONNECT", json!({"venue": venue}));
+            let caught_up = testkit::eventually(std::time::Duration::from_secs(10), || {
+                tracker.view.lock().unwrap().position.seq() == Some(seq)
+            })
+            .await;
+            assert!(caught_up, "edge {edge} did not reach seq {seq}");
+            let full = Viewer::connect(&url).await;
+            full.send("CONNECT", json!({"venue": venue}));
+            let full_state = wait_for_state(&full, venue).await;
+            assert_eq!(full_state.seq, seq);
+            let full_seats = full_state.full_seats().expect("a full state");
+            for (token, user_id) in tokens.iter().zip(&user_ids) {
+                let compact = Viewer::connect(&url).await;
+                compact.view.lock().unwrap().seat_order = Some(order.clone());
+                compact.send(
+                    "CONNECT",
+                    json!({"venue": venue, "token": token, "state": "compact"}),
+                );
+                let mine = match compact
+                    .wait_for("MINE", |m| matches!(m, ServerMessage::Mine(_)))
+                    .await
+                {
+                    ServerMessage::Mine(mine) => mine,
+                    _ => unreachable!(),
+                };
+                let state = wait_for_state(&compact, venue).await;
+                let shared::ws::StateSeats::Compact(seats) = &state.seats else {
+                    panic!("a full state after CONNECT {{\"state\":\"compact\"}}");
+                };
+                assert_eq!((state.seq, mine.seq), (seq, seq));
+                assert_eq!(
+                    shared::state::seen_in_compact(seats, &mine, &order).unwrap(),
+                    shared::state::seen_in_full(full_seats, user_id),
+                    "round {round}, edge {edge}, {user_id}"
+                );
+                assert!(
+                    compact.violations().is_empty(),
+                    "{:?}",
+                    compact.violations()
+                );
+            }
+        }
+    }
+}
+
+/// The last `VENUE_STATE` of `venue` a viewer got, once it has one.
+async fn wait_for_state(viewer: &Viewer, venue: &str) -> shared::ws::VenueState {
+    match viewer
+        .wait_for(
+            &format!("a VENUE_STATE of {venue}"),
+            |m| matches!(m, ServerMessage::VenueState(s) if s.venue == venue),
+        )
+        .await
+    {
+        ServerMessage::VenueState(state) => state,
+        _ => unreachable!(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grid_reads_the_same_in_full_and_compact_after_random_commands() {
+    let order = shared::SeatId::all(30, 40)
+        .map(|id| id.to_string())
+        .collect();
+    full_and_compact_states_agree_after_random_commands("main", "main:30x40", order).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_arena_reads_the_same_in_full_and_compact_after_random_commands() {
+    let arena = testkit::shipped_chart("arena");
+    let venues = format!("main:10x10,arena:@{}", arena.path);
+    full_and_compact_states_agree_after_random_commands("arena", &venues, arena.for_sale).await;
 }

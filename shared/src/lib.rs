@@ -12,6 +12,7 @@ pub mod identity;
 pub mod seat;
 pub mod seq;
 pub mod settings;
+pub mod state;
 pub mod venue;
 pub mod ws;
 

@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::error::ErrorCode;
 use crate::event::{ReleaseReason, SeatEvent};
 use crate::seat::{Seat, SeatStatus};
-use crate::venue::Layout;
+pub use crate::state::{CompactSeats, Mine, MineHeld, StateForm, StateSeats, VenueState};
 
 /// The largest client frame an edge accepts.
 pub const MAX_CLIENT_FRAME_BYTES: usize = 4 * 1024;
@@ -24,6 +24,8 @@ pub enum ServerMessage {
     Queue(QueuePlace),
     /// Waiting room: this identity may hold and book until `until_ms`.
     Admitted(Admission),
+    /// The socket's own seats, after each compact `VENUE_STATE`.
+    Mine(Mine),
 }
 
 impl ServerMessage {
@@ -41,24 +43,6 @@ pub struct Welcome {
     pub edge_id: String,
     pub venue: String,
     pub hold_seconds: u64,
-    pub server_time_ms: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct VenueState {
-    pub venue: String,
-    pub seq: u64,
-    /// The venue's epoch; a client sends it back with `after_seq` when it reconnects.
-    #[serde(default)]
-    pub epoch: u64,
-    /// `grid` or `chart`; a chart has no `rows`/`cols` (0 here, left out of the JSON).
-    #[serde(default)]
-    pub layout: Layout,
-    #[serde(default, skip_serializing_if = "crate::api::is_zero")]
-    pub rows: u16,
-    #[serde(default, skip_serializing_if = "crate::api::is_zero")]
-    pub cols: u16,
-    pub seats: Vec<Seat>,
     pub server_time_ms: u64,
 }
 
@@ -163,6 +147,8 @@ pub enum ClientCommand {
         after_seq: Option<u64>,
         /// The epoch that `after_seq` belongs to (from `VENUE_STATE`).
         epoch: Option<u64>,
+        /// The form of this socket's `VENUE_STATE`s from now on (unchanged when absent).
+        state: Option<StateForm>,
     },
     /// `SELECT_SEAT`, `BOOK_SEAT`, `RELEASE_SEAT`.
     Seat {
@@ -214,6 +200,7 @@ pub fn parse_client_frame(text: &str) -> Result<ClientCommand, FrameError> {
                 venue: fields.string("venue")?,
                 after_seq: fields.number("after_seq")?,
                 epoch: fields.number("epoch")?,
+                state: fields.state_form()?,
             })
         }
         "SELECT_SEAT" => SeatAction::Select,
@@ -297,6 +284,16 @@ impl FrameData {
         }
     }
 
+    /// `state`: `"full"` or `"compact"`, if present.
+    fn state_form(&self) -> Result<Option<StateForm>, FrameError> {
+        match self.string("state")? {
+            None => Ok(None),
+            Some(form) => StateForm::parse(&form)
+                .map(Some)
+                .ok_or_else(|| self.error("\"state\" must be \"full\" or \"compact\"")),
+        }
+    }
+
     /// An optional whole number of 0 or more.
     fn number(&self, field: &str) -> Result<Option<u64>, FrameError> {
         match self.data.get(field) {
@@ -329,6 +326,7 @@ mod tests {
                 venue: Some("main".into()),
                 after_seq: None,
                 epoch: None,
+                state: None,
             })
         );
         assert_eq!(
@@ -338,6 +336,7 @@ mod tests {
                 venue: None,
                 after_seq: None,
                 epoch: None,
+                state: None,
             })
         );
         assert_eq!(
@@ -349,6 +348,17 @@ mod tests {
                 venue: None,
                 after_seq: Some(42),
                 epoch: Some(7),
+                state: None,
+            })
+        );
+        assert_eq!(
+            parse_client_frame(r#"{"type":"CONNECT","data":{"state":"compact"}}"#),
+            Ok(ClientCommand::Connect {
+                token: None,
+                venue: None,
+                after_seq: None,
+                epoch: None,
+                state: Some(StateForm::Compact),
             })
         );
     }
@@ -378,6 +388,14 @@ mod tests {
         );
         assert_eq!(
             code(r#"{"type":"CONNECT","data":{"after_seq":"12"}}"#),
+            ErrorCode::ValidationError
+        );
+        assert_eq!(
+            code(r#"{"type":"CONNECT","data":{"state":"tiny"}}"#),
+            ErrorCode::ValidationError
+        );
+        assert_eq!(
+            code(r#"{"type":"CONNECT","data":{"state":1}}"#),
             ErrorCode::ValidationError
         );
         let err = parse_client_frame(r#"{"type":"BOOK_SEAT","data":{"req_id":"q9"}}"#).unwrap_err();

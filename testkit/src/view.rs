@@ -4,10 +4,11 @@
 //! feeds it.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::Value;
-use shared::ws::ServerMessage;
+use shared::ws::{CompactSeats, Mine, ServerMessage, StateSeats};
 use shared::{SeqTracker, StateCheck, UpdateCheck};
 
 use crate::http::{seats_of, Seats};
@@ -54,6 +55,10 @@ pub struct View {
     pub admitted: Option<(Instant, u64)>,
     /// Every admission (a viewer still there when its pass ends queues again).
     pub admissions: Vec<(Instant, u64)>,
+    /// The venue's seat ids in seat order: what a compact `VENUE_STATE` is read with.
+    pub seat_order: Option<Arc<[String]>>,
+    /// The last `MINE`.
+    pub mine: Option<Mine>,
 }
 
 impl View {
@@ -77,8 +82,15 @@ impl View {
                         state.seq
                     ));
                 }
-                self.seats = seats_of(&serde_json::to_value(&state.seats).expect("seats"));
+                self.seats = match &state.seats {
+                    StateSeats::Full { seats } => {
+                        seats_of(&serde_json::to_value(seats).expect("seats"))
+                    }
+                    StateSeats::Compact(compact) => self.read_compact(compact),
+                };
+                self.mine = None;
             }
+            ServerMessage::Mine(mine) => self.own(mine),
             ServerMessage::SeatUpdate(update) => self.update(update, at),
             ServerMessage::Ok(ok) => self.answer(&ok.req_id, "OK"),
             ServerMessage::Error(error) => self.answer(&error.req_id, error.code.as_str()),
@@ -109,6 +121,57 @@ impl View {
         identity.user_id = Some(welcome.user_id.clone());
         identity.token = Some(welcome.token.clone());
         identity.edge_id = Some(welcome.edge_id.clone());
+    }
+
+    /// A compact state's seats, holders unknown (`MINE` names the viewer's own).
+    fn read_compact(&mut self, compact: &CompactSeats) -> Seats {
+        let Some(order) = self.seat_order.clone() else {
+            self.violations
+                .push("a compact VENUE_STATE, but no seat order to read it with".into());
+            return Seats::new();
+        };
+        match compact.decode() {
+            Ok(seats) if seats.len() == order.len() => order
+                .iter()
+                .zip(seats)
+                .map(|(id, seat)| (id.clone(), (seat.status as u64, Value::Null)))
+                .collect(),
+            Ok(seats) => {
+                self.violations.push(format!(
+                    "a compact VENUE_STATE of {} seats for a venue of {}",
+                    seats.len(),
+                    order.len()
+                ));
+                Seats::new()
+            }
+            Err(why) => {
+                self.violations
+                    .push(format!("a broken compact VENUE_STATE: {why}"));
+                Seats::new()
+            }
+        }
+    }
+
+    /// `MINE`: the viewer's own seats of the state just before it.
+    fn own(&mut self, mine: &Mine) {
+        if self.position.seq() != Some(mine.seq) {
+            self.violations.push(format!(
+                "MINE of seq {} after a VENUE_STATE of {:?}",
+                mine.seq,
+                self.position.seq()
+            ));
+        }
+        let me = Value::from(self.identity.user_id.clone());
+        let own = mine.held.iter().map(|h| &h.id).chain(&mine.booked);
+        for id in own {
+            match self.seats.get_mut(id) {
+                Some((status, holder)) if *status != 0 => *holder = me.clone(),
+                _ => self
+                    .violations
+                    .push(format!("MINE names {id}, which the state has not taken")),
+            }
+        }
+        self.mine = Some(mine.clone());
     }
 
     fn update(&mut self, update: &shared::ws::SeatUpdate, at: Instant) {
@@ -233,6 +296,39 @@ mod tests {
         view.record(state(2, 3), Instant::now());
         view.record(state(2, 1), Instant::now());
         assert_eq!(view.violations, ["VENUE_STATE went back from 3 to 1"]);
+    }
+
+    #[test]
+    fn a_compact_state_is_read_in_seat_order_and_mine_names_the_viewers_own_seats() {
+        let mut view = View::new(false);
+        view.identity.user_id = Some("u-me".into());
+        view.seat_order = Some(vec!["A1".to_owned(), "A2".into(), "A3".into()].into());
+        view.record(
+            message(
+                json!({"type": "VENUE_STATE", "data": {"venue": "main", "seq": 4,
+                "epoch": 1, "state": "compact", "count": 3, "status": "012",
+                "held": [[1, 99]], "server_time_ms": 0}}),
+            ),
+            Instant::now(),
+        );
+        view.record(
+            message(json!({"type": "MINE", "data": {"venue": "main", "seq": 4,
+                "held": [], "booked": ["A3"]}})),
+            Instant::now(),
+        );
+        assert_eq!(view.seats["A1"], (0, Value::Null));
+        assert_eq!(view.seats["A2"], (1, Value::Null));
+        assert_eq!(view.seats["A3"], (2, json!("u-me")));
+        assert!(view.violations.is_empty(), "{:?}", view.violations);
+        view.record(
+            message(json!({"type": "MINE", "data": {"venue": "main", "seq": 4,
+                "held": [], "booked": ["A1"]}})),
+            Instant::now(),
+        );
+        assert_eq!(
+            view.violations,
+            ["MINE names A1, which the state has not taken"]
+        );
     }
 
     #[test]

@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde_json::Value;
-use shared::ws::{CommandError, CommandOk, SeatAction, ServerMessage, Welcome};
+use shared::ws::{CommandError, CommandOk, SeatAction, ServerMessage, StateForm, Welcome};
 use shared::{now_ms, Token};
 
-use crate::hub::{Resume, VenueHandle};
+use crate::hub::{Resume, VenueHandle, Watcher};
 use crate::Edge;
 
 /// Who the client is and what it watches.
@@ -22,6 +22,8 @@ pub(super) struct Session {
     pub owner: Arc<str>,
     pub user_id: String,
     pub venue: VenueHandle,
+    /// The form of `VENUE_STATE` asked for (`CONNECT`'s `state`; full until then).
+    pub form: StateForm,
     pub limiter: DefaultDirectRateLimiter,
 }
 
@@ -33,11 +35,21 @@ impl Session {
             owner: token.owner_key().into(),
             token,
             venue: edge.venues.open_unchecked(&edge.config.default_venue),
+            form: StateForm::Full,
             // 20 frames a second, in bursts of up to 10.
             limiter: RateLimiter::direct(
                 Quota::per_second(NonZeroU32::new(20).expect("non-zero"))
                     .allow_burst(NonZeroU32::new(10).expect("non-zero")),
             ),
+        }
+    }
+
+    /// Who this session watches its venue as.
+    pub fn watcher(&self) -> Watcher {
+        Watcher {
+            owner: self.owner.clone(),
+            user_id: self.user_id.as_str().into(),
+            form: self.form,
         }
     }
 
@@ -62,12 +74,11 @@ pub(super) type Pending = Pin<Box<dyn Future<Output = Answered> + Send>>;
 pub(super) enum Answered {
     /// A seat command's `OK` or `ERROR`.
     Seat(ServerMessage),
-    /// A `CONNECT` to a venue this edge had not opened yet: the venue (or why not), and the
-    /// identity and resume point the `CONNECT` carried.
+    /// A `CONNECT` to a venue this edge had not opened yet: the venue (or why not), and what
+    /// else the `CONNECT` asked for.
     Connect {
         venue: Result<VenueHandle, ServerMessage>,
-        token: Token,
-        resume: Option<Resume>,
+        joining: Joining,
     },
 }
 
@@ -124,23 +135,23 @@ pub(super) async fn seat_command(
     })
 }
 
+/// What a `CONNECT` asks for besides its venue; it takes effect only once the venue is found.
+pub(super) struct Joining {
+    /// The identity (checked already).
+    pub token: Token,
+    pub resume: Option<Resume>,
+    /// The form of `VENUE_STATE` from now on (unchanged when `None`).
+    pub form: Option<StateForm>,
+}
+
 /// A `CONNECT` to a venue this edge has not opened: the booking service says whether it exists.
-pub(super) async fn open_venue(
-    edge: Arc<Edge>,
-    name: String,
-    token: Token,
-    resume: Option<Resume>,
-) -> Answered {
+pub(super) async fn open_venue(edge: Arc<Edge>, name: String, joining: Joining) -> Answered {
     let venue = edge
         .venues
         .open(&name)
         .await
         .map_err(|e| super::frame_error(e.code, &e.message));
-    Answered::Connect {
-        venue,
-        token,
-        resume,
-    }
+    Answered::Connect { venue, joining }
 }
 
 /// The pending command's answer; only polled while there is one.

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use shared::api::VenueSnapshot;
 
-use super::{deliver, update_frame, HubInput, Subscriber, VenueHub, FETCH_BACKOFF};
+use super::{update_frame, HubInput, Subscriber, VenueHub, FETCH_BACKOFF};
 use crate::booking::{Fetch, Fetched};
 use crate::mirror::Mark;
 
@@ -81,15 +81,7 @@ impl VenueHub {
             return;
         }
         self.flush_batch();
-        let state = self.state_frame();
-        let metrics = &self.metrics;
-        self.clients.retain(|client, subscriber| {
-            if !impossible(subscriber) {
-                return true;
-            }
-            subscriber.has_through = 0;
-            deliver(*client, subscriber, &state, 1, None, metrics)
-        });
+        self.resync_subscribers(impossible);
     }
 
     /// Rebuilds from a newer snapshot (or one of another epoch) and resynchronises every client
@@ -102,7 +94,7 @@ impl VenueHub {
             return;
         };
         self.rebuilt_at_generation = self.generation;
-        self.state = None;
+        self.states = [None, None];
         self.metrics.venue_resyncs.inc();
         if rebuilt.rolled_back {
             tracing::warn!(venue = %self.venue, from, to, "the venue lost its latest changes (same epoch); following it back");
@@ -117,14 +109,10 @@ impl VenueHub {
             self.recent.push(event.seq, update_frame(event));
         }
         if !self.clients.is_empty() {
-            let state = self.state_frame();
             self.metrics
                 .client_resyncs
                 .inc_by(self.clients.len() as u64);
-            for subscriber in self.clients.values_mut() {
-                subscriber.has_through = 0;
-            }
-            self.send_state_to_all(state);
+            self.resync_subscribers(|_| true);
         }
     }
 }

@@ -53,8 +53,8 @@ impl VenueHub {
         let mut seen = HashSet::with_capacity(subscribers.len());
         subscribers
             .into_iter()
-            .filter(|s| seen.insert(s.owner.clone()))
-            .map(|s| s.owner.clone())
+            .filter(|s| seen.insert(s.watcher.owner.clone()))
+            .map(|s| s.watcher.owner.clone())
             .collect()
     }
 
@@ -70,7 +70,7 @@ impl VenueHub {
             let metrics = &self.metrics;
             let limit = Some(self.timing.client_queue);
             self.clients.retain(|client, subscriber| {
-                let Some(standing) = standings.get(&subscriber.owner) else {
+                let Some(standing) = standings.get(&subscriber.watcher.owner) else {
                     return true;
                 };
                 let Some(message) = subscriber.standing.next(standing, now) else {
