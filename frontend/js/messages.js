@@ -98,9 +98,13 @@ function applyVenueState(data) {
   performance.mark('seatmap:state');
 }
 
-/** MINE: which seats of the compact state just applied are this identity's. */
+/**
+ * MINE: which seats are this identity's, as of its seq: right after a compact VENUE_STATE (the
+ * same seq), or alone when a resumed socket changed identity (its seq may be ahead of ours: the
+ * missed SEAT_UPDATEs follow, and each names its holder). One older than our view is stale.
+ */
 function applyMine(data) {
-  if (Number(data.seq) !== venue.seqs.seq) {
+  if (Number(data.seq) < venue.seqs.seq) {
     console.warn(`seatmap: MINE for seq ${data.seq} after the state of seq ${venue.seqs.seq}: ignored`);
     return;
   }
