@@ -1,7 +1,8 @@
 // Zooming and panning the drawn map, and picking a seat on it: the wheel (and a trackpad's
 // pinch, which browsers send as a wheel with ctrlKey), a drag with one finger or the mouse, a
 // pinch with two fingers, the zoom buttons, and keys on the focused map (arrows pan, + and −
-// zoom, 0 fits). A tap or click that did not move picks the seat under it; hovering names it.
+// zoom, 0 fits). A tap or click that did not move picks the seat under it (or, while the seats
+// are too small to pick out, zooms in there); hovering names it.
 import { seatAt } from './chart-model.js';
 import { fit, panBy, setHover, toChart, view, zoomAt } from './chart-view.js';
 import { revealSeat } from './finder.js';
@@ -10,6 +11,9 @@ import { dom, venue } from './state.js';
 const TAP_SLOP_PX = 8;   // a press that moved less than this is a tap, not a drag
 const KEY_PAN_PX = 80;
 const STEP_ZOOM = 1.5;
+const TOUCH_PICK_SCALE = 12; // px per chart unit (about the seat pitch) below which a tap zooms
+const MOUSE_PICK_SCALE = 3;
+const TAP_ZOOM = 2.5;
 
 const pointers = new Map(); // pointerId -> { x, y, startX, startY }
 let pinch = null;            // { distance, midX, midY } while two pointers are down
@@ -77,6 +81,12 @@ function onPointerUp(event, activate) {
   pointers.delete(event.pointerId);
   if (pointers.size < 2) pinch = null;
   if (!p || dragged || event.type === 'pointercancel') return;
+  // Seats too small to pick out under a finger (or the mouse): the tap zooms in there instead,
+  // so a thumb never holds a seat it could not see.
+  if (view.scale < (event.pointerType === 'mouse' ? MOUSE_PICK_SCALE : TOUCH_PICK_SCALE)) {
+    zoomAt(TAP_ZOOM, p.x, p.y);
+    return;
+  }
   const seat = seatUnder(p.x, p.y);
   if (!seat) return;
   revealSeat(seat); // its row's buttons, so the keyboard can carry on from there

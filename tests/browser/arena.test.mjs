@@ -87,7 +87,9 @@ async function tipAt(page, x, y) {
   return text(page, '#chart-tip');
 }
 
+/** The map's zoom (px per chart unit) once what was asked has been painted. */
 async function zoom(page) {
+  await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
   return Number(await page.locator('#chart-view').getAttribute('data-zoom'));
 }
 
@@ -292,7 +294,15 @@ test('375 px: no sideways scroll, the map fits, seats big enough for a thumb, a 
   await button.tap();
   await waitSeat(page, '205-D-5', 'held-by-you');
 
-  // Tapping the map: focus a seat (the map zooms to it), then tap it where it is drawn.
+  // Tapping the whole venue, where seats are a few pixels wide, zooms in and holds nothing.
+  await page.locator('#zoom-fit').tap();
+  const fitted = await zoom(page);
+  const box = await page.locator('#chart-view').boundingBox();
+  await page.touchscreen.tap(box.x + box.width / 2, box.y + box.height / 3);
+  await waitZoom(page, { above: fitted * 2 }, 'a tap on the whole venue zooms in');
+  assert.equal(await text(page, '#available-count'), String(Number(await text(page, '#total-count')) - 1), 'only 205-D-5 is held');
+
+  // Tapping a seat big enough for a thumb: focus it (the map zooms to it), then tap it.
   const at = await centreOn(page, '205-D-7');
   await page.touchscreen.tap(at.x, at.y);
   await waitSeat(page, '205-D-7', 'held-by-you');
