@@ -1,7 +1,8 @@
 // Seats: normalising what the server sends, what a seat means to this user, its accessible
 // name (a contract: "D5, available", "D5, held, 12 seconds left", "D5, held by you, …", "D5, booked";
 // on a chart "112-F-14, section 112, row F, seat 14, Lower tier, 65.00 EUR, available"), and the
-// running tally (available count, held seats, yours) kept as seats change.
+// running tally (available count, your held and booked seats, each section's free seats) kept
+// as seats change.
 import { seatPlaceText } from './chart-model.js';
 import { STATUS } from './config.js';
 import { clock, me, venue, waitingRoom } from './state.js';
@@ -79,7 +80,6 @@ function tallySeat(seat, sign) {
     const place = venue.chart && venue.chart.byId.get(seat.id);
     if (place) venue.chart.sections[place.section].free += sign;
   }
-  if (seat.status === STATUS.HELD) put(t.held);
   if (kind === 'held-by-you') put(t.mineHeld);
   if (kind === 'booked-by-you') put(t.mineBooked);
 }
@@ -93,7 +93,7 @@ export function changeSeat(seat, fields) {
 
 /** The tally from scratch: after a VENUE_STATE, or when who "you" are changed. */
 export function retally() {
-  venue.tally = { available: 0, held: new Set(), mineHeld: new Set(), mineBooked: new Set() };
+  venue.tally = { available: 0, mineHeld: new Set(), mineBooked: new Set() };
   if (venue.chart) for (const section of venue.chart.sections) section.free = 0;
   for (const seat of venue.seats.values()) tallySeat(seat, 1);
 }

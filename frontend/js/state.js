@@ -34,7 +34,7 @@ export const venue = {
   seats: new Map(), // id -> { id, row, col, order, status, held_by, expires_at }
   order: [],        // seat ids in seat order (grids: row-major; charts: the chart's), for stable lists
   // Kept as seats change (seats.js), so an update costs the same on 100 seats or 12,000.
-  tally: { available: 0, held: new Set(), mineHeld: new Set(), mineBooked: new Set() },
+  tally: { available: 0, mineHeld: new Set(), mineBooked: new Set() },
 };
 
 /** Who we are. The token is the identity; it is given up only when the server calls it UNAUTHORIZED. */
