@@ -58,11 +58,14 @@ async function chooseRow(page, sectionId, rowLabel) {
   await page.locator(`#seat-grid [data-seat^="${sectionId}-${rowLabel}-"], #seat-grid [data-blocked-seat^="${sectionId}-${rowLabel}-"]`).first().waitFor();
 }
 
-/** Fit, then focus the seat's button: the map zooms in on it and puts it in the middle. */
+/**
+ * Fit, then focus the seat's button: the map zooms in on it and puts it in the middle. A chart
+ * seat's row is chosen first; a grid seat's row must be the one shown.
+ */
 async function centreOn(page, seatId) {
   const [section, row] = seatId.split('-');
   await page.locator('#zoom-fit').click();
-  await chooseRow(page, section, row);
+  if (row) await chooseRow(page, section, row);
   await page.locator(`#seat-grid [data-seat="${seatId}"], #seat-grid [data-blocked-seat="${seatId}"]`).focus();
   await page.locator('#chart-view').scrollIntoViewIfNeeded(); // focusing the button may have scrolled
   const box = await page.locator('#chart-view').boundingBox();
@@ -344,5 +347,57 @@ test('compact states: the page asks for them, and shows a compact VENUE_STATE an
   assert.equal(await text(a.page, '#my-bookings'), 'A4');
   assert.equal(await text(a.page, '#available-count'), '96');
   await waitConnected(a.page);
+  assertClean(a);
+});
+
+test('a grid too big for a button per seat (50x50) is drawn like a chart, with the same keyboard path', async () => {
+  // The stack serves no such grid, so this browser's socket and chart are given one: its chart
+  // as the API answers a grid's (one section, unit spacing), and its state in the compact form.
+  const rows = 50;
+  const cols = 50;
+  const label = (r) => (r < 26 ? String.fromCharCode(65 + r) : `A${String.fromCharCode(65 + r - 26)}`);
+  const bigChart = {
+    venue: 'main', layout: 'grid', title: 'main', focal_point: { x: 24.5, y: -2 }, single_seat_rule: false,
+    categories: [{ id: 'standard', label: 'Standard', color: '#4a90d9', price: 0, currency: 'EUR' }],
+    sections: [{ id: 'GRID', label: 'Seats', rows: Array.from({ length: rows }, (_, r) => ({
+      label: label(r),
+      seats: Array.from({ length: cols }, (_, c) => ({ id: `${label(r)}${c + 1}`, number: String(c + 1), x: c, y: r, category: 'standard' })),
+    })) }],
+  };
+  let socket;
+  const a = await openViewer('A', {
+    setup: async (context) => {
+      await context.route('**/api/venues/main/chart', (route) => route.fulfill({ json: bigChart }));
+      await context.routeWebSocket(/\/ws$/, (ws) => {
+        const server = ws.connectToServer();
+        socket = ws;
+        ws.onMessage((m) => server.send(m));
+        server.onMessage((m) => ws.send(m));
+      });
+    },
+  });
+  const status = '0'.repeat(rows * cols).split('');
+  status[rows * cols - 1] = '2'; // AX50 booked
+  socket.send(JSON.stringify({ type: 'VENUE_STATE', data: {
+    venue: 'main', seq: 1_000_000, epoch: 7, layout: 'grid', state: 'compact', rows, cols, count: rows * cols,
+    status: status.join(''), held: [], server_time_ms: Date.now(),
+  } }));
+  socket.send(JSON.stringify({ type: 'MINE', data: { venue: 'main', seq: 1_000_000, held: [], booked: [] } }));
+  await a.page.locator('#chart-view').waitFor({ state: 'visible', timeout: WAIT_MS });
+  await a.page.waitForFunction(() => document.getElementById('total-count').textContent === '2500', null, { timeout: WAIT_MS });
+  assert.equal(await text(a.page, '#available-count'), '2499');
+  assert.equal(await a.page.locator('#seat-grid button[data-seat]').count(), cols, 'one row of buttons, not 2,500');
+  await a.page.selectOption('#finder-row', { label: `Row ${label(rows - 1)}` });
+  await waitSeat(a.page, 'AX50', 'booked', { startsWith: 'AX50, booked' });
+  await waitSeat(a.page, 'AX1', 'available', { startsWith: 'AX1, available' });
+  // The whole grid fits at a readable size, so focus moves the map only for a seat out of view:
+  // zoom in on the middle first, then the far corner's seat is brought to the centre.
+  await a.page.locator('#zoom-fit').click();
+  for (let i = 0; i < 3; i++) await a.page.locator('#zoom-in').click();
+  await a.page.locator('#seat-grid [data-seat="AX50"]').focus();
+  await a.page.locator('#chart-view').scrollIntoViewIfNeeded();
+  const box = await a.page.locator('#chart-view').boundingBox();
+  assert.equal(await pixelAt(a.page, box.x + box.width / 2 + 3, box.y + box.height / 2), FILL.booked);
+  await a.page.screenshot({ path: shot('big-grid.png') });
   assertClean(a);
 });
