@@ -17,7 +17,10 @@
 #                are (what this box can do through the proxy: the bound for ours-nginx)
 # Every change is made through the booking API (Redis, outbox, relay, NATS) at each rate in
 # PHASES; latency is from just before the API call to the viewer reading the frame. Then, on one
-# more stack: large venues (VENUE_STATE join time and memory), the booking API beside
+# more stack: large venues (a 100x100 grid, and the shipped arena filled half booked and 5 % held:
+# VENUE_STATE size, join time and memory, full and compact), a reconnect storm on the arena
+# (steady viewers' latency before and during, time until every reconnecting viewer has the state
+# again, the edges' peak memory), the booking API beside
 # redis-benchmark SET NX EX at the same concurrency (and at other REDIS_POOL sizes), perf
 # profiles drawn as flamegraphs (PROFILE=1: the booking service under API load, an edge under
 # fan-out load). Then
@@ -39,9 +42,12 @@
 #   API_SECONDS        measured seconds of the API run             [10]
 #   REDIS_POOLS        REDIS_POOL values for the API run (first:
 #                      also large venues and the NGINX API run)    [4 1 16]
-#   VENUE_VIEWERS      viewers per large venue                     [200]
+#   VENUE_VIEWERS      viewers per large venue and state form      [200]
+#   STORM_STEADY       steady viewers beside the reconnect storm   [1000]
+#   STORM_VIEWERS      viewers reconnecting in the storm (2 s)     [10000]
+#   STORM_CHANGES      changes at 10/s before, and during, it      [150]
 #   PROFILE            1 = perf profile + flamegraph of an edge    [1; 0 with QUICK]
-#   PARTS              which of: fanout venues api                 [all three]
+#   PARTS              which of: fanout venues storm api           [all four]
 #   SKIP_BUILD         1 = use target/release as it is             [0]
 #   OUT                where results.jsonl, the tables and plots go [docs/bench]
 set -euo pipefail
@@ -54,6 +60,7 @@ export PATH="$PATH:/usr/sbin:/usr/local/sbin"
 if [[ ${QUICK:-0} == 1 ]]; then
   SIZES=${SIZES:-"300 1000"}; PHASES=${PHASES:-"10x20,100x100"}; API_SECONDS=${API_SECONDS:-3}
   VENUE_VIEWERS=${VENUE_VIEWERS:-50}; PROFILE=${PROFILE:-0}; OUT=${OUT:-/tmp/seatmap-bench-quick}
+  STORM_STEADY=${STORM_STEADY:-200}; STORM_VIEWERS=${STORM_VIEWERS:-1000}; STORM_CHANGES=${STORM_CHANGES:-50}
 fi
 SIZES=${SIZES:-"1000 5000 10000 20000"}
 PHASES=${PHASES:-"10x60,100x400"}
@@ -65,8 +72,11 @@ API_CONCURRENCY=${API_CONCURRENCY:-64}
 API_SECONDS=${API_SECONDS:-10}
 REDIS_POOLS=${REDIS_POOLS:-"4 1 16"}
 VENUE_VIEWERS=${VENUE_VIEWERS:-200}
+STORM_STEADY=${STORM_STEADY:-1000}
+STORM_VIEWERS=${STORM_VIEWERS:-10000}
+STORM_CHANGES=${STORM_CHANGES:-150}
 PROFILE=${PROFILE:-1}
-PARTS=${PARTS:-"fanout venues api"}
+PARTS=${PARTS:-"fanout venues storm api"}
 OUT=${OUT:-$ROOT/docs/bench}
 mkdir -p "$OUT"
 results="$OUT/results.jsonl"
@@ -250,23 +260,37 @@ api_run() { # api_run POOL: the API beside redis-benchmark on the current stack
 }
 
 first_pool=${REDIS_POOLS%% *}
-venues=main:10x10,mid:26x150,big:26x250,huge:26x385
-venues_to_run=(mid big huge)
-if part venues || part api || [[ $PROFILE == 1 ]]; then
-  say "large venues, the booking API, the profiles: fresh stack with VENUES=$venues"
+venues=main:10x10,grid:100x100,arena:@venues/arena.json
+venues_to_run=(grid arena)
+if part venues || part storm || part api || [[ $PROFILE == 1 ]]; then
+  say "large venues, the storm, the booking API, the profiles: fresh stack with VENUES=$venues"
   start_stack VENUES="$venues" REDIS_POOL="$first_pool"
 fi
 part venues || venues_to_run=()
+if part venues || part storm; then
+  # The arena as a sale in progress leaves it (holds last HOLD_SECONDS=3600 in this run).
+  "$seatbench" fill --booking "$booking" --venue arena --held 5 --booked 50 --results "$results"
+fi
 for venue in "${venues_to_run[@]}"; do
-  # The booking service's snapshot of the venue: about the size of its VENUE_STATE.
+  # The booking service's snapshot of the venue: about the size of its full VENUE_STATE.
   snap="$run_dir/snapshot-$venue.json"
   http_ms=$(curl -s -o "$snap" -w '%{time_total}' "$booking/api/venues/$venue" | awk '{printf "%.1f", $1 * 1000}')
-  printf '{"kind":"venue_snapshot","venue":"%s","bytes":%s,"http_ms":%s}\n' "$venue" "$(wc -c <"$snap")" "$http_ms" >>"$results"
-  say "large venue $venue: snapshot $(wc -c <"$snap") bytes in $http_ms ms; $VENUE_VIEWERS viewers join, then 10 changes/s"
-  "$seatbench" fanout --booking "$booking" --venue "$venue" --viewers "$VENUE_VIEWERS" --phases 10x30 \
-    --drain-secs 5 --label "venue-$venue" --protocol seatmap --urls "$edges" --server "edge=$edge_pids" \
-    --results "$results" || say "venue $venue: seatbench failed (see above)"
+  seats=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["seats"]))' "$snap")
+  printf '{"kind":"venue_snapshot","venue":"%s","seats":%s,"bytes":%s,"http_ms":%s}\n' "$venue" "$seats" "$(wc -c <"$snap")" "$http_ms" >>"$results"
+  for form in full compact; do
+    say "large venue $venue ($seats seats): snapshot $(wc -c <"$snap") bytes in $http_ms ms; $VENUE_VIEWERS viewers join ($form state), then 10 changes/s"
+    compact=(); [[ $form == compact ]] && compact=(--compact)
+    "$seatbench" fanout --booking "$booking" --venue "$venue" --viewers "$VENUE_VIEWERS" --phases 10x30 \
+      --drain-secs 5 --label "venue-$venue-$form" --protocol seatmap --urls "$edges" --server "edge=$edge_pids" \
+      "${compact[@]}" --results "$results" || say "venue $venue ($form): seatbench failed (see above)"
+  done
 done
+if part storm; then
+  say "reconnect storm on the arena: $STORM_STEADY steady viewers, $STORM_VIEWERS reconnecting within 2 s (compact state, directly to the edges)"
+  "$seatbench" storm --booking "$booking" --venue arena --urls "$edges" --steady "$STORM_STEADY" \
+    --storm "$STORM_VIEWERS" --within-secs 2 --rate 10 --changes "$STORM_CHANGES" --compact \
+    --label storm-arena --server "edge=$edge_pids" --results "$results" || say "storm: seatbench failed (see above)"
+fi
 if part api; then
   api_run "$first_pool"
   say "booking API through NGINX"

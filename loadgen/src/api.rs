@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use serde_json::json;
 
-use crate::driver::{seat_name, signer};
+use crate::driver::{signer, venue_seat_ids};
 use crate::http::{HttpConnection, Target};
 use crate::stats::Histogram;
 use crate::sys::now_ns;
@@ -27,23 +27,18 @@ pub struct ApiReport {
     pub release: Histogram,
 }
 
-/// The venue's column count, once it is known to have a seat for each of `workers`.
-async fn venue_cols(target: &Target, venue: &str, workers: usize) -> anyhow::Result<usize> {
+/// One seat per worker, from the venue's seats in order.
+async fn worker_seats(target: &Target, venue: &str, workers: usize) -> anyhow::Result<Vec<String>> {
     let mut probe = HttpConnection::new(target.clone());
-    let snapshot = probe.get(&format!("/api/venues/{venue}")).await?;
-    if snapshot.status != 200 {
-        bail!("GET /api/venues/{venue} answered {}", snapshot.status);
-    }
-    let snapshot: serde_json::Value = serde_json::from_slice(&snapshot.body)?;
-    let rows = snapshot["rows"].as_u64().context("rows")? as usize;
-    let cols = snapshot["cols"].as_u64().context("cols")? as usize;
-    if workers > rows * cols {
+    let mut seats = venue_seat_ids(&mut probe, venue).await?;
+    if workers > seats.len() {
         bail!(
             "{workers} workers need as many seats; venue {venue} has {}",
-            rows * cols
+            seats.len()
         );
     }
-    Ok(cols)
+    seats.truncate(workers);
+    Ok(seats)
 }
 
 /// When requests count (CLOCK_MONOTONIC ns): sent from `measure_from`, answered by `stop_at`.
@@ -111,22 +106,18 @@ pub async fn run(
     seconds: Duration,
 ) -> anyhow::Result<ApiReport> {
     let target = Target::parse(booking)?;
-    let cols = venue_cols(&target, venue, concurrency).await?;
+    let seats = worker_seats(&target, venue, concurrency).await?;
     let start = now_ns();
     let measure_from = start + warmup.as_nanos() as u64;
     let window = Window {
         measure_from,
         stop_at: measure_from + seconds.as_nanos() as u64,
     };
-    let workers: Vec<_> = (0..concurrency)
-        .map(|w| {
+    let workers: Vec<_> = seats
+        .into_iter()
+        .map(|seat| {
             let connection = HttpConnection::new(target.clone());
-            tokio::spawn(worker(
-                connection,
-                seat_name(w, cols),
-                venue.to_owned(),
-                window,
-            ))
+            tokio::spawn(worker(connection, seat, venue.to_owned(), window))
         })
         .collect();
     let mut report = ApiReport {

@@ -21,13 +21,42 @@ pub fn signer() -> &'static shared::TokenSigner {
     })
 }
 
-/// A seat id from a 0-based index in a venue `cols` wide (`A1`, `A2`, …).
-pub fn seat_name(index: usize, cols: usize) -> String {
-    format!(
-        "{}{}",
-        shared::seat::row_label((index / cols) as u16),
-        index % cols + 1
-    )
+/// The ids of every seat `venue` sells, in seat order (grids and charts alike), from the
+/// booking service's snapshot.
+pub async fn venue_seat_ids(conn: &mut HttpConnection, venue: &str) -> anyhow::Result<Vec<String>> {
+    let response = conn.get(&format!("/api/venues/{venue}")).await?;
+    if response.status != 200 {
+        bail!("GET /api/venues/{venue} answered {}", response.status);
+    }
+    seat_ids(&serde_json::from_slice(&response.body)?)
+}
+
+/// The seat ids of a snapshot, in order.
+pub fn seat_ids(snapshot: &serde_json::Value) -> anyhow::Result<Vec<String>> {
+    seat_ids_where(snapshot, |_| true)
+}
+
+/// The ids of a snapshot's available seats, in order.
+pub fn available_seat_ids(snapshot: &serde_json::Value) -> anyhow::Result<Vec<String>> {
+    seat_ids_where(snapshot, |seat| seat["status"] == 0)
+}
+
+fn seat_ids_where(
+    snapshot: &serde_json::Value,
+    keep: impl Fn(&serde_json::Value) -> bool,
+) -> anyhow::Result<Vec<String>> {
+    snapshot["seats"]
+        .as_array()
+        .context("a snapshot without seats")?
+        .iter()
+        .filter(|seat| keep(seat))
+        .map(|seat| {
+            seat["id"]
+                .as_str()
+                .map(String::from)
+                .context("a seat without id")
+        })
+        .collect()
 }
 
 /// What a run of changes produced.
@@ -52,8 +81,8 @@ impl Sent {
 pub struct ChangeDriver {
     conn: HttpConnection,
     venue: String,
-    cols: usize,
-    seats: usize,
+    /// The venue's seats, in seat order.
+    seats: Vec<String>,
     next_seat: usize,
     held: VecDeque<(String, String)>,
     window: usize,
@@ -64,17 +93,17 @@ impl ChangeDriver {
         let mut driver = ChangeDriver {
             conn: HttpConnection::new(Target::parse(booking)?),
             venue: venue.to_owned(),
-            cols: 1,
-            seats: 1,
+            seats: Vec::new(),
             next_seat: 0,
             held: VecDeque::new(),
             window: 50,
         };
-        let snapshot = driver.snapshot().await?;
-        let rows = snapshot["rows"].as_u64().context("snapshot rows")? as usize;
-        driver.cols = snapshot["cols"].as_u64().context("snapshot cols")? as usize;
-        driver.seats = rows * driver.cols;
-        driver.window = driver.window.min(driver.seats / 2).max(1);
+        // Seats others hold or booked (a venue filled for the run) are left alone.
+        driver.seats = available_seat_ids(&driver.snapshot().await?)?;
+        if driver.seats.is_empty() {
+            bail!("venue {venue} has no available seat to change");
+        }
+        driver.window = driver.window.min(driver.seats.len() / 2).max(1);
         Ok(driver)
     }
 
@@ -106,7 +135,7 @@ impl ChangeDriver {
             let (seat, token) = self.held.pop_front().expect("window > 0");
             ("release", seat, token)
         } else {
-            let seat = seat_name(self.next_seat % self.seats, self.cols);
+            let seat = self.seats[self.next_seat % self.seats.len()].clone();
             self.next_seat += 1;
             ("select", seat, signer().issue().as_str().to_owned())
         };
@@ -174,11 +203,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn seat_names() {
-        assert_eq!(seat_name(0, 10), "A1");
-        assert_eq!(seat_name(99, 10), "J10");
-        assert_eq!(seat_name(384, 385), "A385");
-        assert_eq!(seat_name(385, 385), "B1");
-        assert_eq!(seat_name(9999, 100), "CV100");
+    fn seat_ids_come_from_the_snapshot_in_order() {
+        let snapshot =
+            json!({"seats": [{"id": "FL1-A-1", "status": 0}, {"id": "CV100", "status": 2}]});
+        assert_eq!(seat_ids(&snapshot).unwrap(), ["FL1-A-1", "CV100"]);
+        assert!(seat_ids(&json!({"rows": 10})).is_err());
+        assert_eq!(available_seat_ids(&snapshot).unwrap(), ["FL1-A-1"]);
     }
 }

@@ -153,7 +153,7 @@ async fn connect_viewers(run: &TargetRun<'_>) -> anyhow::Result<ViewerProcesses>
 
 /// Waits until every delivery of `sent` arrived (or its viewer closed), until nothing new came
 /// for 3 s, or until `limit`; returns the seconds waited and whether all arrived.
-async fn drain(
+pub(crate) async fn drain(
     viewers: &mut ViewerProcesses,
     sent: &Sent,
     limit: Duration,

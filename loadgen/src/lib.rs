@@ -7,11 +7,13 @@
 pub mod api;
 pub mod driver;
 pub mod fanout;
+pub mod fill;
 pub mod floor;
 pub mod http;
 pub mod rows;
 pub mod smoke;
 pub mod stats;
+pub mod storm;
 pub mod sys;
 pub mod usage;
 pub mod viewers;

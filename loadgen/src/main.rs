@@ -33,6 +33,13 @@ enum Command {
     /// Viewers (in child processes) and changes at one or more rates; per-delivery latency,
     /// missing/out-of-order/duplicates, server CPU per 1,000 deliveries and memory per connection.
     Fanout(FanoutArgs),
+    /// Books and holds a share of a venue's seats (each by an identity of its own), as a sale in
+    /// progress leaves it, before a measurement. Start the stack with a long HOLD_SECONDS.
+    Fill(FillArgs),
+    /// A reconnect storm: steady viewers stay while storm viewers drop their sockets and
+    /// reconnect within a few seconds; the steady viewers' latency before and during, how long
+    /// the storm's viewers took to have the state again, and the edges' peak memory.
+    Storm(StormArgs),
     /// Correctness only: viewers in this process, a few changes; exits non-zero on any missing,
     /// out-of-order or duplicate delivery. Never judges timing.
     Smoke(SmokeArgs),
@@ -105,7 +112,71 @@ struct FanoutArgs {
     /// The longest a phase waits for its deliveries after the last change, in seconds.
     #[arg(long, default_value_t = 20)]
     drain_secs: u64,
+    /// seatmap: viewers ask for the compact VENUE_STATE (as the page does) instead of the full.
+    #[arg(long)]
+    compact: bool,
     #[arg(long, default_value = "fanout")]
+    label: String,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(clap::Args)]
+struct FillArgs {
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    booking: String,
+    #[arg(long, default_value = "main")]
+    venue: String,
+    /// Percent of the available seats to hold.
+    #[arg(long, default_value_t = 5)]
+    held: usize,
+    /// Percent of the available seats to book.
+    #[arg(long, default_value_t = 50)]
+    booked: usize,
+    /// Keep-alive connections the commands are spread over.
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(clap::Args)]
+struct StormArgs {
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    booking: String,
+    #[arg(long, default_value = "main")]
+    venue: String,
+    /// Comma-separated WebSocket URLs of the edges (or NGINX); viewer i uses URL i mod n.
+    #[arg(long)]
+    urls: String,
+    /// Viewers that stay connected throughout.
+    #[arg(long, default_value_t = 1000)]
+    steady: usize,
+    /// Viewers that drop their sockets and reconnect.
+    #[arg(long, default_value_t = 10000)]
+    storm: usize,
+    /// Seconds over which the storm's viewers reconnect.
+    #[arg(long, default_value_t = 2.0)]
+    within_secs: f64,
+    /// Changes a second, before and during the storm.
+    #[arg(long, default_value_t = 10.0)]
+    rate: f64,
+    /// Changes before the storm, and again during it.
+    #[arg(long, default_value_t = 150)]
+    changes: usize,
+    /// Viewers ask for the compact VENUE_STATE (as the page does).
+    #[arg(long)]
+    compact: bool,
+    #[arg(long, default_value_t = 5000)]
+    per_process: usize,
+    #[arg(long, default_value_t = 4)]
+    source_ips: u8,
+    /// Connections being opened at once (per viewer process).
+    #[arg(long, default_value_t = 256)]
+    parallel: usize,
+    #[arg(long, default_value_t = 20)]
+    drain_secs: u64,
+    #[arg(long, default_value = "storm")]
     label: String,
     #[command(flatten)]
     common: Common,
@@ -226,6 +297,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Api(args) => api(args).await,
         Command::Fanout(args) => fanout(args).await,
+        Command::Fill(args) => fill(args).await,
+        Command::Storm(args) => storm(args).await,
         Command::Smoke(args) => smoke(args).await,
         Command::Floor(args) => floor(args).await,
         Command::Viewers(args) => viewers(args).await,
@@ -336,6 +409,8 @@ async fn fanout(args: FanoutArgs) -> anyhow::Result<()> {
             venue: (args.venue != "main").then(|| args.venue.clone()),
             source_ips: args.source_ips,
             parallel: args.parallel,
+            compact: args.compact,
+            spread_ms: 0,
         },
         per_process: args.per_process,
         booking: &args.booking,
@@ -348,6 +423,69 @@ async fn fanout(args: FanoutArgs) -> anyhow::Result<()> {
     let rows = loadgen::fanout::run_target(&run).await?;
     drop(floors);
     rows::append(args.common.results.as_deref(), &rows)
+}
+
+/// `seatbench fill`: a share of the venue booked and held.
+async fn fill(args: FillArgs) -> anyhow::Result<()> {
+    loopback_only(&args.booking)?;
+    loadgen::driver::signer();
+    println!(
+        "[fill] {}: booking {} % and holding {} % of the available seats",
+        args.venue, args.booked, args.held
+    );
+    let filled = loadgen::fill::run(
+        &args.booking,
+        &args.venue,
+        args.held,
+        args.booked,
+        args.connections,
+    )
+    .await?;
+    println!(
+        "[fill] {} seats: {} booked, {} held, {} failed in {:.1} s",
+        filled.seats, filled.booked, filled.held, filled.failed, filled.seconds
+    );
+    let mut row = serde_json::to_value(&filled)?;
+    row["kind"] = "fill".into();
+    row["venue"] = args.venue.clone().into();
+    rows::append(args.common.results.as_deref(), &[row])?;
+    if filled.failed > 0 {
+        bail!("{} fill commands failed", filled.failed);
+    }
+    Ok(())
+}
+
+/// `seatbench storm`: a reconnect storm beside steady viewers.
+async fn storm(args: StormArgs) -> anyhow::Result<()> {
+    loopback_only(&args.booking)?;
+    loadgen::driver::signer();
+    let servers = args.common.servers()?;
+    let run = loadgen::storm::StormRun {
+        label: &args.label,
+        booking: &args.booking,
+        venue: &args.venue,
+        spec: GroupSpec {
+            protocol: Protocol::Seatmap,
+            urls: urls(&args.urls)?,
+            count: 0,
+            offset: 0,
+            venue: (args.venue != "main").then(|| args.venue.clone()),
+            source_ips: args.source_ips,
+            parallel: args.parallel,
+            compact: args.compact,
+            spread_ms: 0,
+        },
+        steady: args.steady,
+        storm: args.storm,
+        within: Duration::from_secs_f64(args.within_secs),
+        rate: args.rate,
+        changes: args.changes,
+        per_process: args.per_process,
+        servers: &servers,
+        drain_limit: Duration::from_secs(args.drain_secs),
+    };
+    let row = loadgen::storm::run(&run).await?;
+    rows::append(args.common.results.as_deref(), &[row])
 }
 
 /// `seatbench smoke`: fails on any missing, out-of-order or duplicate delivery.

@@ -24,6 +24,8 @@ pub async fn run(
         venue: None,
         source_ips: 1,
         parallel: 64,
+        compact: false,
+        spread_ms: 0,
     };
     let group = ViewerGroup::connect(&spec, Duration::from_secs(60)).await?;
     if group.ready() < viewers {

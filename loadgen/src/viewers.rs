@@ -61,6 +61,15 @@ pub struct GroupSpec {
     pub source_ips: u8,
     /// Connections being opened at once.
     pub parallel: usize,
+    /// `seatmap` only: ask for the compact `VENUE_STATE` (`CONNECT {"state":"compact"}`), as
+    /// the page does.
+    #[serde(default)]
+    pub compact: bool,
+    /// Start viewer `i` of the group `i × spread_ms / count` ms after the group starts, so the
+    /// connections arrive spread evenly over `spread_ms` (a reconnect storm); 0: all at once
+    /// (as far as `parallel` lets them). A viewer's join time counts from its start.
+    #[serde(default)]
+    pub spread_ms: u64,
 }
 
 /// What a group of viewers saw of one window of changes; mergeable across processes.
@@ -70,8 +79,11 @@ pub struct Report {
     pub viewers: u64,
     /// Of those, viewers whose socket closed (at any time so far).
     pub closed: u64,
-    /// changes x viewers.
+    /// changes x viewers, but for changes a viewer's first state already had (it joined after
+    /// them: `before_join`).
     pub expected: u64,
+    #[serde(default)]
+    pub before_join: u64,
     pub delivered: u64,
     /// Neither delivered nor covered by a later VENUE_STATE.
     pub missing: u64,
@@ -92,6 +104,7 @@ impl Report {
         self.viewers += other.viewers;
         self.closed += other.closed;
         self.expected += other.expected;
+        self.before_join += other.before_join;
         self.delivered += other.delivered;
         self.missing += other.missing;
         self.resynced += other.resynced;
@@ -220,12 +233,19 @@ impl ViewerGroup {
                 1 + (index % spec.source_ips.max(1) as usize) as u8,
             ];
             let (shared, requests, waker) = (shared.clone(), requests.clone(), waker.clone());
-            let protocol = spec.protocol;
+            let (protocol, compact) = (spec.protocol, spec.compact);
             let venue = spec.venue.clone();
+            let start_after = Duration::from_millis(spec.spread_ms * i as u64 / spec.count as u64);
             group.connecting.push(tokio::spawn(async move {
-                let permit = shared.permits.acquire().await.expect("never closed");
+                tokio::time::sleep(start_after).await;
+                // From here the viewer wants its state: waiting for a permit counts.
                 let connect_ns = now_ns();
-                match connect::open(protocol, &url, source, venue.as_deref()).await {
+                let permit = shared.permits.acquire().await.expect("never closed");
+                let hello = connect::Hello {
+                    venue: venue.as_deref(),
+                    compact,
+                };
+                match connect::open(protocol, &url, source, hello).await {
                     Ok(opened) => {
                         // The event loop gives the permit back once the viewer is ready or failed.
                         permit.forget();

@@ -67,6 +67,8 @@ fn spec(protocol: Protocol, url: String) -> GroupSpec {
         venue: None,
         source_ips: 1,
         parallel: VIEWERS,
+        compact: false,
+        spread_ms: 0,
     }
 }
 

@@ -227,23 +227,51 @@ def venue_tables(rows):
     if not ven:
         return ""
     snaps = {r["venue"]: r for r in rows if r.get("kind") == "venue_snapshot"}
-    header = ["venue", "seats", "snapshot bytes (HTTP)", "snapshot ms (HTTP)", "viewers asked",
+    fills = {r["venue"]: r for r in rows if r.get("kind") == "fill"}
+    header = ["venue", "seats", "filled", "snapshot bytes (HTTP)", "state form", "viewers asked",
               "got VENUE_STATE", "VENUE_STATE bytes", "join p50 ms",
               "join p99 ms", "edge KiB / connection", "deliveries", "missing", "resynced",
               "failed to join", "why"]
     body = []
     for r in ven:
         m = r["memory"].get("edge", {})
-        name = r["label"][6:]
+        name, _, form = r["label"][6:].rpartition("-")
+        if form not in ("full", "compact"):
+            name, form = r["label"][6:], "full"
         snap = snaps.get(name, {})
-        seats = {"mid": "26×150 = 3,900", "big": "26×250 = 6,500", "huge": "26×385 = 10,010"}.get(name, "")
-        body.append([name, seats, num(snap.get("bytes", 0)), ms(snap.get("http_ms")),
+        fill = fills.get(name)
+        filled = f"{num(fill['booked'])} booked, {num(fill['held'])} held" if fill else "empty"
+        body.append([name, num(snap.get("seats", 0)), filled, num(snap.get("bytes", 0)), form,
                      num(r["viewers"]), num(r["ready"]), num(r.get("state_bytes", 0)),
                      ms(r["join_p50_ms"]), ms(r["join_p99_ms"]),
                      f"{m.get('idle_kib_per_connection', 0):.1f}", num(r["delivered"]),
                      num(r["missing"]), num(r["resynced"]), num(r.get("connect_failed", 0)),
                      (r.get("connect_error") or "; ".join(r.get("close_reasons", [])))[:120]])
     return "### Large venues\n\n" + table(header, body)
+
+
+def storm_tables(rows):
+    storms = [r for r in rows if r.get("kind") == "storm"]
+    if not storms:
+        return ""
+    header = ["run", "venue", "state", "steady", "storm", "within s", "state bytes",
+              "steady p50 / p99 ms, calm", "steady p50 / p99 ms, storm", "p99 ratio",
+              "rejoined", "rejoin p50 / p99 / max ms", "last rejoined s", "storm viewers' missing",
+              "steady missing", "edge peak KiB / connection"]
+    body = []
+    for r in storms:
+        calm, during, rejoin = r["calm"]["latency"], r["during"]["latency"], r["rejoin"]
+        ratio = during["p99_ms"] / calm["p99_ms"] if calm["p99_ms"] else float("nan")
+        body.append([r["label"], r["venue"], "compact" if r["compact"] else "full", num(r["steady"]),
+                     num(r["storm"]), f"{r['within_s']:g}", num(r["state_bytes"]),
+                     f"{ms(calm['p50_ms'])} / {ms(calm['p99_ms'])}",
+                     f"{ms(during['p50_ms'])} / {ms(during['p99_ms'])}", f"{ratio:.2f}",
+                     f"{num(r['rejoined'])} of {num(r['storm'])}",
+                     f"{ms(rejoin['p50_ms'])} / {ms(rejoin['p99_ms'])} / {ms(rejoin['max_ms'])}",
+                     f"{r['all_rejoined_s']:.1f}", num(r["storm_updates"]["missing"]),
+                     num(r["calm"]["missing"] + r["during"]["missing"]),
+                     f"{r['peak_kib_per_connection']:.1f}"])
+    return "### Reconnect storm\n\n" + table(header, body)
 
 
 def api_tables(rows):
@@ -359,7 +387,8 @@ def main():
                      f"{machine['kernel']}; redis {machine['redis']}, nats-server {machine['nats']}, "
                      f"nginx {machine['nginx']}; fd limit {machine['fd_limit']}.\n")
     fan, by, sizes, rates = fanout_tables(rows)
-    parts += [targets_table(rows, by, sizes, rates), fan, venue_tables(rows), api_tables(rows)]
+    parts += [targets_table(rows, by, sizes, rates), fan, venue_tables(rows), storm_tables(rows),
+              api_tables(rows)]
     (out_dir / "tables.md").write_text("\n".join(p for p in parts if p))
     print(plot(by, sizes, rates, out_dir))
     print(f"tables: {out_dir / 'tables.md'}")

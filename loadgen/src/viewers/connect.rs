@@ -36,11 +36,33 @@ fn split_url(url: &str) -> anyhow::Result<(SocketAddr, String, String)> {
     Ok((addr, target.host, path))
 }
 
+/// What a seat-map viewer's `CONNECT` asks for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Hello<'a> {
+    /// The venue, when not the default.
+    pub venue: Option<&'a str>,
+    /// The compact `VENUE_STATE`, as the page asks.
+    pub compact: bool,
+}
+
+impl Hello<'_> {
+    fn connect_frame(&self) -> serde_json::Value {
+        let mut data = serde_json::Map::new();
+        if let Some(venue) = self.venue {
+            data.insert("venue".into(), venue.into());
+        }
+        if self.compact {
+            data.insert("state".into(), "compact".into());
+        }
+        serde_json::json!({"type": "CONNECT", "data": data})
+    }
+}
+
 pub async fn open(
     protocol: Protocol,
     url: &str,
     source: [u8; 4],
-    venue: Option<&str>,
+    hello: Hello<'_>,
 ) -> anyhow::Result<Opened> {
     let (addr, host, path) = split_url(url)?;
     let socket = TcpSocket::new_v4()?;
@@ -58,12 +80,12 @@ pub async fn open(
     if protocol == Protocol::Seatmap {
         // As the page does: CONNECT as soon as the socket opens (the edge holds the first
         // VENUE_STATE back for a moment, waiting for a CONNECT that might resume by seq).
-        let connect = match venue {
-            Some(venue) => serde_json::json!({"type": "CONNECT", "data": {"venue": venue}}),
-            None => serde_json::json!({"type": "CONNECT", "data": {}}),
-        };
         let mut frame = Vec::new();
-        encode_client(OP_TEXT, connect.to_string().as_bytes(), &mut frame);
+        encode_client(
+            OP_TEXT,
+            hello.connect_frame().to_string().as_bytes(),
+            &mut frame,
+        );
         stream.write_all(&frame).await?;
     }
     // Non-blocking, as the event loop needs it.
@@ -141,5 +163,21 @@ mod tests {
         assert_eq!(path, "/");
         assert!(super::split_url("http://127.0.0.1:1/").is_err());
         assert!(super::split_url("ws://localhost:1/").is_err());
+    }
+
+    #[test]
+    fn connect_asks_for_the_venue_and_the_compact_state_when_told() {
+        let hello = super::Hello {
+            venue: Some("arena"),
+            compact: true,
+        };
+        assert_eq!(
+            hello.connect_frame().to_string(),
+            r#"{"data":{"state":"compact","venue":"arena"},"type":"CONNECT"}"#
+        );
+        assert_eq!(
+            super::Hello::default().connect_frame().to_string(),
+            r#"{"data":{},"type":"CONNECT"}"#
+        );
     }
 }

@@ -11,6 +11,9 @@ pub struct Notes {
     pub connect_ns: u64,
     pub ready_ns: Option<u64>,
     pub state_bytes: usize,
+    /// The seq of the first VENUE_STATE: changes up to it came before the viewer joined (a
+    /// viewer that joins while changes run), so its state already had them.
+    pub joined_at_seq: u64,
     /// Where the viewer is in the stream: the last seq applied (from a VENUE_STATE or an
     /// update) and its epoch, by the same rules every viewer checks.
     pub position: SeqTracker,
@@ -52,6 +55,7 @@ impl Notes {
         if self.ready_ns.is_none() {
             self.ready_ns = Some(at);
             self.state_bytes = bytes;
+            self.joined_at_seq = seq;
         } else {
             if matches!(check, StateCheck::WentBack { .. }) {
                 self.out_of_order += 1;
@@ -74,7 +78,8 @@ pub fn joins<'a>(notes: impl Iterator<Item = &'a Notes>) -> Joins {
     joins
 }
 
-/// Updates received so far with seq in `from..=to`, and how many ready viewers closed since.
+/// Updates received so far with seq in `from..=to` (or that came before the viewer joined: its
+/// first state had them), and how many ready viewers closed since.
 pub fn count<'a>(notes: impl Iterator<Item = &'a Notes>, from: u64, to: u64) -> (u64, u64) {
     let mut delivered = 0u64;
     let mut closed = 0u64;
@@ -82,6 +87,9 @@ pub fn count<'a>(notes: impl Iterator<Item = &'a Notes>, from: u64, to: u64) -> 
         let lo = n.updates.partition_point(|u| u.0 < from);
         let hi = n.updates.partition_point(|u| u.0 <= to);
         delivered += (hi - lo) as u64;
+        if n.ready_ns.is_some() && n.joined_at_seq >= from {
+            delivered += n.joined_at_seq.min(to) - from + 1;
+        }
         closed += u64::from(n.closed.is_some() && n.ready_ns.is_some());
     }
     (delivered, closed)
@@ -109,11 +117,15 @@ pub fn report<'a>(
                 report.close_reasons.push(reason.clone());
             }
         }
-        report.expected += sent_ns.len() as u64;
         let covered_to = n.resync_states.iter().copied().max().unwrap_or(0);
         let mut updates = n.updates.iter().peekable();
         for (i, sent) in sent_ns.iter().enumerate() {
             let seq = first_seq + i as u64;
+            if seq <= n.joined_at_seq {
+                report.before_join += 1; // its first state had it: nothing to deliver
+                continue;
+            }
+            report.expected += 1;
             while updates.next_if(|u| u.0 < seq).is_some() {}
             match updates.peek() {
                 Some(&&(s, at)) if s == seq => {
@@ -186,5 +198,16 @@ mod tests {
         assert_eq!(report.latency.max_ns, 9_000);
         assert!(!report.is_correct());
         assert_eq!(count(notes.iter(), 1, 5), (0, 0));
+    }
+
+    #[test]
+    fn changes_before_a_viewer_joined_are_neither_expected_nor_missing() {
+        let mut notes = [Notes::default()];
+        notes[0].state(1, 7, 10, 0); // joined while changes 5… ran: its state had 5, 6 and 7
+        notes[0].update(8, 1_000);
+        assert_eq!(count(notes.iter(), 5, 9), (4, 0));
+        let report = report(notes.iter_mut(), 5, &[0, 0, 0, 0, 0], &[]);
+        assert_eq!((report.before_join, report.expected), (3, 2));
+        assert_eq!((report.delivered, report.missing), (1, 1));
     }
 }
