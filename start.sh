@@ -11,7 +11,8 @@
 # health check, logs), procs.sh (finding and stopping
 # processes, --stop), settings.sh (secrets, per-IP limits, admin access),
 # install.sh (apt-get, docker compose), checks.sh (ports, the WebSocket check,
-# the text printed once it is up), and scripts/render-nginx.sh.
+# the text printed once it is up), monitoring.sh (--monitoring: Prometheus's config
+# for the run), and scripts/render-nginx.sh.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -30,7 +31,7 @@ die()  { printf '[start] error: %s\n' "$*" >&2; exit 1; }
 abs_path() { case $1 in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$CALLER_PWD/$1" ;; esac; }
 
 # ---------------------------------------------------------------- options
-NO_BUILD=0 FRESH=0 FORCE_DOCKER=0 DO_STOP=0 CLUSTER=0
+NO_BUILD=0 FRESH=0 FORCE_DOCKER=0 DO_STOP=0 CLUSTER=0 MONITORING=0
 for arg in "$@"; do
   case $arg in
     -h|--help) usage; exit 0 ;;
@@ -39,6 +40,7 @@ for arg in "$@"; do
     --docker) FORCE_DOCKER=1 ;;
     --stop) DO_STOP=1 ;;
     --cluster) CLUSTER=1 ;;
+    --monitoring) MONITORING=1 ;;
     *) die "unknown option: $arg (see ./start.sh --help)" ;;
   esac
 done
@@ -50,6 +52,7 @@ BOOKING_PORT=${BOOKING_PORT:-8080}
 REDIS_PORT=${REDIS_PORT:-6379}
 NATS_PORT=${NATS_PORT:-4222}
 NATS_MONITOR_PORT=${NATS_MONITOR_PORT:-8222}
+PROMETHEUS_PORT=${PROMETHEUS_PORT:-9090}
 HEALTH_TIMEOUT=${HEALTH_TIMEOUT:-60}
 STOP_TIMEOUT=${STOP_TIMEOUT:-7}
 RESTART=${RESTART:-0}
@@ -75,7 +78,7 @@ for v in HOLD_SECONDS MAX_HOLDS_PER_USER VENUES USER_RATE_LIMIT MAX_SHOPPERS SHO
 done
 
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
-for v in HTTP_PORT EDGE_BASE_PORT BOOKING_PORT REDIS_PORT NATS_PORT NATS_MONITOR_PORT NATS_CLUSTER_PORT; do
+for v in HTTP_PORT EDGE_BASE_PORT BOOKING_PORT REDIS_PORT NATS_PORT NATS_MONITOR_PORT NATS_CLUSTER_PORT PROMETHEUS_PORT; do
   if ! is_uint "${!v}" || (( ${!v} < 1 || ${!v} > 65535 )); then
     die "$v must be a port number (1-65535), got '${!v}'"
   fi
@@ -145,6 +148,7 @@ rotated() {
 }
 
 LOG_DIR="$RUN_DIR/logs"
+MONITORING_DIR="$RUN_DIR/monitoring"
 PID_DIR="$RUN_DIR/pids"
 REDIS_DIR="$RUN_DIR/redis"
 NGINX_DIR="$RUN_DIR/nginx"
@@ -167,6 +171,12 @@ if (( DO_STOP )); then stop_previous_run; fi
 # shellcheck source=scripts/start/settings.sh
 . "$ROOT/scripts/start/settings.sh"
 
+# --monitoring: Prometheus's config, alerts and targets for this run.
+# shellcheck source=scripts/start/monitoring.sh
+. "$ROOT/scripts/start/monitoring.sh"
+MONITOR_NAMES=()
+(( MONITORING )) && MONITOR_NAMES=(prometheus)
+
 # Programs (apt-get) and the docker compose fallback.
 # shellcheck source=scripts/start/install.sh
 . "$ROOT/scripts/start/install.sh"
@@ -181,7 +191,7 @@ if (( ${#MISSING[@]} )); then
   if (( ${#MISSING[@]} )); then
     docker_ok && { say "falling back to docker compose (missing: ${MISSING[*]})"; run_compose; }
     die "missing ${MISSING[*]} and could not install them. Install them yourself
-        (Debian/Ubuntu: sudo apt-get install redis-server nats-server nginx curl),
+        (Debian/Ubuntu: sudo apt-get install redis-server nats-server nginx curl$( (( MONITORING )) && echo ' prometheus')),
         or start a Docker engine and run ./start.sh --docker."
   fi
 fi
@@ -397,7 +407,7 @@ if (( FRESH )); then
   mkdir -p "$REDIS_DIR"
 fi
 [[ -f $FRONTEND_DIR/index.html ]] || warn "$FRONTEND_DIR/index.html not found: the page will answer 404"
-for name in "${REDIS_NAMES[@]}" "${NATS_NAMES[@]}" "${BOOKING_NAMES[@]}" "${EDGE_NAMES[@]}" nginx; do
+for name in "${REDIS_NAMES[@]}" "${NATS_NAMES[@]}" "${BOOKING_NAMES[@]}" "${EDGE_NAMES[@]}" nginx "${MONITOR_NAMES[@]}"; do
   : >"$LOG_DIR/$name.log"
 done
 write_settings   # $RUN_DIR/admin_token and $RUN_DIR/limits.env
@@ -414,6 +424,10 @@ for name in "${EDGE_NAMES[@]}"; do launch "$name"; done
 for name in "${EDGE_NAMES[@]}"; do wait_healthy "$name"; done
 render_nginx_conf
 launch nginx;           wait_healthy nginx
+if (( MONITORING )); then
+  write_monitoring_config
+  launch prometheus;    wait_healthy prometheus
+fi
 
 check_websocket
 print_ready

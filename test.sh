@@ -10,12 +10,19 @@ Usage: ./test.sh [--stack-only] [--help]
 Runs every test: the page's unit tests and import-cycle check (Node, no browser), the bench
 report's unit tests (python3, tests/bench/), the NGINX configs (scripts/check-nginx-configs.sh:
 the checked-in compose configs are what scripts/render-nginx.sh makes, and nginx -t accepts
-them), formatting and clippy, the Rust unit and integration tests (each test starts its own
+them), the monitoring files (scripts/check-monitoring.sh: promtool check config and rules,
+promtool test rules with a case firing every alert, the dashboard JSON, docker compose config of
+the monitoring profiles), docs/asyncapi.yaml through the AsyncAPI parser (tests/asyncapi/
+validate.mjs), formatting and clippy, the Rust unit and integration tests (each test starts its own
 redis-server and nats-server on free ports in a temporary directory), then, against the whole
-stack started by ./start.sh behind NGINX (on free ports, HOLD_SECONDS=4, the default per-IP
-limits):
+stack started by ./start.sh --monitoring behind NGINX (on free ports, HOLD_SECONDS=4, the default
+per-IP limits, Prometheus on a free port):
   - a scripted websocat session with a token from POST /api/session;
   - the curl and websocat commands README.md and DEMO.md show, as written (tests/docs-commands.sh);
+  - Prometheus's API (tests/monitoring/check_prometheus.py): every booking service and edge is
+    scraped and up, and every metric a dashboard panel or an alert rule uses has series;
+  - frames and NATS payloads captured from this stack match docs/asyncapi.yaml's schemas
+    (tests/asyncapi/live.mjs: grid and chart VENUE_STATE, holds, bookings, releases, refusals);
   - stack tests (Node, tests/browser/stack.test.mjs) from client addresses 127.0.0.1-7: a burst
     of 1,000 sessions and 1,000 WebSocket upgrades from one address, the per-IP socket limit,
     admin access, tokens, Origin, the documented reads, refused frames (ERROR and close code);
@@ -25,7 +32,7 @@ Then it stops the stack and checks that nothing is left running, and starts a se
 stack (MAX_SHOPPERS=1, SHOPPING_SECONDS=90, one edge, its own ports and RUN_DIR) for the
 waiting-room browser test (tests/browser/waiting-room.test.mjs, three browser contexts), then
 stops and checks that one too; and a third (MAX_SHOPPERS=1, an empty room) for DEMO.md's
-waiting-room commands.
+waiting-room commands and the QUEUE and ADMITTED frames against docs/asyncapi.yaml.
 
   --stack-only  Skip fmt, clippy and cargo test; build the binaries (cargo build) if needed and
                 run only the stack, websocat and browser tests. With BIN_DIR holding
@@ -36,7 +43,7 @@ of this checkout, built by cargo), TOKEN_SECRET (default: a new random one for t
 by every service the tests start), CI (set by CI systems; nothing here waits for input either way).
 
 Installs missing programs with apt-get (redis-server, nats-server, nginx, chromium, nodejs, npm,
-python3) and the test dependencies with npm ci. Fails loudly when something cannot be installed.
+python3, prometheus) and the test dependencies with npm ci. Fails loudly when something cannot be installed.
 USAGE
 }
 stack_only=0
@@ -61,6 +68,7 @@ have chromium || need_packages+=(chromium)
 have node || need_packages+=(nodejs)
 have npm || need_packages+=(npm)
 have python3 || need_packages+=(python3)
+have promtool || need_packages+=(prometheus)
 if ((${#need_packages[@]})); then
   step "installing ${need_packages[*]}"
   if [ "$(id -u)" -eq 0 ]; then sudo_cmd=(); elif have sudo; then sudo_cmd=(sudo); else
@@ -75,6 +83,14 @@ results=$(mktemp -d /tmp/seatmap-results.XXXXXX)
 # --- checks that need no build ---------------------------------------------------------------
 step "NGINX configs: the checked-in ones are the renderer's output, and nginx -t accepts them"
 scripts/check-nginx-configs.sh || die "NGINX configs (see above)"
+step "monitoring: promtool check config and rules, promtool test rules, the dashboard, compose profiles"
+scripts/check-monitoring.sh || die "monitoring files (see above)"
+
+# --- the streams' AsyncAPI document: the parser must accept it ----------------------------
+step "docs/asyncapi.yaml: the AsyncAPI parser validates it (tests/asyncapi/validate.mjs)"
+(cd tests/asyncapi && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in tests/asyncapi failed"
+node tests/asyncapi/validate.mjs docs/asyncapi.yaml | tee "$results/asyncapi.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || die "docs/asyncapi.yaml is not valid AsyncAPI (above)"
 have cargo || die "cargo is not installed (https://rustup.rs)"
 
 # One identity secret for everything this run starts (start.sh would make one too).
@@ -133,20 +149,20 @@ source scripts/free-port.sh
 # stack_start, stack_stop, stack_stop_and_check: ./start.sh in the background, up and down.
 source scripts/lib/stack.sh
 # shellcheck disable=SC2119  # its settings come from the environment
-start_stack() { stack_start || die "the stack did not come up"; }
+start_stack() { stack_start "$@" || die "the stack did not come up"; }
 stop_stack_and_check() { stack_stop_and_check || die "start.sh did not stop everything it started"; }
 trap stack_stop EXIT
 
 RUN_DIR=$(mktemp -d /tmp/seatmap-test.XXXXXX) HOLD_SECONDS=4 RUST_LOG=info \
   ADMIN_TOKEN="test-admin-$RANDOM$RANDOM" EDGES=2 \
   HTTP_PORT=$(free_port) EDGE_BASE_PORT=$(free_port 2) BOOKING_PORT=$(free_port) \
-  REDIS_PORT=$(free_port) NATS_PORT=$(free_port) NATS_MONITOR_PORT=$(free_port)
+  REDIS_PORT=$(free_port) NATS_PORT=$(free_port) NATS_MONITOR_PORT=$(free_port) PROMETHEUS_PORT=$(free_port)
 export RUN_DIR BIN_DIR HOLD_SECONDS RUST_LOG ADMIN_TOKEN EDGES HTTP_PORT EDGE_BASE_PORT BOOKING_PORT \
-  REDIS_PORT NATS_PORT NATS_MONITOR_PORT
+  REDIS_PORT NATS_PORT NATS_MONITOR_PORT PROMETHEUS_PORT
 # Traversable, so NGINX workers running as nobody reach the edges' Unix sockets in it.
 chmod 755 "$RUN_DIR"
-step "starting the whole stack with ./start.sh (NGINX on $HTTP_PORT, logs in $RUN_DIR/logs)"
-start_stack
+step "starting the whole stack with ./start.sh --monitoring (NGINX on $HTTP_PORT, Prometheus on $PROMETHEUS_PORT, logs in $RUN_DIR/logs)"
+start_stack --monitoring
 grep -q "server unix:$RUN_DIR/sockets/edge-" "$RUN_DIR/nginx/nginx.conf" ||
   die "NGINX does not proxy /ws over the edges' Unix sockets: $(grep -m2 'server .*fail_timeout=5s' "$RUN_DIR/nginx/nginx.conf")"
 
@@ -157,6 +173,18 @@ tests/websocat-session.sh "ws://127.0.0.1:$HTTP_PORT/ws" | tee "$results/websoca
 step "the curl and websocat commands README.md and DEMO.md show, as written, against this stack"
 tests/docs-commands.sh "http://127.0.0.1:$HTTP_PORT" "$RUN_DIR" | tee "$results/docs.txt"
 [ "${PIPESTATUS[0]}" -eq 0 ] || die "a command the docs show does not do what they say"
+
+# After the sessions above made traffic (seat commands through both edges, HTTP requests), and
+# before the browser tests, whose last one leaves an edge dead.
+step "Prometheus against this stack: every target up, every metric of the dashboard and the alerts present"
+python3 tests/monitoring/check_prometheus.py "http://127.0.0.1:$PROMETHEUS_PORT" "$RUN_DIR/monitoring/targets" \
+  monitoring/grafana/seatmap.json | tee "$results/prometheus.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || die "Prometheus found a target down or a metric missing (above)"
+
+step "frames and NATS events captured from this stack against docs/asyncapi.yaml"
+node tests/asyncapi/live.mjs docs/asyncapi.yaml "ws://127.0.0.1:$HTTP_PORT/ws" "127.0.0.1:$NATS_PORT" |
+  tee "$results/asyncapi-live.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || die "a frame or event does not match docs/asyncapi.yaml (above)"
 
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"
 # A thousand sockets at once from one test process, and NGINX's two per proxied socket.
@@ -219,6 +247,10 @@ step "the waiting-room commands DEMO.md shows: a third stack with MAX_SHOPPERS=1
 start_stack
 tests/docs-commands.sh "http://127.0.0.1:$HTTP_PORT" "$RUN_DIR" --waiting-room | tee "$results/docs-room.txt"
 [ "${PIPESTATUS[0]}" -eq 0 ] || die "a waiting-room command DEMO.md shows does not do what it says"
+step "QUEUE and ADMITTED frames from this stack against docs/asyncapi.yaml"
+node tests/asyncapi/live.mjs docs/asyncapi.yaml "ws://127.0.0.1:$HTTP_PORT/ws" "127.0.0.1:$NATS_PORT" --waiting-room |
+  tee -a "$results/asyncapi-live.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || die "a waiting-room frame does not match docs/asyncapi.yaml (above)"
 stop_stack_and_check
 trap - EXIT
 
@@ -232,9 +264,11 @@ queue_passed=$(count pass "$results/queue.txt")
 page_passed=$(count pass "$results/page.txt")
 websocat_passed=$(grep -oE '^websocat: [0-9]+ passed' "$results/websocat.txt" | awk '{print $2}')
 docs_passed=$(cat "$results/docs.txt" "$results/docs-room.txt" | awk '/^docs: [0-9]+ passed/ {s += $2} END {print s + 0}')
-total=$((page_passed + rust_passed + ${websocat_passed:-0} + docs_passed + stack_passed + browser_passed + queue_passed))
-printf '\n[test] page %s, rust %s%s, websocat %s, docs commands %s, stack %s%s, browser %s, waiting room %s\n' "$page_passed" "$rust_passed" \
-  "$( ((stack_only)) && echo ' (skipped: --stack-only)')" "${websocat_passed:-0}" "$docs_passed" "$stack_passed" \
+prometheus_passed=$(grep -c '^prometheus: [0-9]* targets' "$results/prometheus.txt" || true)
+asyncapi_passed=$(cat "$results/asyncapi.txt" "$results/asyncapi-live.txt" | grep -c -e '^asyncapi: .* is valid AsyncAPI' -e '^asyncapi-live: every frame' || true)
+total=$((page_passed + rust_passed + ${websocat_passed:-0} + docs_passed + prometheus_passed + asyncapi_passed + stack_passed + browser_passed + queue_passed))
+printf '\n[test] page %s, rust %s%s, websocat %s, docs commands %s, prometheus %s, asyncapi %s, stack %s%s, browser %s, waiting room %s\n' "$page_passed" "$rust_passed" \
+  "$( ((stack_only)) && echo ' (skipped: --stack-only)')" "${websocat_passed:-0}" "$docs_passed" "$prometheus_passed" "$asyncapi_passed" "$stack_passed" \
   "$( ((stack_todo)) && echo " (+$stack_todo todo: waiting for the edge's Origin check)")" "$browser_passed" \
   "$queue_passed"
 echo "all: $total passed, 0 failed"

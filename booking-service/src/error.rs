@@ -80,7 +80,9 @@ impl From<shared::TokenError> for ApiError {
 impl From<shared::SeatIdError> for ApiError {
     fn from(error: shared::SeatIdError) -> Self {
         let code = match error {
-            shared::SeatIdError::Malformed => ErrorCode::ValidationError,
+            shared::SeatIdError::Malformed | shared::SeatIdError::MalformedChartId => {
+                ErrorCode::ValidationError
+            }
             shared::SeatIdError::OutOfRange(_) => ErrorCode::UnknownSeat,
             shared::SeatIdError::NotForSale(_) => ErrorCode::SeatNotForSale,
         };

@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod publisher;
 pub mod relay;
 pub mod routes;
+pub mod scrape;
 pub mod seat_error;
 pub mod seats;
 pub mod store;

@@ -1,4 +1,5 @@
-//! Prometheus metrics: requests by route and status, seat changes by kind, Redis latency.
+//! Prometheus metrics: requests and their durations by route and status, seat changes by kind,
+//! seats by status, Redis latency, the outbox relay, the waiting room.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -27,6 +28,24 @@ struct RequestLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SeatCountLabels {
+    venue: String,
+    /// available, held, booked
+    status: &'static str,
+}
+
+/// A request-duration histogram with the shared latency buckets (1 ms .. 10 s).
+fn latency_histogram() -> Histogram {
+    Histogram::new(shared::latency::LATENCY_BUCKETS_SECONDS)
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DependencyLabel {
+    /// redis, nats
+    dependency: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VenueLabel {
     venue: String,
 }
@@ -41,6 +60,9 @@ struct ChangeLabels {
 struct Inner {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
+    request_durations: Family<RequestLabels, Histogram, fn() -> Histogram>,
+    seats: Family<SeatCountLabels, Gauge>,
+    dependency_up: Family<DependencyLabel, Gauge>,
     changes: Family<ChangeLabels, Counter>,
     redis_latency: Histogram,
     relayed: Counter,
@@ -72,6 +94,27 @@ impl Metrics {
             "http_requests",
             "HTTP requests by route and status",
             requests.clone(),
+        );
+        let request_durations =
+            Family::<RequestLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                latency_histogram,
+            );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request duration by route and status, from the request read to the answer ready",
+            request_durations.clone(),
+        );
+        let seats = Family::<SeatCountLabels, Gauge>::default();
+        registry.register(
+            "seats",
+            "Seats for sale by venue and status (available, held, booked), read from Redis at each scrape",
+            seats.clone(),
+        );
+        let dependency_up = Family::<DependencyLabel, Gauge>::default();
+        registry.register(
+            "dependency_up",
+            "1 when Redis (answers a PING within 1 s) or NATS (connected) is reachable at the scrape, else 0",
+            dependency_up.clone(),
         );
         let changes = Family::<ChangeLabels, Counter>::default();
         registry.register(
@@ -133,6 +176,9 @@ impl Metrics {
             sessions,
             registry,
             requests,
+            request_durations,
+            seats,
+            dependency_up,
             changes,
             redis_latency,
             relayed,
@@ -145,14 +191,49 @@ impl Metrics {
         }))
     }
 
-    pub fn count_request(&self, route: &str, status: u16) {
+    /// Counts a request and records how long it took. `route` is the matched route template
+    /// (or `unmatched`), never the raw path, so the label set stays bounded.
+    pub fn observe_request(&self, route: &str, status: u16, elapsed: Duration) {
+        let labels = RequestLabels {
+            route: route.to_owned(),
+            status,
+        };
+        self.0.requests.get_or_create(&labels).inc();
         self.0
-            .requests
-            .get_or_create(&RequestLabels {
-                route: route.to_owned(),
-                status,
-            })
-            .inc();
+            .request_durations
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn set_dependency_up(&self, dependency: &'static str, up: bool) {
+        self.0
+            .dependency_up
+            .get_or_create(&DependencyLabel { dependency })
+            .set(i64::from(up));
+    }
+
+    /// Makes the venue's waiting-room series exist (at 0 until a report says otherwise), so a
+    /// dashboard or alert reads 0, not "no data", while the room is off.
+    pub fn show_waiting_room(&self, venue: &str) {
+        let label = VenueLabel {
+            venue: venue.to_owned(),
+        };
+        let _ = self.0.waiting_room_waiting.get_or_create(&label);
+        let _ = self.0.waiting_room_shoppers.get_or_create(&label);
+        let _ = self.0.waiting_room_admissions.get_or_create(&label);
+    }
+
+    /// Sets the venue's seat counts by status.
+    pub fn set_seats(&self, venue: &str, available: usize, held: usize, booked: usize) {
+        for (status, count) in [("available", available), ("held", held), ("booked", booked)] {
+            self.0
+                .seats
+                .get_or_create(&SeatCountLabels {
+                    venue: venue.to_owned(),
+                    status,
+                })
+                .set(count as i64);
+        }
     }
 
     pub fn count_change(&self, venue: &str, kind: &'static str) {

@@ -100,11 +100,12 @@ async fn count_requests(State(state): Shared, request: Request, next: Next) -> R
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".into());
+    let started = std::time::Instant::now();
     let response = next.run(request).await;
     state
         .service
         .metrics
-        .count_request(&route, response.status().as_u16());
+        .observe_request(&route, response.status().as_u16(), started.elapsed());
     response
 }
 
@@ -124,6 +125,7 @@ async fn health(State(state): Shared) -> Response {
 }
 
 async fn metrics(State(state): Shared) -> Response {
+    crate::scrape::refresh(&state.service).await;
     (
         [(
             header::CONTENT_TYPE,

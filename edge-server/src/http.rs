@@ -198,6 +198,8 @@ async fn health(State(edge): State<Arc<Edge>>) -> Response {
 }
 
 async fn metrics(State(edge): State<Arc<Edge>>) -> Response {
+    let nats = edge.nats.connection_state() == async_nats::connection::State::Connected;
+    edge.metrics.nats_up.set(i64::from(nats));
     (
         [(
             header::CONTENT_TYPE,

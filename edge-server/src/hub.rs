@@ -55,7 +55,8 @@ pub struct Resume {
 }
 
 enum HubInput {
-    Event(SeatEvent),
+    /// An event from NATS, and when it arrived (for `edge_event_delivery_seconds`).
+    Event(SeatEvent, Instant),
     Join {
         client: ClientId,
         socket: Arc<ClientSocket>,
@@ -136,6 +137,7 @@ impl VenueHandle {
             joins: 0,
             states: [None, None],
             batch: Vec::new(),
+            batch_received: Vec::new(),
         };
         if let Some(snapshot) = seed {
             hub.rebuild(snapshot, Mark::default());
@@ -150,7 +152,8 @@ impl VenueHandle {
     /// Hands an event from NATS to the hub (waits if the hub is behind: that is backpressure
     /// on the NATS subscription, not on any client).
     pub async fn event(&self, event: SeatEvent) {
-        let _ = self.mailbox.send(HubInput::Event(event)).await;
+        let received = Instant::now();
+        let _ = self.mailbox.send(HubInput::Event(event, received)).await;
     }
 
     /// Subscribes a client. Its socket gets the venue's state first (once known, in the
@@ -241,6 +244,8 @@ struct VenueHub {
     states: [Option<CachedState>; 2],
     /// Updates applied but not yet written: (seq, frame), in seq order (`flush_batch`).
     batch: Vec<(u64, WireFrame)>,
+    /// When the NATS events that brought the batch's updates arrived.
+    batch_received: Vec<Instant>,
 }
 
 impl VenueHub {
@@ -281,15 +286,19 @@ impl VenueHub {
     }
 
     fn handle(&mut self, input: HubInput) {
-        if !matches!(input, HubInput::Event(_)) {
+        if !matches!(input, HubInput::Event(..)) {
             // Anything else may write to clients itself (a join's VENUE_STATE, a rebuild):
             // the updates before it go first.
             self.flush_batch();
         }
         match input {
-            HubInput::Event(event) => {
+            HubInput::Event(event, received) => {
                 self.metrics.events_received.inc();
-                for event in self.mirror.accept(event, Instant::now()) {
+                let applied = self.mirror.accept(event, Instant::now());
+                if !applied.is_empty() {
+                    self.batch_received.push(received);
+                }
+                for event in applied {
                     self.fan_out(&event);
                 }
             }
@@ -538,6 +547,11 @@ impl VenueHub {
             kept
         });
         metrics.deliveries.inc_by(delivered);
+        for received in self.batch_received.drain(..) {
+            metrics
+                .event_delivery
+                .observe(received.elapsed().as_secs_f64());
+        }
         batch.clear();
         self.batch = batch; // keeps its capacity for the next batch
     }

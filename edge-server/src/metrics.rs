@@ -1,12 +1,15 @@
-//! Prometheus metrics of one edge: connections, fan-out, gap fills and resyncs, resumes, slow
-//! clients, refused origins, NATS, waiting-room reports.
+//! Prometheus metrics of one edge: connections, commands and their durations, fan-out and event
+//! delivery time, gap fills and resyncs, resumes, slow clients, refused origins, NATS,
+//! waiting-room reports.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 /// What prometheus-client's text encoder writes.
@@ -19,6 +22,11 @@ struct CommandLabels {
     result: String,
 }
 
+/// A histogram with the shared latency buckets (1 ms .. 10 s).
+fn latency_histogram() -> Histogram {
+    Histogram::new(shared::latency::LATENCY_BUCKETS_SECONDS)
+}
+
 /// Cheap to clone; every clone records into the same registry.
 #[derive(Clone)]
 pub struct Metrics(Arc<Inner>);
@@ -26,6 +34,8 @@ pub struct Metrics(Arc<Inner>);
 pub struct Inner {
     registry: Registry,
     pub connections: Gauge,
+    /// 1 while the edge is connected to NATS, set at each scrape.
+    pub nats_up: Gauge,
     pub connections_total: Counter,
     pub events_received: Counter,
     pub events_fanned_out: Counter,
@@ -47,7 +57,11 @@ pub struct Inner {
     pub waiting_room_report_failures: Counter,
     pub waiting_room_places_sent: Counter,
     pub waiting_room_admitted_sent: Counter,
+    /// From an event's receipt from NATS to its update written (or queued, for a client with
+    /// a backlog) to every socket watching the venue.
+    pub event_delivery: Histogram,
     commands: Family<CommandLabels, Counter>,
+    command_durations: Family<CommandLabels, Histogram, fn() -> Histogram>,
 }
 
 macro_rules! counter {
@@ -82,8 +96,30 @@ impl Metrics {
             "Seat commands by action and result",
             commands.clone(),
         );
+        let nats_up = Gauge::default();
+        r.register(
+            "nats_up",
+            "1 while the edge is connected to NATS (read at the scrape), else 0",
+            nats_up.clone(),
+        );
+        let command_durations =
+            Family::<CommandLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                latency_histogram,
+            );
+        r.register(
+            "command_duration_seconds",
+            "Seat commands from the frame read to the answer written, by action and result",
+            command_durations.clone(),
+        );
+        let event_delivery = latency_histogram();
+        r.register(
+            "event_delivery_seconds",
+            "Seat events from receipt from NATS to the update written or queued to every watching socket",
+            event_delivery.clone(),
+        );
         let inner = Inner {
             connections,
+            nats_up,
             connections_total: counter!(r, "connections_opened", "WebSocket connections opened"),
             events_received: counter!(r, "nats_events_received", "Seat events received from NATS"),
             events_fanned_out: counter!(
@@ -169,20 +205,26 @@ impl Metrics {
                 "queue_admitted_sent",
                 "ADMITTED messages sent to clients"
             ),
+            event_delivery,
             commands,
+            command_durations,
             registry: r,
         };
         Metrics(Arc::new(inner))
     }
 
-    pub fn count_command(&self, action: &'static str, result: &str) {
+    /// Counts a seat command's outcome (`OK` or the error code) and records how long the
+    /// client waited for it.
+    pub fn observe_command(&self, action: &'static str, result: &str, elapsed: Duration) {
+        let labels = CommandLabels {
+            action,
+            result: result.to_owned(),
+        };
+        self.0.commands.get_or_create(&labels).inc();
         self.0
-            .commands
-            .get_or_create(&CommandLabels {
-                action,
-                result: result.to_owned(),
-            })
-            .inc();
+            .command_durations
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
     }
 
     pub fn render(&self) -> String {

@@ -1,15 +1,25 @@
 //! The venues this edge serves: a hub per venue, opened on first use once the booking service
-//! confirms the venue exists.
+//! confirms the venue exists. A crowd asking at once for a venue not open yet waits for one
+//! snapshot, not one each.
+
+use std::sync::Arc;
 
 use dashmap::DashMap;
 use shared::ErrorCode;
+use tokio::sync::OnceCell;
 
 use crate::booking::{BookingClient, BookingError};
 use crate::hub::{HubTiming, VenueHandle};
 use crate::metrics::Metrics;
 
+/// One opening of a venue, shared by everyone who asked for it meanwhile.
+type Opening = Arc<OnceCell<Result<VenueHandle, BookingError>>>;
+
 pub struct Venues {
     hubs: DashMap<String, VenueHandle>,
+    /// Venues being opened: the first caller fetches, the others wait for its outcome. An entry
+    /// lives only while its fetch runs, so names that turn out unknown leave nothing behind.
+    opening: DashMap<String, Opening>,
     booking: BookingClient,
     metrics: Metrics,
     timing: HubTiming,
@@ -19,6 +29,7 @@ impl Venues {
     pub fn new(booking: BookingClient, metrics: Metrics, timing: HubTiming) -> Self {
         Venues {
             hubs: DashMap::new(),
+            opening: DashMap::new(),
             booking,
             metrics,
             timing,
@@ -50,12 +61,27 @@ impl Venues {
         if !shared::seat::is_valid_venue_name(name) {
             return Err(unknown_venue(name));
         }
+        // The maps' shard locks are held only inside each call, never across an await.
+        let opening = self.opening.entry(name.to_owned()).or_default().clone();
+        let outcome = opening
+            .get_or_init(|| self.fetch_and_open(name))
+            .await
+            .clone();
+        self.opening
+            .remove_if(name, |_, o| Arc::ptr_eq(o, &opening));
+        outcome
+    }
+
+    /// Asks the booking service for the venue and starts its hub with the snapshot.
+    async fn fetch_and_open(&self, name: &str) -> Result<VenueHandle, BookingError> {
+        if let Some(handle) = self.hubs.get(name) {
+            return Ok(handle.clone()); // opened while this caller waited for its turn
+        }
         let snapshot = self
             .booking
             .snapshot(name)
             .await?
             .ok_or_else(|| unknown_venue(name))?;
-        // The map's shard lock is held only inside this call, never across an await.
         let handle = self
             .hubs
             .entry(name.to_owned())

@@ -63,71 +63,116 @@ async fn a_hundred_by_hundred_grid_serves_cv100_over_websocket() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_seat_of_a_chart_for_sale_is_held_and_released_over_websocket() {
-    let theatre = testkit::shipped_chart("theatre");
-    let venues = format!("main:10x10,theatre:@{}", theatre.path);
+/// A socket on `url` watching `venue` in the compact form (read in the chart's seat order), once
+/// its state and `MINE` are in.
+async fn compact_viewer(url: String, venue: &str, order: std::sync::Arc<[String]>) -> Viewer {
+    let viewer = Viewer::connect(&url).await;
+    viewer.view.lock().unwrap().seat_order = Some(order);
+    viewer.send("CONNECT", json!({"venue": venue, "state": "compact"}));
+    viewer
+        .wait_for_within(
+            std::time::Duration::from_secs(20),
+            "MINE",
+            |m| matches!(m, ServerMessage::Mine(mine) if mine.venue == venue),
+        )
+        .await;
+    viewer
+}
+
+/// Every seat a shipped chart sells is held over WebSocket, then booked or released (one in each
+/// `per_socket` booked), across both edges; its blocked seat answers `SEAT_NOT_FOR_SALE`; a
+/// watcher on the other edge sees every change, in order.
+async fn every_seat_of_a_chart_for_sale_over_websocket(name: &str, per_socket: usize) {
+    let chart = testkit::shipped_chart(name);
+    let venues = format!("main:10x10,{name}:@{}", chart.path);
     let backend = Backend::start_with(
         2,
-        &[("DEFAULT_VENUE", "theatre")],
+        &[],
         &[("VENUES", venues.as_str()), ("MAX_HOLDS_PER_USER", "1000")],
     )
     .await;
-    let (for_sale, blocked) = (&theatre.for_sale, &theatre.blocked);
-    let watcher = Viewer::ready(&backend.ws_url(1)).await;
-    let mut actor = Viewer::ready(&backend.ws_url(0)).await;
-    let state = watcher.venue_state().expect("a VENUE_STATE");
+    let (for_sale, blocked) = (&chart.for_sale, &chart.blocked);
+    let order: std::sync::Arc<[String]> = for_sale.clone().into();
+    let full = Viewer::connect(&backend.ws_url(1)).await;
+    full.send("CONNECT", json!({"venue": name}));
+    let state = match full
+        .wait_for_within(std::time::Duration::from_secs(20), "a full state", |m| {
+            matches!(m, ServerMessage::VenueState(_))
+        })
+        .await
+    {
+        ServerMessage::VenueState(state) => state,
+        _ => unreachable!(),
+    };
+    full.close();
     assert_eq!(state.layout, shared::Layout::Chart);
     let seats = state.full_seats().expect("a full state");
     let ids: Vec<&str> = seats.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(&ids, for_sale);
     assert!(seats.iter().all(|s| s.row.is_none()));
-
+    let watcher = compact_viewer(backend.ws_url(1), name, order.clone()).await;
+    let mut actor = compact_viewer(backend.ws_url(0), name, order.clone()).await;
     assert_eq!(
         actor.command("SELECT_SEAT", blocked).await,
         "SEAT_NOT_FOR_SALE"
     );
-    // A socket may send 20 frames a second: the seats are shared among sockets (ten each,
-    // across both edges), each paced under that limit. Each books its first seat and
-    // releases the rest.
+    // A socket may send 20 frames a second: the seats are shared among sockets (across both
+    // edges), each paced under that limit. Each books its first seat and releases the rest.
     let actors = join_all(
-        (0..for_sale.len().div_ceil(10)).map(|i| Viewer::ready_owned(backend.ws_url(i % 2))),
+        (0..for_sale.len().div_ceil(per_socket))
+            .map(|i| compact_viewer(backend.ws_url(i % 2), name, order.clone())),
     )
     .await;
-    let runs = actors
-        .into_iter()
-        .zip(for_sale.chunks(10))
-        .map(|(mut actor, seats)| async move {
-            let pace = || tokio::time::sleep(std::time::Duration::from_millis(60));
-            for id in seats {
-                assert_eq!(
-                    actor.command("SELECT_SEAT", &id.to_lowercase()).await,
-                    "OK",
-                    "{id}"
-                );
-                pace().await;
-            }
-            for (i, id) in seats.iter().enumerate() {
-                let verb = if i == 0 { "BOOK_SEAT" } else { "RELEASE_SEAT" };
-                assert_eq!(actor.command(verb, id).await, "OK", "{verb} {id}");
-                pace().await;
-            }
-        });
+    let runs =
+        actors
+            .into_iter()
+            .zip(for_sale.chunks(per_socket))
+            .map(|(mut actor, seats)| async move {
+                let pace = || tokio::time::sleep(std::time::Duration::from_millis(60));
+                for id in seats {
+                    assert_eq!(
+                        actor.command("SELECT_SEAT", &id.to_lowercase()).await,
+                        "OK",
+                        "{id}"
+                    );
+                    pace().await;
+                }
+                for (i, id) in seats.iter().enumerate() {
+                    let verb = if i == 0 { "BOOK_SEAT" } else { "RELEASE_SEAT" };
+                    assert_eq!(actor.command(verb, id).await, "OK", "{verb} {id}");
+                    pace().await;
+                }
+            });
     join_all(runs).await;
-    let last = for_sale.last().unwrap().clone();
-    watcher
-        .wait_for("the last release", |m| {
-            matches!(m, ServerMessage::SeatUpdate(u) if u.seat_id == last && u.status == shared::SeatStatus::Available)
-        })
-        .await;
+    let changes = for_sale.len() * 2;
+    let all_seen = testkit::eventually(std::time::Duration::from_secs(20), || {
+        watcher.update_seqs().len() >= changes
+    })
+    .await;
+    assert!(
+        all_seen,
+        "{} of {changes} changes seen",
+        watcher.update_seqs().len()
+    );
     assert!(
         watcher.violations().is_empty(),
         "{:?}",
         watcher.violations()
     );
-    assert_eq!(watcher.update_seqs().len(), for_sale.len() * 2);
     let seats = watcher.seats();
     assert_eq!(seats.len(), for_sale.len());
+    let booked = seats.values().filter(|(status, _)| *status == 2).count();
+    assert_eq!(booked, for_sale.len().div_ceil(per_socket));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_seat_of_the_theatre_for_sale_is_held_and_released_over_websocket() {
+    every_seat_of_a_chart_for_sale_over_websocket("theatre", 10).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_seat_of_the_arena_for_sale_is_held_and_released_over_websocket() {
+    every_seat_of_a_chart_for_sale_over_websocket("arena", 120).await;
 }
 
 /// A small generator for the random commands (its seed is printed, so a failure can be
@@ -274,4 +319,49 @@ async fn the_arena_reads_the_same_in_full_and_compact_after_random_commands() {
     let arena = testkit::shipped_chart("arena");
     let venues = format!("main:10x10,arena:@{}", arena.path);
     full_and_compact_states_agree_after_random_commands("arena", &venues, arena.for_sale).await;
+}
+
+/// Many sockets asking at once for a venue the edge has not opened yet: the edge asks the
+/// booking service for it once, and every socket gets its state (no `UNAVAILABLE` because a
+/// hundred snapshots of a large venue were fetched side by side).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crowd_joining_a_large_venue_the_edge_has_not_opened_all_get_its_state() {
+    let arena = testkit::shipped_chart("arena");
+    let venues = format!("main:10x10,arena:@{}", arena.path);
+    let backend = Backend::start_with(1, &[], &[("VENUES", venues.as_str())]).await;
+    let url = backend.ws_url(0);
+    let snapshots = || {
+        backend.booking_metric(
+            r#"booking_http_requests_total{route="/api/venues/{venue}",status="200"}"#,
+        )
+    };
+    let before = snapshots().await;
+    let viewers = join_all((0..100).map(|_| Viewer::connect(&url))).await;
+    for viewer in &viewers {
+        viewer.send("CONNECT", json!({"venue": "arena", "state": "compact"}));
+    }
+    for viewer in &viewers {
+        viewer
+            .wait_for_within(
+                std::time::Duration::from_secs(20),
+                "the arena's VENUE_STATE",
+                |m| matches!(m, ServerMessage::VenueState(s) if s.venue == "arena"),
+            )
+            .await;
+        assert!(
+            viewer
+                .last(|m| match m {
+                    ServerMessage::Error(e) => Some(e.clone()),
+                    _ => None,
+                })
+                .is_none(),
+            "an ERROR: {:?}",
+            viewer.view.lock().unwrap().messages
+        );
+    }
+    assert_eq!(
+        snapshots().await - before,
+        1.0,
+        "snapshots fetched for the crowd"
+    );
 }

@@ -218,8 +218,36 @@ def targets_table(rows, by, sizes, rates):
         body.append(["booking API ≥ 20,000 select+release requests/s, p99 ≤ 10 ms (direct)",
                      f"{num(best['per_second'])} req/s, p99 {ms(best['latency']['p99_ms'])} ms ({best['label']})",
                      verdict(ok), f"as pairs: {num(best['per_second'] / 2)} select+release pairs/s"])
+    body += venue_targets(rows, verdict)
     out.append(table(["target", "measured", "verdict", "by how much / where"], body))
     return "\n".join(out)
+
+
+def venue_targets(rows, verdict):
+    """The large-venue targets: the compact arena state's size and the reconnect storm."""
+    body = []
+    compact = [r for r in rows if r.get("kind") == "fanout" and r["label"] == "venue-arena-compact"]
+    fill = next((r for r in rows if r.get("kind") == "fill" and r["venue"] == "arena"), None)
+    if compact and fill:
+        size = compact[-1].get("state_bytes", 0)
+        body.append(["compact VENUE_STATE of the arena, 5 % held and 50 % booked, ≤ 32 KB",
+                     f"{num(size)} bytes ({num(fill['held'])} held, {num(fill['booked'])} booked)",
+                     verdict(0 < size <= 32_000), ""])
+    for r in (r for r in rows if r.get("kind") == "storm"):
+        n, last = r["storm"], r["all_rejoined_s"]
+        body.append([f"{num(n)} viewers reconnecting within {r['within_s']:g} s: every one has the state "
+                     "within 10 s, 0 lost",
+                     f"{num(r['rejoined'])} of {num(n)}, the last {last:.1f} s after the storm began; "
+                     f"{num(r['storm_updates']['missing'])} updates missing",
+                     verdict(r["rejoined"] == n and last <= 10 and r["storm_updates"]["missing"] == 0), ""])
+        calm, during = r["calm"]["latency"]["p99_ms"], r["during"]["latency"]["p99_ms"]
+        ratio = during / calm if calm else float("inf")
+        body.append([f"{num(r['steady'])} steady viewers during the storm: p99 ≤ 2× their p99 without it",
+                     f"p99 {ms(during)} ms during, {ms(calm)} ms before (×{ratio:.2f})",
+                     verdict(ratio <= 2 and r["during"]["missing"] == 0), ""])
+        body.append(["edge memory per connection at the storm's peak ≤ 16 KiB",
+                     f"{r['peak_kib_per_connection']:.1f} KiB", verdict(r["peak_kib_per_connection"] <= 16), ""])
+    return body
 
 
 def venue_tables(rows):

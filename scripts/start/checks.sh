@@ -19,7 +19,7 @@ check_ports() { # every port of every part (parts.sh) is free, and none is given
   local -A seen=()
   local entry name var port who
   local -a list=()
-  for name in "${REDIS_NAMES[@]}" "${NATS_NAMES[@]}" "${BOOKING_NAMES[@]}" "${EDGE_NAMES[@]}" nginx; do
+  for name in "${REDIS_NAMES[@]}" "${NATS_NAMES[@]}" "${BOOKING_NAMES[@]}" "${EDGE_NAMES[@]}" nginx "${MONITOR_NAMES[@]}"; do
     part "$name"
     list+=("${P_LISTENS[@]}")
   done
@@ -93,6 +93,7 @@ print_ready() {
   Identities:         TOKEN_SECRET $( (( TOKEN_SECRET_GENERATED )) && echo "generated for this run: tokens from earlier runs are refused" || echo "from the environment")
   Per-IP limits:      $LIMIT_SESSION_PER_MIN sessions/min (burst $LIMIT_SESSION_BURST), $LIMIT_SEAT_PER_SEC seat commands/s (burst $LIMIT_SEAT_BURST),
                       $LIMIT_WS_PER_SEC WebSocket upgrades/s (burst $LIMIT_WS_BURST), $LIMIT_WS_CONN open WebSockets  (see $RUN_DIR/limits.env)
+  Prometheus:         $( (( MONITORING )) && echo "http://127.0.0.1:$PROMETHEUS_PORT (alerts: /alerts, targets: /targets; config in $MONITORING_DIR; Grafana dashboard: monitoring/grafana/seatmap.json)" || echo "off (./start.sh --monitoring runs it)")
   Kill an edge:       $KILL_EDGE ${EDGE_NAMES[0]}$( [[ $RUN_DIR == "$ROOT/.run" ]] || printf ' %s' "$RUN_DIR")
   Logs:               $LOG_DIR/<part>.log  (tail -f $LOG_DIR/*.log); NGINX access/error logs in $NGINX_DIR/
   PIDs:               $PID_DIR/<part>.pid

@@ -1,6 +1,7 @@
 # Sourced by start.sh: the programs the native run needs (installed with apt-get when it
 # can), and the docker compose fallback.
-# Needs: ROOT, EDGES, HTTP_PORT, ADMIN_TOKEN(_GENERATED), TOKEN_SECRET(_GENERATED), say, warn, die.
+# Needs: ROOT, EDGES, HTTP_PORT, MONITORING, PROMETHEUS_PORT, ADMIN_TOKEN(_GENERATED),
+# TOKEN_SECRET(_GENERATED), say, warn, die.
 
 docker_ok() { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; }
 
@@ -13,6 +14,10 @@ run_compose() {
   (( EDGES == 2 )) || warn "docker compose always runs two edges (edge1, edge2); EDGES=$EDGES is ignored"
   warn "docker compose uses the default per-IP limits in nginx/nginx.compose.conf; LIMIT_* and ADMIN_FROM apply to the native run only"
   export HTTP_PORT TOKEN_SECRET ADMIN_TOKEN
+  if (( MONITORING )); then
+    # Prometheus beside the stack, on 127.0.0.1:PROMETHEUS_PORT (docker-compose.yml's profile).
+    export PROMETHEUS_PORT COMPOSE_PROFILES="${COMPOSE_PROFILES:-single},monitoring"
+  fi
   say "running the stack with: ${compose[*]} up --build (Ctrl+C stops the containers)"
   say "URL: http://localhost$( (( HTTP_PORT == 80 )) || printf ':%s' "$HTTP_PORT")"
   (( ADMIN_TOKEN_GENERATED )) && say "ADMIN_TOKEN=$ADMIN_TOKEN (generated for this run)"
@@ -24,6 +29,7 @@ run_compose() {
 }
 
 REQUIRED=(redis-server redis-cli nats-server nginx curl)
+(( MONITORING )) && REQUIRED+=(prometheus)
 missing_programs() {
   local p
   for p in "${REQUIRED[@]}"; do command -v "$p" >/dev/null 2>&1 || printf '%s\n' "$p"; done

@@ -3,8 +3,10 @@
 # kind: redis-server, nats-server, booking-service and nginx (one machine), redis-PORT,
 # nats-PORT, booking-PORT (--cluster, a second booking service) and edge-PORT.
 #
+# --monitoring adds prometheus.
+#
 # part NAME sets, for that part:
-#   P_KIND     redis, nats, booking, edge or nginx (parts of one kind stop together)
+#   P_KIND     redis, nats, booking, edge, nginx or prometheus (parts of one kind stop together)
 #   P_PORT     the port it serves on
 #   P_DESC     what the start lines show beside its name
 #   P_LISTENS  every port it listens on, as "what|VAR|port" (VAR: the setting that moves it)
@@ -23,6 +25,7 @@ part_kind() {
     booking-*) echo booking ;;
     edge-*) echo edge ;;
     nginx) echo nginx ;;
+    prometheus) echo prometheus ;;
     *) return 1 ;;
   esac
 }
@@ -38,6 +41,7 @@ part_comm() {
     booking) echo booking-service ;;
     edge) echo edge-server ;;
     nginx) echo nginx ;;
+    prometheus) echo prometheus ;;
   esac
 }
 
@@ -48,6 +52,7 @@ part_port() {
     nats-server) echo "$NATS_PORT" ;;
     booking-service) echo "$BOOKING_PORT" ;;
     nginx) echo "$HTTP_PORT" ;;
+    prometheus) echo "$PROMETHEUS_PORT" ;;
     *) echo "${1##*-}" ;;
   esac
 }
@@ -131,6 +136,18 @@ part_nginx() {
   P_LISTENS=("nginx|HTTP_PORT|$port")
   P_LOGS+=("$NGINX_DIR/error.log")
   P_CMD=("${NO_SECRETS[@]}" "$NGINX_BIN" -p "$NGINX_DIR/" -c "$NGINX_DIR/nginx.conf" "${NGINX_E[@]}" -g 'daemon off;')
+}
+
+# Prometheus (--monitoring): the config write_monitoring_config put in MONITORING_DIR, its data
+# beside it, its UI and API on loopback only.
+part_prometheus() {
+  local port=$2
+  P_DESC=":$port (scrapes the services)"
+  P_HEALTH=(http_ok "http://127.0.0.1:$port/-/ready")
+  P_LISTENS=("prometheus|PROMETHEUS_PORT|$port")
+  P_DIRS=("$MONITORING_DIR/data")
+  P_CMD=("${NO_SECRETS[@]}" prometheus --config.file="$MONITORING_DIR/prometheus.yml"
+         --storage.tsdb.path="$MONITORING_DIR/data" --web.listen-address="127.0.0.1:$port")
 }
 
 part() {

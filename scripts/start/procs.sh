@@ -83,7 +83,7 @@ stop_previous_run() {
   fi
   # Leftovers of a start.sh that was itself killed with -9, newest part first.
   if [[ -d $PID_DIR ]]; then
-    for group in nginx 'edge-*' 'booking-*' 'nats-*' 'redis-*'; do
+    for group in prometheus nginx 'edge-*' 'booking-*' 'nats-*' 'redis-*'; do
       parts=()
       for f in "$PID_DIR"/$group.pid; do
         [[ -f $f ]] || continue

@@ -1,7 +1,7 @@
 //! The types the booking service, the edge servers and the tools all speak: seats and seat ids,
 //! identities, NATS events and subjects, WebSocket messages and the seq rules a viewer checks,
-//! HTTP bodies and error codes, seating charts and venue layouts, and the URL-list settings both
-//! services read.
+//! HTTP bodies and error codes, seating charts and venue layouts, the URL-list settings both
+//! services read, and the latency buckets both export.
 //! No I/O lives here.
 
 pub mod api;
@@ -9,6 +9,7 @@ pub mod chart;
 pub mod error;
 pub mod event;
 pub mod identity;
+pub mod latency;
 pub mod seat;
 pub mod seq;
 pub mod settings;

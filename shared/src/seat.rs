@@ -81,6 +81,11 @@ pub enum SeatIdError {
     /// Not of the form row letters + column number at all.
     #[error("seat id must be row letters and a column number, like A1")]
     Malformed,
+    /// Not of a chart's form `{section}-{row}-{number}` at all.
+    #[error(
+        "seat id must be section, row and number joined by '-' (letters and digits), like 112-F-14"
+    )]
+    MalformedChartId,
     /// Well-formed, but outside this venue.
     #[error("there is no seat {0} in this venue")]
     OutOfRange(String),

@@ -158,7 +158,7 @@ impl VenueSeats {
                                 .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
                     });
                 if !well_formed {
-                    return Err(SeatIdError::Malformed);
+                    return Err(SeatIdError::MalformedChartId);
                 }
                 if let Some(position) = self.index.get(&canonical) {
                     return Ok(*position);
@@ -231,5 +231,16 @@ mod tests {
         let seat = seats.available(9_999);
         assert_eq!((seat.row, seat.col), (Some(99), Some(99)));
         assert_eq!(seats.lookup("A-1"), Err(SeatIdError::Malformed));
+    }
+
+    #[test]
+    fn a_malformed_chart_id_is_named_in_the_chart_form() {
+        let chart = crate::chart::Chart::grid("t", 1, 2);
+        let seats = VenueSeats::chart(&chart);
+        for bad in ["A--1", "A 1", "é-1", "", &"A".repeat(40)] {
+            let error = seats.lookup(bad).unwrap_err();
+            assert_eq!(error, SeatIdError::MalformedChartId, "{bad:?}");
+            assert!(error.to_string().contains("112-F-14"));
+        }
     }
 }

@@ -109,6 +109,7 @@ proptest! {
             }
             Err(SeatIdError::Malformed) | Err(SeatIdError::OutOfRange(_)) => {}
             Err(SeatIdError::NotForSale(id)) => prop_assert!(false, "a grid has no blocked seat, yet {id}"),
+            Err(SeatIdError::MalformedChartId) => prop_assert!(false, "a grid id read as a chart's"),
         }
     }
 

@@ -91,3 +91,44 @@ class ReportTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def storm(calm_p99, during_p99, rejoined=10000, last_s=5.0, missing=0, peak_kib=3.0):
+    def deliveries(p99, missing=0):
+        return {"latency": summary(p99 / 4, p99, 1000), "before_join": 0, "expected": 1000,
+                "delivered": 1000 - missing, "missing": missing, "resynced": 0, "duplicates": 0,
+                "out_of_order": 0, "closed": 0, "drained": True}
+    return {"kind": "storm", "label": "storm-arena", "venue": "arena", "compact": True,
+            "steady": 1000, "storm": 10000, "within_s": 2.0, "rate": 10.0, "state_bytes": 23000,
+            "calm": deliveries(calm_p99), "during": deliveries(during_p99),
+            "rejoined": rejoined, "rejoin_failed": 10000 - rejoined, "rejoin": summary(900, 2400, rejoined),
+            "all_rejoined_s": last_s, "rejoin_error": None, "storm_updates": deliveries(0, missing),
+            "rss_empty_kib": 1, "rss_joined_kib": 2, "rss_peak_kib": 3,
+            "peak_kib_per_connection": peak_kib}
+
+
+STORM_ALL = "10,000 viewers reconnecting within 2 s: every one has the state within 10 s, 0 lost"
+STORM_STEADY = "1,000 steady viewers during the storm: p99 ≤ 2× their p99 without it"
+STORM_MEMORY = "edge memory per connection at the storm's peak ≤ 16 KiB"
+COMPACT_SIZE = "compact VENUE_STATE of the arena, 5 % held and 50 % booked, ≤ 32 KB"
+
+
+class StormTargets(unittest.TestCase):
+    def test_a_storm_within_its_bounds_meets_every_target(self):
+        fill = {"kind": "fill", "venue": "arena", "seats": 11888, "held": 594, "booked": 5945,
+                "failed": 0, "seconds": 3.0}
+        compact = dict(fanout("venue-arena-compact", 200, 2.0, 5.0), state_bytes=23651)
+        got = targets([fill, compact, storm(400, 700)])
+        self.assertEqual(got[COMPACT_SIZE][1], "met")
+        self.assertEqual(got[STORM_ALL][1], "met")
+        self.assertEqual(got[STORM_STEADY][1], "met")
+        self.assertIn("×1.75", got[STORM_STEADY][0])
+        self.assertEqual(got[STORM_MEMORY][1], "met")
+
+    def test_each_bound_crossed_is_a_miss(self):
+        got = targets([storm(100, 250, rejoined=9990, peak_kib=20.0)])
+        self.assertEqual(got[STORM_ALL][1], "**missed**")
+        self.assertEqual(got[STORM_STEADY][1], "**missed**")
+        self.assertEqual(got[STORM_MEMORY][1], "**missed**")
+        self.assertEqual(targets([storm(100, 150, last_s=11.0)])[STORM_ALL][1], "**missed**")
+        self.assertEqual(targets([storm(100, 150, missing=1)])[STORM_ALL][1], "**missed**")

@@ -6,6 +6,7 @@ use std::num::NonZeroU32;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Instant;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde_json::Value;
@@ -107,13 +108,16 @@ pub(super) async fn seat_command(
     seat_id: String,
     req_id: Value,
 ) -> Answered {
+    // First polled as soon as the frame is read: the client's wait starts here.
+    let received = Instant::now();
     let result = edge
         .booking
         .seat_command(action, &venue, &seat_id, &token)
         .await;
     Answered::Seat(match result {
         Ok(seat) => {
-            edge.metrics.count_command(action.verb(), "OK");
+            edge.metrics
+                .observe_command(action.verb(), "OK", received.elapsed());
             ServerMessage::Ok(CommandOk {
                 req_id,
                 action: action.verb().to_owned(),
@@ -123,7 +127,7 @@ pub(super) async fn seat_command(
         }
         Err(error) => {
             edge.metrics
-                .count_command(action.verb(), error.code.as_str());
+                .observe_command(action.verb(), error.code.as_str(), received.elapsed());
             let shown = shared::seat::echoed_seat_id(&seat_id);
             ServerMessage::Error(CommandError {
                 req_id,
