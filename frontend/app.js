@@ -8,13 +8,20 @@
 //   request-book.js   commands waiting for an answer, by req_id
 //   backoff.js        how long to wait before reconnecting
 //   transport.js      the WebSocket: open, text, close, confirm in time, reconnect with backoff
+//   chart-model.js    a chart's sections, rows, seats, categories and prices; seat order; hit test
+//   compact.js        the compact VENUE_STATE and MINE, decoded
 //   state.js          the page's state (venue, identity, connection, waiting room, requests)
-//   seats.js          what a seat means to this user; its accessible name
-//   view.js           rendering: grid, panels, connection status, errors, announcements
+//   seats.js          what a seat means to this user; its accessible name; the running tally
+//   chart-loader.js   the venue's chart, fetched once and revalidated by its ETag
+//   dom.js            making elements, writing attributes only when they change
+//   chart-view.js     the drawn map (canvas): zoom and pan, full frame, one-seat repaints, tooltip
+//   finder.js         the keyboard path to every drawn seat: section, row, then the row's buttons
+//   view.js           rendering: grid or drawn map, panels, connection status, errors, announcements
 //   waiting-room.js   the waiting room: QUEUE, ADMITTED, the banner, its announcements
 //   commands.js       seat commands (given `send`)
 //   session.js        identity and the CONNECT handshake (given `send` and the transport's hooks)
 //   messages.js       the server's frames, dispatched (given the session)
+//   chart-input.js    wheel, drag, pinch, zoom buttons and keys on the drawn map; picking a seat
 //   input.js          clicks, keys, online/offline, page hide/show (given what they set off)
 // Only this file joins them, so no module reaches back up to one that imports it
 // (scripts/check-import-cycles.mjs keeps it so).
@@ -22,12 +29,14 @@
 // The page's Content-Security-Policy allows only same-origin scripts and styles: no inline
 // script or style anywhere (styles are set through the CSSOM only).
 import { Backoff } from './js/backoff.js';
+import { loadChart } from './js/chart-loader.js';
+import { attachCanvas, repaintAll, resize } from './js/chart-view.js';
 import { createCommands } from './js/commands.js';
 import { BACKOFF_BASE_MS, BACKOFF_CAP_MS, HANDSHAKE_TIMEOUT_MS, HEALTHY_AFTER_MS } from './js/config.js';
 import { bindEvents } from './js/input.js';
 import { createMessages } from './js/messages.js';
 import { Session, socketUrl } from './js/session.js';
-import { clock, conn, dom } from './js/state.js';
+import { clock, conn, dom, venue } from './js/state.js';
 import { Transport } from './js/transport.js';
 import { renderConnection, renderCountdowns, renderIdentity } from './js/view.js';
 import { renderWaitingRoom, tickWaitingRoom } from './js/waiting-room.js';
@@ -46,6 +55,16 @@ function findElements() {
   const byId = (id) => document.getElementById(id);
   Object.assign(dom, {
     grid: byId('seat-grid'),
+    help: byId('grid-help'),
+    stage: byId('stage'),
+    gridLegend: byId('grid-legend'),
+    chart: byId('chart'),
+    chartLegend: byId('chart-legend'),
+    finderSection: byId('finder-section'),
+    finderRow: byId('finder-row'),
+    zoomIn: byId('zoom-in'),
+    zoomOut: byId('zoom-out'),
+    zoomFit: byId('zoom-fit'),
     conn: byId('conn-status'),
     retry: byId('retry-now'),
     userId: byId('user-id'),
@@ -92,6 +111,7 @@ function wire() {
     onText: (text) => messages.onFrame(text),
     onClose: (how) => {
       session.closed(how);
+      messages.socketClosed();
       commands.dropPending(); // nobody will answer them now
     },
     onStatus: ({ retryAt }) => {
@@ -106,8 +126,32 @@ function wire() {
   return { transport, commands };
 }
 
+/** The drawn map's canvases, kept at the size of their box. */
+function setUpCanvas() {
+  attachCanvas({
+    el: document.getElementById('chart-view'),
+    seats: document.getElementById('chart-seats'),
+    overlay: document.getElementById('chart-overlay'),
+    tip: document.getElementById('chart-tip'),
+  });
+  new ResizeObserver(() => {
+    if (venue.drawn === 'canvas' && resize()) repaintAll();
+  }).observe(document.getElementById('chart-view'));
+}
+
+/**
+ * A venue named in the address (/?venue=arena) is likely drawn: fetch its chart now, beside the
+ * socket's handshake, instead of after its VENUE_STATE. The default venue waits to be asked.
+ */
+function prefetchChart() {
+  if (!new URLSearchParams(location.search).has('venue')) return;
+  loadChart(venue.name).catch(() => { /* fetched again if the venue turns out to need it */ });
+}
+
 function init() {
+  prefetchChart();
   findElements();
+  setUpCanvas();
   const { transport, commands } = wire();
   bindEvents({
     sendCommand: commands.sendCommand,

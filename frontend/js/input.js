@@ -1,6 +1,9 @@
-// User input: clicks and keys on seats and on the held-seat panel, and the browser's own
-// events (online/offline, leaving and returning to the page). What they set off is given to
-// bindEvents: sending a command, and the transport's reconnect, stop and restart.
+// User input: clicks and keys on seats (the grid's buttons, the finder's, a seat picked on the
+// drawn map) and on the held-seat panel, and the browser's own events (online/offline, leaving
+// and returning to the page). What they set off is given to bindEvents: sending a command, and
+// the transport's reconnect, stop and restart.
+import { bindChart } from './chart-input.js';
+import { bindFinder } from './finder.js';
 import { classify, seatLocked } from './seats.js';
 import { conn, dom, grid, seatButtons, venue } from './state.js';
 import { announce, renderConnection } from './view.js';
@@ -48,6 +51,7 @@ const ARROWS = { ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [-1, 0], Arrow
 
 /** Arrow keys move between seats (Tab still visits every seat, Enter/Space activate). */
 function onGridKeydown(event) {
+  if (venue.drawn !== 'buttons') return; // the finder's keys (finder.js)
   const id = event.target.dataset && event.target.dataset.seat;
   const seat = id && venue.seats.get(id);
   if (!seat) return;
@@ -84,6 +88,8 @@ export function bindEvents({ sendCommand, reconnectNow, stop, restart }) {
     if (button) onSeatActivated(button.dataset.seat, sendCommand);
   });
   dom.grid.addEventListener('keydown', onGridKeydown);
+  bindFinder();
+  bindChart({ activate: (id) => onSeatActivated(id, sendCommand) });
   dom.grid.addEventListener('animationend', (event) => event.target.classList.remove('flash'));
 
   dom.holds.addEventListener('click', (event) => {

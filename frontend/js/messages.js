@@ -1,15 +1,20 @@
-// What the server says: VENUE_STATE and SEAT_UPDATE in seq order (seq-tracker.js), the OK and
-// ERROR answers to our commands, and, with the waiting room on, QUEUE and ADMITTED
-// (waiting-room.js). WELCOME and the answer to our CONNECT go to the session it is given.
+// What the server says: VENUE_STATE (full or compact, compact.js) and MINE, SEAT_UPDATE in seq
+// order (seq-tracker.js), the OK and ERROR answers to our commands, and, with the waiting room
+// on, QUEUE and ADMITTED (waiting-room.js). WELCOME and the answer to our CONNECT go to the
+// session it is given. A venue drawn on the canvas needs its chart (chart-loader.js): frames
+// wait, in order, while it loads.
 //
 // The server is the only source of truth. The page never changes a seat on its own guess:
 // it shows what VENUE_STATE / SEAT_UPDATE say, plus the seat carried by an OK when that is
 // known to be the newest information about the seat.
+import { loadChart } from './chart-loader.js';
+import { gridSeatOrder } from './chart-model.js';
+import { decodeCompact, decodeMine, isCompact } from './compact.js';
 import { SNAPSHOT, UPDATE } from './seq-tracker.js';
-import { classify, normaliseSeat, plural, toStatus } from './seats.js';
+import { changeSeat, classify, normaliseSeat, plural, toStatus } from './seats.js';
 import { clock, events, me, requests, seatButtons, venue } from './state.js';
 import {
-  announce, buildGrid, flashSeat, friendlyError, renderAll, renderSeat, renderSideAndCounts,
+  announce, buildMap, flashSeat, friendlyError, renderAll, renderSeat, renderSideAndCounts,
   showError,
 } from './view.js';
 import { onAdmitted, onNotAdmitted, onQueue } from './waiting-room.js';
@@ -27,32 +32,98 @@ function actionFromName(name) {
 // The venue: snapshots and updates, in seq order
 // ---------------------------------------------------------------------------------------
 
+/** Grids with more seats than this are drawn on the canvas like charts, not as buttons. */
+export const MAX_BUTTON_SEATS = 2000;
+
+/** Whether a VENUE_STATE's venue is drawn on the canvas (and so needs its chart first). */
+function drawnOnCanvas(data) {
+  if (data.layout === 'chart') return true;
+  const seats = Number(data.rows) * Number(data.cols) || (Array.isArray(data.seats) ? data.seats.length : 0);
+  return seats > MAX_BUTTON_SEATS;
+}
+
+/** The seats of a VENUE_STATE, either form, each with its `order` (its place in seat order). */
+function seatsOf(data, layout, rows, cols) {
+  if (!isCompact(data)) {
+    const seats = (Array.isArray(data.seats) ? data.seats : []).map(normaliseSeat);
+    seats.forEach((seat, i) => {
+      const place = venue.chart && venue.chart.byId.get(seat.id);
+      seat.order = layout === 'grid' ? seat.row * cols + seat.col : (place ? place.sale : i);
+    });
+    return seats;
+  }
+  const order = layout === 'grid' ? gridSeatOrder(rows, cols) : venue.chart.saleIds;
+  const { seats, mismatch } = decodeCompact(data, order);
+  if (mismatch) console.warn(`seatmap: a compact state of ${data.count} seats for ${order.length} seats in seat order`);
+  seats.forEach((seat, i) => {
+    seat.order = i;
+    seat.row = layout === 'grid' ? Math.floor(i / cols) : NaN;
+    seat.col = layout === 'grid' ? i % cols : NaN;
+    // Which seats are yours comes in the MINE that follows: until then a seat you had keeps
+    // being yours while its status is the same.
+    const had = venue.seats.get(seat.id);
+    if (had && me.userId && had.held_by === me.userId && had.status === seat.status) seat.held_by = me.userId;
+  });
+  return seats;
+}
+
 /** A VENUE_STATE is the whole truth as of its seq: it replaces the view, whatever we had. */
 function applyVenueState(data) {
   clock.sync(Number(data.server_time_ms));
-
-  const seats = (Array.isArray(data.seats) ? data.seats : []).map(normaliseSeat);
+  const layout = data.layout === 'chart' ? 'chart' : 'grid';
+  const drawn = drawnOnCanvas(data) ? 'canvas' : 'buttons';
   const rows = Number(data.rows) || 0;
   const cols = Number(data.cols) || 0;
-  const sameShape = rows === venue.rows && cols === venue.cols
-    && seats.length === venue.seats.size && seats.every((s) => seatButtons.has(s.id));
+  if (drawn === 'buttons') venue.chart = null;
+  const seats = seatsOf(data, layout, rows, cols);
+  const sameShape = drawn === venue.drawn && layout === venue.layout && rows === venue.rows && cols === venue.cols
+    && seats.length === venue.seats.size && seats.every((s) => venue.seats.has(s.id))
+    && (drawn === 'canvas' || seats.every((s) => seatButtons.has(s.id)));
 
   const before = venue.seqs.seq;
   // A new epoch (say, the venue's data was reset) may come with a lower seq: still the truth.
   if (venue.seqs.snapshot(data.seq, data.epoch) === SNAPSHOT.REWOUND) {
     console.warn(`seatmap: VENUE_STATE went back from seq ${before} to ${venue.seqs.seq} in one epoch`);
   }
-  venue.rows = rows;
-  venue.cols = cols;
+  Object.assign(venue, { layout, drawn, rows, cols });
   venue.seats = new Map(seats.map((s) => [s.id, s]));
-  venue.order = seats.slice().sort((a, b) => a.row - b.row || a.col - b.col).map((s) => s.id);
+  venue.order = seats.slice().sort((a, b) => a.order - b.order).map((s) => s.id);
 
   // A snapshot is newer than any OK still in flight.
   events.mark++;
   for (const id of venue.seats.keys()) events.touched.set(id, events.mark);
 
-  if (!sameShape) buildGrid();
+  if (!sameShape) buildMap();
   renderAll();
+  performance.mark('seatmap:state');
+}
+
+/**
+ * MINE: which seats are this identity's, as of its seq: right after a compact VENUE_STATE (the
+ * same seq), or alone when a resumed socket changed identity (its seq may be ahead of ours: the
+ * missed SEAT_UPDATEs follow, and each names its holder). One older than our view is stale.
+ */
+function applyMine(data) {
+  if (Number(data.seq) < venue.seqs.seq) {
+    console.warn(`seatmap: MINE for seq ${data.seq} after the state of seq ${venue.seqs.seq}: ignored`);
+    return;
+  }
+  const { held, booked } = decodeMine(data);
+  const wasMine = [...venue.tally.mineHeld, ...venue.tally.mineBooked];
+  for (const id of wasMine) {
+    const seat = venue.seats.get(id);
+    if (seat && !held.has(id) && !booked.has(id)) changeSeat(seat, { held_by: null });
+  }
+  for (const [id, expiresAt] of held) {
+    const seat = venue.seats.get(id);
+    if (seat) changeSeat(seat, { held_by: me.userId, expires_at: expiresAt ?? seat.expires_at });
+  }
+  for (const id of booked) {
+    const seat = venue.seats.get(id);
+    if (seat) changeSeat(seat, { held_by: me.userId });
+  }
+  for (const id of new Set([...wasMine, ...held.keys(), ...booked])) renderSeat(id);
+  renderSideAndCounts();
 }
 
 /** A SEAT_UPDATE, in seq order. */
@@ -65,9 +136,11 @@ function applySeatUpdate(data) {
   const seat = venue.seats.get(data.seat_id);
   if (seat) {
     const was = classify(seat);
-    seat.status = toStatus(data.status);
-    seat.held_by = data.held_by || null;
-    seat.expires_at = data.expires_at == null ? null : Number(data.expires_at);
+    changeSeat(seat, {
+      status: toStatus(data.status),
+      held_by: data.held_by || null,
+      expires_at: data.expires_at == null ? null : Number(data.expires_at),
+    });
     events.touched.set(seat.id, ++events.mark);
 
     renderSeat(seat.id);
@@ -101,7 +174,8 @@ function applyOk(data) {
   if (data.seat && request && seatId && venue.seats.has(seatId)
       && (events.touched.get(seatId) || 0) <= request.mark) {
     const seat = venue.seats.get(seatId);
-    Object.assign(seat, normaliseSeat({ ...seat, ...data.seat }));
+    const { status, held_by: heldBy, expires_at: expiresAt } = normaliseSeat({ ...seat, ...data.seat });
+    changeSeat(seat, { status, held_by: heldBy, expires_at: expiresAt });
     events.touched.set(seatId, ++events.mark);
   }
   if (seatId) {
@@ -175,17 +249,59 @@ export function createMessages({ session }) {
     WELCOME: (data) => session.onWelcome(data),
     VENUE_STATE: onVenueState,
     SEAT_UPDATE: (data) => { if (forThisVenue(data)) applySeatUpdate(data); },
+    MINE: (data) => { if (forThisVenue(data)) applyMine(data); },
     OK: applyOk,
     ERROR: onError,
     QUEUE: ours(onQueue),
     ADMITTED: ours(onAdmitted),
   };
 
+  // Frames that wait for the chart, in order (null: none waiting).
+  let waiting = null;
+  let loadFailed = false;
+
+  function dispatch(message) {
+    const type = message.type.toUpperCase();
+    const data = message.data || {};
+    const chartDue = !venue.chart || venue.chart.venue !== venue.name;
+    if (type === 'VENUE_STATE' && forThisVenue(data) && drawnOnCanvas(data) && chartDue) {
+      waiting = [message];
+      fetchChart();
+      return;
+    }
+    const handler = handlers[type];
+    if (handler) handler(data);
+  }
+
+  function fetchChart() {
+    loadChart(venue.name).then((model) => {
+      venue.chart = model;
+      performance.mark('seatmap:chart');
+      loadFailed = false;
+      const frames = waiting || [];
+      waiting = null;
+      frames.forEach((frame) => {
+        if (waiting) waiting.push(frame); // a frame before it started another wait
+        else dispatch(frame);
+      });
+    }, (err) => {
+      console.warn('seatmap: the chart did not load', err);
+      if (!loadFailed) showError('The seat map could not be loaded. Trying again…');
+      loadFailed = true;
+      setTimeout(() => { if (waiting) fetchChart(); }, 2000);
+    });
+  }
+
   return {
     onFrame(text) {
       const message = parseFrame(text);
-      const handler = message && handlers[message.type.toUpperCase()];
-      if (handler) handler(message.data || {});
+      if (!message) return;
+      if (waiting) waiting.push(message);
+      else dispatch(message);
+    },
+    /** The socket is gone: what it sent and we did not apply yet belongs to it. */
+    socketClosed() {
+      if (waiting) waiting = [];
     },
   };
 }

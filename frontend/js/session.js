@@ -54,12 +54,13 @@ export class Session {
   }
 
   /**
-   * The socket opened: CONNECT with our token (if we have one) and, when we already show this
-   * venue, the last seq we applied and its epoch: the edge then sends just the changes we missed
-   * (or a VENUE_STATE).
+   * The socket opened: CONNECT with our token (if we have one), asking for compact states, and,
+   * when we already show this venue, the last seq we applied and its epoch: the edge then sends
+   * just the changes we missed (or a VENUE_STATE).
    */
   opened() {
-    const data = { venue: venue.name };
+    // Compact states: one status digit per seat, and MINE for the seats that are ours.
+    const data = { venue: venue.name, state: 'compact' };
     if (me.token) data.token = me.token;
     const resume = venue.seqs.resumePoint();
     conn.resumedAfterSeq = resume != null;

@@ -28,8 +28,13 @@ export const venue = {
   rows: 0,
   cols: 0,
   seqs: new SeqTracker(), // the seq and epoch applied; sent back with after_seq when reconnecting
-  seats: new Map(), // id -> { id, row, col, status, held_by, expires_at }
-  order: [],        // seat ids in row-major order, for stable lists
+  layout: 'grid',   // 'grid' (rows x cols) or 'chart' (sections, rows, seats: see chart-model.js)
+  drawn: 'buttons', // how the map is shown: 'buttons' (a grid of buttons) or 'canvas' (charts, big grids)
+  chart: null,      // the chart model (chart-model.js) when drawn on the canvas
+  seats: new Map(), // id -> { id, row, col, order, status, held_by, expires_at }
+  order: [],        // seat ids in seat order (grids: row-major; charts: the chart's), for stable lists
+  // Kept as seats change (seats.js), so an update costs the same on 100 seats or 12,000.
+  tally: { available: 0, mineHeld: new Set(), mineBooked: new Set() },
 };
 
 /** Who we are. The token is the identity; it is given up only when the server calls it UNAUTHORIZED. */

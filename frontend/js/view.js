@@ -1,28 +1,16 @@
-// Rendering: the seat grid, the side panels, counters, identity, connection status, errors
-// and screen-reader announcements. Reads the state; never changes seats.
+// Rendering: the seat map (a grid of buttons, or the drawn map of chart-view.js with the
+// finder's buttons), the side panels, counters, identity, connection status, errors and
+// screen-reader announcements. Reads the state; never changes seats.
+import { fit, repaintAll, repaintSeat, resize, STATE_FILL, updateTip } from './chart-view.js';
 import { ERROR_TEXT, ERROR_TTL_MS, MAX_ERRORS, STATUS, URGENT_SECONDS } from './config.js';
-import { classify, plural, seatLabel, seatLocked, seatsOfKind } from './seats.js';
+import { el, setAttr } from './dom.js';
+import { buildFinder, configureFinder } from './finder.js';
+import { classify, plural, retally, seatLabel, seatLocked, seatsOfKind } from './seats.js';
 import { clock, conn, dom, grid, me, requests, seatButtons, venue } from './state.js';
 
-export function el(tag, props = {}, children = []) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (key === 'className') node.className = value;
-    else if (key === 'text') node.textContent = value;
-    else if (key === 'dataset') Object.assign(node.dataset, value);
-    else node.setAttribute(key, value);
-  }
-  for (const child of children) node.append(child);
-  return node;
-}
+export { el, setAttr };
 
-export function setAttr(node, name, value) {
-  if (value == null) {
-    if (node.hasAttribute(name)) node.removeAttribute(name);
-  } else if (node.getAttribute(name) !== value) {
-    node.setAttribute(name, value);
-  }
-}
+configureFinder({ render: (id) => renderSeat(id) });
 
 // ---------------------------------------------------------------------------------------
 // Grid
@@ -34,7 +22,64 @@ function rowLabel(r) {
   return id ? id.replace(/\d+$/, '') : String.fromCharCode(65 + r);
 }
 
-export function buildGrid() {
+/** Marks the first time every seat is on screen (a benchmark reads it). */
+function markDrawn() {
+  if (performance.getEntriesByName('seatmap:drawn').length) return;
+  requestAnimationFrame(() => {
+    if (!performance.getEntriesByName('seatmap:drawn').length) performance.mark('seatmap:drawn');
+  });
+}
+
+/** Builds the map for the venue just received: buttons for a small grid, else the drawn map. */
+export function buildMap() {
+  const canvas = venue.drawn === 'canvas';
+  dom.chart.hidden = !canvas;
+  dom.gridLegend.hidden = canvas;
+  dom.stage.hidden = canvas && venue.layout === 'chart'; // a chart draws its own stage
+  document.body.dataset.map = canvas ? 'drawn' : 'buttons';
+  dom.grid.classList.toggle('seat-row', canvas);
+  if (canvas) buildDrawnMap();
+  else buildGrid();
+}
+
+function buildDrawnMap() {
+  resize();
+  fit();
+  buildChartLegend();
+  buildFinder();
+  dom.grid.removeAttribute('aria-busy');
+  dom.holdsEmpty.textContent = 'None yet. Pick a seat on the map, or in the section and row lists.';
+  dom.help.textContent = 'Drag to move the map, scroll or pinch to zoom, or use the buttons. '
+    + 'By keyboard: choose a section and a row, then arrow keys move between seats '
+    + '(up and down change row, Page Up and Page Down change section); Enter holds a seat.';
+}
+
+function swatch(fill, glyph) {
+  const node = el('span', { className: 'swatch chart-swatch', 'aria-hidden': 'true', text: glyph || '' });
+  node.style.setProperty('--fill', fill); // through the CSSOM: allowed by the page's CSP
+  return node;
+}
+
+/** Categories with their prices, then what the other colours and marks mean. */
+function buildChartLegend() {
+  const items = [];
+  if (venue.layout === 'chart') {
+    for (const c of venue.chart.categories) {
+      items.push(el('li', {}, [swatch(c.color), `${c.label} ${c.priceText}`]));
+    }
+  } else {
+    items.push(el('li', {}, [swatch(venue.chart.categories[0]?.color || '#4a90d9'), 'Available']));
+  }
+  items.push(el('li', {}, [swatch(STATE_FILL.held), 'Held by someone']));
+  items.push(el('li', {}, [swatch(STATE_FILL.booked), 'Booked']));
+  items.push(el('li', {}, [swatch(STATE_FILL['held-by-you'], '★'), 'Held by you']));
+  items.push(el('li', {}, [swatch(STATE_FILL['booked-by-you'], '✓'), 'Booked by you']));
+  if (venue.chart.seats.some((s) => s.blocked)) items.push(el('li', {}, [swatch(STATE_FILL.blocked, '✕'), 'Not for sale']));
+  if (venue.chart.seats.some((s) => s.accessible)) items.push(el('li', {}, [swatch('#ffffff', '♿'), 'Wheelchair space (square)']));
+  dom.chartLegend.replaceChildren(...items);
+}
+
+function buildGrid() {
   const focusedId = document.activeElement && document.activeElement.dataset
     ? document.activeElement.dataset.seat : null;
 
@@ -68,9 +113,11 @@ export function buildGrid() {
   dom.grid.replaceChildren(frag);
   dom.grid.removeAttribute('aria-busy');
   if (focusedId && seatButtons.has(focusedId)) seatButtons.get(focusedId).focus();
+  markDrawn();
 }
 
 export function renderSeat(id) {
+  if (venue.drawn === 'canvas') repaintSeat(id);
   const button = seatButtons.get(id);
   const seat = venue.seats.get(id);
   if (!button || !seat) return;
@@ -163,10 +210,10 @@ function renderBookings() {
 }
 
 function renderCounts() {
-  let available = 0;
-  for (const seat of venue.seats.values()) if (seat.status === STATUS.AVAILABLE) available++;
-  dom.available.textContent = String(available);
-  dom.total.textContent = String(venue.seats.size);
+  const available = String(venue.tally.available);
+  const total = String(venue.seats.size);
+  if (dom.available.textContent !== available) dom.available.textContent = available;
+  if (dom.total.textContent !== total) dom.total.textContent = total;
 }
 
 export function renderIdentity() {
@@ -176,7 +223,9 @@ export function renderIdentity() {
 
 /** Everything that depends on the whole venue (after a snapshot or an identity change). */
 export function renderAll() {
+  retally();
   for (const id of seatButtons.keys()) renderSeat(id);
+  if (venue.drawn === 'canvas') repaintAll();
   renderSideAndCounts();
 }
 
@@ -188,9 +237,11 @@ export function renderSideAndCounts() {
 
 /** Once a second: the countdowns of held seats. */
 export function renderCountdowns() {
-  for (const seat of venue.seats.values()) {
-    if (seat.status === STATUS.HELD) renderSeat(seat.id);
+  // Only the seats on screen as buttons say their seconds (the drawn map shows no countdown).
+  for (const id of seatButtons.keys()) {
+    if (venue.seats.get(id)?.status === STATUS.HELD) renderSeat(id);
   }
+  if (venue.drawn === 'canvas') updateTip();
   for (const item of dom.holds.children) updateHoldItem(item, item.dataset.seat);
 }
 

@@ -78,12 +78,13 @@ export async function resetSeats() {
 }
 
 /**
- * A new browser context ("a person") with the seat map open and connected. `setup(context,
- * page)` runs before the page is loaded (to route its WebSocket, say). Every console message of
+ * A new browser context ("a person") with the seat map open (at `path`, default "/") and
+ * connected. `setup(context, page)` runs before the page is loaded (to route its WebSocket, say);
+ * `contextOptions` go to the browser context (hasTouch, isMobile, …). Every console message of
  * type error and every CSP violation is collected in `viewer.console` / `viewer.csp`.
  */
-export async function openViewer(name, { viewport = DESKTOP, setup, connected = true } = {}) {
-  const context = await browser.newContext({ viewport });
+export async function openViewer(name, { viewport = DESKTOP, setup, connected = true, path = '/', contextOptions = {} } = {}) {
+  const context = await browser.newContext({ viewport, ...contextOptions });
   const page = await context.newPage();
   const viewer = { name, context, page, console: [], csp: [] };
   page.on('pageerror', (err) => pageErrors.push(`${name}: ${err.message}`));
@@ -96,7 +97,7 @@ export async function openViewer(name, { viewport = DESKTOP, setup, connected = 
   });
   viewers.push(viewer);
   if (setup) await setup(context, page);
-  viewer.response = await page.goto(`${BASE_URL}/`);
+  viewer.response = await page.goto(`${BASE_URL}${path}`);
   if (connected) await waitConnected(page);
   return viewer;
 }
