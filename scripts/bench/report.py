@@ -188,6 +188,8 @@ def targets_table(rows, by, sizes, rates):
         return worse, compared
 
     for t in ("ours-direct", "ours-nginx"):
+        if not any(key[0] == t for key in by):
+            continue  # not run (PARTS without fanout, or TARGETS without it): nothing to judge
         worse, _ = worse_than(t, "peer")
         body.append([f"{t} ≤ nats-server's WebSocket listener at p50 and p99, every size",
                      f"worse in {len(worse)} cells", verdict(not worse), "; ".join(worse)])
