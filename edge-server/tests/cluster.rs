@@ -34,18 +34,32 @@ async fn booking_service(vars: &[(&str, String)]) -> Api {
 }
 
 async fn truth(api: &Api) -> (u64, Seats) {
-    let snapshot = api.get("/api/venues/main").await.body;
-    (
-        snapshot["seq"].as_u64().unwrap(),
-        seats_of(&snapshot["seats"]),
-    )
+    let answer = api.get("/api/venues/main").await;
+    try_truth(&answer).unwrap_or_else(|| panic!("no snapshot: {answer:?}"))
+}
+
+/// The seq and seats of a snapshot answer; `None` for a refusal (a 503 while the cluster fails
+/// over is a fair answer: the caller asks again).
+fn try_truth(answer: &testkit::http::Answer) -> Option<(u64, Seats)> {
+    let seq = answer.body["seq"]
+        .as_u64()
+        .filter(|_| answer.status == 200)?;
+    Some((seq, seats_of(&answer.body["seats"])))
 }
 
 /// Waits until every view equals the booking service's snapshot; returns how long it took.
 async fn converge(api: &Api, views: &[Viewer], within: Duration) -> Duration {
     let started = Instant::now();
     loop {
-        let expected = truth(api).await;
+        let answer = api.get("/api/venues/main").await;
+        let Some(expected) = try_truth(&answer) else {
+            assert!(
+                started.elapsed() < within,
+                "no snapshot within {within:?}: {answer:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
         let behind = views
             .iter()
             .filter(|v| (v.seq().unwrap_or(0), v.seats()) != expected)

@@ -13,7 +13,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
 use testkit::{Api, NatsServer, RedisServer, ServiceProcess};
 
 pub use link::Link;
@@ -145,19 +144,20 @@ impl Backend {
     }
 
     /// The booking service's own view of the venue: seat id -> (status, held_by).
-    pub async fn truth(&self) -> (u64, HashMap<String, (u64, Value)>) {
+    pub async fn truth(&self) -> (u64, testkit::Seats) {
         let (_, seq, seats) = self.truth_with_epoch().await;
         (seq, seats)
     }
 
     /// The venue's epoch, seq and seats, from `GET /api/venues/main`.
-    pub async fn truth_with_epoch(&self) -> (u64, u64, HashMap<String, (u64, Value)>) {
-        let snapshot = self.api.get("/api/venues/main").await.body;
-        (
-            snapshot["epoch"].as_u64().unwrap(),
-            snapshot["seq"].as_u64().unwrap(),
-            seats_of(&snapshot["seats"]),
-        )
+    pub async fn truth_with_epoch(&self) -> Truth {
+        let answer = self.api.get("/api/venues/main").await;
+        truth_of(&answer).unwrap_or_else(|| panic!("no snapshot: {answer:?}"))
+    }
+
+    /// `truth_with_epoch`, or `None` while the booking service refuses (Redis coming back).
+    pub async fn try_truth_with_epoch(&self) -> Option<Truth> {
+        truth_of(&self.api.get("/api/venues/main").await)
     }
 
     pub async fn reset(&self) {
@@ -210,10 +210,33 @@ pub use testkit::seats_of;
 
 /// Waits until every client's view (epoch, seq, seats) equals the booking service's, and checks
 /// none saw a seq twice, out of order, or with a gap.
+/// A snapshot's epoch, seq and seats.
+pub type Truth = (u64, u64, testkit::Seats);
+
+/// The epoch, seq and seats of a snapshot answer; `None` for a refusal.
+fn truth_of(answer: &testkit::http::Answer) -> Option<Truth> {
+    if answer.status != 200 {
+        return None;
+    }
+    let body = &answer.body;
+    Some((
+        body["epoch"].as_u64()?,
+        body["seq"].as_u64()?,
+        seats_of(&body["seats"]),
+    ))
+}
+
 pub async fn assert_all_converge(backend: &Backend, clients: &[Viewer], timeout: Duration) {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        let (epoch, seq, truth) = backend.truth_with_epoch().await;
+        let Some((epoch, seq, truth)) = backend.try_truth_with_epoch().await else {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the booking service gave no snapshot within {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
         let behind: Vec<usize> = clients
             .iter()
             .enumerate()
