@@ -91,6 +91,12 @@ for topology in "${topologies[@]}"; do
 done
 
 machine="$(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(uname -sr)"
+# The written-by-hand part of the file (from its marker line on) is kept as it is.
+marker='<!-- Everything above is written by scripts/faults.sh; it keeps what follows this line. -->'
+kept=$(mktemp)
+if [[ -f $OUT ]]; then
+  awk -v marker="$marker" 'found || $0 == marker { found = 1; print }' "$OUT" >"$kept"
+fi
 {
   cat <<HEADER
 # Reliability
@@ -112,7 +118,9 @@ Machine: $machine. Everything (Redis, NATS, the services, NGINX and the load) sh
 Generated on $(date -u '+%Y-%m-%d %H:%M UTC').
 HEADER
   cat "$rows"
-} >"$OUT"
-rm -f "$rows"
+  if [[ -s $kept ]]; then echo; cat "$kept"; fi
+} >"$OUT.new"
+mv "$OUT.new" "$OUT"
+rm -f "$rows" "$kept"
 echo "[faults] wrote $OUT"
 exit "$overall"

@@ -98,18 +98,47 @@ pub async fn run(
         header_read_timeout: IDLE_CONNECTION_TIMEOUT,
         send_buffer: None,
     };
-    service_runner::http::serve(listener, None, routes::app(state), options, shutdown).await;
+    // The background work stops as soon as the stop is asked for, while requests in flight
+    // finish (service_runner gives them a few seconds).
+    let graceful = async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing requests, stopping hold expiry and the relay");
+        let _ = stop.send(true);
+    };
+    service_runner::http::serve(listener, None, routes::app(state), options, graceful).await;
 
-    tracing::info!("shutting down: stopping hold expiry and the relay");
-    let _ = stop.send(true);
-    let _ = expiry.await;
-    let _ = relays.await;
-    let _ = queue_clock.await;
-    let _ = limiter_cleanup.await;
-    service.store.quit().await;
+    // Each task stops at its next step; one waiting on a Redis or NATS that does not answer is
+    // not waited for past the bound (what it was doing is in Redis: the outbox and the expiry
+    // index are read again by whichever service runs next).
+    let background = [expiry, relays, queue_clock, limiter_cleanup];
+    let aborts: Vec<_> = background.iter().map(|task| task.abort_handle()).collect();
+    let all_stopped = async {
+        for task in background {
+            let _ = task.await;
+        }
+    };
+    if tokio::time::timeout(BACKGROUND_STOP, all_stopped)
+        .await
+        .is_err()
+    {
+        tracing::warn!("background work did not stop within {BACKGROUND_STOP:?} (Redis or NATS silent); stopping without it");
+        aborts.iter().for_each(|task| task.abort());
+    }
+    if tokio::time::timeout(GOODBYE, service.store.quit())
+        .await
+        .is_err()
+    {
+        tracing::warn!("Redis did not answer QUIT; stopping without it");
+    }
     tracing::info!("stopped");
     Ok(())
 }
+
+/// How long the stop waits for hold expiry, the relay and the waiting-room clock once the
+/// requests in flight are done.
+const BACKGROUND_STOP: Duration = Duration::from_secs(1);
+/// How long the stop waits for Redis to answer its QUIT.
+const GOODBYE: Duration = Duration::from_secs(1);
 
 /// The per-user rate limiter remembers every user it has seen; drop the idle ones now and then.
 async fn forget_idle_users(state: Arc<routes::AppState>, mut stopped: watch::Receiver<bool>) {

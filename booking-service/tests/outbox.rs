@@ -349,3 +349,65 @@ async fn a_wiped_redis_starts_a_new_epoch_with_seq_one() {
         "a client from the old epoch must resync"
     );
 }
+
+/// The bound docs/reliability.md promises for a stop after SIGTERM, whatever is down.
+const STOP_BOUND: Duration = Duration::from_secs(5);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_stops_within_the_bound_with_nats_gone() {
+    let mut stack = Stack::start(&[]).await;
+    assert_eq!(stack.api.seat("select", "A1", &token()).await.code(), "OK");
+    stack.nats.stop();
+    // A change made while NATS is gone waits in the outbox; the stop must not wait for it.
+    assert_eq!(stack.api.seat("select", "A2", &token()).await.code(), "OK");
+    let (clean, took) = stack.service.terminate_timed();
+    assert!(clean, "SIGTERM ends the service with status 0");
+    assert!(
+        took < STOP_BOUND,
+        "the service took {took:?} to stop without NATS"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_stops_within_the_bound_with_redis_gone() {
+    let mut stack = Stack::start(&[]).await;
+    assert_eq!(stack.api.seat("select", "A1", &token()).await.code(), "OK");
+    stack.redis.kill9();
+    assert_eq!(
+        stack.api.seat("select", "A2", &token()).await.code(),
+        "UNAVAILABLE"
+    );
+    let (clean, took) = stack.service.terminate_timed();
+    assert!(clean, "SIGTERM ends the service with status 0");
+    assert!(
+        took < STOP_BOUND,
+        "the service took {took:?} to stop without Redis"
+    );
+}
+
+/// A Redis that answers nothing (frozen, as behind a cut link) holds up no stop either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_stops_within_the_bound_with_redis_and_nats_silent() {
+    let mut stack = Stack::start(&[]).await;
+    assert_eq!(stack.api.seat("select", "A1", &token()).await.code(), "OK");
+    stack.redis.freeze();
+    stack.nats.freeze();
+    // A command on its way when the stop is asked for.
+    let api = stack.api.clone();
+    let waiting = tokio::spawn(async move { api.seat("select", "A2", &token()).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (clean, took) = stack.service.terminate_timed();
+    stack.redis.thaw();
+    stack.nats.thaw();
+    let _ = waiting.await;
+    let logs = stack.service.logs();
+    let tail: Vec<&str> = logs.lines().rev().take(12).collect();
+    assert!(
+        clean,
+        "SIGTERM ends the service with status 0; its last lines: {tail:#?}"
+    );
+    assert!(
+        took < STOP_BOUND,
+        "the service took {took:?} to stop with Redis and NATS silent"
+    );
+}

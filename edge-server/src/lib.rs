@@ -57,6 +57,12 @@ impl Edge {
     }
 }
 
+/// The longest a stopping edge waits for its sockets to send their close frames (each gives
+/// its client `connection::CLOSE_GRACE` twice at most).
+const CLOSE_FRAMES_ON_STOP: Duration = Duration::from_secs(3);
+/// The longest a stopping edge waits for NATS to confirm what it sent.
+const NATS_FLUSH_ON_STOP: Duration = Duration::from_secs(1);
+
 /// Serves WebSocket clients on `listener` until `shutdown` resolves; then every client gets a
 /// close frame 1001 (going away) so it reconnects to another edge.
 pub async fn run(
@@ -122,11 +128,17 @@ pub async fn run(
         }
     }
     // Upgraded sockets outlive `serve`; give their writers time to send the close frames.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let deadline = tokio::time::Instant::now() + CLOSE_FRAMES_ON_STOP;
     while edge.metrics.connections.get() > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let _ = edge.nats.flush().await;
+    // NATS may be gone: its flush would wait for a reconnection that never comes.
+    if tokio::time::timeout(NATS_FLUSH_ON_STOP, edge.nats.flush())
+        .await
+        .is_err()
+    {
+        tracing::warn!("NATS did not answer the last flush; stopping without it");
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -14,8 +14,9 @@ use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use tokio::sync::{mpsc, watch};
 use tower::ServiceExt;
 
-/// How long requests in flight may take to finish once the stop is asked for.
-const DRAIN: Duration = Duration::from_secs(5);
+/// How long requests in flight may take to finish once the stop is asked for (a seat command
+/// waiting on a silent Redis is answered 503 within about this long anyway).
+const DRAIN: Duration = Duration::from_secs(3);
 
 /// How connections are served.
 #[derive(Debug, Clone, Copy)]

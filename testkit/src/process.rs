@@ -356,6 +356,13 @@ impl ServiceProcess {
         self.daemon.terminate()
     }
 
+    /// `terminate`, and how long the process took to exit (at most 10 s: then it is killed).
+    pub fn terminate_timed(&mut self) -> (bool, Duration) {
+        let asked = Instant::now();
+        let clean = self.daemon.terminate();
+        (clean, asked.elapsed())
+    }
+
     pub async fn restart(&mut self) {
         self.daemon.kill9();
         let env = &self.env;

@@ -1,4 +1,5 @@
-//! Shutting an edge down: every socket gets close 1001 promptly, whatever its commands wait for.
+//! Shutting an edge down: every socket gets close 1001 promptly, whatever its commands wait for
+//! and whatever the edge cannot reach.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -50,4 +51,75 @@ async fn a_command_waiting_on_a_hung_booking_service_does_not_hold_up_the_edges_
         took < Duration::from_millis(3_500),
         "the edge stopped within 3.5 s of SIGTERM, not after the command's 5 s timeout: {took:?}"
     );
+}
+
+/// The bound docs/reliability.md promises for a stop after SIGTERM, whatever is down.
+const STOP_BOUND: Duration = Duration::from_secs(5);
+
+/// Waits for `client`'s socket to be closed and returns its close code.
+async fn close_code(client: &Viewer) -> Option<u16> {
+    testkit::eventually(Duration::from_secs(5), || {
+        client.view.lock().unwrap().closed.is_some()
+    })
+    .await;
+    client.view.lock().unwrap().closed.clone().map(|c| c.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edge_whose_nats_is_gone_stops_within_the_bound_closing_its_sockets_with_1001() {
+    let mut backend = Backend::start(1, &[]).await;
+    let client = Viewer::ready(&backend.ws_url(0)).await;
+    backend.nats.stop();
+    // Long enough for the edge to have lost its NATS connection.
+    let lost = testkit::eventually(Duration::from_secs(10), || {
+        backend.edges[0].logs().contains("NATS disconnected")
+    })
+    .await;
+    assert!(lost, "the edge never noticed NATS was gone");
+    let (clean, took) = backend.edges[0].terminate_timed();
+    assert!(clean, "SIGTERM ends the edge with status 0");
+    assert!(
+        took < STOP_BOUND,
+        "the edge took {took:?} to stop without NATS"
+    );
+    assert_eq!(close_code(&client).await, Some(1001));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edge_that_cannot_reach_the_booking_service_stops_within_the_bound() {
+    let backend = Backend::start(0, &[]).await;
+    let nowhere = format!("http://127.0.0.1:{}", testkit::process::free_port());
+    let mut edge = testkit::process::ServiceProcess::start(
+        crate::support::EDGE_BINARY,
+        &[("BOOKING_URL", nowhere), ("NATS_URL", backend.nats.url())],
+    )
+    .await;
+    let client = Viewer::connect(&format!("ws://127.0.0.1:{}/ws", edge.port)).await;
+    client
+        .wait_for("WELCOME", |m| matches!(m, ServerMessage::Welcome(_)))
+        .await;
+    let (clean, took) = edge.terminate_timed();
+    assert!(clean, "SIGTERM ends the edge with status 0");
+    assert!(
+        took < STOP_BOUND,
+        "the edge took {took:?} to stop without its booking service"
+    );
+    assert_eq!(close_code(&client).await, Some(1001));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edge_whose_nats_is_silent_stops_within_the_bound() {
+    let mut backend = Backend::start(1, &[]).await;
+    let client = Viewer::ready(&backend.ws_url(0)).await;
+    // Frozen, as behind a cut link: no FIN, no answer.
+    backend.nats.freeze();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (clean, took) = backend.edges[0].terminate_timed();
+    backend.nats.thaw();
+    assert!(clean, "SIGTERM ends the edge with status 0");
+    assert!(
+        took < STOP_BOUND,
+        "the edge took {took:?} to stop with NATS silent"
+    );
+    assert_eq!(close_code(&client).await, Some(1001));
 }
