@@ -23,6 +23,9 @@ per-IP limits, Prometheus on a free port):
     scraped and up, and every metric a dashboard panel or an alert rule uses has series;
   - frames and NATS payloads captured from this stack match docs/asyncapi.yaml's schemas
     (tests/asyncapi/live.mjs: grid and chart VENUE_STATE, holds, bookings, releases, refusals);
+  - a crowd of simulated fans (scripts/crowd.sh) on the grid and the arena, straight to the
+    edges: they hold, book, release and let holds lapse, and none sees a seq gap, an unexpected
+    error or a dropped socket;
   - stack tests (Node, tests/browser/stack.test.mjs) from client addresses 127.0.0.1-7: a burst
     of 1,000 sessions and 1,000 WebSocket upgrades from one address, the per-IP socket limit,
     admin access, tokens, Origin, the documented reads, refused frames (ERROR and close code);
@@ -185,6 +188,15 @@ step "frames and NATS events captured from this stack against docs/asyncapi.yaml
 node tests/asyncapi/live.mjs docs/asyncapi.yaml "ws://127.0.0.1:$HTTP_PORT/ws" "127.0.0.1:$NATS_PORT" |
   tee "$results/asyncapi-live.txt"
 [ "${PIPESTATUS[0]}" -eq 0 ] || die "a frame or event does not match docs/asyncapi.yaml (above)"
+
+step "a crowd of fans at a quick pace on the grid and on the arena (scripts/crowd.sh): holds, bookings, no fault"
+[ -x target/debug/seatbench ] || cargo build --locked -p loadgen --bin seatbench || die "cargo build of seatbench failed"
+SEATBENCH="$PWD/target/debug/seatbench" scripts/crowd.sh 20 main --seconds 8 --pace-ms 200-1000 |
+  tee "$results/crowd.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || die "a fan of the crowd saw something no fan should (above)"
+SEATBENCH="$PWD/target/debug/seatbench" scripts/crowd.sh 10 arena --seconds 6 --pace-ms 200-1000 |
+  tee -a "$results/crowd.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || die "a fan of the crowd on the arena saw something no fan should (above)"
 
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"
 # A thousand sockets at once from one test process, and NGINX's two per proxied socket.

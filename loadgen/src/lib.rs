@@ -5,6 +5,7 @@
 //! results rows ([`rows`]). Load goes to loopback addresses only.
 
 pub mod api;
+pub mod crowd;
 pub mod driver;
 pub mod fanout;
 pub mod fill;

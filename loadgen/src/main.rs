@@ -40,6 +40,11 @@ enum Command {
     /// reconnect within a few seconds; the steady viewers' latency before and during, how long
     /// the storm's viewers took to have the state again, and the edges' peak memory.
     Storm(StormArgs),
+    /// A crowd for demos: simulated fans at human pace on the edges (each from its own 127.0.0.x
+    /// address), holding, booking, releasing and letting holds lapse. Runs until Ctrl+C or
+    /// --seconds; exits non-zero if a fan saw something no fan should (a seq gap, an unexpected
+    /// error, a dropped socket) or, with --seconds, if no fan held anything.
+    Crowd(CrowdArgs),
     /// Correctness only: viewers in this process, a few changes; exits non-zero on any missing,
     /// out-of-order or duplicate delivery. Never judges timing.
     Smoke(SmokeArgs),
@@ -183,6 +188,23 @@ struct StormArgs {
 }
 
 #[derive(clap::Args)]
+struct CrowdArgs {
+    /// Comma-separated WebSocket URLs of the edges; fan i uses URL i mod n.
+    #[arg(long, default_value = "ws://127.0.0.1:3000/ws,ws://127.0.0.1:3001/ws")]
+    urls: String,
+    #[arg(long, default_value = "main")]
+    venue: String,
+    #[arg(long, default_value_t = 50)]
+    fans: usize,
+    /// Stop after this many seconds (default: run until Ctrl+C).
+    #[arg(long)]
+    seconds: Option<f64>,
+    /// A fan's pause between two actions, in ms: MIN-MAX.
+    #[arg(long, default_value = "1500-6000")]
+    pace_ms: String,
+}
+
+#[derive(clap::Args)]
 struct SmokeArgs {
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     booking: String,
@@ -298,6 +320,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Api(args) => api(args).await,
         Command::Fanout(args) => fanout(args).await,
         Command::Fill(args) => fill(args).await,
+        Command::Crowd(args) => crowd(args).await,
         Command::Storm(args) => storm(args).await,
         Command::Smoke(args) => smoke(args).await,
         Command::Floor(args) => floor(args).await,
@@ -423,6 +446,42 @@ async fn fanout(args: FanoutArgs) -> anyhow::Result<()> {
     let rows = loadgen::fanout::run_target(&run).await?;
     drop(floors);
     rows::append(args.common.results.as_deref(), &rows)
+}
+
+/// `seatbench crowd`: fans at human pace until Ctrl+C or --seconds.
+async fn crowd(args: CrowdArgs) -> anyhow::Result<()> {
+    let (lo, hi) = args
+        .pace_ms
+        .split_once('-')
+        .and_then(|(lo, hi)| Some((lo.trim().parse().ok()?, hi.trim().parse().ok()?)))
+        .filter(|(lo, hi): &(u64, u64)| lo <= hi)
+        .context("--pace-ms is MIN-MAX in ms, like 1500-6000")?;
+    let spec = loadgen::crowd::CrowdSpec {
+        urls: urls(&args.urls)?,
+        venue: args.venue,
+        fans: args.fans,
+        seconds: args.seconds,
+        pace_ms: (lo, hi),
+    };
+    if spec.urls.is_empty() || spec.fans == 0 {
+        bail!("a crowd needs --urls and at least one fan");
+    }
+    println!(
+        "[crowd] {} fans on {} ({}), one action every {lo}–{hi} ms each; Ctrl+C stops",
+        spec.fans,
+        spec.venue,
+        spec.urls.join(",")
+    );
+    let tally = loadgen::crowd::run(spec.clone()).await?;
+    let faults = tally.faults.lock().unwrap().clone();
+    if !faults.is_empty() {
+        bail!("fans saw what no fan should: {faults:#?}");
+    }
+    let holds = tally.holds.load(std::sync::atomic::Ordering::Relaxed);
+    if spec.seconds.is_some() && holds == 0 {
+        bail!("no fan held a seat");
+    }
+    Ok(())
 }
 
 /// `seatbench fill`: a share of the venue booked and held.
