@@ -24,6 +24,8 @@ pub struct Config {
     pub max_holds_per_user: u32,
     pub venues: Vec<VenueDefinition>,
     pub admin_token: Option<String>,
+    /// Required of callers of the `/internal/` routes (the edges) when set.
+    pub internal_token: Option<String>,
     /// Issues and verifies client tokens (`TOKEN_SECRET`, required).
     pub token_signer: TokenSigner,
     /// Commands a user may send per second (the burst is the same size).
@@ -63,6 +65,9 @@ Configured by environment variables:
                                     file, JSON; relative to the working directory)
   TOKEN_SECRET                      required: the secret every service signs and checks tokens with
   ADMIN_TOKEN                       enables POST /api/admin/reset with 'Authorization: Bearer …'
+  INTERNAL_TOKEN                    when set (16+ characters), the /internal/ routes (the edges'
+                                    waiting-room reports) require 'Authorization: Bearer …' with
+                                    it; every edge is given the same
   MAX_SHOPPERS=0                    identities per venue that may hold and book at once; the rest
                                     wait in a first-come queue (0: no waiting room)
   SHOPPING_SECONDS=300              how long an admitted identity may shop
@@ -146,6 +151,7 @@ impl Config {
                 .and_then(|entries| venues::load(&entries))
                 .map_err(|e| format!("VENUES: {e}"))?,
             admin_token: lookup("ADMIN_TOKEN").filter(|t| !t.is_empty()),
+            internal_token: shared::settings::internal_token(lookup("INTERNAL_TOKEN").as_deref())?,
             user_rate_limit,
             expiry_interval: Duration::from_millis(100),
         })

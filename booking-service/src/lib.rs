@@ -59,12 +59,15 @@ pub async fn run(
         config.max_holds_per_user,
         config.event_history,
     ));
-    let state = Arc::new(routes::AppState::new(
-        service.clone(),
-        config.admin_token.clone(),
-        config.token_signer.clone(),
-        config.user_rate_limit,
-    ));
+    let state = Arc::new(
+        routes::AppState::new(
+            service.clone(),
+            config.admin_token.clone(),
+            config.token_signer.clone(),
+            config.user_rate_limit,
+        )
+        .with_internal_token(config.internal_token.clone()),
+    );
 
     let (stop, stopped) = watch::channel(false);
     let expiry = tokio::spawn(expiry::watch_hold_expiry(

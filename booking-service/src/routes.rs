@@ -16,6 +16,7 @@ use shared::api::{
     SeatRequest, SeatResponse, VenueSnapshot, WaitingRoomAnswer, WaitingRoomJoinRequest,
     WaitingRoomReport, WaitingRoomStanding,
 };
+use shared::settings::secrets_equal;
 use shared::ws::SeatAction;
 use shared::{ErrorCode, Seat, TokenSigner};
 
@@ -32,6 +33,8 @@ const MAX_BODY_BYTES: usize = 16 * 1024;
 pub struct AppState {
     pub service: Arc<SeatService>,
     pub admin_token: Option<String>,
+    /// `INTERNAL_TOKEN`: what the `/internal/` routes require, when set.
+    pub internal_token: Option<String>,
     pub token_signer: TokenSigner,
     pub user_limiter: DefaultKeyedRateLimiter<String>,
 }
@@ -47,8 +50,19 @@ impl AppState {
         AppState {
             service,
             admin_token,
+            internal_token: None,
             token_signer,
             user_limiter: RateLimiter::keyed(Quota::per_second(per_second)),
+        }
+    }
+}
+
+impl AppState {
+    /// Requires `token` of the callers of the `/internal/` routes.
+    pub fn with_internal_token(self, token: Option<String>) -> Self {
+        AppState {
+            internal_token: token,
+            ..self
         }
     }
 }
@@ -350,8 +364,10 @@ const MAX_REPORTED_OWNERS: usize = 50_000;
 async fn waiting_room_report(
     State(state): Shared,
     ApiPath(venue): ApiPath<String>,
+    headers: HeaderMap,
     body: Result<ApiJson<WaitingRoomReport>, ApiError>,
 ) -> Result<Json<WaitingRoomAnswer>, ApiError> {
+    internal_caller(&state, &headers)?;
     let ApiJson(request) = body?;
     let venue = state.service.venue(Some(&venue))?;
     if request.owners.len() > MAX_REPORTED_OWNERS
@@ -399,11 +415,7 @@ async fn admin_reset(
             )
         });
     };
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if !presented.is_some_and(|p| constant_time_eq(p.as_bytes(), expected.as_bytes())) {
+    if !bearer(&headers).is_some_and(|p| secrets_equal(p.as_bytes(), expected.as_bytes())) {
         return Err(ApiError::new(
             ErrorCode::Unauthorized,
             "missing or wrong admin token",
@@ -436,6 +448,24 @@ async fn wrong_method() -> ApiError {
 }
 
 /// Compares secrets without revealing through timing how much of them matched.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// `Authorization: Bearer …`, if the request carries one.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+}
+
+/// The `/internal/` routes answer only callers showing `INTERNAL_TOKEN`, when it is set.
+fn internal_caller(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(expected) = state.internal_token.as_deref() else {
+        return Ok(());
+    };
+    match bearer(headers) {
+        Some(offered) if secrets_equal(offered.as_bytes(), expected.as_bytes()) => Ok(()),
+        _ => Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "internal routes need 'Authorization: Bearer <INTERNAL_TOKEN>'",
+        )),
+    }
 }

@@ -161,3 +161,36 @@ async fn a_chart_venue_has_its_own_waiting_room() {
     assert_eq!(join(api, &second).await["state"], "admitted");
     assert_eq!(api.seat("select", "A1", &second).await.code(), "OK");
 }
+
+/// With `INTERNAL_TOKEN` set, the edges' presence route answers only callers that show it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_internal_routes_refuse_callers_without_the_internal_token() {
+    let secret = "internal-0123456789abcdef";
+    let stack = Stack::start(&[("INTERNAL_TOKEN", secret), ("MAX_SHOPPERS", "1")]).await;
+    let url = format!("{}/internal/queue/main/presence", stack.api.base);
+    let owner = "a".repeat(64);
+    let report = json!({"owners": [owner], "join": true});
+    let client = reqwest::Client::new();
+    let post = |auth: Option<&str>| {
+        let mut request = client.post(&url).json(&report);
+        if let Some(auth) = auth {
+            request = request.header("Authorization", auth);
+        }
+        request.send()
+    };
+    for (auth, what) in [
+        (None, "no token"),
+        (Some("Bearer internal-0123456789abcdeX"), "a wrong token"),
+        (Some("Bearer internal-0123456789abcde"), "a shorter token"),
+        (Some(secret), "the token without Bearer"),
+    ] {
+        let answer = post(auth).await.unwrap();
+        assert_eq!(answer.status(), 401, "{what}");
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "UNAUTHORIZED", "{what}");
+    }
+    let answer = post(Some(&format!("Bearer {secret}"))).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body["enabled"], true, "{body}");
+}

@@ -96,11 +96,14 @@ struct WaitingRoomReportBody<'a> {
 pub struct BookingClient {
     upstreams: Arc<Upstreams>,
     http: reqwest::Client,
+    /// `INTERNAL_TOKEN`, for the `/internal/` routes.
+    internal_token: Option<Arc<str>>,
 }
 
 impl BookingClient {
-    /// `base_urls`: the booking services in order of preference (at least one).
-    pub fn new(base_urls: &[String]) -> anyhow::Result<Self> {
+    /// `base_urls`: the booking services in order of preference (at least one);
+    /// `internal_token`: what their `/internal/` routes require, if anything.
+    pub fn new(base_urls: &[String], internal_token: Option<&str>) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(1))
             .timeout(Duration::from_secs(5))
@@ -111,6 +114,7 @@ impl BookingClient {
         Ok(BookingClient {
             upstreams: Arc::new(Upstreams::new(base_urls.to_vec())),
             http,
+            internal_token: internal_token.map(Arc::from),
         })
     }
 
@@ -224,10 +228,15 @@ impl BookingClient {
         let response = self
             .upstreams
             .send(Retry::Always, |base| {
-                self.http
+                let request = self
+                    .http
                     .post(format!("{base}/internal/queue/{venue}/presence"))
                     .timeout(REPORT_TIMEOUT)
-                    .json(&body)
+                    .json(&body);
+                match &self.internal_token {
+                    Some(token) => request.bearer_auth(token),
+                    None => request,
+                }
             })
             .await
             .map_err(BookingError::unavailable)?;
@@ -249,6 +258,9 @@ impl BookingClient {
                 }
                 Ok(WaitingRoomStandings::On(answer.standings))
             }
+            reqwest::StatusCode::UNAUTHORIZED => Err(BookingError::unavailable(
+                "HTTP 401: the booking service refused this edge's INTERNAL_TOKEN (give both the same)",
+            )),
             status => Err(BookingError::unavailable(format!("HTTP {status}"))),
         }
     }

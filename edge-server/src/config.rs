@@ -17,6 +17,8 @@ pub struct Config {
     pub unix_socket: Option<std::path::PathBuf>,
     /// The booking services (`BOOKING_URL`, a comma list), in order of preference.
     pub booking_urls: Vec<String>,
+    /// `INTERNAL_TOKEN`: shown to the booking service on its `/internal/` routes, when set.
+    pub internal_token: Option<String>,
     /// The NATS servers (`NATS_URL`, a comma list: the servers of one NATS cluster).
     pub nats_servers: Vec<async_nats::ServerAddr>,
     pub edge_id: String,
@@ -61,6 +63,8 @@ Configured by environment variables:
   NATS_URL=nats://127.0.0.1:4222    NATS carrying seats.{venue}.{kind}; a comma list of the
                                     servers of a NATS cluster (reconnects to any of them)
   TOKEN_SECRET                      required: the secret shared with the booking service
+  INTERNAL_TOKEN                    the booking service's INTERNAL_TOKEN, when it has one: sent
+                                    with the waiting-room reports (its /internal/ routes)
   EDGE_ID=edge-$PORT                this edge's name, shown to clients in WELCOME
   DEFAULT_VENUE=main                venue a new connection watches
   CLIENT_QUEUE=256                  messages buffered per client before it is resynchronised
@@ -120,6 +124,7 @@ impl Config {
                 .filter(|path| !path.trim().is_empty())
                 .map(std::path::PathBuf::from),
             booking_urls,
+            internal_token: shared::settings::internal_token(lookup("INTERNAL_TOKEN").as_deref())?,
             nats_servers,
             edge_id: lookup("EDGE_ID")
                 .filter(|id| !id.is_empty())

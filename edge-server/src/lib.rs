@@ -71,7 +71,8 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let metrics = metrics::Metrics::new();
-    let booking = booking::BookingClient::new(&config.booking_urls)?;
+    let booking =
+        booking::BookingClient::new(&config.booking_urls, config.internal_token.as_deref())?;
     let timing = hub::HubTiming {
         client_queue: config.client_queue,
         reorder_window: config.reorder_window,

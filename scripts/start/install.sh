@@ -13,7 +13,7 @@ run_compose() {
   fi
   (( EDGES == 2 )) || warn "docker compose always runs two edges (edge1, edge2); EDGES=$EDGES is ignored"
   warn "docker compose uses the default per-IP limits in nginx/nginx.compose.conf; LIMIT_* and ADMIN_FROM apply to the native run only"
-  export HTTP_PORT TOKEN_SECRET ADMIN_TOKEN
+  export HTTP_PORT TOKEN_SECRET ADMIN_TOKEN INTERNAL_TOKEN
   if (( MONITORING )); then
     # Prometheus beside the stack, on 127.0.0.1:PROMETHEUS_PORT (docker-compose.yml's profile).
     export PROMETHEUS_PORT COMPOSE_PROFILES="${COMPOSE_PROFILES:-single},monitoring"

@@ -60,9 +60,9 @@ part_port() {
 http_ok() { curl -fsS -o /dev/null --noproxy '*' --max-time 2 "$1" 2>/dev/null; }
 redis_ok() { [[ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" == PONG ]]; }
 
-# TOKEN_SECRET and ADMIN_TOKEN reach the two services through the environment (never the
-# command line, which the logs show); the other parts do not get them.
-NO_SECRETS=(env -u TOKEN_SECRET -u ADMIN_TOKEN)
+# TOKEN_SECRET, ADMIN_TOKEN and INTERNAL_TOKEN reach the two services through the environment
+# (never the command line, which the logs show); the other parts do not get them.
+NO_SECRETS=(env -u TOKEN_SECRET -u ADMIN_TOKEN -u INTERNAL_TOKEN)
 
 # Redis: one server, or (--cluster) a node with its own data dir (AOF and nodes.conf), the
 # cluster bus on port + 10000, and the node settings scripts/lib/redis-cluster.sh gives the tests too.

@@ -1,5 +1,5 @@
 # shellcheck shell=bash disable=SC2034  # the *_GENERATED flags are read by start.sh
-# Sourced by start.sh: the run's secrets (ADMIN_TOKEN, TOKEN_SECRET), the per-IP limits NGINX
+# Sourced by start.sh: the run's secrets (ADMIN_TOKEN, TOKEN_SECRET, INTERNAL_TOKEN), the per-IP limits NGINX
 # enforces, and who may reach the admin API. Why these limits: docs/security.md.
 # Needs: RUN_DIR, say, die. Sets and exports what the services and render-nginx.sh read.
 
@@ -28,6 +28,11 @@ if [[ -z ${TOKEN_SECRET:-} ]]; then
 fi
 (( ${#TOKEN_SECRET} >= 16 )) || die "TOKEN_SECRET must be at least 16 characters (e.g. TOKEN_SECRET=\$(openssl rand -hex 32))"
 export TOKEN_SECRET
+# INTERNAL_TOKEN: what the booking service's /internal/ routes require of the edges. One per run
+# unless given; never printed.
+if [[ -z ${INTERNAL_TOKEN:-} ]]; then INTERNAL_TOKEN=$(random_hex 32); fi
+(( ${#INTERNAL_TOKEN} >= 16 )) || die "INTERNAL_TOKEN must be at least 16 characters (e.g. INTERNAL_TOKEN=\$(openssl rand -hex 32))"
+export INTERNAL_TOKEN
 # Origins allowed to open the WebSocket (the edge's default: the page's own origin).
 if [[ -n ${ALLOWED_ORIGINS:-} ]]; then export ALLOWED_ORIGINS; fi
 

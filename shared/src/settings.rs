@@ -76,3 +76,41 @@ mod tests {
         assert_eq!(proxied[0].as_url_str(), "ws://proxy.example/nats/");
     }
 }
+
+/// `INTERNAL_TOKEN`: the secret the edges show the booking service on its `/internal/` routes
+/// (`Authorization: Bearer …`). Unset or empty: those routes are open (one machine behind a
+/// firewall); set, it must be at least 16 characters.
+pub fn internal_token(value: Option<&str>) -> Result<Option<String>, String> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(token) if token.len() >= 16 => Ok(Some(token.to_owned())),
+        Some(_) => {
+            Err("INTERNAL_TOKEN must be at least 16 characters (e.g. openssl rand -hex 32)".into())
+        }
+    }
+}
+
+/// Whether `offered` is `expected`, compared in time that does not depend on where they differ.
+pub fn secrets_equal(offered: &[u8], expected: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    offered.len() == expected.len() && bool::from(offered.ct_eq(expected))
+}
+
+#[cfg(test)]
+mod internal_token_tests {
+    use super::*;
+
+    #[test]
+    fn internal_tokens_are_optional_long_and_compared_whole() {
+        assert_eq!(internal_token(None), Ok(None));
+        assert_eq!(internal_token(Some("  ")), Ok(None));
+        assert!(internal_token(Some("short")).is_err());
+        assert_eq!(
+            internal_token(Some("0123456789abcdef")),
+            Ok(Some("0123456789abcdef".into()))
+        );
+        assert!(secrets_equal(b"0123456789abcdef", b"0123456789abcdef"));
+        assert!(!secrets_equal(b"0123456789abcdeX", b"0123456789abcdef"));
+        assert!(!secrets_equal(b"0123456789abcde", b"0123456789abcdef"));
+    }
+}

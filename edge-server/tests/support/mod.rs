@@ -23,6 +23,9 @@ pub use testkit::{standings_of, View, Viewer, ViewerStanding};
 
 pub const EDGE_BINARY: &str = env!("CARGO_BIN_EXE_edge-server");
 
+/// The booking service's `/internal/` routes require it of the edges in every test backend.
+pub const INTERNAL_TOKEN: &str = "internal-test-token-0123456789";
+
 pub struct Backend {
     pub redis: RedisServer,
     /// The NATS the booking service publishes to (and the edges subscribe to, unless linked).
@@ -80,6 +83,7 @@ impl Backend {
             ("NATS_URL".into(), nats.url()),
             ("ADMIN_TOKEN".into(), "admin-secret".into()),
             ("TOKEN_SECRET".into(), testkit::token_secret().into()),
+            ("INTERNAL_TOKEN".into(), INTERNAL_TOKEN.into()),
             // The tests drive many commands from few tokens through the HTTP API too.
             ("USER_RATE_LIMIT".into(), "1000".into()),
         ]);
@@ -128,6 +132,7 @@ impl Backend {
         let mut env = vec![
             ("BOOKING_URL", self.booking_url.clone()),
             ("NATS_URL", nats_url),
+            ("INTERNAL_TOKEN", INTERNAL_TOKEN.to_owned()),
         ];
         env.extend(edge_env.iter().map(|(k, v)| (*k, v.to_string())));
         let edge = ServiceProcess::start(EDGE_BINARY, &env).await;
