@@ -26,6 +26,10 @@ per-IP limits, Prometheus on a free port):
   - a crowd of simulated fans (scripts/crowd.sh) on the grid and the arena, straight to the
     edges: they hold, book, release and let holds lapse, and none sees a seq gap, an unexpected
     error or a dropped socket;
+  - the booking service against its OpenAPI document (tests/openapi/run.sh: schemathesis,
+    installed with pip in a venv under ~/.cache/seatmap, fuzzes every operation with a fixed seed
+    and fails on a 5xx or any answer the document does not declare; NGINX must serve the same
+    document), then an admin reset undoes the seats it held and booked;
   - stack tests (Node, tests/browser/stack.test.mjs) from client addresses 127.0.0.1-7: a burst
     of 1,000 sessions and 1,000 WebSocket upgrades from one address, the per-IP socket limit,
     admin access, tokens, Origin, the documented reads, refused frames (ERROR and close code);
@@ -46,7 +50,7 @@ of this checkout, built by cargo), TOKEN_SECRET (default: a new random one for t
 by every service the tests start), CI (set by CI systems; nothing here waits for input either way).
 
 Installs missing programs with apt-get (redis-server, nats-server, nginx, chromium, nodejs, npm,
-python3, prometheus) and the test dependencies with npm ci. Fails loudly when something cannot be installed.
+python3, python3-venv, prometheus) and the test dependencies with npm ci. Fails loudly when something cannot be installed.
 USAGE
 }
 stack_only=0
@@ -71,6 +75,8 @@ have chromium || need_packages+=(chromium)
 have node || need_packages+=(nodejs)
 have npm || need_packages+=(npm)
 have python3 || need_packages+=(python3)
+# schemathesis goes into a venv (tests/openapi/run.sh); Debian splits venv's pip out of python3.
+{ have python3 && python3 -c 'import ensurepip, venv' 2>/dev/null; } || need_packages+=(python3-venv)
 have promtool || need_packages+=(prometheus)
 if ((${#need_packages[@]})); then
   step "installing ${need_packages[*]}"
@@ -197,6 +203,15 @@ SEATBENCH="$PWD/target/debug/seatbench" scripts/crowd.sh 20 main --seconds 8 --p
 SEATBENCH="$PWD/target/debug/seatbench" scripts/crowd.sh 10 arena --seconds 6 --pace-ms 200-1000 |
   tee -a "$results/crowd.txt"
 [ "${PIPESTATUS[0]}" -eq 0 ] || die "a fan of the crowd on the arena saw something no fan should (above)"
+# Straight to the service: NGINX's per-IP limits would refuse part of the run (the service's own
+# per-user limit answers 429 RATE_LIMITED, which the document declares).
+step "the booking service against its OpenAPI document: schemathesis, every operation (tests/openapi/run.sh)"
+tests/openapi/run.sh "http://127.0.0.1:$BOOKING_PORT" "http://127.0.0.1:$HTTP_PORT" | tee "$results/openapi.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || die "an answer of the booking service does not match its OpenAPI document (above)"
+# The crowd and this run held and booked seats of the default venue; the tests
+# below expect a venue nobody has touched.
+curl -sf -X POST -H "Authorization: Bearer $ADMIN_TOKEN" "http://127.0.0.1:$BOOKING_PORT/api/admin/reset" >/dev/null ||
+  die "the admin reset after the OpenAPI run failed"
 
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"
 # A thousand sockets at once from one test process, and NGINX's two per proxied socket.
@@ -277,10 +292,11 @@ page_passed=$(count pass "$results/page.txt")
 websocat_passed=$(grep -oE '^websocat: [0-9]+ passed' "$results/websocat.txt" | awk '{print $2}')
 docs_passed=$(cat "$results/docs.txt" "$results/docs-room.txt" | awk '/^docs: [0-9]+ passed/ {s += $2} END {print s + 0}')
 prometheus_passed=$(grep -c '^prometheus: [0-9]* targets' "$results/prometheus.txt" || true)
+openapi_passed=$(grep -c '^openapi: every operation' "$results/openapi.txt" || true)
 asyncapi_passed=$(cat "$results/asyncapi.txt" "$results/asyncapi-live.txt" | grep -c -e '^asyncapi: .* is valid AsyncAPI' -e '^asyncapi-live: every frame' || true)
-total=$((page_passed + rust_passed + ${websocat_passed:-0} + docs_passed + prometheus_passed + asyncapi_passed + stack_passed + browser_passed + queue_passed))
-printf '\n[test] page %s, rust %s%s, websocat %s, docs commands %s, prometheus %s, asyncapi %s, stack %s%s, browser %s, waiting room %s\n' "$page_passed" "$rust_passed" \
-  "$( ((stack_only)) && echo ' (skipped: --stack-only)')" "${websocat_passed:-0}" "$docs_passed" "$prometheus_passed" "$asyncapi_passed" "$stack_passed" \
+total=$((page_passed + rust_passed + ${websocat_passed:-0} + docs_passed + prometheus_passed + asyncapi_passed + openapi_passed + stack_passed + browser_passed + queue_passed))
+printf '\n[test] page %s, rust %s%s, websocat %s, docs commands %s, prometheus %s, asyncapi %s, openapi %s, stack %s%s, browser %s, waiting room %s\n' "$page_passed" "$rust_passed" \
+  "$( ((stack_only)) && echo ' (skipped: --stack-only)')" "${websocat_passed:-0}" "$docs_passed" "$prometheus_passed" "$asyncapi_passed" "$openapi_passed" "$stack_passed" \
   "$( ((stack_todo)) && echo " (+$stack_todo todo: waiting for the edge's Origin check)")" "$browser_passed" \
   "$queue_passed"
 echo "all: $total passed, 0 failed"

@@ -80,7 +80,8 @@ Routes: GET /health, GET /metrics, GET /api/seats[?venue=], GET /api/venues/{ven
         GET /api/venues/{venue}/chart,
         GET /api/venues/{venue}/events?after=N[&limit=K], POST /api/session,
         POST /api/seats/{select,book,release}, POST /api/admin/reset[?venue=],
-        POST /api/queue/join, POST /internal/queue/{venue}/presence (edges only)
+        POST /api/queue/join, POST /internal/queue/{venue}/presence (edges only),
+        GET /api/openapi.json (this API as OpenAPI 3.1)
 ";
 
 impl Config {

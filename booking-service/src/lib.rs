@@ -7,6 +7,7 @@ pub mod error;
 pub mod expiry;
 pub mod extract;
 pub mod metrics;
+pub mod openapi;
 pub mod publisher;
 pub mod relay;
 pub mod routes;
@@ -14,6 +15,7 @@ pub mod scrape;
 pub mod seat_error;
 pub mod seats;
 pub mod store;
+pub mod venue_reads;
 pub mod venues;
 pub mod waiting_room;
 

@@ -7,23 +7,25 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use shared::api::{
-    SeatRequest, SeatResponse, VenueSnapshot, WaitingRoomAnswer, WaitingRoomJoinRequest,
-    WaitingRoomReport, WaitingRoomStanding,
+    ErrorResponse, SeatRequest, SeatResponse, VenueSnapshot, WaitingRoomAnswer,
+    WaitingRoomJoinRequest, WaitingRoomReport, WaitingRoomStanding,
 };
 use shared::settings::secrets_equal;
 use shared::ws::SeatAction;
 use shared::{ErrorCode, Seat, TokenSigner};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath};
+use crate::openapi::{self, ApiDoc};
 use crate::seats::SeatService;
 use crate::store::Actor;
+use crate::venue_reads;
 use crate::waiting_room;
 
 /// Request bodies larger than this are refused before parsing.
@@ -67,38 +69,20 @@ impl AppState {
     }
 }
 
-type Shared = State<Arc<AppState>>;
+pub(crate) type Shared = State<Arc<AppState>>;
 
 /// The whole router; testable without a server.
 pub fn app(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/health", get(health))
-        .route("/metrics", get(metrics))
-        .route("/api/seats", get(list_seats))
-        .route("/api/venues/{venue}", get(venue_snapshot))
-        .route("/api/venues/{venue}/events", get(venue_events))
-        .route("/api/venues/{venue}/chart", get(venue_chart))
-        .route(
-            "/api/seats/select",
-            post(|s, b| seat_command(s, SeatAction::Select, b)),
-        )
-        .route(
-            "/api/seats/book",
-            post(|s, b| seat_command(s, SeatAction::Book, b)),
-        )
-        .route(
-            "/api/seats/release",
-            post(|s, b| seat_command(s, SeatAction::Release, b)),
-        )
-        .route("/api/session", post(new_session))
-        .route("/api/queue/join", post(join_waiting_room))
-        .route(
-            "/internal/queue/{venue}/presence",
-            post(waiting_room_report),
-        )
-        .route("/api/admin/reset", post(admin_reset))
+    let (router, document) = documented_routes();
+    let document = openapi::Document(
+        serde_json::to_vec(&document)
+            .expect("the OpenAPI document always serialises")
+            .into(),
+    );
+    router
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
+        .layer(Extension(document))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(middleware::from_fn_with_state(
@@ -106,6 +90,32 @@ pub fn app(state: Arc<AppState>) -> Router {
             count_requests,
         ))
         .with_state(state)
+}
+
+/// Every route, registered with its OpenAPI annotation, and the document they make: so
+/// `GET /api/openapi.json` lists exactly the routes served.
+fn documented_routes() -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health))
+        .routes(routes!(metrics))
+        .routes(routes!(list_seats))
+        .routes(routes!(venue_snapshot))
+        .routes(routes!(venue_reads::venue_events))
+        .routes(routes!(venue_reads::venue_chart))
+        .routes(routes!(select_seat))
+        .routes(routes!(book_seat))
+        .routes(routes!(release_seat))
+        .routes(routes!(new_session))
+        .routes(routes!(join_waiting_room))
+        .routes(routes!(waiting_room_report))
+        .routes(routes!(admin_reset))
+        .routes(routes!(openapi::document))
+        .split_for_parts()
+}
+
+/// The OpenAPI document `GET /api/openapi.json` serves.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    documented_routes().1
 }
 
 async fn count_requests(State(state): Shared, request: Request, next: Next) -> Response {
@@ -123,21 +133,47 @@ async fn count_requests(State(state): Shared, request: Request, next: Next) -> R
     response
 }
 
+/// `GET /health`: `{"status":"ok"}`, or what is down.
+#[derive(Serialize, ToSchema)]
+struct Health {
+    /// `ok` or `down`; present when something is down.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nats: Option<&'static str>,
+    /// `ok` or `down`; present when something is down.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redis: Option<&'static str>,
+    /// `ok` or `unavailable`.
+    status: &'static str,
+}
+
+#[utoipa::path(get, path = "/health", tag = "operations", responses(
+    (status = 200, description = "Redis answers a `PING` within 1 s and the NATS connection is up", body = Health),
+    (status = 503, description = "Redis or NATS is down", body = Health),
+))]
 async fn health(State(state): Shared) -> Response {
     let redis = state.service.store.ping().await;
     let nats = state.service.publisher.is_connected();
-    let word = |up: bool| if up { "ok" } else { "down" };
+    let word = |up: bool| Some(if up { "ok" } else { "down" });
     if redis && nats {
-        Json(json!({"status": "ok"})).into_response()
+        Json(Health {
+            nats: None,
+            redis: None,
+            status: "ok",
+        })
+        .into_response()
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "unavailable", "redis": word(redis), "nats": word(nats)})),
-        )
-            .into_response()
+        let health = Health {
+            nats: word(nats),
+            redis: word(redis),
+            status: "unavailable",
+        };
+        (StatusCode::SERVICE_UNAVAILABLE, Json(health)).into_response()
     }
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses(
+    (status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String),
+))]
 async fn metrics(State(state): Shared) -> Response {
     crate::scrape::refresh(&state.service).await;
     (
@@ -150,19 +186,30 @@ async fn metrics(State(state): Shared) -> Response {
         .into_response()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct VenueQuery {
+    /// Venue name; the default venue when absent.
     venue: Option<String>,
 }
 
 /// The admin reset's query: strict, so a misspelt or mangled `venue` (`?venu=main`,
 /// `?venue[]=main`) is refused instead of resetting every venue.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct AdminQuery {
+    /// The venue to reset; every venue when absent.
     venue: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/seats",
+    tag = "seats",
+    params(VenueQuery),
+    responses(openapi::SeatsRead, openapi::StoreFailed)
+)]
 async fn list_seats(
     State(state): Shared,
     query: Result<Query<VenueQuery>, axum::extract::rejection::QueryRejection>,
@@ -172,6 +219,13 @@ async fn list_seats(
     Ok(Json(state.service.snapshot(venue).await?.seats))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/venues/{venue}",
+    tag = "venues",
+    params(VenuePath),
+    responses(openapi::SnapshotRead, openapi::StoreFailed)
+)]
 async fn venue_snapshot(
     State(state): Shared,
     ApiPath(venue): ApiPath<String>,
@@ -180,134 +234,37 @@ async fn venue_snapshot(
     Ok(Json(state.service.snapshot(venue).await?))
 }
 
-/// How long a browser may use its copy of a chart before asking again (with `If-None-Match`,
-/// answered `304` while the file is unchanged).
-const CHART_CACHE_CONTROL: &str = "public, max-age=300";
-
-/// `GET /api/venues/{venue}/chart`: the static geometry and categories, blocked seats included.
-/// Serialised and gzipped once at start; gzipped for a client that accepts it (with a weak
-/// `ETag`), and `304` when the client's `If-None-Match` names its `ETag`, strong or weak.
-async fn venue_chart(
-    State(state): Shared,
-    ApiPath(venue): ApiPath<String>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let venue = state.service.venue(Some(&venue))?;
-    let chart = &venue.chart;
-    let unchanged = headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .map(|tag| tag.trim().trim_start_matches("W/"))
-        .any(|tag| tag == chart.etag || tag == "*");
-    let zipped = accepts_gzip(&headers);
-    let etag = if zipped {
-        format!("W/{}", chart.etag)
-    } else {
-        chart.etag.clone()
-    };
-    let cache = [
-        (header::ETAG, etag),
-        (header::CACHE_CONTROL, CHART_CACHE_CONTROL.to_owned()),
-        (header::VARY, "Accept-Encoding".to_owned()),
-    ];
-    if unchanged {
-        return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
-    }
-    let json = (header::CONTENT_TYPE, "application/json");
-    Ok(if zipped {
-        (
-            cache,
-            [json, (header::CONTENT_ENCODING, "gzip")],
-            chart.gzipped.clone(),
-        )
-            .into_response()
-    } else {
-        (cache, [json], chart.body.clone()).into_response()
-    })
+/// `{venue}` in a path.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub(crate) struct VenuePath {
+    /// Venue name, e.g. `main`.
+    venue: String,
 }
 
-/// Whether `Accept-Encoding` takes gzip (by name or `*`, with a q-value above 0).
-fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .any(|coding| {
-            let mut parts = coding.split(';');
-            let name = parts.next().unwrap_or("").trim();
-            let refused = parts.any(|p| {
-                p.trim()
-                    .strip_prefix("q=")
-                    .and_then(|q| q.trim().parse::<f32>().ok())
-                    .is_some_and(|q| q <= 0.0)
-            });
-            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
-        })
+/// `POST /api/seats/select`: hold a seat for `HOLD_SECONDS`.
+#[utoipa::path(post, path = "/api/seats/select", tag = "seats", request_body = SeatRequest,
+    responses(openapi::SeatCommandAnswers, openapi::BodyRefused, openapi::StoreFailed))]
+async fn select_seat(state: Shared, body: Result<ApiJson<SeatRequest>, ApiError>) -> SeatAnswer {
+    seat_command(state, SeatAction::Select, body).await
 }
 
-/// Events one history page holds at most.
-const MAX_EVENTS_PAGE: u64 = 1000;
-
-#[derive(Deserialize)]
-struct EventsQuery {
-    after: Option<String>,
-    limit: Option<String>,
+/// `POST /api/seats/book`: book a seat you hold.
+#[utoipa::path(post, path = "/api/seats/book", tag = "seats", request_body = SeatRequest,
+    responses(openapi::SeatCommandAnswers, openapi::BodyRefused, openapi::StoreFailed))]
+async fn book_seat(state: Shared, body: Result<ApiJson<SeatRequest>, ApiError>) -> SeatAnswer {
+    seat_command(state, SeatAction::Book, body).await
 }
 
-/// `GET /api/venues/{venue}/events?after=N[&limit=K]`: the kept NATS payloads after seq N,
-/// byte for byte as published.
-async fn venue_events(
-    State(state): Shared,
-    ApiPath(venue): ApiPath<String>,
-    query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, ApiError> {
-    let Query(query) = query?;
-    let venue = state.service.venue(Some(&venue))?;
-    let number = |name: &str, raw: Option<&str>| -> Result<Option<u64>, ApiError> {
-        raw.map(|raw| {
-            raw.parse::<u64>().map_err(|_| {
-                let shown: String = raw.chars().take(20).collect();
-                ApiError::new(
-                    ErrorCode::ValidationError,
-                    format!("{name} must be a whole number of 0 or more, not '{shown}'"),
-                )
-            })
-        })
-        .transpose()
-    };
-    let after = number("after", query.after.as_deref())?.ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::ValidationError,
-            "after is required: the last seq you have (0 for everything kept)",
-        )
-    })?;
-    let limit = number("limit", query.limit.as_deref())?
-        .unwrap_or(MAX_EVENTS_PAGE)
-        .min(MAX_EVENTS_PAGE);
-    let history = state.service.history(venue, after, limit).await?;
-    let Some(payloads) = history.payloads else {
-        return Err(ApiError::new(
-            ErrorCode::HistoryGone,
-            format!(
-                "events after seq {after} are no longer kept (the venue is at seq {} of epoch {}); fetch GET /api/venues/{} instead",
-                history.to, history.epoch, venue.name
-            ),
-        ));
-    };
-    // The payloads are JSON objects written by the seat scripts; they are passed on untouched.
-    let body = format!(
-        r#"{{"venue":"{}","epoch":{},"from":{},"to":{},"events":[{}]}}"#,
-        venue.name,
-        history.epoch,
-        after + 1,
-        history.to,
-        payloads.join(",")
-    );
-    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+/// `POST /api/seats/release`: release a seat you hold.
+#[utoipa::path(post, path = "/api/seats/release", tag = "seats", request_body = SeatRequest,
+    responses(openapi::SeatCommandAnswers, openapi::BodyRefused, openapi::StoreFailed))]
+async fn release_seat(state: Shared, body: Result<ApiJson<SeatRequest>, ApiError>) -> SeatAnswer {
+    seat_command(state, SeatAction::Release, body).await
 }
+
+type SeatAnswer = Result<Json<SeatResponse>, ApiError>;
 
 /// `POST /api/seats/{select,book,release}`.
 async fn seat_command(
@@ -342,6 +299,9 @@ async fn seat_command(
 
 /// `POST /api/queue/join`: join the venue's waiting room, or see where you stand. Calling it
 /// keeps an HTTP-only client's place the way an open socket does.
+#[utoipa::path(post, path = "/api/queue/join", tag = "waiting room",
+    request_body = WaitingRoomJoinRequest,
+    responses(openapi::QueueJoinAnswers, openapi::BodyRefused, openapi::StoreFailed))]
 async fn join_waiting_room(
     State(state): Shared,
     body: Result<ApiJson<WaitingRoomJoinRequest>, ApiError>,
@@ -360,7 +320,11 @@ async fn join_waiting_room(
 const MAX_REPORTED_OWNERS: usize = 50_000;
 
 /// `POST /internal/queue/{venue}/presence`: the edges' report of who has a socket open. Not
-/// proxied by NGINX (only `/api/` is).
+/// proxied by NGINX (only `/api/` is); with `INTERNAL_TOKEN` set, only for callers showing it.
+#[utoipa::path(post, path = "/internal/queue/{venue}/presence", tag = "operations",
+    params(VenuePath), request_body = WaitingRoomReport,
+    security(("internal_token" = []), ()),
+    responses(openapi::PresenceAnswers, openapi::BodyRefused, openapi::StoreFailed))]
 async fn waiting_room_report(
     State(state): Shared,
     ApiPath(venue): ApiPath<String>,
@@ -394,18 +358,49 @@ async fn waiting_room_report(
     }))
 }
 
-/// `POST /api/session`: a new identity for curl and scripts (NGINX limits how often per IP).
-async fn new_session(State(state): Shared) -> Json<serde_json::Value> {
-    let token = state.token_signer.issue();
-    state.service.metrics.count_session();
-    Json(json!({"token": token.as_str(), "user_id": token.user_id()}))
+/// A new identity.
+#[derive(Serialize, ToSchema)]
+struct SessionIssued {
+    /// Sent with every seat command.
+    token: String,
+    /// The public id seats show as `held_by`.
+    user_id: String,
 }
 
+/// `POST /api/session`: a new identity for curl and scripts (NGINX limits how often per IP).
+#[utoipa::path(post, path = "/api/session", tag = "identity", responses(
+    (status = 200, description = "A new identity", body = SessionIssued),
+))]
+async fn new_session(State(state): Shared) -> Json<SessionIssued> {
+    let token = state.token_signer.issue();
+    state.service.metrics.count_session();
+    Json(SessionIssued {
+        token: token.as_str().to_owned(),
+        user_id: token.user_id(),
+    })
+}
+
+/// `{"ok":true,"released":N}`: the number of seats that changed.
+#[derive(Serialize, ToSchema)]
+struct ResetDone {
+    ok: bool,
+    released: usize,
+}
+
+#[utoipa::path(post, path = "/api/admin/reset", tag = "operations", params(AdminQuery),
+    security(("admin_token" = [])), responses(
+    (status = 200, description = "Every held and booked seat of the venue(s) is available", body = ResetDone),
+    (status = 400, description = "`VALIDATION_ERROR`: a malformed query string, or a parameter but `venue`", body = ErrorResponse),
+    (status = 401, description = "`UNAUTHORIZED`: missing or wrong admin token", body = ErrorResponse),
+    (status = 403, description = "`UNAUTHORIZED`: admin reset is disabled (`ADMIN_TOKEN` is not set)", body = ErrorResponse),
+    (status = 404, description = "`UNKNOWN_VENUE`", body = ErrorResponse),
+    openapi::StoreFailed,
+))]
 async fn admin_reset(
     State(state): Shared,
     headers: HeaderMap,
     query: Result<Query<AdminQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<ResetDone>, ApiError> {
     let Some(expected) = state.admin_token.as_deref() else {
         return Err(ApiError {
             status: Some(StatusCode::FORBIDDEN),
@@ -430,7 +425,7 @@ async fn admin_reset(
     for venue in venues {
         released += state.service.reset(venue).await?;
     }
-    Ok(Json(json!({"ok": true, "released": released})))
+    Ok(Json(ResetDone { ok: true, released }))
 }
 
 async fn unknown_route() -> ApiError {

@@ -37,8 +37,9 @@ fn gzip(body: &[u8]) -> Vec<u8> {
         .expect("gzip into memory cannot fail")
 }
 
-#[derive(Serialize)]
-struct ChartBody<'a> {
+/// The chart's JSON: the chart file written out, with the venue's name and layout.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ChartBody<'a> {
     venue: &'a str,
     layout: Layout,
     #[serde(flatten)]

@@ -14,18 +14,24 @@ pub(crate) fn is_zero(n: &u16) -> bool {
 
 /// `POST /api/seats/{select,book,release}`. Every field is optional here so that a missing
 /// one is answered with a precise error code rather than a generic parse failure.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema, Deserialize)]
 pub struct SeatRequest {
+    /// Seat id, e.g. `A1` (a chart's: `{section}-{row}-{number}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, required = true, example = "A1")]
     pub seat_id: Option<String>,
+    /// The acting user's token, as issued by the system.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, required = true)]
     pub token: Option<String>,
+    /// Venue name; the default venue when absent (or null).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "main")]
     pub venue: Option<String>,
 }
 
 /// `{"ok":true,"seat":{…}}`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, Deserialize)]
 pub struct SeatResponse {
     pub ok: bool,
     pub seat: Seat,
@@ -33,14 +39,14 @@ pub struct SeatResponse {
 
 /// The error half of every API answer: `{"ok":false,"error":{"code":…,"message":…}}`. The
 /// edge's HTTP refusals use it too.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, Deserialize)]
 pub struct ErrorResponse {
     pub ok: bool,
     pub error: ErrorDetail,
 }
 
 /// The `error` object of an [`ErrorResponse`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema, Deserialize)]
 pub struct ErrorDetail {
     pub code: ErrorCode,
     pub message: String,
@@ -59,7 +65,7 @@ impl ErrorResponse {
 }
 
 /// `GET /api/venues/{venue}`: a consistent snapshot; `seq` is the last change it includes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema, Deserialize)]
 pub struct VenueSnapshot {
     pub venue: String,
     /// `grid` or `chart`; a chart has no `rows`/`cols` (they are 0 here and left out).
@@ -80,7 +86,7 @@ pub struct VenueSnapshot {
 /// `GET /api/venues/{venue}/events?after=N[&limit=K]`: the NATS payloads with seq > N, in order,
 /// from the venue's kept history. `to` is the venue's current seq, so `limit=0` is a cheap check
 /// of how far the venue has gone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema, Deserialize)]
 pub struct EventsPage {
     pub venue: String,
     pub epoch: u64,
@@ -93,16 +99,20 @@ pub struct EventsPage {
 
 /// `POST /api/queue/join` `{"token","venue"}`: join the venue's waiting room (or refresh the
 /// place: calling it is what keeps an HTTP-only client's place, as an open socket does).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema, Deserialize)]
 pub struct WaitingRoomJoinRequest {
+    /// The identity's token, as issued by the system.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, required = true)]
     pub token: Option<String>,
+    /// Venue name; the default venue when absent (or null).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "main")]
     pub venue: Option<String>,
 }
 
 /// Where an identity stands in a venue's waiting room.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema, Deserialize)]
 #[serde(tag = "state", rename_all = "lowercase")]
 pub enum WaitingRoomStanding {
     /// The waiting room is off (`MAX_SHOPPERS=0`): everyone may shop.
@@ -124,7 +134,7 @@ pub enum WaitingRoomStanding {
 /// `POST /internal/queue/{venue}/presence` (edges only; not proxied by NGINX): the authority keys
 /// of the identities that have a socket open on this edge. Refreshes their presence and answers
 /// where each stands, in the same order.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema, Deserialize)]
 pub struct WaitingRoomReport {
     pub owners: Vec<String>,
     /// Also put these owners in the queue if they have no place yet (newly seen identities).
@@ -132,7 +142,7 @@ pub struct WaitingRoomReport {
     pub join: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema, Deserialize)]
 pub struct WaitingRoomAnswer {
     pub venue: String,
     /// False when the waiting room is off; `standings` is then empty.

@@ -15,7 +15,7 @@ pub use file::{Category, Point};
 
 /// A chart with every seat written out: what `GET /api/venues/{venue}/chart` serves. Its JSON
 /// is itself a valid chart file (explicit rows only).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Chart {
     pub title: String,
     pub focal_point: Point,
@@ -24,14 +24,14 @@ pub struct Chart {
     pub sections: Vec<Section>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Section {
     pub id: String,
     pub label: String,
     pub rows: Vec<Row>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Row {
     pub label: String,
     /// Seats in order, with `"aisle"` where an aisle runs between two of them.
@@ -53,11 +53,41 @@ impl Serialize for RowItem {
     }
 }
 
+/// Serialised by hand (a seat object or the string `"aisle"`), so its schema is written out too.
+impl utoipa::PartialSchema for RowItem {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        OneOfBuilder::new()
+            .item(utoipa::openapi::Ref::from_schema_name("ChartSeat"))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["aisle"])),
+            )
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for RowItem {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        schemas.push((
+            "ChartSeat".into(),
+            <ChartSeat as utoipa::PartialSchema>::schema(),
+        ));
+        <ChartSeat as utoipa::ToSchema>::schemas(schemas);
+    }
+}
+
 fn is_false(flag: &bool) -> bool {
     !flag
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ChartSeat {
     /// `{section}-{row}-{number}` (grids: `A1`).
     pub id: String,

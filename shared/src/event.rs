@@ -8,7 +8,7 @@ use crate::seat::{Seat, SeatId, SeatStatus};
 pub const SUBJECT_ALL: &str = "seats.>";
 
 /// What happened to the seat.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EventKind {
     Held,
@@ -36,7 +36,7 @@ impl EventKind {
 }
 
 /// Why a seat became available again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ReleaseReason {
     /// The holder released it.
@@ -49,7 +49,7 @@ pub enum ReleaseReason {
 
 /// One change of one seat. Carries the seat's full new state, so a viewer that missed an
 /// earlier change is still right after applying this one; `seq` tells it that it missed one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema, Deserialize)]
 pub struct SeatEvent {
     #[serde(rename = "type")]
     pub kind: EventKind,

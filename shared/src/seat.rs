@@ -17,6 +17,19 @@ impl From<SeatStatus> for u8 {
     }
 }
 
+/// On the wire a number, so its schema is written out: an integer, one of 0, 1, 2.
+impl utoipa::PartialSchema for SeatStatus {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Integer)
+            .enum_values(Some([0, 1, 2]))
+            .description(Some("0 available, 1 held, 2 booked"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for SeatStatus {}
+
 impl TryFrom<u8> for SeatStatus {
     type Error = String;
     fn try_from(value: u8) -> Result<Self, Self::Error> {
@@ -138,7 +151,7 @@ impl std::fmt::Display for SeatId {
 /// The seat JSON of the contract:
 /// `{"id":"A1","row":0,"col":0,"status":1,"held_by":"u-…","expires_at":1763723456}`.
 /// Seats of a chart have no `row`/`col`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema, Deserialize)]
 pub struct Seat {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -10,7 +10,9 @@ use crate::chart::Chart;
 use crate::seat::{is_valid_venue_name, Seat, SeatId, SeatIdError, VenueSpec, MAX_SEAT_ID_LEN};
 
 /// How a venue's seats are arranged; state carries it as `"layout"`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Layout {
     /// `rows` x `cols`, seats `A1` …, with `row`/`col` in their JSON.
