@@ -6,6 +6,7 @@ pub mod config;
 pub mod error;
 pub mod expiry;
 pub mod extract;
+pub mod groups;
 pub mod metrics;
 pub mod publisher;
 pub mod relay;

@@ -32,7 +32,7 @@ pub struct SeatService {
     venues: HashMap<String, Venue>,
     default_venue: String,
     pub hold_seconds: u64,
-    max_holds: u32,
+    pub(crate) max_holds: u32,
 }
 
 impl SeatService {
@@ -164,6 +164,7 @@ impl SeatService {
             rows: venue.seats.rows,
             cols: venue.seats.cols,
             hold_seconds: self.hold_seconds,
+            max_holds_per_user: self.max_holds,
             seq,
             epoch,
             seats,
@@ -182,7 +183,12 @@ impl SeatService {
 }
 
 /// The seat (as available) as a change left it.
-fn seat_after(seat: Seat, status: SeatStatus, user: &str, expires_ms: Option<u64>) -> Seat {
+pub(crate) fn seat_after(
+    seat: Seat,
+    status: SeatStatus,
+    user: &str,
+    expires_ms: Option<u64>,
+) -> Seat {
     Seat {
         status,
         held_by: (status != SeatStatus::Available && !user.is_empty()).then(|| user.to_owned()),

@@ -1,0 +1,70 @@
+//! Several seats at once over WebSocket (`SELECT_SEATS`, `BOOK_SEATS`, `RELEASE_SEATS`), through
+//! two edges: the edge forwards the group, answers with every seat or every seat in the way,
+//! and every viewer sees one update per seat, in seq order.
+
+use serde_json::json;
+use shared::ws::{OkSeats, ServerMessage};
+use shared::SeatStatus;
+
+mod support;
+use support::{Backend, Viewer};
+
+/// Sends a group command and waits for its answer.
+async fn group(viewer: &Viewer, kind: &str, seats: &[&str], req_id: &str) -> ServerMessage {
+    viewer.send(kind, json!({"seat_ids": seats, "req_id": req_id}));
+    viewer
+        .wait_for(&format!("the answer to {req_id}"), |m| match m {
+            ServerMessage::Ok(ok) => ok.req_id == json!(req_id),
+            ServerMessage::Error(err) => err.req_id == json!(req_id),
+            _ => false,
+        })
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_is_held_whole_and_every_viewer_sees_each_seat() {
+    let backend = Backend::start(2, &[]).await;
+    let alice = Viewer::ready(&backend.ws_url(0)).await;
+    let bob = Viewer::ready(&backend.ws_url(1)).await;
+    assert_eq!(alice.welcome().max_holds_per_user, 4);
+
+    let ServerMessage::Ok(ok) = group(&alice, "SELECT_SEATS", &["d5", "D6"], "g1").await else {
+        panic!("SELECT_SEATS refused")
+    };
+    assert_eq!(ok.action, "select");
+    let OkSeats::Several { seat_ids, seats } = &ok.seats else {
+        panic!("a group OK: {ok:?}")
+    };
+    assert_eq!(seat_ids, &["D5", "D6"]);
+    assert!(seats.iter().all(|s| s.status == SeatStatus::Held));
+
+    // Bob, on the other edge, sees both seats held, with consecutive seqs.
+    for seat in ["D5", "D6"] {
+        bob.wait_for(&format!("{seat} held"), |m| {
+            matches!(m, ServerMessage::SeatUpdate(u) if u.seat_id == seat && u.status == SeatStatus::Held)
+        })
+        .await;
+    }
+    let seqs = bob.update_seqs();
+    assert_eq!(seqs.len(), 2);
+    assert_eq!(seqs[1], seqs[0] + 1);
+
+    let ServerMessage::Error(error) = group(&bob, "SELECT_SEATS", &["D6", "D7"], "g2").await else {
+        panic!("an overlapping group was held")
+    };
+    assert_eq!(error.code, shared::ErrorCode::SeatUnavailable);
+    assert_eq!(error.seat_ids, Some(vec!["D6".to_owned()]));
+    assert_eq!(error.seat_id, None);
+
+    let booked = group(&alice, "BOOK_SEATS", &["D5", "D6"], "g3").await;
+    assert!(matches!(booked, ServerMessage::Ok(_)), "{booked:?}");
+    let ServerMessage::Error(bad) = group(&alice, "RELEASE_SEATS", &[], "g4").await else {
+        panic!("an empty group was accepted")
+    };
+    assert_eq!(bad.code, shared::ErrorCode::ValidationError);
+    bob.wait_for("D6 booked", |m| {
+        matches!(m, ServerMessage::SeatUpdate(u) if u.seat_id == "D6" && u.status == SeatStatus::Booked)
+    })
+    .await;
+    assert!(bob.violations().is_empty(), "{:?}", bob.violations());
+}
