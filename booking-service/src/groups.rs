@@ -8,7 +8,7 @@ use shared::ws::SeatAction;
 use shared::{ErrorCode, Seat, SeatIdError, SeatStatus};
 
 use crate::seat_error::SeatError;
-use crate::seats::{seat_after, SeatService, Venue};
+use crate::seats::{refusal, seat_after, SeatService, Venue};
 use crate::store::{Actor, GroupMode, GroupOutcome, HoldLimits};
 
 impl SeatService {
@@ -32,9 +32,13 @@ impl SeatService {
             hold_seconds: self.hold_seconds,
             max_holds: self.max_holds,
         };
+        let runs = match (&venue.runs, mode) {
+            (Some(runs), GroupMode::Select) => runs.touched(&ids),
+            _ => Vec::new(),
+        };
         let outcome = self
             .store
-            .group(mode, &venue.keys, &ids, actor, limits)
+            .group(mode, &venue.keys, &ids, &runs, actor, limits)
             .await?;
         let (user, changed) = match outcome {
             GroupOutcome::Done { user, seats } => (user, seats),
@@ -58,6 +62,28 @@ impl SeatService {
         }
         let ids = ids.into_iter().map(str::to_owned).collect();
         Ok((ids, seats))
+    }
+
+    /// One select where the single-seat rule is on: the group step with one seat, which judges
+    /// the rule in the same atomic step as the hold. Refusals other than the rule's read as
+    /// for any one seat.
+    pub(crate) async fn select_under_single_seat_rule(
+        &self,
+        venue: &Venue,
+        position: usize,
+        actor: Actor<'_>,
+    ) -> Result<Seat, SeatError> {
+        let id = venue.seats.id(position).to_owned();
+        match self
+            .apply_group(SeatAction::Select, venue, std::slice::from_ref(&id), actor)
+            .await
+        {
+            Ok((_, mut seats)) => seats.pop().ok_or(SeatError::Internal),
+            Err(SeatError::RefusedSeats { code, .. }) if code != ErrorCode::SingleSeatGap => {
+                Err(refusal(code, &id, "", self.max_holds))
+            }
+            Err(error) => Err(error),
+        }
     }
 
     /// The seats' positions, in the order asked: at least one and at most `MAX_HOLDS_PER_USER`

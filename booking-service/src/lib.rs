@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod publisher;
 pub mod relay;
 pub mod routes;
+pub mod runs;
 pub mod scrape;
 pub mod seat_error;
 pub mod seats;

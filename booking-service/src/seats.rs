@@ -22,6 +22,8 @@ pub struct Venue {
     pub seats: Arc<VenueSeats>,
     pub chart: Arc<ServedChart>,
     pub keys: VenueKeys,
+    /// The runs of the single-seat rule, when it is on for this venue.
+    pub runs: Option<Arc<crate::runs::SeatRuns>>,
 }
 
 /// Owns every seat change: the store that makes it, and the publisher the relay announces with.
@@ -61,6 +63,7 @@ impl SeatService {
                             seats: venue.seats.clone(),
                             chart: venue.chart.clone(),
                             keys,
+                            runs: venue.runs.clone(),
                         },
                     )
                 })
@@ -100,6 +103,11 @@ impl SeatService {
         position: usize,
         actor: Actor<'_>,
     ) -> Result<Seat, SeatError> {
+        if action == SeatAction::Select && venue.runs.is_some() {
+            return self
+                .select_under_single_seat_rule(venue, position, actor)
+                .await;
+        }
         let seat = venue.seats.available(position);
         let seat_name = seat.id.clone();
         let keys = &venue.keys;
@@ -199,7 +207,7 @@ pub(crate) fn seat_after(
     }
 }
 
-fn refusal(code: ErrorCode, seat: &str, holder: &str, max_holds: u32) -> SeatError {
+pub(crate) fn refusal(code: ErrorCode, seat: &str, holder: &str, max_holds: u32) -> SeatError {
     let message = match code {
         ErrorCode::SeatBooked => format!("{seat} is already booked"),
         ErrorCode::SeatUnavailable => format!("{seat} is held by another user"),

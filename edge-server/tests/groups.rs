@@ -68,3 +68,25 @@ async fn a_group_is_held_whole_and_every_viewer_sees_each_seat() {
     .await;
     assert!(bob.violations().is_empty(), "{:?}", bob.violations());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_single_seat_rule_names_the_stranded_seat_over_websocket() {
+    let backend = Backend::start_with(1, &[], &[("SINGLE_SEAT_RULE", "1")]).await;
+    let alice = Viewer::ready(&backend.ws_url(0)).await;
+    alice.send("SELECT_SEAT", json!({"seat_id": "B2", "req_id": "one"}));
+    let answer = alice
+        .wait_for(
+            "the answer",
+            |m| matches!(m, ServerMessage::Error(e) if e.req_id == json!("one")),
+        )
+        .await;
+    let ServerMessage::Error(error) = answer else {
+        unreachable!()
+    };
+    assert_eq!(error.code, shared::ErrorCode::SingleSeatGap);
+    assert_eq!(error.seat_ids, Some(vec!["B1".to_owned()]));
+    assert!(matches!(
+        group(&alice, "SELECT_SEATS", &["B1", "B2"], "two").await,
+        ServerMessage::Ok(_)
+    ));
+}

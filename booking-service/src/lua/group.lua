@@ -2,9 +2,12 @@
 -- Each seat that changes gets its own event, numbered consecutively. Seats the caller already
 -- holds are left as they are (a hold is never extended); the seats a select newly holds share
 -- one expiry.
--- KEYS: state, holds, counts, seq, epoch, events, shoppers, booked_at, then each seat's lock
+-- KEYS: state, holds, counts, seq, epoch, events, shoppers, booked_at, then each seat's lock,
+--       then (declared for Redis Cluster) the locks of the other seats of the runs below
 -- ARGV: mode (select|book|release), owner, user_id, venue, max_len, waiting_room (1/0),
---       hold_seconds, max_holds, then the seat ids (distinct, in the order of their locks)
+--       hold_seconds, max_holds, lock prefix, n, then the n seat ids (distinct, in the order
+--       of their locks), then the runs the single-seat rule judges (none while it is off),
+--       each as its seat ids in order, comma-separated, blocked seats marked with '!'
 -- Returns {'CHANGED', user_id, then per seat: id, expires_ms ('' unless held), seq ('' when
 -- unchanged)} or a refusal {code, seat ids in the way...}.
 local state, holds, counts = KEYS[1], KEYS[2], KEYS[3]
@@ -12,8 +15,9 @@ local out = {seq = KEYS[4], epoch = KEYS[5], events = KEYS[6], venue = ARGV[4], 
 local shoppers, booked_at = KEYS[7], KEYS[8]
 local mode, owner, user_id, waiting_room = ARGV[1], ARGV[2], ARGV[3], ARGV[6]
 local hold_seconds, max_holds = tonumber(ARGV[7]), tonumber(ARGV[8])
-local FIRST_LOCK, FIRST_SEAT = 9, 9
-local count = #ARGV - FIRST_SEAT + 1
+local lock_prefix, count = ARGV[9], tonumber(ARGV[10])
+local FIRST_LOCK, FIRST_SEAT = 9, 11
+local FIRST_RUN = FIRST_SEAT + count
 
 -- Each seat as it stands: lock kind and holder, and the announced state's kind and owner.
 local seats = {}
@@ -44,6 +48,49 @@ local function booked(seat)
 end
 local function mine(seat) return seat.kind == 'h' and seat.holder == owner end
 
+-- The single-seat rule: per free stretch of each run, counting only the seats this select newly
+-- holds (`asked`), the free seats it would leave alone, unless every way of placing that many
+-- seats in that stretch leaves one (a stretch one longer than the seats placed in it).
+local function stranded_by(asked)
+  local stranded = {}
+  for r = FIRST_RUN, #ARGV do
+    local ids, free = {}, {}
+    for item in string.gmatch(ARGV[r], '[^,]+') do
+      local blocked = string.sub(item, 1, 1) == '!'
+      local id = blocked and string.sub(item, 2) or item
+      local is_free = false
+      if asked[id] then
+        is_free = true
+      elseif not blocked then
+        local kind = split_lock(redis.call('GET', lock_prefix .. id))
+        is_free = kind == nil and split_state(redis.call('HGET', state, id)) ~= 'b'
+      end
+      table.insert(ids, id)
+      table.insert(free, is_free)
+    end
+    local i = 1
+    while i <= #ids do
+      if free[i] then
+        local j = i
+        while j < #ids and free[j + 1] do j = j + 1 end
+        local placed = 0
+        for x = i, j do if asked[ids[x]] then placed = placed + 1 end end
+        if placed > 0 and (j - i + 1) - placed ~= 1 then
+          for x = i, j do
+            local alone = not asked[ids[x]]
+              and (x == i or asked[ids[x - 1]]) and (x == j or asked[ids[x + 1]])
+            if alone then table.insert(stranded, ids[x]) end
+          end
+        end
+        i = j + 1
+      else
+        i = i + 1
+      end
+    end
+  end
+  return stranded
+end
+
 local reply = {'CHANGED', user_id}
 local function answer(seat, expires_ms, seq)
   table.insert(reply, seat.id)
@@ -63,6 +110,14 @@ if mode == 'select' then
     end
     local code = #ids(booked) > 0 and 'SEAT_BOOKED' or 'SEAT_UNAVAILABLE'
     return refuse(code, in_the_way)
+  end
+  if #ARGV >= FIRST_RUN then
+    local asked = {}
+    for _, seat in ipairs(seats) do
+      if not mine(seat) then asked[seat.id] = true end
+    end
+    local stranded = stranded_by(asked)
+    if #stranded > 0 then return refuse('SINGLE_SEAT_GAP', stranded) end
   end
   local held = tonumber(redis.call('HGET', counts, owner) or '0')
   local new = 0

@@ -56,16 +56,24 @@ pub struct HoldLimits {
 
 impl SeatStore {
     /// Selects, books or releases `seats` (distinct canonical ids) for `actor`, all or none.
+    /// `runs`: the runs a select must not leave a single seat alone in (the single-seat rule;
+    /// empty while it is off), encoded as `SeatRuns` gives them.
     pub async fn group(
         &self,
         mode: GroupMode,
         keys: &VenueKeys,
         seats: &[&str],
+        runs: &[&str],
         actor: Actor<'_>,
         limits: HoldLimits,
     ) -> Result<GroupOutcome, SeatError> {
         let mut script_keys = keys.group_keys();
         script_keys.extend(seats.iter().map(|seat| keys.lock(seat)));
+        let run_seats = runs
+            .iter()
+            .flat_map(|run| run.split(','))
+            .filter(|id| !id.starts_with('!') && !seats.contains(id));
+        script_keys.extend(run_seats.map(|seat| keys.lock(seat)));
         let mut args = vec![
             mode.as_arg().to_owned(),
             actor.owner.into(),
@@ -80,8 +88,11 @@ impl SeatStore {
             .into(),
             limits.hold_seconds.to_string(),
             limits.max_holds.to_string(),
+            keys.lock_prefix.clone(),
+            seats.len().to_string(),
         ];
         args.extend(seats.iter().map(|seat| (*seat).to_owned()));
+        args.extend(runs.iter().map(|run| (*run).to_owned()));
         let _slot = self.seat_command_slot().await?;
         let client = self.pool.next_connected();
         let reply = self

@@ -137,7 +137,8 @@ pub(super) async fn seat_command(
                 code: error.code,
                 message: error.message,
                 seat_id: Some(shown),
-                seat_ids: None,
+                // The single-seat rule's refusal names the seats it would strand.
+                seat_ids: error.seat_ids,
             })
         }
     })
