@@ -7,7 +7,7 @@ use shared::ws::{OkSeats, ServerMessage};
 use shared::SeatStatus;
 
 mod support;
-use support::{Backend, Viewer};
+use support::{assert_all_converge, Backend, Viewer};
 
 /// Sends a group command and waits for its answer.
 async fn group(viewer: &Viewer, kind: &str, seats: &[&str], req_id: &str) -> ServerMessage {
@@ -89,4 +89,69 @@ async fn the_single_seat_rule_names_the_stranded_seat_over_websocket() {
         group(&alice, "SELECT_SEATS", &["B1", "B2"], "two").await,
         ServerMessage::Ok(_)
     ));
+}
+
+/// 200 clients on two edges each send one `SELECT_SEATS` of 2 to 4 seats overlapping their
+/// neighbours', all at once. No client holds part of its group; every `ERROR` names only seats
+/// of its group that another holds; every viewer ends at the booking service's state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_clients_race_for_overlapping_groups_over_two_edges() {
+    let backend = Backend::start(2, &[]).await;
+    let clients = futures_util::future::join_all(
+        (0..200).map(|i| Viewer::ready_owned(backend.ws_url(i % 2))),
+    )
+    .await;
+    let ids: Vec<String> = (b'A'..=b'J')
+        .flat_map(|row| (1..=10).map(move |col| format!("{}{col}", row as char)))
+        .collect();
+    let groups: Vec<Vec<String>> = (0..200)
+        .map(|i| {
+            let size = 2 + i % 3;
+            let start = (i * 7) % (ids.len() - size);
+            ids[start..start + size].to_vec()
+        })
+        .collect();
+    for (client, seats) in clients.iter().zip(&groups) {
+        client.send("SELECT_SEATS", json!({"seat_ids": seats, "req_id": "race"}));
+    }
+    let mut answers = Vec::new();
+    for client in &clients {
+        answers.push(
+            client
+                .wait_for("the answer", |m| match m {
+                    ServerMessage::Ok(ok) => ok.req_id == json!("race"),
+                    ServerMessage::Error(err) => err.req_id == json!("race"),
+                    _ => false,
+                })
+                .await,
+        );
+    }
+    assert_all_converge(&backend, &clients, std::time::Duration::from_secs(10)).await;
+    let (_, truth) = backend.truth().await;
+    let mut winners = 0;
+    for ((client, seats), answer) in clients.iter().zip(&groups).zip(&answers) {
+        let me = json!(client.welcome().user_id);
+        let mine = seats.iter().filter(|s| truth[*s].1 == me).count();
+        match answer {
+            ServerMessage::Ok(_) => {
+                winners += 1;
+                assert_eq!(mine, seats.len(), "an OK group is held whole");
+            }
+            ServerMessage::Error(error) => {
+                assert_eq!(error.code, shared::ErrorCode::SeatUnavailable, "{error:?}");
+                assert_eq!(mine, 0, "a refused client holds none of its group");
+                let named = error.seat_ids.clone().unwrap_or_default();
+                assert!(!named.is_empty(), "{error:?}");
+                for seat in &named {
+                    assert!(seats.contains(seat), "{seat} is not in {seats:?}");
+                    assert_eq!(truth[seat].0, 1, "{seat} was named but is not held");
+                }
+            }
+            other => panic!("not an answer: {other:?}"),
+        }
+    }
+    assert!(
+        winners > 0 && winners < 200,
+        "{winners} of 200 won: no race"
+    );
 }
