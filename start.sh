@@ -73,7 +73,7 @@ VENUES=${VENUES:-main:10x10,arena:@venues/arena.json}
 # Optional booking-service settings: passed on only when set, so the service's
 # own defaults (the contract's) apply otherwise.
 for v in HOLD_SECONDS MAX_HOLDS_PER_USER VENUES USER_RATE_LIMIT MAX_SHOPPERS SHOPPING_SECONDS \
-         EVENT_HISTORY REDIS_WAIT_REPLICAS; do
+         EVENT_HISTORY REDIS_WAIT_REPLICAS SINGLE_SEAT_RULE; do
   if [[ -n ${!v:-} ]]; then export "${v?}"; fi
 done
 

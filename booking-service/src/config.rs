@@ -71,6 +71,8 @@ Configured by environment variables:
   MAX_SHOPPERS=0                    identities per venue that may hold and book at once; the rest
                                     wait in a first-come queue (0: no waiting room)
   SHOPPING_SECONDS=300              how long an admitted identity may shop
+  SINGLE_SEAT_RULE=0                1: no select may leave one free seat alone in a grid's row
+                                    (charts turn it on with their single_seat_rule)
   EVENT_HISTORY=10000               events kept per venue for GET /api/venues/{venue}/events
   SERVICE_ID=booking-$PORT-$PID     this service's name in relay leases and logs
   USER_RATE_LIMIT=20                seat commands per second per user (burst of the same size)
@@ -150,6 +152,10 @@ impl Config {
             max_holds_per_user,
             venues: VenueEntry::parse_list(&get("VENUES", "main:10x10"))
                 .and_then(|entries| venues::load(&entries))
+                .map(|venues| match get("SINGLE_SEAT_RULE", "0").trim() {
+                    "1" => venues::with_grid_single_seat_rule(venues),
+                    _ => venues,
+                })
                 .map_err(|e| format!("VENUES: {e}"))?,
             admin_token: lookup("ADMIN_TOKEN").filter(|t| !t.is_empty()),
             internal_token: shared::settings::internal_token(lookup("INTERNAL_TOKEN").as_deref())?,

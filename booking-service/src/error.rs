@@ -17,6 +17,8 @@ pub struct ApiError {
     pub message: String,
     /// Overrides the code's usual HTTP status (e.g. 413 or 415 for body problems).
     pub status: Option<StatusCode>,
+    /// A refusal about several seats: every seat that stood in the way.
+    pub seat_ids: Option<Vec<String>>,
 }
 
 impl ApiError {
@@ -25,6 +27,7 @@ impl ApiError {
             code,
             message: message.into(),
             status: None,
+            seat_ids: None,
         }
     }
 
@@ -43,7 +46,8 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        (status, Json(ErrorResponse::new(self.code, self.message))).into_response()
+        let body = ErrorResponse::new(self.code, self.message).with_seats(self.seat_ids);
+        (status, Json(body)).into_response()
     }
 }
 
@@ -55,6 +59,14 @@ impl From<SeatError> for ApiError {
             SeatError::Unavailable(message) => ApiError::new(ErrorCode::Unavailable, message),
             SeatError::Internal => ApiError::internal(),
             SeatError::Refused { code, message } => ApiError::new(code, message),
+            SeatError::RefusedSeats {
+                code,
+                message,
+                seat_ids,
+            } => ApiError {
+                seat_ids: Some(seat_ids),
+                ..ApiError::new(code, message)
+            },
         }
     }
 }

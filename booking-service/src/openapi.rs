@@ -121,9 +121,10 @@ pub enum StoreFailed {
 #[derive(IntoResponses)]
 #[allow(dead_code)]
 pub enum SeatCommandAnswers {
-    /// The seat as it is after the command.
+    /// The seat as it is after the command (`seat_id`), or the seats, in the order asked
+    /// (`seat_ids`).
     #[response(status = 200)]
-    Done(SeatResponse),
+    Done(shared::api::SeatCommandAnswer),
     /// `UNAUTHORIZED`: `token` missing, empty, malformed or not issued by this system.
     #[response(status = 401)]
     Unauthorized(ErrorResponse),
@@ -134,7 +135,8 @@ pub enum SeatCommandAnswers {
     /// `UNKNOWN_VENUE` or `UNKNOWN_SEAT` (a well-formed id outside the venue).
     #[response(status = 404)]
     Unknown(ErrorResponse),
-    /// `SEAT_UNAVAILABLE`, `SEAT_BOOKED`, `SEAT_NOT_FOR_SALE` or `MAX_HOLDS_EXCEEDED`.
+    /// `SEAT_UNAVAILABLE`, `SEAT_BOOKED`, `SEAT_NOT_FOR_SALE`, `MAX_HOLDS_EXCEEDED` or
+    /// `SINGLE_SEAT_GAP`; about several seats, `error.seat_ids` names every one in the way.
     #[response(status = 409)]
     Conflict(ErrorResponse),
     /// `RATE_LIMITED`: more than `USER_RATE_LIMIT` seat commands per second from one user.
@@ -152,10 +154,6 @@ pub enum SeatsRead {
     /// `VALIDATION_ERROR`: a malformed query string or path segment.
     #[response(status = 400)]
     BadRequest(ErrorResponse),
-    /// `UNAUTHORIZED`: the service has an `INTERNAL_TOKEN` and the request did not show it as
-    /// `Authorization: Bearer …`.
-    #[response(status = 401)]
-    Unauthorized(ErrorResponse),
     /// `UNKNOWN_VENUE`.
     #[response(status = 404)]
     UnknownVenue(ErrorResponse),
@@ -250,6 +248,10 @@ pub enum PresenceAnswers {
     /// Where each reported identity stands, in the order reported (empty when the waiting room is off).
     #[response(status = 200)]
     Standings(WaitingRoomAnswer),
+    /// `UNAUTHORIZED`: the service has an `INTERNAL_TOKEN` and the request did not show it as
+    /// `Authorization: Bearer …`.
+    #[response(status = 401)]
+    Unauthorized(ErrorResponse),
     /// `UNKNOWN_VENUE`.
     #[response(status = 404)]
     UnknownVenue(ErrorResponse),

@@ -11,7 +11,7 @@ use axum::{Extension, Json, Router};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::{Deserialize, Serialize};
 use shared::api::{
-    ErrorResponse, SeatRequest, SeatResponse, VenueSnapshot, WaitingRoomAnswer,
+    ErrorResponse, SeatRequest, SeatResponse, SeatsResponse, VenueSnapshot, WaitingRoomAnswer,
     WaitingRoomJoinRequest, WaitingRoomReport, WaitingRoomStanding,
 };
 use shared::settings::secrets_equal;
@@ -264,37 +264,61 @@ async fn release_seat(state: Shared, body: Result<ApiJson<SeatRequest>, ApiError
     seat_command(state, SeatAction::Release, body).await
 }
 
-type SeatAnswer = Result<Json<SeatResponse>, ApiError>;
+type SeatAnswer = Result<Response, ApiError>;
 
-/// `POST /api/seats/{select,book,release}`.
+/// `POST /api/seats/{select,book,release}`: one seat (`seat_id`) or several, all or none
+/// (`seat_ids`).
 async fn seat_command(
     State(state): Shared,
     action: SeatAction,
     body: Result<ApiJson<SeatRequest>, ApiError>,
-) -> Result<Json<SeatResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let ApiJson(request) = body?;
     let token = state
         .token_signer
         .verify(request.token.as_deref().unwrap_or(""))?;
     let venue = state.service.venue(request.venue.as_deref())?;
-    let seat_id = request
-        .seat_id
-        .as_deref()
-        .ok_or_else(|| ApiError::new(ErrorCode::ValidationError, "seat_id is required"))?;
-    let seat = venue.seats.lookup(seat_id)?;
     let (owner, user_id) = (token.owner_key(), token.user_id());
-    if state.user_limiter.check_key(&owner).is_err() {
+    let actor = Actor {
+        owner: &owner,
+        user_id: &user_id,
+    };
+    match (request.seat_id.as_deref(), request.seat_ids.as_deref()) {
+        (Some(seat_id), None) => {
+            let seat = venue.seats.lookup(seat_id)?;
+            check_user_rate(&state, &owner)?;
+            let seat = state.service.apply(action, venue, seat, actor).await?;
+            Ok(Json(SeatResponse { ok: true, seat }).into_response())
+        }
+        (None, Some(seat_ids)) => {
+            check_user_rate(&state, &owner)?;
+            let (seat_ids, seats) = state
+                .service
+                .apply_group(action, venue, seat_ids, actor)
+                .await?;
+            let answer = SeatsResponse {
+                ok: true,
+                seat_ids,
+                seats,
+            };
+            Ok(Json(answer).into_response())
+        }
+        _ => Err(ApiError::new(
+            ErrorCode::ValidationError,
+            "give either seat_id (one seat) or seat_ids (several, all or none)",
+        )),
+    }
+}
+
+/// Seat commands are limited per identity (`USER_RATE_LIMIT` a second).
+fn check_user_rate(state: &AppState, owner: &str) -> Result<(), ApiError> {
+    if state.user_limiter.check_key(&owner.to_owned()).is_err() {
         return Err(ApiError::new(
             ErrorCode::RateLimited,
             "too many seat commands; slow down",
         ));
     }
-    let actor = Actor {
-        owner: &owner,
-        user_id: &user_id,
-    };
-    let seat = state.service.apply(action, venue, seat, actor).await?;
-    Ok(Json(SeatResponse { ok: true, seat }))
+    Ok(())
 }
 
 /// `POST /api/queue/join`: join the venue's waiting room, or see where you stand. Calling it

@@ -13,6 +13,12 @@ pub enum SeatError {
     Internal,
     /// The rules refuse it: a code of the contract and a message for the user.
     Refused { code: ErrorCode, message: String },
+    /// The rules refuse a command on several seats: also every seat that stood in the way.
+    RefusedSeats {
+        code: ErrorCode,
+        message: String,
+        seat_ids: Vec<String>,
+    },
 }
 
 impl SeatError {
@@ -34,7 +40,10 @@ impl std::fmt::Display for SeatError {
         match self {
             SeatError::Unavailable(message) => write!(f, "unavailable: {message}"),
             SeatError::Internal => f.write_str("internal error"),
-            SeatError::Refused { code, message } => write!(f, "{code}: {message}"),
+            SeatError::Refused { code, message }
+            | SeatError::RefusedSeats { code, message, .. } => {
+                write!(f, "{code}: {message}")
+            }
         }
     }
 }

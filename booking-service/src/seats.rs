@@ -22,6 +22,8 @@ pub struct Venue {
     pub seats: Arc<VenueSeats>,
     pub chart: Arc<ServedChart>,
     pub keys: VenueKeys,
+    /// The runs of the single-seat rule, when it is on for this venue.
+    pub runs: Option<Arc<crate::runs::SeatRuns>>,
 }
 
 /// Owns every seat change: the store that makes it, and the publisher the relay announces with.
@@ -32,7 +34,7 @@ pub struct SeatService {
     venues: HashMap<String, Venue>,
     default_venue: String,
     pub hold_seconds: u64,
-    max_holds: u32,
+    pub(crate) max_holds: u32,
 }
 
 impl SeatService {
@@ -61,6 +63,7 @@ impl SeatService {
                             seats: venue.seats.clone(),
                             chart: venue.chart.clone(),
                             keys,
+                            runs: venue.runs.clone(),
                         },
                     )
                 })
@@ -100,6 +103,11 @@ impl SeatService {
         position: usize,
         actor: Actor<'_>,
     ) -> Result<Seat, SeatError> {
+        if action == SeatAction::Select && venue.runs.is_some() {
+            return self
+                .select_under_single_seat_rule(venue, position, actor)
+                .await;
+        }
         let seat = venue.seats.available(position);
         let seat_name = seat.id.clone();
         let keys = &venue.keys;
@@ -164,6 +172,7 @@ impl SeatService {
             rows: venue.seats.rows,
             cols: venue.seats.cols,
             hold_seconds: self.hold_seconds,
+            max_holds_per_user: self.max_holds,
             seq,
             epoch,
             seats,
@@ -182,7 +191,12 @@ impl SeatService {
 }
 
 /// The seat (as available) as a change left it.
-fn seat_after(seat: Seat, status: SeatStatus, user: &str, expires_ms: Option<u64>) -> Seat {
+pub(crate) fn seat_after(
+    seat: Seat,
+    status: SeatStatus,
+    user: &str,
+    expires_ms: Option<u64>,
+) -> Seat {
     Seat {
         status,
         held_by: (status != SeatStatus::Available && !user.is_empty()).then(|| user.to_owned()),
@@ -193,7 +207,7 @@ fn seat_after(seat: Seat, status: SeatStatus, user: &str, expires_ms: Option<u64
     }
 }
 
-fn refusal(code: ErrorCode, seat: &str, holder: &str, max_holds: u32) -> SeatError {
+pub(crate) fn refusal(code: ErrorCode, seat: &str, holder: &str, max_holds: u32) -> SeatError {
     let message = match code {
         ErrorCode::SeatBooked => format!("{seat} is already booked"),
         ErrorCode::SeatUnavailable => format!("{seat} is held by another user"),

@@ -15,12 +15,14 @@ use shared::{Seat, VenueSeats};
 use crate::metrics::Metrics;
 use crate::seat_error::SeatError;
 
+mod group;
 mod keys;
 mod outbox;
 mod redis_url;
 mod replies;
 mod waiting_room;
 
+pub use group::{GroupMode, GroupOutcome, GroupSeat, HoldLimits};
 pub use keys::VenueKeys;
 pub use outbox::{History, Lease};
 use redis_url::redis_config;
@@ -43,6 +45,7 @@ struct Scripts {
     select: Script,
     book: Script,
     release: Script,
+    group: Script,
     expire: Script,
     snapshot: Script,
     reset: Script,
@@ -63,6 +66,7 @@ impl Scripts {
             select: with_common(include_str!("lua/select.lua")),
             book: with_common(include_str!("lua/book.lua")),
             release: with_common(include_str!("lua/release.lua")),
+            group: with_common(include_str!("lua/group.lua")),
             expire: with_common(include_str!("lua/expire.lua")),
             snapshot: with_common(include_str!("lua/snapshot.lua")),
             reset: with_common(include_str!("lua/reset.lua")),

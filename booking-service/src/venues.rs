@@ -8,12 +8,17 @@ use serde::Serialize;
 use shared::chart::Chart;
 use shared::{Layout, VenueEntry, VenueSeats};
 
+use crate::runs::SeatRuns;
+
 /// One venue, ready to serve.
 #[derive(Debug, Clone)]
 pub struct VenueDefinition {
     pub name: String,
     pub seats: Arc<VenueSeats>,
     pub chart: Arc<ServedChart>,
+    /// The runs the single-seat rule judges; `None` while the rule is off for this venue
+    /// (a chart turns it on with `"single_seat_rule": true`, grids with `SINGLE_SEAT_RULE=1`).
+    pub runs: Option<Arc<SeatRuns>>,
 }
 
 /// `GET /api/venues/{venue}/chart`, serialised and gzipped once: it changes only with the file.
@@ -57,6 +62,9 @@ impl VenueDefinition {
         VenueDefinition {
             name: name.to_owned(),
             seats: Arc::new(seats),
+            runs: chart
+                .single_seat_rule
+                .then(|| Arc::new(SeatRuns::of(chart))),
             chart: Arc::new(ServedChart {
                 etag: shared::chart::etag(&body),
                 gzipped: gzip(&body).into(),
@@ -73,6 +81,18 @@ impl VenueDefinition {
             Layout::Chart => format!("{}:chart of {} seats for sale", self.name, seats.len()),
         }
     }
+}
+
+/// Turns the single-seat rule on for every grid venue (`SINGLE_SEAT_RULE=1`); charts say for
+/// themselves.
+pub fn with_grid_single_seat_rule(mut venues: Vec<VenueDefinition>) -> Vec<VenueDefinition> {
+    for venue in &mut venues {
+        if venue.seats.layout == Layout::Grid {
+            let grid = Chart::grid(&venue.name, venue.seats.rows, venue.seats.cols);
+            venue.runs = Some(Arc::new(SeatRuns::of(&grid)));
+        }
+    }
+    venues
 }
 
 /// Makes every entry a venue, reading chart files (a relative path is relative to the working

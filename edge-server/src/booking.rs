@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 use shared::api::{
-    ErrorResponse, EventsPage, SeatRequest, SeatResponse, VenueSnapshot, WaitingRoomAnswer,
-    WaitingRoomStanding,
+    ErrorResponse, EventsPage, SeatRequest, SeatResponse, SeatsResponse, VenueSnapshot,
+    WaitingRoomAnswer, WaitingRoomStanding,
 };
 use shared::ws::SeatAction;
 use shared::{ErrorCode, Seat};
@@ -20,6 +20,8 @@ use crate::upstream::{Retry, Upstreams};
 pub struct BookingError {
     pub code: ErrorCode,
     pub message: String,
+    /// A refusal of a command on several seats: every seat that stood in the way.
+    pub seat_ids: Option<Vec<String>>,
 }
 
 impl BookingError {
@@ -28,6 +30,7 @@ impl BookingError {
         BookingError {
             code: ErrorCode::Unavailable,
             message: "the booking service is unreachable; try again shortly".into(),
+            seat_ids: None,
         }
     }
 }
@@ -132,9 +135,43 @@ impl BookingClient {
     ) -> Result<Seat, BookingError> {
         let body = SeatRequest {
             seat_id: Some(seat_id.to_owned()),
+            seat_ids: None,
             token: Some(token.to_owned()),
             venue: Some(venue.to_owned()),
         };
+        let bytes = self.send_seat_request(action, &body).await?;
+        let answer: SeatResponse =
+            serde_json::from_slice(&bytes).map_err(BookingError::unavailable)?;
+        Ok(answer.seat)
+    }
+
+    /// Runs one command on several seats (all or none) for the user holding `token`; answers
+    /// the canonical ids and the seats after it.
+    pub async fn group_command(
+        &self,
+        action: SeatAction,
+        venue: &str,
+        seat_ids: Vec<String>,
+        token: &str,
+    ) -> Result<(Vec<String>, Vec<Seat>), BookingError> {
+        let body = SeatRequest {
+            seat_id: None,
+            seat_ids: Some(seat_ids),
+            token: Some(token.to_owned()),
+            venue: Some(venue.to_owned()),
+        };
+        let bytes = self.send_seat_request(action, &body).await?;
+        let answer: SeatsResponse =
+            serde_json::from_slice(&bytes).map_err(BookingError::unavailable)?;
+        Ok((answer.seat_ids, answer.seats))
+    }
+
+    /// `POST /api/seats/{verb}`: the body of a successful answer, or the refusal.
+    async fn send_seat_request(
+        &self,
+        action: SeatAction,
+        body: &SeatRequest,
+    ) -> Result<bytes::Bytes, BookingError> {
         // Sent once: a command that may have reached a service is answered UNAVAILABLE, never
         // repeated on another (it could run twice).
         let response = self
@@ -142,21 +179,20 @@ impl BookingClient {
             .send(Retry::IfNotSent, |base| {
                 self.http
                     .post(format!("{base}/api/seats/{}", action.verb()))
-                    .json(&body)
+                    .json(body)
             })
             .await
             .map_err(BookingError::unavailable)?;
         let status = response.status();
         let bytes = response.bytes().await.map_err(BookingError::unavailable)?;
         if status.is_success() {
-            let answer: SeatResponse =
-                serde_json::from_slice(&bytes).map_err(BookingError::unavailable)?;
-            return Ok(answer.seat);
+            return Ok(bytes);
         }
         match serde_json::from_slice::<ErrorResponse>(&bytes) {
             Ok(error) => Err(BookingError {
                 code: error.error.code,
                 message: error.error.message,
+                seat_ids: error.error.seat_ids,
             }),
             Err(_) => Err(BookingError::unavailable(format!("HTTP {status}"))),
         }

@@ -26,7 +26,8 @@ use crate::Edge;
 
 mod session;
 use session::{
-    connect_token, open_venue, poll_pending, seat_command, Answered, Joining, Pending, Session,
+    connect_token, group_command, open_venue, poll_pending, seat_command, Answered, Joining,
+    Pending, Session,
 };
 
 /// Largest frame read at all; frames above 4 KiB but below this get an ERROR and the socket
@@ -100,6 +101,7 @@ fn frame_error(code: ErrorCode, message: &str) -> ServerMessage {
         code,
         message: message.to_owned(),
         seat_id: None,
+        seat_ids: None,
     })
 }
 
@@ -386,6 +388,21 @@ impl Connection {
                     self.session.token.as_str().to_owned(),
                     action,
                     seat_id,
+                    req_id,
+                )));
+            }
+            ClientCommand::Seats {
+                action,
+                seat_ids,
+                req_id,
+            } => {
+                self.start_updates().await?;
+                self.pending = Some(Box::pin(group_command(
+                    self.edge.clone(),
+                    self.session.venue.name.clone(),
+                    self.session.token.as_str().to_owned(),
+                    action,
+                    seat_ids,
                     req_id,
                 )));
             }

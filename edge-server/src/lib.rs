@@ -18,7 +18,7 @@ pub mod waiting_room;
 pub mod wire;
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,6 +47,8 @@ pub struct Edge {
     pub nats: async_nats::Client,
     /// Learned from the booking service's snapshots; sent in WELCOME.
     pub hold_seconds: AtomicU64,
+    /// Learned the same way; sent in WELCOME (`MAX_HOLDS_PER_USER`, 4 until learned).
+    pub max_holds_per_user: AtomicU32,
     pub shutdown: watch::Receiver<bool>,
     next_client: AtomicU64,
 }
@@ -89,6 +91,7 @@ pub async fn run(
         metrics,
         nats: nats.clone(),
         hold_seconds: AtomicU64::new(30),
+        max_holds_per_user: AtomicU32::new(4),
         shutdown: stopped,
         next_client: AtomicU64::new(1),
         config,
@@ -215,12 +218,17 @@ async fn resync_on_reconnect(
     }
 }
 
-/// WELCOME carries the hold length; learn it from the booking service (retrying until it answers).
+/// WELCOME carries the hold length and the most seats one may hold; learn them from the booking
+/// service (retrying until it answers).
 async fn learn_hold_seconds(edge: Arc<Edge>) {
     loop {
         if let Ok(Some(snapshot)) = edge.booking.snapshot(&edge.config.default_venue).await {
             edge.hold_seconds
                 .store(snapshot.hold_seconds, Ordering::Relaxed);
+            if snapshot.max_holds_per_user > 0 {
+                edge.max_holds_per_user
+                    .store(snapshot.max_holds_per_user, Ordering::Relaxed);
+            }
             return;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;

@@ -31,6 +31,7 @@ fn snapshot_in(epoch: u64, seq: u64) -> VenueSnapshot {
         rows: 2,
         cols: 2,
         hold_seconds: 30,
+        max_holds_per_user: 4,
         seq,
         epoch,
         seats: shared::SeatId::all(2, 2).map(Seat::available).collect(),

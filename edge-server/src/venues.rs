@@ -112,5 +112,6 @@ fn unknown_venue(name: &str) -> BookingError {
     BookingError {
         code: ErrorCode::UnknownVenue,
         message: format!("there is no venue '{shown}'"),
+        seat_ids: None,
     }
 }

@@ -25,7 +25,10 @@ async fn a_hundred_by_hundred_grid_serves_cv100_over_websocket() {
             _ => None,
         })
         .unwrap();
-    assert_eq!(ok.seat_id, "CV100");
+    let shared::ws::OkSeats::One { seat_id, .. } = ok.seats else {
+        panic!("a one-seat OK: {ok:?}")
+    };
+    assert_eq!(seat_id, "CV100");
     watcher
         .wait_for("CV100 held", |m| {
             matches!(m, ServerMessage::SeatUpdate(u) if u.seat_id == "CV100" && u.status == shared::SeatStatus::Held)

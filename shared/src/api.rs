@@ -12,14 +12,20 @@ pub(crate) fn is_zero(n: &u16) -> bool {
     *n == 0
 }
 
-/// `POST /api/seats/{select,book,release}`. Every field is optional here so that a missing
-/// one is answered with a precise error code rather than a generic parse failure.
+/// `POST /api/seats/{select,book,release}`: one seat (`seat_id`) or several together
+/// (`seat_ids`). Every field is optional here so that a missing one is answered with a precise
+/// error code rather than a generic parse failure.
 #[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema, Deserialize)]
 pub struct SeatRequest {
-    /// Seat id, e.g. `A1` (a chart's: `{section}-{row}-{number}`).
+    /// One seat: its id, e.g. `A1` (a chart's: `{section}-{row}-{number}`). Give this or
+    /// `seat_ids`, not both.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = String, required = true, example = "A1")]
+    #[schema(example = "A1")]
     pub seat_id: Option<String>,
+    /// Several seats, all or none (1 to `MAX_HOLDS_PER_USER` distinct ids).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = json!(["A1", "A2"]))]
+    pub seat_ids: Option<Vec<String>>,
     /// The acting user's token, as issued by the system.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = String, required = true)]
@@ -37,6 +43,23 @@ pub struct SeatResponse {
     pub seat: Seat,
 }
 
+/// `{"ok":true,"seat_ids":[…],"seats":[…]}`: the answer to a command on several seats, in the
+/// order asked.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, Deserialize)]
+pub struct SeatsResponse {
+    pub ok: bool,
+    pub seat_ids: Vec<String>,
+    pub seats: Vec<Seat>,
+}
+
+/// The answer to a seat command: one seat (`seat_id` was given) or several (`seat_ids`).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, Deserialize)]
+#[serde(untagged)]
+pub enum SeatCommandAnswer {
+    One(SeatResponse),
+    Several(SeatsResponse),
+}
+
 /// The error half of every API answer: `{"ok":false,"error":{"code":…,"message":…}}`. The
 /// edge's HTTP refusals use it too.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema, Deserialize)]
@@ -50,6 +73,9 @@ pub struct ErrorResponse {
 pub struct ErrorDetail {
     pub code: ErrorCode,
     pub message: String,
+    /// A refusal about several seats: every seat that stood in the way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seat_ids: Option<Vec<String>>,
 }
 
 impl ErrorResponse {
@@ -59,8 +85,15 @@ impl ErrorResponse {
             error: ErrorDetail {
                 code,
                 message: message.into(),
+                seat_ids: None,
             },
         }
+    }
+
+    /// The refusal of a command on several seats, naming the seats in the way.
+    pub fn with_seats(mut self, seat_ids: Option<Vec<String>>) -> Self {
+        self.error.seat_ids = seat_ids;
+        self
     }
 }
 
@@ -76,6 +109,9 @@ pub struct VenueSnapshot {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub cols: u16,
     pub hold_seconds: u64,
+    /// `MAX_HOLDS_PER_USER`: the most seats one identity may hold at once.
+    #[serde(default)]
+    pub max_holds_per_user: u32,
     pub seq: u64,
     /// The venue's epoch (see [`SeatEvent::epoch`]).
     #[serde(default)]
@@ -183,6 +219,16 @@ mod tests {
                 venue: "main".into(),
                 until_ms: 5
             }
+        );
+    }
+
+    #[test]
+    fn group_errors_name_their_seats() {
+        let body = ErrorResponse::new(ErrorCode::SeatBooked, "A1 and A2 are booked")
+            .with_seats(Some(vec!["A1".into(), "A2".into()]));
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"ok":false,"error":{"code":"SEAT_BOOKED","message":"A1 and A2 are booked","seat_ids":["A1","A2"]}}"#
         );
     }
 

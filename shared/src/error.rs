@@ -16,6 +16,10 @@ pub enum ErrorCode {
     /// In the venue's chart but never sold (blocked).
     SeatNotForSale,
     MaxHoldsExceeded,
+    /// Best available found no block of adjacent seats that fits.
+    NoSeatsTogether,
+    /// The single-seat rule: the select would leave one free seat alone.
+    SingleSeatGap,
     RateLimited,
     Unavailable,
     Internal,
@@ -48,7 +52,9 @@ impl ErrorCode {
             ErrorCode::SeatUnavailable
             | ErrorCode::SeatBooked
             | ErrorCode::SeatNotForSale
-            | ErrorCode::MaxHoldsExceeded => 409,
+            | ErrorCode::MaxHoldsExceeded
+            | ErrorCode::NoSeatsTogether
+            | ErrorCode::SingleSeatGap => 409,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::FrameTooLarge => 413,
             ErrorCode::HistoryGone => 410,
@@ -71,6 +77,8 @@ impl ErrorCode {
             ErrorCode::SeatBooked => "SEAT_BOOKED",
             ErrorCode::SeatNotForSale => "SEAT_NOT_FOR_SALE",
             ErrorCode::MaxHoldsExceeded => "MAX_HOLDS_EXCEEDED",
+            ErrorCode::NoSeatsTogether => "NO_SEATS_TOGETHER",
+            ErrorCode::SingleSeatGap => "SINGLE_SEAT_GAP",
             ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::Unavailable => "UNAVAILABLE",
             ErrorCode::Internal => "INTERNAL",
@@ -106,6 +114,8 @@ mod tests {
             ErrorCode::NotAdmitted,
             ErrorCode::HistoryGone,
             ErrorCode::SeatNotForSale,
+            ErrorCode::NoSeatsTogether,
+            ErrorCode::SingleSeatGap,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

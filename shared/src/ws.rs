@@ -43,6 +43,9 @@ pub struct Welcome {
     pub edge_id: String,
     pub venue: String,
     pub hold_seconds: u64,
+    /// The most seats one identity may hold at once (`MAX_HOLDS_PER_USER`).
+    #[serde(default)]
+    pub max_holds_per_user: u32,
     pub server_time_ms: u64,
 }
 
@@ -96,8 +99,33 @@ pub struct Admission {
 pub struct CommandOk {
     pub req_id: Value,
     pub action: String,
-    pub seat_id: String,
-    pub seat: Seat,
+    #[serde(flatten)]
+    pub seats: OkSeats,
+}
+
+/// What an `OK` is about: the one seat of `SELECT_SEAT` & co., or the several of
+/// `SELECT_SEATS` & co. (in the order asked).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OkSeats {
+    One {
+        seat_id: String,
+        seat: Seat,
+    },
+    Several {
+        seat_ids: Vec<String>,
+        seats: Vec<Seat>,
+    },
+}
+
+impl OkSeats {
+    /// Every seat the answer is about (one, or the group in the order asked).
+    pub fn all(&self) -> &[Seat] {
+        match self {
+            OkSeats::One { seat, .. } => std::slice::from_ref(seat),
+            OkSeats::Several { seats, .. } => seats,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -106,6 +134,9 @@ pub struct CommandError {
     pub code: ErrorCode,
     pub message: String,
     pub seat_id: Option<String>,
+    /// A refusal of a command on several seats: every seat that stood in the way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seat_ids: Option<Vec<String>>,
 }
 
 /// A seat command a client can send.
@@ -123,6 +154,16 @@ impl SeatAction {
             SeatAction::Select => "SELECT_SEAT",
             SeatAction::Book => "BOOK_SEAT",
             SeatAction::Release => "RELEASE_SEAT",
+        }
+    }
+
+    /// The client message type of the same command on several seats: `SELECT_SEATS`,
+    /// `BOOK_SEATS`, `RELEASE_SEATS`.
+    pub fn group_message_type(self) -> &'static str {
+        match self {
+            SeatAction::Select => "SELECT_SEATS",
+            SeatAction::Book => "BOOK_SEATS",
+            SeatAction::Release => "RELEASE_SEATS",
         }
     }
 
@@ -156,6 +197,12 @@ pub enum ClientCommand {
         seat_id: String,
         req_id: Value,
     },
+    /// `SELECT_SEATS`, `BOOK_SEATS`, `RELEASE_SEATS`: several seats, all or none.
+    Seats {
+        action: SeatAction,
+        seat_ids: Vec<String>,
+        req_id: Value,
+    },
 }
 
 /// A frame that could not be understood; answered with an `ERROR` and nothing else.
@@ -181,6 +228,7 @@ impl FrameError {
             code: self.code,
             message: self.message,
             seat_id: None,
+            seat_ids: None,
         })
     }
 }
@@ -206,6 +254,24 @@ pub fn parse_client_frame(text: &str) -> Result<ClientCommand, FrameError> {
         "SELECT_SEAT" => SeatAction::Select,
         "BOOK_SEAT" => SeatAction::Book,
         "RELEASE_SEAT" => SeatAction::Release,
+        "SELECT_SEATS" | "BOOK_SEATS" | "RELEASE_SEATS" => {
+            let action = match kind {
+                "SELECT_SEATS" => SeatAction::Select,
+                "BOOK_SEATS" => SeatAction::Book,
+                _ => SeatAction::Release,
+            };
+            return match fields.string_list("seat_ids")? {
+                Some(seat_ids) if !seat_ids.is_empty() => Ok(ClientCommand::Seats {
+                    action,
+                    seat_ids,
+                    req_id: fields.req_id,
+                }),
+                _ => Err(fields.error(format!(
+                    "{} needs data.seat_ids, a non-empty array of seat ids",
+                    action.group_message_type()
+                ))),
+            };
+        }
         other => {
             let shown: String = other.chars().take(40).collect();
             return Err(FrameError::new(
@@ -281,6 +347,20 @@ impl FrameData {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(_) => Err(self.error(format!("\"{field}\" must be a string"))),
+        }
+    }
+
+    /// An optional array of strings.
+    fn string_list(&self, field: &str) -> Result<Option<Vec<String>>, FrameError> {
+        match self.data.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|item| item.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .map(Some)
+                .ok_or_else(|| self.error(format!("\"{field}\" must be an array of strings"))),
+            Some(_) => Err(self.error(format!("\"{field}\" must be an array of strings"))),
         }
     }
 
@@ -361,6 +441,71 @@ mod tests {
                 state: Some(StateForm::Compact),
             })
         );
+    }
+
+    #[test]
+    fn parses_group_commands() {
+        assert_eq!(
+            parse_client_frame(
+                r#"{"type":"BOOK_SEATS","data":{"seat_ids":["A1","a2"],"req_id":7}}"#
+            ),
+            Ok(ClientCommand::Seats {
+                action: SeatAction::Book,
+                seat_ids: vec!["A1".into(), "a2".into()],
+                req_id: json!(7)
+            })
+        );
+        let code = |text: &str| parse_client_frame(text).unwrap_err().code;
+        for bad in [
+            r#"{"type":"SELECT_SEATS","data":{}}"#,
+            r#"{"type":"SELECT_SEATS","data":{"seat_ids":[]}}"#,
+            r#"{"type":"SELECT_SEATS","data":{"seat_ids":"A1"}}"#,
+            r#"{"type":"RELEASE_SEATS","data":{"seat_ids":["A1",2]}}"#,
+        ] {
+            assert_eq!(code(bad), ErrorCode::ValidationError, "{bad}");
+        }
+    }
+
+    #[test]
+    fn group_answers_round_trip() {
+        let seat = |id: &str| Seat {
+            id: id.into(),
+            row: Some(0),
+            col: Some(0),
+            status: SeatStatus::Held,
+            held_by: Some("u-1".into()),
+            expires_at: Some(9),
+        };
+        for seats in [
+            OkSeats::One {
+                seat_id: "A1".into(),
+                seat: seat("A1"),
+            },
+            OkSeats::Several {
+                seat_ids: vec!["A1".into(), "A2".into()],
+                seats: vec![seat("A1"), seat("A2")],
+            },
+        ] {
+            let msg = ServerMessage::Ok(CommandOk {
+                req_id: json!("r"),
+                action: "select".into(),
+                seats,
+            });
+            assert_eq!(
+                serde_json::from_str::<ServerMessage>(&msg.to_json()).unwrap(),
+                msg
+            );
+        }
+        let error = ServerMessage::Error(CommandError {
+            req_id: json!("r"),
+            code: ErrorCode::SeatUnavailable,
+            message: "A2 is held by another user".into(),
+            seat_id: None,
+            seat_ids: Some(vec!["A2".into()]),
+        });
+        assert!(error
+            .to_json()
+            .contains(r#""seat_id":null,"seat_ids":["A2"]"#));
     }
 
     #[test]

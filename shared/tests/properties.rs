@@ -90,6 +90,7 @@ proptest! {
         match parse_client_frame(&frame) {
             Ok(ClientCommand::Seat { seat_id, .. }) => prop_assert!(frame.contains(&serde_json::to_string(&seat_id).unwrap())),
             Ok(ClientCommand::Connect { .. }) => prop_assert!(frame.contains("CONNECT") || frame.contains("subscribe")),
+            Ok(ClientCommand::Seats { seat_ids, .. }) => prop_assert!(!seat_ids.is_empty() && frame.contains("seat_ids")),
             Err(error) => prop_assert!(!error.message.is_empty()),
         }
     }

@@ -162,6 +162,20 @@ async function seatSession(nats) {
     const expected = reqId === 'booked' ? 'ERROR' : 'OK';
     if (answer.type !== expected) fail(`${type} ${seat}: ${expected} expected, got ${JSON.stringify(answer)}`);
   }
+  // Several seats at once: held together, refused whole (naming the booked seat in the way),
+  // released together.
+  const [g1, g2] = freeSeats(arena, 4).slice(0, 2);
+  const groups = [
+    ['SELECT_SEATS', [g1, g2], 'group', 'OK'], ['SELECT_SEATS', [g2, kept], 'group-refused', 'ERROR'],
+    ['RELEASE_SEATS', [g1, g2], 'group-release', 'OK'],
+  ];
+  for (const [type, seatIds, reqId, expected] of groups) {
+    first.send({ type, data: { seat_ids: seatIds, req_id: reqId } });
+    const answer = await first.answer(reqId);
+    if (answer.type !== expected) fail(`${type} ${seatIds}: ${expected} expected, got ${JSON.stringify(answer)}`);
+  }
+  const refused = await first.answer('group-refused');
+  if (JSON.stringify(refused.data.seat_ids) !== JSON.stringify([kept])) fail(`the refused group should name ${kept}: ${JSON.stringify(refused)}`);
   first.send({ type: 'DANCE', data: { req_id: 'dance' } }, false);
   await first.answer('dance');
   await first.waitFor('the release of the second seat', (f) => f.type === 'SEAT_UPDATE' && f.data.seat_id === given && f.data.status === 0);

@@ -79,6 +79,26 @@ impl VenueKeys {
         ]
     }
 
+    /// A seat's lock.
+    pub(super) fn lock(&self, seat: &str) -> String {
+        format!("{}{seat}", self.lock_prefix)
+    }
+
+    /// KEYS of the group script before the seats' locks: state, holds, counts, seq, epoch,
+    /// events, shoppers, booked_at.
+    pub(super) fn group_keys(&self) -> Vec<String> {
+        vec![
+            self.state.clone(),
+            self.holds.clone(),
+            self.counts.clone(),
+            self.seq.clone(),
+            self.epoch.clone(),
+            self.events.clone(),
+            self.shoppers.clone(),
+            self.booked_at.clone(),
+        ]
+    }
+
     /// KEYS of the relay's scripts: lease, published, epoch.
     pub(super) fn relay_keys(&self) -> Vec<String> {
         vec![

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde_json::Value;
-use shared::ws::{CommandError, CommandOk, SeatAction, ServerMessage, StateForm, Welcome};
+use shared::ws::{CommandError, CommandOk, OkSeats, SeatAction, ServerMessage, StateForm, Welcome};
 use shared::{now_ms, Token};
 
 use crate::hub::{Resume, VenueHandle, Watcher};
@@ -61,6 +61,7 @@ impl Session {
             edge_id: edge.config.edge_id.clone(),
             venue: self.venue.name.to_string(),
             hold_seconds: edge.hold_seconds.load(Ordering::Relaxed),
+            max_holds_per_user: edge.max_holds_per_user.load(Ordering::Relaxed),
             server_time_ms: now_ms(),
         }
     }
@@ -121,8 +122,10 @@ pub(super) async fn seat_command(
             ServerMessage::Ok(CommandOk {
                 req_id,
                 action: action.verb().to_owned(),
-                seat_id: seat.id.clone(),
-                seat,
+                seats: OkSeats::One {
+                    seat_id: seat.id.clone(),
+                    seat,
+                },
             })
         }
         Err(error) => {
@@ -134,6 +137,47 @@ pub(super) async fn seat_command(
                 code: error.code,
                 message: error.message,
                 seat_id: Some(shown),
+                // The single-seat rule's refusal names the seats it would strand.
+                seat_ids: error.seat_ids,
+            })
+        }
+    })
+}
+
+/// `SELECT_SEATS`, `BOOK_SEATS`, `RELEASE_SEATS`: answered `OK` with every seat, or `ERROR`
+/// with every seat that stood in the way.
+pub(super) async fn group_command(
+    edge: Arc<Edge>,
+    venue: Arc<str>,
+    token: String,
+    action: SeatAction,
+    seat_ids: Vec<String>,
+    req_id: Value,
+) -> Answered {
+    let received = Instant::now();
+    let result = edge
+        .booking
+        .group_command(action, &venue, seat_ids, &token)
+        .await;
+    Answered::Seat(match result {
+        Ok((seat_ids, seats)) => {
+            edge.metrics
+                .observe_command(action.verb(), "OK", received.elapsed());
+            ServerMessage::Ok(CommandOk {
+                req_id,
+                action: action.verb().to_owned(),
+                seats: OkSeats::Several { seat_ids, seats },
+            })
+        }
+        Err(error) => {
+            edge.metrics
+                .observe_command(action.verb(), error.code.as_str(), received.elapsed());
+            ServerMessage::Error(CommandError {
+                req_id,
+                code: error.code,
+                message: error.message,
+                seat_id: None,
+                seat_ids: error.seat_ids,
             })
         }
     })

@@ -114,7 +114,10 @@ async fn tokens_the_system_did_not_issue_act_on_nothing_and_made_up_fields_are_i
     let ServerMessage::Ok(answer) = answer else {
         unreachable!()
     };
-    assert_eq!(answer.seat.held_by.as_deref(), Some(me.user_id.as_str()));
+    assert_eq!(
+        answer.seats.all()[0].held_by.as_deref(),
+        Some(me.user_id.as_str())
+    );
     assert_eq!(
         client.welcome().user_id,
         me.user_id,
