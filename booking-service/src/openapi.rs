@@ -40,6 +40,8 @@ use crate::venues::ChartBody;
         shared::ErrorCode,
         ErrorResponse,
         SeatResponse,
+        shared::api::SeatsResponse,
+        shared::api::SeatCommandAnswer,
         Seat,
         VenueSnapshot,
         EventsPage,
