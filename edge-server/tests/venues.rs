@@ -91,7 +91,14 @@ async fn every_seat_of_a_chart_for_sale_over_websocket(name: &str, per_socket: u
     let backend = Backend::start_with(
         2,
         &[],
-        &[("VENUES", venues.as_str()), ("MAX_HOLDS_PER_USER", "1000")],
+        &[
+            ("VENUES", venues.as_str()),
+            ("MAX_HOLDS_PER_USER", "1000"),
+            // Each actor holds all its seats before booking or releasing them: on a slow run
+            // (a cold debug build sharing two cores) that takes longer than the default 30 s
+            // hold, and a release would then find its hold expired (NOT_HOLDER).
+            ("HOLD_SECONDS", "600"),
+        ],
     )
     .await;
     let (for_sale, blocked) = (&chart.for_sale, &chart.blocked);
