@@ -66,17 +66,11 @@ impl VenueKeys {
     /// KEYS of the per-seat scripts: lock, state, holds, counts, seq, epoch, events, shoppers,
     /// booked_at.
     pub(super) fn seat_keys(&self, seat: &str) -> Vec<String> {
-        vec![
-            format!("{}{seat}", self.lock_prefix),
-            self.state.clone(),
-            self.holds.clone(),
-            self.counts.clone(),
-            self.seq.clone(),
-            self.epoch.clone(),
-            self.events.clone(),
-            self.shoppers.clone(),
-            self.booked_at.clone(),
-        ]
+        // The seat's lock, then the same venue keys the group script takes after its locks.
+        let mut keys = Vec::with_capacity(9);
+        keys.push(self.lock(seat));
+        self.push_venue_keys(&mut keys);
+        keys
     }
 
     /// A seat's lock.
@@ -87,16 +81,28 @@ impl VenueKeys {
     /// KEYS of the group script before the seats' locks: state, holds, counts, seq, epoch,
     /// events, shoppers, booked_at.
     pub(super) fn group_keys(&self) -> Vec<String> {
-        vec![
-            self.state.clone(),
-            self.holds.clone(),
-            self.counts.clone(),
-            self.seq.clone(),
-            self.epoch.clone(),
-            self.events.clone(),
-            self.shoppers.clone(),
-            self.booked_at.clone(),
-        ]
+        let mut keys = Vec::with_capacity(8);
+        self.push_venue_keys(&mut keys);
+        keys
+    }
+
+    /// state, holds, counts, seq, epoch, events, shoppers, booked_at: what every seat script
+    /// takes after its locks.
+    fn push_venue_keys(&self, keys: &mut Vec<String>) {
+        keys.extend(
+            [
+                &self.state,
+                &self.holds,
+                &self.counts,
+                &self.seq,
+                &self.epoch,
+                &self.events,
+                &self.shoppers,
+                &self.booked_at,
+            ]
+            .into_iter()
+            .cloned(),
+        );
     }
 
     /// KEYS of the relay's scripts: lease, published, epoch.
