@@ -19,7 +19,8 @@ pub const ORDER_ACCESSIBLE: &str = "w";
 #[derive(Debug)]
 pub struct BestLayout {
     /// Each run as `ids|dists|kinds|cats`: its seat ids comma-separated; each seat's distance
-    /// to the focal point (hundredths, comma-separated); one character per seat for its kind
+    /// to the focal point (hundredths, six digits each, no separator); one character per seat
+    /// for its kind
     /// (`r` a seat, `c` a companion seat, `w` a wheelchair space, `x` never for sale); and one
     /// for its category (see `category_char`). Run `n` is `runs[n - 1]`.
     pub runs: Vec<String>,
@@ -127,7 +128,12 @@ fn distance(chart: &Chart, seat: &ChartSeat) -> u64 {
 
 fn encode_run(seats: &[RunSeat], categories: &HashMap<String, char>) -> String {
     let ids: Vec<&str> = seats.iter().map(|s| s.seat.id.as_str()).collect();
-    let distances: Vec<String> = seats.iter().map(|s| s.distance.to_string()).collect();
+    // Six digits each (up to 9,999.99 chart units), so the script reads seat k's at a fixed
+    // offset without splitting the list.
+    let distances: String = seats
+        .iter()
+        .map(|s| format!("{:06}", s.distance.min(999_999)))
+        .collect();
     let kinds: String = seats
         .iter()
         .map(|s| match s.seat {
@@ -141,7 +147,7 @@ fn encode_run(seats: &[RunSeat], categories: &HashMap<String, char>) -> String {
         .iter()
         .map(|s| categories.get(&s.seat.category).copied().unwrap_or('?'))
         .collect();
-    format!("{}|{}|{kinds}|{cats}", ids.join(","), distances.join(","))
+    format!("{}|{distances}|{kinds}|{cats}", ids.join(","))
 }
 
 #[cfg(test)]
@@ -155,8 +161,8 @@ mod tests {
         assert_eq!(
             layout.runs,
             [
-                "A1,A2,A3|224,200,224|rrr|AAA",
-                "B1,B2,B3|316,300,316|rrr|AAA"
+                "A1,A2,A3|000224000200000224|rrr|AAA",
+                "B1,B2,B3|000316000300000316|rrr|AAA"
             ]
         );
         assert_eq!(layout.orders["all"], "1:200,2:300");

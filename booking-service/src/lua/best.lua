@@ -14,7 +14,8 @@
 -- distance band first (whole chart units), then a block that leaves no single free seat alone
 -- beats one that does, then the nearer, then the earlier run in the search order and the
 -- earlier seat. Runs are searched by their nearest seat, so the search stops at the first run
--- whose nearest seat lies in a band past the best block found. Ordinary requests never take a
+-- whose nearest seat lies in a band past the best block found (or, when that block leaves no
+-- seat alone, whose nearest seat times count is no nearer than the block). Ordinary requests never take a
 -- wheelchair space and take companion seats only when no block without them fits; with
 -- `accessible` a block is one wheelchair space and count - 1 companion or other seats.
 local state, holds, counts = KEYS[1], KEYS[2], KEYS[3]
@@ -36,30 +37,36 @@ local order = redis.call('HGET', order_key, ARGV[11])
 if not order then return {'NO_SEATS_TOGETHER'} end
 local free_block = string.rep('0', count)
 
+-- A run's static picture: ids (comma-separated), distances (six digits each), kinds, categories.
 local function parse_run(value)
   local ids, dists, kinds, cats = string.match(value, '^([^|]*)|([^|]*)|([^|]*)|(.*)$')
-  local distance = {}
-  for d in string.gmatch(dists, '%d+') do table.insert(distance, tonumber(d)) end
-  return {ids = ids, distance = distance, kinds = kinds, cats = cats}
+  return {ids = ids, dists = dists, kinds = kinds, cats = cats}
 end
+
+local WHEELCHAIR, COMPANION, SEAT = string.byte('w'), string.byte('c'), string.byte('r')
+local want_byte = want_category ~= '' and string.byte(want_category) or nil
 
 -- Whether seat k of a run may be in the block (wheelchair spaces are counted by the caller).
 local function may_take(run, k, with_companions)
-  if want_category ~= '' and string.sub(run.cats, k, k) ~= want_category then return false end
-  local kind = string.sub(run.kinds, k, k)
-  if kind == 'w' then return accessible end
-  if kind == 'c' then return accessible or with_companions end
-  return kind == 'r'
+  if want_byte and string.byte(run.cats, k) ~= want_byte then return false end
+  local kind = string.byte(run.kinds, k)
+  if kind == WHEELCHAIR then return accessible end
+  if kind == COMPANION then return accessible or with_companions end
+  return kind == SEAT
 end
 
-local function better(a, b)
-  for i = 1, #a do
-    if a[i] ~= b[i] then return a[i] < b[i] end
-  end
-  return false
+-- Whether a block ranked (band, strands, sum, rank, first) beats `key`, compared in order.
+local function beats(band, strands, sum, rank, first, key)
+  if band ~= key[1] then return band < key[1] end
+  if strands ~= key[2] then return strands < key[2] end
+  if sum ~= key[3] then return sum < key[3] end
+  if rank ~= key[4] then return rank < key[4] end
+  return first < key[5]
 end
 
--- The best block of one run's free stretches, if it beats `best`.
+-- The best block of one run's free stretches, if it beats `best`. Each stretch long enough is
+-- read once; running counts (seats that may not be taken, wheelchair spaces, distances) rank
+-- each window in O(1).
 local function best_in_run(best, number, rank, free, run, with_companions)
   local from = 1
   while true do
@@ -67,20 +74,28 @@ local function best_in_run(best, number, rank, free, run, with_companions)
     if not a then return best end
     from = b + 1
     local stretch = b - a + 1
-    for s = a, b - count + 1 do
-      local e, fits, wheelchairs, sum = s + count - 1, true, 0, 0
-      for k = s, e do
-        if not may_take(run, k, with_companions) then fits = false break end
-        if string.sub(run.kinds, k, k) == 'w' then wheelchairs = wheelchairs + 1 end
-        sum = sum + run.distance[k]
-      end
-      if fits and accessible and wheelchairs ~= 1 then fits = false end
-      local strands = (s - a == 1) or (b - e == 1)
-      -- The single-seat rule refuses a block that strands a seat its stretch could have spared.
-      if fits and not (rule and strands and stretch ~= count + 1) then
-        local key = {math.floor(sum / (count * 100)), strands and 1 or 0, sum, rank, s}
-        if not best or better(key, best.key) then
-          best = {key = key, number = number, first = s, run = run}
+    if stretch >= count then
+      local barred, wheel, dist = {}, {}, {}
+      local n_barred, n_wheel, sum = 0, 0, 0
+      for k = a, b do
+        barred[k] = may_take(run, k, with_companions) and 0 or 1
+        wheel[k] = string.byte(run.kinds, k) == WHEELCHAIR and 1 or 0
+        dist[k] = tonumber(string.sub(run.dists, 6 * k - 5, 6 * k))
+        n_barred, n_wheel, sum = n_barred + barred[k], n_wheel + wheel[k], sum + dist[k]
+        local s = k - count + 1
+        if s > a then
+          n_barred, n_wheel, sum = n_barred - barred[s - 1], n_wheel - wheel[s - 1], sum - dist[s - 1]
+        end
+        if s >= a and n_barred == 0 and (not accessible or n_wheel == 1) then
+          local strands = (s - a == 1) or (b - k == 1)
+          -- The single-seat rule refuses a block that strands a seat its stretch could have
+          -- spared.
+          if not (rule and strands and stretch ~= count + 1) then
+            local band, strand = math.floor(sum / (count * 100)), strands and 1 or 0
+            if not best or beats(band, strand, sum, rank, s, best.key) then
+              best = {key = {band, strand, sum, rank, s}, number = number, first = s, run = run}
+            end
+          end
         end
       end
     end
@@ -100,7 +115,13 @@ local function search(with_companions)
     local frees = redis.call('HMGET', index.free, unpack(numbers))
     for i = 1, #numbers do
       rank = rank + 1
-      if best and math.floor(nearest[i] / 100) > best.key[1] then return best end
+      -- No later run can beat `best`: their blocks lie in a later band or, when `best` leaves
+      -- no seat alone, their blocks' distances (at least count times the run's nearest seat)
+      -- are no smaller. Runs come by their nearest seat, so this holds for every later run.
+      if best and (math.floor(nearest[i] / 100) > best.key[1]
+          or (best.key[2] == 0 and count * nearest[i] >= best.key[3])) then
+        return best
+      end
       local free = frees[i]
       if free and string.find(free, free_block, 1, true) then
         local run = parse_run(redis.call('HGET', runs_key, numbers[i]))
