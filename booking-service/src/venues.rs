@@ -8,6 +8,7 @@ use serde::Serialize;
 use shared::chart::Chart;
 use shared::{Layout, VenueEntry, VenueSeats};
 
+use crate::best_layout::BestLayout;
 use crate::runs::SeatRuns;
 
 /// One venue, ready to serve.
@@ -19,6 +20,8 @@ pub struct VenueDefinition {
     /// The runs the single-seat rule judges; `None` while the rule is off for this venue
     /// (a chart turns it on with `"single_seat_rule": true`, grids with `SINGLE_SEAT_RULE=1`).
     pub runs: Option<Arc<SeatRuns>>,
+    /// What best available searches.
+    pub best: Arc<BestLayout>,
 }
 
 /// `GET /api/venues/{venue}/chart`, serialised and gzipped once: it changes only with the file.
@@ -62,6 +65,7 @@ impl VenueDefinition {
         VenueDefinition {
             name: name.to_owned(),
             seats: Arc::new(seats),
+            best: Arc::new(BestLayout::of(chart)),
             runs: chart
                 .single_seat_rule
                 .then(|| Arc::new(SeatRuns::of(chart))),
