@@ -1,6 +1,6 @@
 // The basket: your held seats, each with its category and price (a chart's; a grid has none)
 // and its own Book and Release buttons, then the total, one countdown (to the hold that runs out
-// first) and Book all / Release all. Reads the state; the buttons' clicks are wired in input.js.
+// first; an entry says its own seconds only when its hold runs out later) and Book all / Release all. Reads the state; the buttons' clicks are wired in input.js.
 import { URGENT_SECONDS } from './config.js';
 import { el, setAttr } from './dom.js';
 import { plural, seatsOfKind } from './seats.js';
@@ -28,25 +28,31 @@ function createHoldItem(id) {
   return el('li', { className: 'hold', dataset: { seat: id } }, [seatEl, placeEl, timeEl, actions]);
 }
 
-function updateHoldItem(item, id) {
+/**
+ * One entry: its seconds are shown only when its hold runs out later than the basket's one
+ * countdown says (holds from one request share their expiry, so usually none is).
+ */
+function updateHoldItem(item, id, firstExpiry) {
   const seat = venue.seats.get(id);
   const left = clock.secondsLeft(seat.expires_at);
   const timeEl = item.querySelector('.hold-time');
-  const text = leftText(left);
+  const own = seat.expires_at != null && seat.expires_at !== firstExpiry;
+  const text = own ? leftText(left) : '';
   if (timeEl.textContent !== text) timeEl.textContent = text;
+  timeEl.hidden = !own;
   timeEl.classList.toggle('urgent', left != null && left <= URGENT_SECONDS);
   const busy = requests.isBusy(id) ? 'true' : null;
   for (const button of item.querySelectorAll('button')) setAttr(button, 'aria-disabled', busy);
 }
 
-/** The hold that runs out first: its seconds left (null: none known). */
-function earliestLeft(ids) {
-  let earliest = null;
+/** When the hold that runs out first does (unix seconds; null: none known). */
+function firstExpiry(ids) {
+  let first = null;
   for (const id of ids) {
-    const left = clock.secondsLeft(venue.seats.get(id)?.expires_at);
-    if (left != null && (earliest == null || left < earliest)) earliest = left;
+    const at = venue.seats.get(id)?.expires_at;
+    if (Number.isFinite(at) && (first == null || at < first)) first = at;
   }
-  return earliest;
+  return first;
 }
 
 /** The total, the one countdown and the buttons for all of them. */
@@ -61,7 +67,7 @@ function renderSummary(ids) {
   const count = seatCount(ids.length);
   if (b.count.textContent !== count) b.count.textContent = count;
 
-  const left = earliestLeft(ids);
+  const left = clock.secondsLeft(firstExpiry(ids));
   const countdown = left == null ? 'Held for you.'
     : left === 0 ? 'A hold is running out now.'
       : `${ids.length > 1 ? 'The first hold runs out' : 'Runs out'} in ${plural(left, 'second')}. Book to keep ${ids.length > 1 ? 'them' : 'it'}.`;
@@ -96,13 +102,14 @@ export function renderHolds() {
 
   // Existing entries are already in seat order, so only new entries are inserted and the
   // focused one is never moved (moving a node would drop keyboard focus).
+  const first = firstExpiry(mine);
   mine.forEach((id, index) => {
     let item = dom.holds.querySelector(`li[data-seat="${CSS.escape(id)}"]`);
     if (!item) {
       item = createHoldItem(id);
       dom.holds.insertBefore(item, dom.holds.children[index] || null);
     }
-    updateHoldItem(item, id);
+    updateHoldItem(item, id, first);
   });
 
   dom.holdsEmpty.hidden = mine.length > 0;
@@ -117,6 +124,8 @@ export function renderHolds() {
 
 /** Once a second: every entry's seconds and the basket's countdown. */
 export function tickHolds() {
-  for (const item of dom.holds.children) updateHoldItem(item, item.dataset.seat);
-  renderSummary(seatsOfKind('held-by-you'));
+  const mine = seatsOfKind('held-by-you');
+  const first = firstExpiry(mine);
+  for (const item of dom.holds.children) updateHoldItem(item, item.dataset.seat, first);
+  renderSummary(mine);
 }
