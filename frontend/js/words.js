@@ -75,7 +75,7 @@ export function groupErrorText(code, seatIds, asked = {}) {
   const none = asked.action === 'book' ? 'nothing was booked' : asked.action === 'release' ? 'nothing was released' : 'nothing was held';
   switch (code) {
     case 'NO_SEATS_TOGETHER':
-      return `There are no ${seatCount(n || 2)} side by side free${asked.where ? ` ${asked.where}` : ''} right now. `
+      return `Right now there are no ${seatCount(n || 2)} side by side free${asked.where ? ` ${asked.where}` : ''}. `
         + 'Try fewer seats, or another category or section.';
     case 'SINGLE_SEAT_GAP':
       return `${asked.seatIds && asked.seatIds.length ? `Holding ${listSeats(asked.seatIds)}` : 'That choice'} would leave `

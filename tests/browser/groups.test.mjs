@@ -69,22 +69,29 @@ test('choose several on the grid: three seats picked, held in one go, shown in t
   assert.equal(await text(a.page, '#picks-list'), 'Picked: D4, D5 and D6.');
   await waitSeat(b.page, 'D5', 'available');
 
+  // The stack's holds last a few seconds (SEATMAP_HOLD_SECONDS): everything that needs them
+  // held is checked at once, and the basket in one look, before booking.
   await a.page.getByRole('button', { name: 'Hold these 3 seats together' }).click();
-  for (const id of ['D4', 'D5', 'D6']) {
-    await waitSeat(a.page, id, 'held-by-you', { startsWith: `${id}, held by you, ` });
-    await waitSeat(b.page, id, 'held', { startsWith: `${id}, held, ` });
-  }
-  await waitAnnounced(a.page, '3 seats held together: D4, D5 and D6, for ');
-  assert.deepEqual(await basketSeats(a.page), ['D4', 'D5', 'D6']);
-  assert.ok(await a.page.locator('#picks').isHidden(), 'the picks tray is empty once they are held');
-  assert.match(await text(a.page, '#basket-countdown'), /^The first hold runs out in \d+ seconds?\. Book to keep them\.$/);
-  assert.ok(await a.page.locator('#basket-total-line').isHidden(), 'a grid has no prices, so no total');
-
+  await Promise.all(['D4', 'D5', 'D6'].flatMap((id) => [
+    waitSeat(a.page, id, 'held-by-you', { startsWith: `${id}, held by you, ` }),
+    waitSeat(b.page, id, 'held', { startsWith: `${id}, held, ` }),
+  ]));
+  const basket = await a.page.evaluate(() => ({
+    seats: [...document.querySelectorAll('#my-holds li[data-seat]')].map((li) => li.dataset.seat),
+    trayHidden: document.getElementById('picks').hidden,
+    countdown: document.getElementById('basket-countdown').textContent,
+    totalHidden: document.getElementById('basket-total-line').hidden,
+  }));
   await a.page.getByRole('button', { name: 'Book all 3' }).click();
+  assert.deepEqual(basket.seats, ['D4', 'D5', 'D6']);
+  assert.ok(basket.trayHidden, 'the picks tray is empty once they are held');
+  assert.match(basket.countdown, /^The first hold runs out in \d+ seconds?\. Book to keep them\.$/);
+  assert.ok(basket.totalHidden, 'a grid has no prices, so no total');
   for (const id of ['D4', 'D5', 'D6']) {
     await waitSeat(a.page, id, 'booked-by-you');
     await waitSeat(b.page, id, 'booked');
   }
+  await waitAnnounced(a.page, '3 seats booked: D4, D5 and D6.');
   await a.page.locator('#basket-summary').waitFor({ state: 'hidden', timeout: WAIT_MS });
   assert.equal(await text(a.page, '#my-bookings'), 'D4D5D6');
   await assertNoErrors(a);
@@ -118,24 +125,35 @@ test('the basket on the arena: each seat\'s category and price, the total, relea
   await a.page.locator(seatSelector('112-F-14')).click({ modifiers: ['Shift'] });
   assert.equal(await text(a.page, '#picks-list'), `Picked: FL1-A-1, FL1-A-2 and 112-F-14 (${priceOf(json, picked)}).`);
 
-  await a.page.getByRole('button', { name: 'Hold these 3 seats together' }).click();
-  await waitSeat(a.page, '112-F-14', 'held-by-you');
-  await a.page.waitForFunction(() => document.querySelectorAll('#my-holds li[data-seat]').length === 3, null, { timeout: WAIT_MS });
-  assert.deepEqual((await basketSeats(a.page)).sort(), [...picked].sort());
-  assert.equal(await text(a.page, '#basket-total'), priceOf(json, picked), 'the total is the sum of the categories\' prices');
-  assert.equal(await text(a.page, '#basket-count'), '3 seats');
-  assert.equal(await text(a.page, `#hold-FL1-A-1-place`), 'Floor, 95.00 EUR');
-  assert.equal(await text(a.page, `#hold-112-F-14-place`), 'Lower tier, 65.00 EUR');
   await chooseRow(b.page, '112', 'F');
-  await waitSeat(b.page, '112-F-14', 'held');
 
+  // The stack's holds last a few seconds: what needs them held is checked at once.
+  await a.page.getByRole('button', { name: 'Hold these 3 seats together' }).click();
+  await Promise.all([
+    waitSeat(a.page, '112-F-14', 'held-by-you'), // the row A's finder shows
+    waitSeat(b.page, '112-F-14', 'held'),
+    a.page.waitForFunction(() => document.querySelectorAll('#my-holds li[data-seat]').length === 3, null, { timeout: WAIT_MS }),
+  ]);
+  const basket = await a.page.evaluate(() => ({
+    seats: [...document.querySelectorAll('#my-holds li[data-seat]')].map((li) => li.dataset.seat),
+    total: document.getElementById('basket-total').textContent,
+    count: document.getElementById('basket-count').textContent,
+    floor: document.getElementById('hold-FL1-A-1-place').textContent,
+    lower: document.getElementById('hold-112-F-14-place').textContent,
+  }));
   // Release one: the total follows.
   await holdEntry(a.page, 'FL1-A-2').getByRole('button', { name: 'Release', exact: true }).click();
   await holdEntry(a.page, 'FL1-A-2').waitFor({ state: 'detached', timeout: WAIT_MS });
-  assert.equal(await text(a.page, '#basket-total'), priceOf(json, ['FL1-A-1', '112-F-14']));
-
+  const totalAfter = await text(a.page, '#basket-total');
   // Release all: the basket is empty and B sees the seats free again.
   await a.page.getByRole('button', { name: 'Release all 2' }).click();
+
+  assert.deepEqual(basket.seats.sort(), [...picked].sort());
+  assert.equal(basket.total, priceOf(json, picked), 'the total is the sum of the categories\' prices');
+  assert.equal(basket.count, '3 seats');
+  assert.equal(basket.floor, 'Floor, 95.00 EUR');
+  assert.equal(basket.lower, 'Lower tier, 65.00 EUR');
+  assert.equal(totalAfter, priceOf(json, ['FL1-A-1', '112-F-14']));
   await a.page.locator('#basket-summary').waitFor({ state: 'hidden', timeout: WAIT_MS });
   await waitSeat(b.page, '112-F-14', 'available');
   await a.page.screenshot({ path: shot('arena-basket.png'), fullPage: true });
@@ -150,11 +168,18 @@ test('best available for four in one browser: four seats side by side, held in t
   const fitted = Number(await a.page.locator('#chart-view').getAttribute('data-zoom'));
 
   await a.page.getByLabel('How many seats').selectOption('4');
-  await a.page.getByLabel('Category').selectOption({ label: 'Lower tier, 65.00 EUR a seat' });
+  await a.page.locator('#best-category').selectOption({ label: 'Lower tier, 65.00 EUR a seat' });
   await a.page.getByRole('button', { name: 'Find and hold seats' }).click();
   await waitAnnounced(a.page, 'Best available: 4 seats held together, section ');
   await a.page.waitForFunction(() => document.querySelectorAll('#my-holds li[data-seat]').length === 4, null, { timeout: WAIT_MS });
   const seats = await basketSeats(a.page);
+  // The stack's holds last a few seconds: B looks at the four first.
+  const { section, row } = placeOf(json, seats[0]);
+  await chooseRow(b.page, section.id, row.label);
+  await Promise.all(seats.flatMap((id) => [
+    waitSeat(b.page, id, 'held', { startsWith: `${id}, section ${section.id}, row ${row.label}, ` }),
+    waitSeat(a.page, id, 'held-by-you'),
+  ]));
 
   // Side by side in one row of a Lower tier section: one section, one row, no aisle between.
   const places = seats.map((id) => placeOf(json, id));
@@ -167,17 +192,43 @@ test('best available for four in one browser: four seats side by side, held in t
   // Brought into view: zoomed in, the row's buttons shown, the four marked.
   assert.ok(Number(await a.page.locator('#chart-view').getAttribute('data-zoom')) > fitted, 'the map zoomed in on them');
   for (const id of seats) {
-    await waitSeat(a.page, id, 'held-by-you');
     assert.equal(await a.page.locator(seatSelector(id)).getAttribute('data-best'), 'true', `${id} is marked`);
   }
   assert.match(await text(a.page, '#best-result'), /^Held for you: section .*, row .*, seats .* to .*, Lower tier, 260\.00 EUR in all\.$/);
-
-  const { section, row } = places[0];
-  await chooseRow(b.page, section.id, row.label);
-  for (const id of seats) await waitSeat(b.page, id, 'held', { startsWith: `${id}, section ${section.id}, row ${row.label}, ` });
   await a.page.screenshot({ path: shot('arena-best.png'), fullPage: true });
   await assertNoErrors(a);
   await assertNoErrors(b);
+});
+
+test('best available by keyboard alone on the grid: the front row\'s middle, outlined, read out', async () => {
+  const a = await openViewer('A');
+  const b = await openViewer('B');
+  const page = a.page;
+  await page.locator('#best-count').focus();
+  await page.keyboard.press('Home'); // 1
+  await page.keyboard.press('ArrowDown'); // 2
+  assert.equal(await page.locator('#best-count').inputValue(), '2');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'best-submit', 'a grid has no category or section to choose');
+  await page.keyboard.press('Enter');
+  await Promise.all(['A5', 'A6'].flatMap((id) => [waitSeat(page, id, 'held-by-you'), waitSeat(b.page, id, 'held')]));
+  await waitAnnounced(page, 'Best available: 2 seats held together, A5 and A6. Held for ');
+  for (const id of ['A5', 'A6']) {
+    assert.equal(await page.locator(seatSelector(id)).getAttribute('data-best'), 'true', `${id} is outlined`);
+  }
+  await assertNoErrors(a);
+});
+
+test('best available with no such block free: the refusal in words', async () => {
+  const a = await openArena('A');
+  await a.page.getByLabel('How many seats').selectOption('2');
+  await a.page.locator('#best-section').selectOption({ label: 'Floor 1' });
+  await a.page.getByLabel('A wheelchair space, with companion seats beside it').check();
+  await a.page.getByRole('button', { name: 'Find and hold seats' }).click();
+  await a.page.locator('#errors').waitFor({ state: 'visible', timeout: WAIT_MS });
+  assert.equal(await text(a.page, '#errors .error-text'),
+    'Right now there are no 2 seats side by side free in Floor 1, with a wheelchair space. Try fewer seats, or another category or section.');
+  assert.equal(await text(a.page, '#available-count'), await text(a.page, '#total-count'), 'nothing was held');
 });
 
 /**

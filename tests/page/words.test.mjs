@@ -56,7 +56,7 @@ test('group refusals name the seats that stood in the way and say what to do', (
     'You no longer hold D5 (the hold may have run out), so nothing was booked.');
   assert.match(groupErrorText('MAX_HOLDS_EXCEEDED', ['D7', 'D8'], { maxHolds: 4 }), /^You can hold at most 4 seats at once, and D7 and D8 would take you past that\./);
   assert.equal(groupErrorText('NO_SEATS_TOGETHER', undefined, { action: 'best', count: 4, where: 'in Lower tier' }),
-    'There are no 4 seats side by side free in Lower tier right now. Try fewer seats, or another category or section.');
+    'Right now there are no 4 seats side by side free in Lower tier. Try fewer seats, or another category or section.');
   assert.match(groupErrorText('SINGLE_SEAT_GAP', ['D1'], { seatIds: ['D2'] }),
     /^Holding D2 would leave D1 on its own, .* let Best available choose for you\.$/);
   assert.equal(groupErrorText('SEAT_UNAVAILABLE', [], {}), null, 'no seats named: the one-seat words instead');
