@@ -52,6 +52,12 @@ function readForm() {
   return { count, category, section, accessible, where: places.join(', ') };
 }
 
+/** Best available was refused: the words are in the error; the form says nothing more. */
+export function bestRefused() {
+  dom.best.result.textContent = '';
+  delete dom.best.result.dataset.state;
+}
+
 /** A refusal suggested best available: the form, with the count the person wanted. */
 export function suggestBest(count) {
   const f = dom.best;
@@ -89,6 +95,7 @@ export function showBestResult(ids) {
   const total = totalText(venue.chart, ids);
   const seconds = me.holdSeconds;
   dom.best.result.textContent = `Held for you: ${where}${total ? `, ${total} in all` : ''}.`;
+  delete dom.best.result.dataset.state;
   announce(`Best available: ${seatCount(ids.length)} held together, ${where}${total ? `, ${total} in all` : ''}. `
     + `Held for ${seconds} seconds: book ${ids.length === 1 ? 'it' : 'them'} to keep ${ids.length === 1 ? 'it' : 'them'}.`);
 }
@@ -100,7 +107,8 @@ export function bindBest({ sendBest }) {
   f.form.addEventListener('submit', (event) => {
     event.preventDefault();
     const request = readForm();
-    f.result.textContent = '';
-    if (sendBest(request)) f.result.textContent = `Looking for ${seatCount(request.count)} together…`;
+    if (!sendBest(request)) return;
+    f.result.textContent = `Looking for ${seatCount(request.count)} together…`;
+    f.result.dataset.state = 'looking';
   });
 }

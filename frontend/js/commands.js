@@ -3,7 +3,7 @@
 // and what the page shows while one waits for its answer (the answers: messages.js).
 import { COMMANDS, GROUP_COMMANDS } from './config.js';
 import { listSeats } from './words.js';
-import { events, requests } from './state.js';
+import { dom, events, requests } from './state.js';
 import { connectionState, renderSeat, renderSideAndCounts, showError } from './view.js';
 
 const PAST = { select: 'selected', book: 'booked', release: 'released' };
@@ -11,6 +11,15 @@ const PAST = { select: 'selected', book: 'booked', release: 'released' };
 function renderSeats(ids) {
   ids.forEach(renderSeat);
   renderSideAndCounts();
+}
+
+/** Best available will not answer now (no answer in time, or the socket is gone). */
+function stopLooking() {
+  const result = dom.best.result;
+  if (result.dataset.state === 'looking') {
+    result.textContent = '';
+    delete result.dataset.state;
+  }
 }
 
 /** `send(message)` puts one message on the socket. */
@@ -53,9 +62,11 @@ export function createCommands({ send }) {
     if (category) data.category = category;
     if (section) data.section = section;
     if (accessible) data.accessible = true;
-    data.req_id = requests.open({ action: 'best', seatIds: [], mark: events.mark, count, where }, () => renderSideAndCounts());
+    data.req_id = requests.open({ action: 'best', seatIds: [], mark: events.mark, count, where }, () => {
+      stopLooking();
+      showError('No answer came for best available. Please try again.');
+    });
     send({ type: 'HOLD_BEST', data });
-    renderSideAndCounts();
     return true;
   }
 
@@ -64,6 +75,7 @@ export function createCommands({ send }) {
     const seats = requests.dropAll();
     seats.forEach(renderSeat);
     renderSideAndCounts();
+    stopLooking();
   }
 
   return { sendCommand, sendGroup, sendBest, dropPending };

@@ -7,7 +7,7 @@
 // The server is the only source of truth. The page never changes a seat on its own guess:
 // it shows what VENUE_STATE / SEAT_UPDATE say, plus the seat carried by an OK when that is
 // known to be the newest information about the seat.
-import { buildBestForm, showBestResult, suggestBest } from './best.js';
+import { bestRefused, buildBestForm, showBestResult, suggestBest } from './best.js';
 import { loadChart } from './chart-loader.js';
 import { gridSeatOrder } from './chart-model.js';
 import { decodeCompact, decodeMine, isCompact } from './compact.js';
@@ -247,6 +247,7 @@ function applyCommandError(data) {
   if (seatId && !asked.includes(seatId)) renderSeat(seatId);
   renderSideAndCounts();
   if (data.code === 'NOT_ADMITTED') onNotAdmitted();
+  if (request && request.action === 'best') bestRefused();
   const group = Array.isArray(data.seat_ids) || (request && (request.seatIds || request.action === 'best'));
   const words = group && groupErrorText(data.code, data.seat_ids, {
     action: request && request.action,
