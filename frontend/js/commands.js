@@ -2,9 +2,9 @@
 // seats (SELECT_SEATS, BOOK_SEATS, RELEASE_SEATS) and HOLD_BEST through the `send` it is given,
 // and what the page shows while one waits for its answer (the answers: messages.js).
 import { COMMANDS, GROUP_COMMANDS } from './config.js';
-import { listSeats } from './words.js';
 import { dom, events, requests } from './state.js';
 import { connectionState, renderSeat, renderSideAndCounts, showError } from './view.js';
+import { listSeats } from './words.js';
 
 const PAST = { select: 'selected', book: 'booked', release: 'released' };
 

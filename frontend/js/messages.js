@@ -11,9 +11,9 @@ import { bestRefused, buildBestForm, showBestResult, suggestBest } from './best.
 import { loadChart } from './chart-loader.js';
 import { gridSeatOrder } from './chart-model.js';
 import { decodeCompact, decodeMine, isCompact } from './compact.js';
+import { prunePicks } from './picks.js';
 import { SNAPSHOT, UPDATE } from './seq-tracker.js';
 import { changeSeat, classify, normaliseSeat, plural, toStatus } from './seats.js';
-import { prunePicks } from './picks.js';
 import { clock, events, me, requests, seatButtons, venue } from './state.js';
 import {
   announce, buildMap, flashSeat, friendlyError, renderAll, renderSeat, renderSideAndCounts,
