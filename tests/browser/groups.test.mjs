@@ -255,5 +255,13 @@ test('the single-seat rule: a seat that would leave one alone is refused in word
   await waitSeat(a.page, 'C2', 'available');
   await a.page.locator('#errors').getByRole('button', { name: 'Use best available' }).click();
   assert.equal(await a.page.evaluate(() => document.activeElement.id), 'best-count', 'the offer takes you to best available');
+
+  // Two seats chosen together that would leave one alone: refused whole, the seat named.
+  for (const id of ['D2', 'D3']) await a.page.locator(seatSelector(id)).click({ modifiers: ['Shift'] });
+  await a.page.getByRole('button', { name: 'Hold these 2 seats together' }).click();
+  await a.page.waitForFunction(() => document.getElementById('errors').textContent.includes('Holding D2 and D3'), null, { timeout: WAIT_MS });
+  assert.match(await text(a.page, '#errors .error-text'), /^Holding D2 and D3 would leave D1 on its own, /);
+  await waitSeat(a.page, 'D2', 'available');
+  await waitSeat(a.page, 'D3', 'available');
   await a.page.screenshot({ path: shot('single-seat-gap.png'), fullPage: true });
 });
