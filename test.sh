@@ -34,7 +34,9 @@ per-IP limits, Prometheus on a free port):
     of 1,000 sessions and 1,000 WebSocket upgrades from one address, the per-IP socket limit,
     admin access, tokens, Origin, the documented reads, refused frames (ERROR and close code);
   - browser tests in headless Chromium (tests/browser/waiting-room-page.test.mjs, then
-    arena.test.mjs (the drawn arena chart), resilience.test.mjs and seatmap.test.mjs).
+    arena.test.mjs (the drawn arena chart), groups.test.mjs (choosing several seats, the
+    basket, best available, the single-seat rule's refusal), resilience.test.mjs and
+    seatmap.test.mjs).
 Then it stops the stack and checks that nothing is left running, and starts a second, small
 stack (MAX_SHOPPERS=1, SHOPPING_SECONDS=90, one edge, its own ports and RUN_DIR) for the
 waiting-room browser test (tests/browser/waiting-room.test.mjs, three browser contexts), then
@@ -234,7 +236,7 @@ export CHROMIUM_PATH SEATMAP_SCREENSHOT_DIR="$PWD/tests/browser/artifacts"
 (
   cd tests/browser
   SEATMAP_KILL_EDGE="$PWD/../../scripts/kill-edge.sh" \
-    node --test --test-concurrency=1 --test-reporter=spec arena.test.mjs resilience.test.mjs seatmap.test.mjs
+    node --test --test-concurrency=1 --test-reporter=spec arena.test.mjs groups.test.mjs resilience.test.mjs seatmap.test.mjs
 ) 2>&1 | tee "$results/browser.txt"
 [ "${PIPESTATUS[0]}" -eq 0 ] || { tail -n 30 "$RUN_DIR"/logs/*.log; die "browser tests failed"; }
 
