@@ -9,7 +9,8 @@
 #
 # Its parts: scripts/start/help.txt (--help), parts.sh (what each part is: command, ports,
 # health check, logs), procs.sh (finding and stopping
-# processes, --stop), settings.sh (secrets, per-IP limits, admin access),
+# processes, --stop), settings.sh (secrets, per-IP limits, admin access), tls.sh (HTTPS at
+# NGINX, --tls),
 # install.sh (apt-get, docker compose), checks.sh (ports, the WebSocket check,
 # the text printed once it is up), monitoring.sh (--monitoring: Prometheus's config
 # for the run), and scripts/render-nginx.sh.
@@ -31,7 +32,7 @@ die()  { printf '[start] error: %s\n' "$*" >&2; exit 1; }
 abs_path() { case $1 in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$CALLER_PWD/$1" ;; esac; }
 
 # ---------------------------------------------------------------- options
-NO_BUILD=0 FRESH=0 FORCE_DOCKER=0 DO_STOP=0 CLUSTER=0 MONITORING=0
+NO_BUILD=0 FRESH=0 FORCE_DOCKER=0 DO_STOP=0 CLUSTER=0 MONITORING=0 TLS=0
 for arg in "$@"; do
   case $arg in
     -h|--help) usage; exit 0 ;;
@@ -41,6 +42,7 @@ for arg in "$@"; do
     --stop) DO_STOP=1 ;;
     --cluster) CLUSTER=1 ;;
     --monitoring) MONITORING=1 ;;
+    --tls) TLS=1 ;;
     *) die "unknown option: $arg (see ./start.sh --help)" ;;
   esac
 done
@@ -170,6 +172,10 @@ if (( DO_STOP )); then stop_previous_run; fi
 # Secrets, per-IP limits, admin access.
 # shellcheck source=scripts/start/settings.sh
 . "$ROOT/scripts/start/settings.sh"
+
+# HTTPS at NGINX: TLS_CERT/TLS_KEY, or --tls's local CA (tls_prepare makes it).
+# shellcheck source=scripts/start/tls.sh
+. "$ROOT/scripts/start/tls.sh"
 
 # --monitoring: Prometheus's config, alerts and targets for this run.
 # shellcheck source=scripts/start/monitoring.sh
@@ -411,6 +417,7 @@ for name in "${REDIS_NAMES[@]}" "${NATS_NAMES[@]}" "${BOOKING_NAMES[@]}" "${EDGE
   : >"$LOG_DIR/$name.log"
 done
 write_settings   # $RUN_DIR/admin_token and $RUN_DIR/limits.env
+tls_prepare      # --tls: $RUN_DIR/tls (the local CA and the certificate)
 
 say "run dir: $RUN_DIR"
 for name in "${REDIS_NAMES[@]}"; do launch "$name"; done

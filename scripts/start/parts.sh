@@ -134,6 +134,11 @@ part_nginx() {
   P_DESC=":$port"
   P_HEALTH=(http_ok "http://127.0.0.1:$port/health")
   P_LISTENS=("nginx|HTTP_PORT|$port")
+  if (( TLS_ON )); then   # HTTPS on HTTPS_PORT; HTTP_PORT only redirects (scripts/start/tls.sh)
+    P_DESC="https :$HTTPS_PORT, http :$port (redirects)"
+    P_HEALTH=(nginx_ok)
+    P_LISTENS+=("nginx https|HTTPS_PORT|$HTTPS_PORT")
+  fi
   P_LOGS+=("$NGINX_DIR/error.log")
   P_CMD=("${NO_SECRETS[@]}" "$NGINX_BIN" -p "$NGINX_DIR/" -c "$NGINX_DIR/nginx.conf" "${NGINX_E[@]}" -g 'daemon off;')
 }
