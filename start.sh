@@ -10,7 +10,7 @@
 # Its parts: scripts/start/help.txt (--help), parts.sh (what each part is: command, ports,
 # health check, logs), procs.sh (finding and stopping
 # processes, --stop), settings.sh (secrets, per-IP limits, admin access), tls.sh (HTTPS at
-# NGINX, --tls),
+# NGINX, --tls), secure.sh (SECURE=1),
 # install.sh (apt-get, docker compose), checks.sh (ports, the WebSocket check,
 # the text printed once it is up), monitoring.sh (--monitoring: Prometheus's config
 # for the run), and scripts/render-nginx.sh.
@@ -173,6 +173,10 @@ if (( DO_STOP )); then stop_previous_run; fi
 # shellcheck source=scripts/start/settings.sh
 . "$ROOT/scripts/start/settings.sh"
 
+# SECURE=1: TLS and a user per role on every link (secure_prepare writes the configs).
+# shellcheck source=scripts/start/secure.sh
+. "$ROOT/scripts/start/secure.sh"
+
 # HTTPS at NGINX: TLS_CERT/TLS_KEY, or --tls's local CA (tls_prepare makes it).
 # shellcheck source=scripts/start/tls.sh
 . "$ROOT/scripts/start/tls.sh"
@@ -326,7 +330,8 @@ launch() {
   part "$name"
   (( ${#P_DIRS[@]} == 0 )) || mkdir -p "${P_DIRS[@]}"
   printf '=== %s start.sh: %s\n' "$(date '+%F %T')" "${P_CMD[*]}" >>"$log"
-  "${SETSID[@]}" "${P_CMD[@]}" </dev/null >>"$log" 2>&1 9>&- &
+  # P_ENV (SECURE=1: credentials) reaches the part through its environment only.
+  ( (( ${#P_ENV[@]} == 0 )) || export "${P_ENV[@]}"; exec "${SETSID[@]}" "${P_CMD[@]}" ) </dev/null >>"$log" 2>&1 9>&- &
   PIDS[$name]=$!
   STARTED_ANY=1
   [[ " ${ORDER[*]} " == *" $name "* ]] || ORDER+=("$name")
@@ -418,6 +423,7 @@ for name in "${REDIS_NAMES[@]}" "${NATS_NAMES[@]}" "${BOOKING_NAMES[@]}" "${EDGE
 done
 write_settings   # $RUN_DIR/admin_token and $RUN_DIR/limits.env
 tls_prepare      # --tls: $RUN_DIR/tls (the local CA and the certificate)
+secure_prepare   # SECURE=1: $RUN_DIR/secure (Redis's ACL file, nats-server's config)
 
 say "run dir: $RUN_DIR"
 for name in "${REDIS_NAMES[@]}"; do launch "$name"; done

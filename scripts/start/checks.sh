@@ -75,7 +75,9 @@ print_ready() {
   KILL_EDGE="$ROOT/scripts/kill-edge.sh"
   [[ $CALLER_PWD == "$ROOT" ]] && KILL_EDGE=scripts/kill-edge.sh
   URL=$(nginx_url)
-  if command -v nats >/dev/null 2>&1; then
+  if (( SECURE )); then
+    WATCH="NATS_ENV=$SECURE_DIR/watcher.env $ROOT/scripts/watch-events.sh  (as the read-only user watcher)"
+  elif command -v nats >/dev/null 2>&1; then
     WATCH="nats --server nats://127.0.0.1:$NATS_PORT sub 'seats.>'"
   else
     # Plain bash, no install: speaks the NATS text protocol, answers PINGs so the
@@ -89,7 +91,7 @@ print_ready() {
 
   Open in a browser:  $URL
   Booking API:        $(rotated booking 0 | tr , ' ')  (health: $URL/health)$( (( CLUSTER )) && printf '\n  Cluster:            Redis Cluster %s; NATS cluster %s' "${REDIS_URL_ALL#redis-cluster://}" "$(rotated nats 0)")
-  Edges (WebSocket):  $(for p in "${EDGE_PORTS[@]}"; do printf 'ws://127.0.0.1:%s/ws ' "$p"; done)(through NGINX: ${URL/http/ws}/ws)$(tls_ready_lines)
+  Edges (WebSocket):  $(for p in "${EDGE_PORTS[@]}"; do printf 'ws://127.0.0.1:%s/ws ' "$p"; done)(through NGINX: ${URL/http/ws}/ws)$(tls_ready_lines)$(secure_ready_lines)
   Watch every event:  $WATCH
   A new identity:     curl -s -X POST $URL/api/session   (for curl and scripts; the page gets one in WELCOME)
   Reset the demo:     curl -X POST -H 'Authorization: Bearer $ADMIN_TOKEN' $URL/api/admin/reset

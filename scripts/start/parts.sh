@@ -14,6 +14,7 @@
 #   P_LOGS     its log files (the first is $LOG_DIR/NAME.log, where its output goes)
 #   P_DIRS     directories it needs before it starts
 #   P_CMD      its command line
+#   P_ENV      VAR=value settings it gets in its environment only (SECURE=1: credentials)
 # part_kind and part_comm need only the name (for --stop and pid files, before anything else
 # is known). The others read start.sh's settings when called.
 
@@ -161,5 +162,7 @@ part() {
   P_PORT=$(part_port "$name")
   P_LOGS=("$LOG_DIR/$name.log")
   P_DIRS=()
+  P_ENV=()
   "part_$P_KIND" "$name" "$P_PORT"
+  (( ! ${SECURE:-0} )) || secure_part "$name"   # scripts/start/secure.sh
 }
