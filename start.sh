@@ -378,7 +378,9 @@ wait_healthy() {
 form_redis_cluster() {
   local t0=$SECONDS
   printf '[start] %-16s %-28s ... ' "redis-cluster" "3 masters + 3 replicas"
-  "$ROOT/scripts/lib/redis-cluster.sh" form --replicas 1 --timeout "$HEALTH_TIMEOUT" "${REDIS_HOSTS[@]}" \
+  # SECURE=1: as the admin user over TLS (secure_cluster_cli sets its options and password).
+  ( (( ! SECURE )) || secure_cluster_cli
+    exec "$ROOT/scripts/lib/redis-cluster.sh" form --replicas 1 --timeout "$HEALTH_TIMEOUT" "${REDIS_HOSTS[@]}" ) \
     >>"$LOG_DIR/redis-cluster.log" 2>&1 ||
     { printf 'FAILED\n'; show_log "$LOG_DIR/redis-cluster.log"; die "the Redis Cluster did not form; see $LOG_DIR/redis-cluster.log"; }
   printf 'ok (%ss)\n' $(( SECONDS - t0 ))

@@ -47,7 +47,8 @@ secrets) for tests/secure.sh: Redis and NATS refuse clients without TLS or crede
 other than the booking services' cannot publish on seats.>, the booking service's Redis user
 cannot run admin commands, /internal/ answers 401 without INTERNAL_TOKEN, a hold still reaches the
 read-only watcher and an edge, no secret in ps output or a log line; then the HTTPS browser test
-again on that stack.
+again on that stack; and a sixth (SECURE=1 --cluster) for the same checks plus a Redis failover
+with replication over TLS.
 
   --stack-only  Skip fmt, clippy and cargo test; build the binaries (cargo build) if needed and
                 run only the stack, websocat and browser tests. With BIN_DIR holding
@@ -316,10 +317,13 @@ secret() { od -vAn -N24 -tx1 /dev/urandom | tr -d ' \n'; }
 RUN_DIR=$(mktemp -d /tmp/seatmap-secure.XXXXXX) EDGES=2 HOLD_SECONDS=30 \
   HTTP_PORT=$(free_port) HTTPS_PORT=$(free_port) EDGE_BASE_PORT=$(free_port 2) BOOKING_PORT=$(free_port) \
   REDIS_PORT=$(free_port) NATS_PORT=$(free_port) NATS_MONITOR_PORT=$(free_port) \
-  REDIS_PASSWORD=$(secret) NATS_BOOKING_PASSWORD=$(secret) NATS_EDGE_PASSWORD=$(secret) \
-  NATS_WATCHER_PASSWORD=$(secret) INTERNAL_TOKEN=$(secret)
+  REDIS_PASSWORD=$(secret) REDIS_ADMIN_PASSWORD=$(secret) REDIS_REPLICA_PASSWORD=$(secret) \
+  NATS_BOOKING_PASSWORD=$(secret) NATS_EDGE_PASSWORD=$(secret) NATS_WATCHER_PASSWORD=$(secret) \
+  NATS_ROUTE_PASSWORD=$(secret) INTERNAL_TOKEN=$(secret)
+secure_secrets=(REDIS_PASSWORD REDIS_ADMIN_PASSWORD REDIS_REPLICA_PASSWORD NATS_BOOKING_PASSWORD
+                NATS_EDGE_PASSWORD NATS_WATCHER_PASSWORD NATS_ROUTE_PASSWORD INTERNAL_TOKEN)
 export RUN_DIR EDGES HOLD_SECONDS HTTP_PORT HTTPS_PORT EDGE_BASE_PORT BOOKING_PORT REDIS_PORT NATS_PORT \
-  NATS_MONITOR_PORT REDIS_PASSWORD NATS_BOOKING_PASSWORD NATS_EDGE_PASSWORD NATS_WATCHER_PASSWORD INTERNAL_TOKEN
+  NATS_MONITOR_PORT "${secure_secrets[@]}"
 chmod 755 "$RUN_DIR"
 step "SECURE=1: a fifth stack, Redis and NATS over TLS with a user per role, INTERNAL_TOKEN, HTTPS (logs in $RUN_DIR/logs)"
 start_stack SECURE=1
@@ -335,7 +339,22 @@ step "the page over HTTPS and WSS with SECURE=1 (tests/browser/tls.test.mjs)"
 ) 2>&1 | tee -a "$results/tls.txt"
 [ "${PIPESTATUS[0]}" -eq 0 ] || { tail -n 30 "$RUN_DIR"/logs/*.log; die "the page with SECURE=1 failed"; }
 stop_stack_and_check
-unset HTTPS_PORT REDIS_PASSWORD NATS_BOOKING_PASSWORD NATS_EDGE_PASSWORD NATS_WATCHER_PASSWORD
+
+# --- SECURE=1 --cluster: a sixth stack, the Redis Cluster's bus and replication and the NATS
+# routes over TLS with users of their own; the same checks, then a Redis failover.
+for v in "${secure_secrets[@]}"; do printf -v "$v" '%s' "$(secret)"; done
+RUN_DIR=$(mktemp -d /tmp/seatmap-secure-cluster.XXXXXX) EDGES=2 BOOKINGS=2 HOLD_SECONDS=60 \
+  HTTP_PORT=$(free_port) HTTPS_PORT=$(free_port) EDGE_BASE_PORT=$(free_port 2) BOOKING_PORT=$(free_port 2) \
+  REDIS_PORT=$(free_port 6) NATS_PORT=$(free_port 3) NATS_MONITOR_PORT=$(free_port 3) NATS_CLUSTER_PORT=$(free_port 3)
+export RUN_DIR EDGES BOOKINGS HOLD_SECONDS HTTP_PORT HTTPS_PORT EDGE_BASE_PORT BOOKING_PORT REDIS_PORT NATS_PORT \
+  NATS_MONITOR_PORT NATS_CLUSTER_PORT
+chmod 755 "$RUN_DIR"
+step "SECURE=1 --cluster: a sixth stack, Redis Cluster and NATS cluster with TLS everywhere (logs in $RUN_DIR/logs)"
+start_stack SECURE=1 --cluster
+tests/secure.sh "$RUN_DIR" --cluster | tee "$results/secure-cluster.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || { tail -n 30 "$RUN_DIR"/logs/*.log; die "a SECURE=1 --cluster check failed (above)"; }
+stop_stack_and_check
+unset HTTPS_PORT BOOKINGS NATS_CLUSTER_PORT "${secure_secrets[@]}"
 trap - EXIT
 
 # --- summary -----------------------------------------------------------------------------
@@ -346,7 +365,7 @@ stack_passed=$(count pass "$results/stack.txt")
 stack_todo=$(count todo "$results/stack.txt")
 queue_passed=$(count pass "$results/queue.txt")
 tls_passed=$(awk '$2 == "pass" && $3 ~ /^[0-9]+$/ {n += $3} END {print n + 0}' "$results/tls.txt")
-secure_passed=$(grep -oE '^secure: [0-9]+ passed' "$results/secure.txt" | awk '{print $2}')
+secure_passed=$(cat "$results/secure.txt" "$results/secure-cluster.txt" | awk '/^secure: [0-9]+ passed/ {s += $2} END {print s + 0}')
 page_passed=$(count pass "$results/page.txt")
 websocat_passed=$(grep -oE '^websocat: [0-9]+ passed' "$results/websocat.txt" | awk '{print $2}')
 docs_passed=$(cat "$results/docs.txt" "$results/docs-room.txt" | awk '/^docs: [0-9]+ passed/ {s += $2} END {print s + 0}')

@@ -3,17 +3,24 @@
 # NATS refuse a client without credentials (and one without TLS), an edge's or the watcher's NATS
 # user cannot publish on seats.>, the booking service's Redis user cannot run admin commands or
 # touch other keys, /internal/ answers 401 without INTERNAL_TOKEN; a seat held over HTTPS still
-# reaches the read-only watcher; and no secret appears in `ps` output or in any log line.
+# reaches the read-only watcher; and no secret appears in `ps` output or in any log line. With
+# --cluster (a stack from SECURE=1 ./start.sh --cluster): the Redis master holding the venue is
+# killed, its replica (replicating over TLS as user replica) takes over, the hold made before is
+# still there and a new one succeeds.
 #
-# Usage: tests/secure.sh RUN_DIR
+# Usage: tests/secure.sh RUN_DIR [--cluster]
 # Environment: REDIS_PORT, NATS_PORT, BOOKING_PORT, HTTPS_PORT, EDGE_BASE_PORT (the stack's), and
-# the secrets given to start.sh: REDIS_PASSWORD, NATS_BOOKING_PASSWORD, NATS_EDGE_PASSWORD,
-# NATS_WATCHER_PASSWORD, INTERNAL_TOKEN, TOKEN_SECRET, ADMIN_TOKEN.
+# the secrets given to start.sh: REDIS_PASSWORD, REDIS_ADMIN_PASSWORD, REDIS_REPLICA_PASSWORD,
+# NATS_BOOKING_PASSWORD, NATS_EDGE_PASSWORD, NATS_WATCHER_PASSWORD, NATS_ROUTE_PASSWORD,
+# INTERNAL_TOKEN, TOKEN_SECRET, ADMIN_TOKEN.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-run_dir=${1:?usage: tests/secure.sh RUN_DIR}
-for v in REDIS_PORT NATS_PORT BOOKING_PORT HTTPS_PORT EDGE_BASE_PORT REDIS_PASSWORD NATS_BOOKING_PASSWORD \
-         NATS_EDGE_PASSWORD NATS_WATCHER_PASSWORD INTERNAL_TOKEN TOKEN_SECRET ADMIN_TOKEN; do
+run_dir=${1:?usage: tests/secure.sh RUN_DIR [--cluster]}
+cluster=0
+[[ ${2:-} == --cluster ]] && cluster=1
+secrets=(REDIS_PASSWORD REDIS_ADMIN_PASSWORD REDIS_REPLICA_PASSWORD NATS_BOOKING_PASSWORD NATS_EDGE_PASSWORD
+         NATS_WATCHER_PASSWORD NATS_ROUTE_PASSWORD INTERNAL_TOKEN TOKEN_SECRET ADMIN_TOKEN)
+for v in REDIS_PORT NATS_PORT BOOKING_PORT HTTPS_PORT EDGE_BASE_PORT "${secrets[@]}"; do
   [[ -n ${!v:-} ]] || { echo "secure: $v is not set" >&2; exit 2; }
 done
 ca="$run_dir/tls/ca.pem"
@@ -39,7 +46,9 @@ expect "Redis: the default user is off" 'WRONGPASS|NOAUTH|disabled' \
   "$(redis --tls --cacert "$ca" --user default --pass '' GET 'seq:{main}')"
 expect "Redis: a wrong password is refused" 'WRONGPASS' \
   "$(REDISCLI_AUTH=wrong-password-0123456789 redis --tls --cacert "$ca" --user booking GET 'seq:{main}')"
-booking() { REDISCLI_AUTH=$REDIS_PASSWORD redis --tls --cacert "$ca" --user booking "$@"; }
+# -c: in a cluster, follow MOVED to the node that holds the key.
+booking() { REDISCLI_AUTH=$REDIS_PASSWORD redis -c --tls --cacert "$ca" --user booking "$@"; }
+admin() { REDISCLI_AUTH=$REDIS_ADMIN_PASSWORD redis -c --tls --cacert "$ca" --user admin "$@"; }
 expect "Redis: the booking user reads its keys" '^[01]$' "$(booking EXISTS 'seq:{main}')"
 for cmd in "FLUSHALL" "CONFIG GET requirepass" "KEYS *" "ACL LIST" "CLIENT LIST" "SAVE" "SHUTDOWN NOSAVE" "INFO clients"; do
   read -r -a words <<<"$cmd"   # no globbing of KEYS *
@@ -47,6 +56,9 @@ for cmd in "FLUSHALL" "CONFIG GET requirepass" "KEYS *" "ACL LIST" "CLIENT LIST"
 done
 expect "Redis: the booking user may not touch keys outside the venue keys" 'NOPERM' \
   "$(booking SET 'someone-else:key' 1)"
+expect "Redis: the replication user may do nothing else" 'NOPERM' \
+  "$(REDISCLI_AUTH=$REDIS_REPLICA_PASSWORD redis --tls --cacert "$ca" --user replica GET 'seq:{main}')"
+expect "Redis: the operators' admin user may" '^(0|1)$' "$(admin EXISTS 'seq:{main}')"
 
 # ---------------------------------------------------------------- NATS
 nats() { python3 scripts/lib/nats_text.py 127.0.0.1 "$NATS_PORT" "$@" 2>&1 || true; }
@@ -92,8 +104,28 @@ watcher=
 edge_state=$( (sleep 2) | websocat --text "ws://127.0.0.1:$EDGE_BASE_PORT/ws" 2>&1 | grep -m1 VENUE_STATE || true)
 expect "an edge (NATS user edge) serves the venue with the hold" '"id":"B2"[^}]*"status":1' "$edge_state"
 
+# ---------------------------------------------------------------- a failover (--cluster)
+if (( cluster )); then
+  # The master holding the venue's slot: the node a key of it lives on, as the admin user sees it.
+  slot=$(admin CLUSTER KEYSLOT 'seq:{main}')
+  master=$(admin CLUSTER NODES | awk -v s="$slot" '$3 ~ /master/ {
+    for (i = 9; i <= NF; i++) { split($i, r, "-"); if (s >= r[1] && s <= (r[2] == "" ? r[1] : r[2])) print $2 } }')
+  master_port=${master%@*}; master_port=${master_port##*:}
+  kill -9 "$(cat "$run_dir/pids/redis-$master_port.pid")"
+  t0=$SECONDS answer=
+  while (( SECONDS - t0 < 30 )); do
+    answer=$(curl -sS --cacert "$ca" -X POST "$https/api/seats/select" -H 'Content-Type: application/json' \
+      -d "{\"seat_id\":\"C3\",\"token\":\"$token\"}" 2>&1 || true)
+    [[ $answer == *'"ok":true'* ]] && break
+    sleep 0.5
+  done
+  expect "Redis failover over TLS: a new hold succeeds after the venue's master (:$master_port) dies ($(( SECONDS - t0 )) s)" \
+    '"ok":true' "$answer"
+  expect "the hold made before the failover is still there" '"id":"B2"[^}]*"status":1' \
+    "$(curl -sS --cacert "$ca" "$https/api/venues/main")"
+fi
+
 # ---------------------------------------------------------------- no secret in ps or a log
-secrets=(REDIS_PASSWORD NATS_BOOKING_PASSWORD NATS_EDGE_PASSWORD NATS_WATCHER_PASSWORD INTERNAL_TOKEN TOKEN_SECRET ADMIN_TOKEN)
 ps -eo args >"$work/ps.txt"
 for s in "${secrets[@]}"; do
   if grep -qF -- "${!s}" "$work/ps.txt"; then fail "$s appears in ps output"; else ok "$s is in no command line (ps -eo args)"; fi
