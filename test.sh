@@ -96,6 +96,8 @@ if ((${#need_packages[@]})); then
   "${sudo_cmd[@]}" apt-get install -y -qq "${need_packages[@]}" >/dev/null || die "apt-get install ${need_packages[*]} failed"
 fi
 export PATH="$PATH:/usr/sbin"
+# The stacks below choose HTTPS and SECURE themselves; a shell's own settings must not leak in.
+unset TLS_CERT TLS_KEY HTTPS_PORT SECURE
 results=$(mktemp -d /tmp/seatmap-results.XXXXXX)
 
 # --- checks that need no build ---------------------------------------------------------------
