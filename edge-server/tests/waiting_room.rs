@@ -91,8 +91,11 @@ async fn five_hundred_clients_over_two_edges_are_admitted_fifty_at_a_time_in_joi
     const CLIENTS: usize = 500;
     const SHOPPERS: usize = 50;
     let _machine = MACHINE.write().await;
+    // The positions below hold only if all 500 join within the first pass: 500 sockets one
+    // after another took about 1 s on an idle machine and 3.0 s beside a release build, so a
+    // pass lasts 5 s.
     let backend =
-        Backend::start_without_fsync(2, &[("MAX_SHOPPERS", "50"), ("SHOPPING_SECONDS", "3")]).await;
+        Backend::start_without_fsync(2, &[("MAX_SHOPPERS", "50"), ("SHOPPING_SECONDS", "5")]).await;
     let views = Arc::new(Mutex::new(Vec::new()));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let sampler = sample_shoppers(&backend, views.clone(), stop.clone());
@@ -132,7 +135,7 @@ async fn five_hundred_clients_over_two_edges_are_admitted_fifty_at_a_time_in_joi
     assert_eq!(positions, (1..=450).collect::<Vec<u64>>());
 
     // As passes end, the rest are admitted, in join order, whichever edge they are on.
-    let all_admitted = testkit::eventually(Duration::from_secs(45), || {
+    let all_admitted = testkit::eventually(Duration::from_secs(75), || {
         first_passes(&clients).iter().all(Option::is_some)
     })
     .await;
