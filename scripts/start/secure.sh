@@ -91,7 +91,8 @@ secure_prepare() {
   # slot map (CLUSTER SLOTS, SHARDS, INFO).
   local key keys=''
   for key in seat state holds holdcount seq epoch events relay published queue queue_seq \
-             queue_joined shoppers presence booked_at admissions queue_reports; do
+             queue_joined shoppers presence booked_at admissions queue_reports free place bestruns \
+             bestorder bestindex; do
     keys+=" ~$key:{*"
   done
   (umask 077 && cat >"$SECURE_DIR/users.acl" <<EOF
