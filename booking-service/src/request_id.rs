@@ -23,7 +23,14 @@ use tower_http::trace::TraceLayer;
 pub fn traced<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
     router
         .layer(middleware::from_fn(log_answer))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        // A 5xx is logged where it arises (Redis down, a script failing) and by `log_answer`;
+        // not again as an ERROR here, where the health check's designed 503 (while a dependency
+        // is down, e.g. during the start) would look like a failure of the service.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_failure(()),
+        )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
@@ -40,7 +47,8 @@ fn request_span(request: &Request) -> tracing::Span {
 
 /// One line per answer: at INFO for the requests a person or a command makes (POSTs outside
 /// `/internal/`, whose presence reports come twice a second from every edge), at DEBUG for the
-/// reads, health checks and scrapes that come all the time.
+/// reads, health checks and scrapes that come all the time; at WARN any other 5xx than the
+/// health check's (which answers 503 by design while Redis or NATS is down).
 async fn log_answer(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     // Cheap: a Uri shares the bytes hyper parsed.
@@ -50,7 +58,9 @@ async fn log_answer(request: Request, next: Next) -> Response {
     let status = response.status().as_u16();
     // To the hundredth of a millisecond: enough, and short in a log line.
     let ms = (started.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0;
-    if is_command(&method, &uri) {
+    if status >= 500 && uri.path() != "/health" {
+        tracing::warn!(%method, path = uri.path(), status, ms, "answered");
+    } else if is_command(&method, &uri) {
         tracing::info!(%method, path = uri.path(), status, ms, "answered");
     } else {
         tracing::debug!(%method, path = uri.path(), status, ms, "answered");
