@@ -9,7 +9,8 @@
 #
 # Its parts: scripts/start/help.txt (--help), parts.sh (what each part is: command, ports,
 # health check, logs), procs.sh (finding and stopping
-# processes, --stop), settings.sh (secrets, per-IP limits, admin access),
+# processes, --stop), settings.sh (secrets, per-IP limits, admin access), tls.sh (HTTPS at
+# NGINX, --tls), secure.sh (SECURE=1),
 # install.sh (apt-get, docker compose), checks.sh (ports, the WebSocket check,
 # the text printed once it is up), monitoring.sh (--monitoring: Prometheus's config
 # for the run), and scripts/render-nginx.sh.
@@ -31,7 +32,7 @@ die()  { printf '[start] error: %s\n' "$*" >&2; exit 1; }
 abs_path() { case $1 in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$CALLER_PWD/$1" ;; esac; }
 
 # ---------------------------------------------------------------- options
-NO_BUILD=0 FRESH=0 FORCE_DOCKER=0 DO_STOP=0 CLUSTER=0 MONITORING=0
+NO_BUILD=0 FRESH=0 FORCE_DOCKER=0 DO_STOP=0 CLUSTER=0 MONITORING=0 TLS=0
 for arg in "$@"; do
   case $arg in
     -h|--help) usage; exit 0 ;;
@@ -41,6 +42,7 @@ for arg in "$@"; do
     --stop) DO_STOP=1 ;;
     --cluster) CLUSTER=1 ;;
     --monitoring) MONITORING=1 ;;
+    --tls) TLS=1 ;;
     *) die "unknown option: $arg (see ./start.sh --help)" ;;
   esac
 done
@@ -170,6 +172,14 @@ if (( DO_STOP )); then stop_previous_run; fi
 # Secrets, per-IP limits, admin access.
 # shellcheck source=scripts/start/settings.sh
 . "$ROOT/scripts/start/settings.sh"
+
+# SECURE=1: TLS and a user per role on every link (secure_prepare writes the configs).
+# shellcheck source=scripts/start/secure.sh
+. "$ROOT/scripts/start/secure.sh"
+
+# HTTPS at NGINX: TLS_CERT/TLS_KEY, or --tls's local CA (tls_prepare makes it).
+# shellcheck source=scripts/start/tls.sh
+. "$ROOT/scripts/start/tls.sh"
 
 # --monitoring: Prometheus's config, alerts and targets for this run.
 # shellcheck source=scripts/start/monitoring.sh
@@ -320,7 +330,8 @@ launch() {
   part "$name"
   (( ${#P_DIRS[@]} == 0 )) || mkdir -p "${P_DIRS[@]}"
   printf '=== %s start.sh: %s\n' "$(date '+%F %T')" "${P_CMD[*]}" >>"$log"
-  "${SETSID[@]}" "${P_CMD[@]}" </dev/null >>"$log" 2>&1 9>&- &
+  # P_ENV (SECURE=1: credentials) reaches the part through its environment only.
+  ( (( ${#P_ENV[@]} == 0 )) || export "${P_ENV[@]}"; exec "${SETSID[@]}" "${P_CMD[@]}" ) </dev/null >>"$log" 2>&1 9>&- &
   PIDS[$name]=$!
   STARTED_ANY=1
   [[ " ${ORDER[*]} " == *" $name "* ]] || ORDER+=("$name")
@@ -367,7 +378,9 @@ wait_healthy() {
 form_redis_cluster() {
   local t0=$SECONDS
   printf '[start] %-16s %-28s ... ' "redis-cluster" "3 masters + 3 replicas"
-  "$ROOT/scripts/lib/redis-cluster.sh" form --replicas 1 --timeout "$HEALTH_TIMEOUT" "${REDIS_HOSTS[@]}" \
+  # SECURE=1: as the admin user over TLS (secure_cluster_cli sets its options and password).
+  ( (( ! SECURE )) || secure_cluster_cli
+    exec "$ROOT/scripts/lib/redis-cluster.sh" form --replicas 1 --timeout "$HEALTH_TIMEOUT" "${REDIS_HOSTS[@]}" ) \
     >>"$LOG_DIR/redis-cluster.log" 2>&1 ||
     { printf 'FAILED\n'; show_log "$LOG_DIR/redis-cluster.log"; die "the Redis Cluster did not form; see $LOG_DIR/redis-cluster.log"; }
   printf 'ok (%ss)\n' $(( SECONDS - t0 ))
@@ -411,6 +424,8 @@ for name in "${REDIS_NAMES[@]}" "${NATS_NAMES[@]}" "${BOOKING_NAMES[@]}" "${EDGE
   : >"$LOG_DIR/$name.log"
 done
 write_settings   # $RUN_DIR/admin_token and $RUN_DIR/limits.env
+tls_prepare      # --tls: $RUN_DIR/tls (the local CA and the certificate)
+secure_prepare   # SECURE=1: $RUN_DIR/secure (Redis's ACL file, nats-server's config)
 
 say "run dir: $RUN_DIR"
 for name in "${REDIS_NAMES[@]}"; do launch "$name"; done

@@ -36,12 +36,23 @@ per-IP limits, Prometheus on a free port):
     one WebSocket click followed by its request id from NGINX's access log through the edge's log
     to the booking service's (tests/browser/request-id.test.mjs, from 127.0.0.8);
   - browser tests in headless Chromium (tests/browser/waiting-room-page.test.mjs, then
-    arena.test.mjs (the drawn arena chart), resilience.test.mjs and seatmap.test.mjs).
+    arena.test.mjs (the drawn arena chart), groups.test.mjs (choosing several seats, the
+    basket, best available, the single-seat rule's refusal), resilience.test.mjs and
+    seatmap.test.mjs).
 Then it stops the stack and checks that nothing is left running, and starts a second, small
 stack (MAX_SHOPPERS=1, SHOPPING_SECONDS=90, one edge, its own ports and RUN_DIR) for the
 waiting-room browser test (tests/browser/waiting-room.test.mjs, three browser contexts), then
 stops and checks that one too; and a third (MAX_SHOPPERS=1, an empty room) for DEMO.md's
-waiting-room commands and the QUEUE and ADMITTED frames against docs/asyncapi.yaml.
+waiting-room commands and the QUEUE and ADMITTED frames against docs/asyncapi.yaml; and a
+fourth (./start.sh --tls, its own local CA) for HTTPS and WSS in headless Chromium trusting the
+run's certificate (tests/browser/tls.test.mjs): a hold over wss:// seen by a second browser, HSTS,
+a Secure cookie, plain HTTP redirecting, TLS below 1.2 refused; and a fifth (SECURE=1, given
+secrets) for tests/secure.sh: Redis and NATS refuse clients without TLS or credentials, NATS users
+other than the booking services' cannot publish on seats.>, the booking service's Redis user
+cannot run admin commands, /internal/ answers 401 without INTERNAL_TOKEN, a hold still reaches the
+read-only watcher and an edge, no secret in ps output or a log line; then the HTTPS browser test
+again on that stack; and a sixth (SECURE=1 --cluster) for the same checks plus a Redis failover
+with replication over TLS.
 
   --stack-only  Skip fmt, clippy and cargo test; build the binaries (cargo build) if needed and
                 run only the stack, websocat and browser tests. With BIN_DIR holding
@@ -89,6 +100,8 @@ if ((${#need_packages[@]})); then
   "${sudo_cmd[@]}" apt-get install -y -qq "${need_packages[@]}" >/dev/null || die "apt-get install ${need_packages[*]} failed"
 fi
 export PATH="$PATH:/usr/sbin"
+# The stacks below choose HTTPS and SECURE themselves; a shell's own settings must not leak in.
+unset TLS_CERT TLS_KEY HTTPS_PORT SECURE
 results=$(mktemp -d /tmp/seatmap-results.XXXXXX)
 
 # --- checks that need no build ---------------------------------------------------------------
@@ -236,7 +249,7 @@ export CHROMIUM_PATH SEATMAP_SCREENSHOT_DIR="$PWD/tests/browser/artifacts"
 (
   cd tests/browser
   SEATMAP_KILL_EDGE="$PWD/../../scripts/kill-edge.sh" \
-    node --test --test-concurrency=1 --test-reporter=spec arena.test.mjs resilience.test.mjs seatmap.test.mjs
+    node --test --test-concurrency=1 --test-reporter=spec arena.test.mjs groups.test.mjs resilience.test.mjs seatmap.test.mjs
 ) 2>&1 | tee "$results/browser.txt"
 [ "${PIPESTATUS[0]}" -eq 0 ] || { tail -n 30 "$RUN_DIR"/logs/*.log; die "browser tests failed"; }
 
@@ -281,6 +294,73 @@ node tests/asyncapi/live.mjs docs/asyncapi.yaml "ws://127.0.0.1:$HTTP_PORT/ws" "
   tee -a "$results/asyncapi-live.txt"
 [ "${PIPESTATUS[0]}" -eq 0 ] || die "a waiting-room frame does not match docs/asyncapi.yaml (above)"
 stop_stack_and_check
+
+# --- HTTPS and WSS: a fourth small stack with ./start.sh --tls ------------------------------
+# Its own RUN_DIR (where start.sh makes the local CA and certificate) and ports. Chromium trusts
+# the certificate by its public key only; Node (the reset, the redirect checks) trusts the CA.
+unset MAX_SHOPPERS
+RUN_DIR=$(mktemp -d /tmp/seatmap-tls.XXXXXX) EDGES=2 HOLD_SECONDS=30 \
+  HTTP_PORT=$(free_port) HTTPS_PORT=$(free_port) EDGE_BASE_PORT=$(free_port 2) BOOKING_PORT=$(free_port) \
+  REDIS_PORT=$(free_port) NATS_PORT=$(free_port) NATS_MONITOR_PORT=$(free_port)
+export RUN_DIR EDGES HOLD_SECONDS HTTP_PORT HTTPS_PORT EDGE_BASE_PORT BOOKING_PORT REDIS_PORT NATS_PORT NATS_MONITOR_PORT
+chmod 755 "$RUN_DIR"
+step "HTTPS and WSS: a fourth stack with ./start.sh --tls (HTTPS on $HTTPS_PORT, HTTP on $HTTP_PORT redirecting)"
+start_stack --tls
+(
+  cd tests/browser
+  SEATMAP_URL="https://localhost:$HTTPS_PORT" SEATMAP_HTTP_URL="http://127.0.0.1:$HTTP_PORT" \
+    SEATMAP_TLS_SPKI="$(cat "$RUN_DIR/tls/server.spki")" NODE_EXTRA_CA_CERTS="$RUN_DIR/tls/ca.pem" \
+    SEATMAP_RUN_DIR="$RUN_DIR" SEATMAP_HSTS_MAX_AGE=300 \
+    node --test --test-concurrency=1 --test-reporter=spec tls.test.mjs
+) 2>&1 | tee "$results/tls.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || { tail -n 30 "$RUN_DIR"/logs/*.log; die "HTTPS/WSS browser test failed"; }
+stop_stack_and_check
+
+# --- SECURE=1: a fifth small stack, every link authenticated and encrypted -------------------
+# The secrets are given (start.sh would make them) so the checks can look for them in ps output
+# and in every log line, and use the users' credentials to show what each may not do.
+secret() { od -vAn -N24 -tx1 /dev/urandom | tr -d ' \n'; }
+RUN_DIR=$(mktemp -d /tmp/seatmap-secure.XXXXXX) EDGES=2 HOLD_SECONDS=30 \
+  HTTP_PORT=$(free_port) HTTPS_PORT=$(free_port) EDGE_BASE_PORT=$(free_port 2) BOOKING_PORT=$(free_port) \
+  REDIS_PORT=$(free_port) NATS_PORT=$(free_port) NATS_MONITOR_PORT=$(free_port) \
+  REDIS_PASSWORD=$(secret) REDIS_ADMIN_PASSWORD=$(secret) REDIS_REPLICA_PASSWORD=$(secret) \
+  NATS_BOOKING_PASSWORD=$(secret) NATS_EDGE_PASSWORD=$(secret) NATS_WATCHER_PASSWORD=$(secret) \
+  NATS_ROUTE_PASSWORD=$(secret) INTERNAL_TOKEN=$(secret)
+secure_secrets=(REDIS_PASSWORD REDIS_ADMIN_PASSWORD REDIS_REPLICA_PASSWORD NATS_BOOKING_PASSWORD
+                NATS_EDGE_PASSWORD NATS_WATCHER_PASSWORD NATS_ROUTE_PASSWORD INTERNAL_TOKEN)
+export RUN_DIR EDGES HOLD_SECONDS HTTP_PORT HTTPS_PORT EDGE_BASE_PORT BOOKING_PORT REDIS_PORT NATS_PORT \
+  NATS_MONITOR_PORT "${secure_secrets[@]}"
+chmod 755 "$RUN_DIR"
+step "SECURE=1: a fifth stack, Redis and NATS over TLS with a user per role, INTERNAL_TOKEN, HTTPS (logs in $RUN_DIR/logs)"
+start_stack SECURE=1
+tests/secure.sh "$RUN_DIR" | tee "$results/secure.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || { tail -n 30 "$RUN_DIR"/logs/*.log; die "a SECURE=1 check failed (above)"; }
+step "the page over HTTPS and WSS with SECURE=1 (tests/browser/tls.test.mjs)"
+(
+  cd tests/browser
+  SEATMAP_URL="https://localhost:$HTTPS_PORT" SEATMAP_HTTP_URL="http://127.0.0.1:$HTTP_PORT" \
+    SEATMAP_TLS_SPKI="$(cat "$RUN_DIR/tls/server.spki")" NODE_EXTRA_CA_CERTS="$RUN_DIR/tls/ca.pem" \
+    SEATMAP_RUN_DIR="$RUN_DIR" SEATMAP_HSTS_MAX_AGE=300 \
+    node --test --test-concurrency=1 --test-reporter=spec tls.test.mjs
+) 2>&1 | tee -a "$results/tls.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || { tail -n 30 "$RUN_DIR"/logs/*.log; die "the page with SECURE=1 failed"; }
+stop_stack_and_check
+
+# --- SECURE=1 --cluster: a sixth stack, the Redis Cluster's bus and replication and the NATS
+# routes over TLS with users of their own; the same checks, then a Redis failover.
+for v in "${secure_secrets[@]}"; do printf -v "$v" '%s' "$(secret)"; done
+RUN_DIR=$(mktemp -d /tmp/seatmap-secure-cluster.XXXXXX) EDGES=2 BOOKINGS=2 HOLD_SECONDS=60 \
+  HTTP_PORT=$(free_port) HTTPS_PORT=$(free_port) EDGE_BASE_PORT=$(free_port 2) BOOKING_PORT=$(free_port 2) \
+  REDIS_PORT=$(free_port 6) NATS_PORT=$(free_port 3) NATS_MONITOR_PORT=$(free_port 3) NATS_CLUSTER_PORT=$(free_port 3)
+export RUN_DIR EDGES BOOKINGS HOLD_SECONDS HTTP_PORT HTTPS_PORT EDGE_BASE_PORT BOOKING_PORT REDIS_PORT NATS_PORT \
+  NATS_MONITOR_PORT NATS_CLUSTER_PORT
+chmod 755 "$RUN_DIR"
+step "SECURE=1 --cluster: a sixth stack, Redis Cluster and NATS cluster with TLS everywhere (logs in $RUN_DIR/logs)"
+start_stack SECURE=1 --cluster
+tests/secure.sh "$RUN_DIR" --cluster | tee "$results/secure-cluster.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || { tail -n 30 "$RUN_DIR"/logs/*.log; die "a SECURE=1 --cluster check failed (above)"; }
+stop_stack_and_check
+unset HTTPS_PORT BOOKINGS NATS_CLUSTER_PORT "${secure_secrets[@]}"
 trap - EXIT
 
 # --- summary -----------------------------------------------------------------------------
@@ -290,15 +370,17 @@ browser_passed=$(( $(count pass "$results/browser-room.txt") + $(count pass "$re
 stack_passed=$(count pass "$results/stack.txt")
 stack_todo=$(count todo "$results/stack.txt")
 queue_passed=$(count pass "$results/queue.txt")
+tls_passed=$(awk '$2 == "pass" && $3 ~ /^[0-9]+$/ {n += $3} END {print n + 0}' "$results/tls.txt")
+secure_passed=$(cat "$results/secure.txt" "$results/secure-cluster.txt" | awk '/^secure: [0-9]+ passed/ {s += $2} END {print s + 0}')
 page_passed=$(count pass "$results/page.txt")
 websocat_passed=$(grep -oE '^websocat: [0-9]+ passed' "$results/websocat.txt" | awk '{print $2}')
 docs_passed=$(cat "$results/docs.txt" "$results/docs-room.txt" | awk '/^docs: [0-9]+ passed/ {s += $2} END {print s + 0}')
 prometheus_passed=$(grep -c '^prometheus: [0-9]* targets' "$results/prometheus.txt" || true)
 openapi_passed=$(grep -c '^openapi: every operation' "$results/openapi.txt" || true)
 asyncapi_passed=$(cat "$results/asyncapi.txt" "$results/asyncapi-live.txt" | grep -c -e '^asyncapi: .* is valid AsyncAPI' -e '^asyncapi-live: every frame' || true)
-total=$((page_passed + rust_passed + ${websocat_passed:-0} + docs_passed + prometheus_passed + asyncapi_passed + openapi_passed + stack_passed + browser_passed + queue_passed))
-printf '\n[test] page %s, rust %s%s, websocat %s, docs commands %s, prometheus %s, asyncapi %s, openapi %s, stack %s%s, browser %s, waiting room %s\n' "$page_passed" "$rust_passed" \
+total=$((page_passed + rust_passed + ${websocat_passed:-0} + docs_passed + prometheus_passed + asyncapi_passed + openapi_passed + stack_passed + browser_passed + queue_passed + tls_passed + ${secure_passed:-0}))
+printf '\n[test] page %s, rust %s%s, websocat %s, docs commands %s, prometheus %s, asyncapi %s, openapi %s, stack %s%s, browser %s, waiting room %s, https %s, secure %s\n' "$page_passed" "$rust_passed" \
   "$( ((stack_only)) && echo ' (skipped: --stack-only)')" "${websocat_passed:-0}" "$docs_passed" "$prometheus_passed" "$asyncapi_passed" "$openapi_passed" "$stack_passed" \
   "$( ((stack_todo)) && echo " (+$stack_todo todo: waiting for the edge's Origin check)")" "$browser_passed" \
-  "$queue_passed"
+  "$queue_passed" "$tls_passed" "${secure_passed:-0}"
 echo "all: $total passed, 0 failed"

@@ -9,6 +9,7 @@
 //   backoff.js        how long to wait before reconnecting
 //   transport.js      the WebSocket: open, text, close, confirm in time, reconnect with backoff
 //   chart-model.js    a chart's sections, rows, seats, categories and prices; seat order; hit test
+//   words.js          several seats in words: lists, prices and totals, where a block is, group errors
 //   compact.js        the compact VENUE_STATE and MINE, decoded
 //   state.js          the page's state (venue, identity, connection, waiting room, requests)
 //   seats.js          what a seat means to this user; its accessible name; the running tally
@@ -16,9 +17,12 @@
 //   dom.js            making elements, writing attributes only when they change
 //   chart-view.js     the drawn map (canvas): zoom and pan, full frame, one-seat repaints, tooltip
 //   finder.js         the keyboard path to every drawn seat: section, row, then the row's buttons
+//   basket.js         your holds: each seat's category and price, the total, one countdown
 //   view.js           rendering: grid or drawn map, panels, connection status, errors, announcements
 //   waiting-room.js   the waiting room: QUEUE, ADMITTED, the banner, its announcements
-//   commands.js       seat commands (given `send`)
+//   picks.js          "choose several": picking seats to hold together, the tray
+//   best.js           best available: the form, and what it found (ringed, shown, said)
+//   commands.js       seat commands, one seat or several, and best available (given `send`)
 //   session.js        identity and the CONNECT handshake (given `send` and the transport's hooks)
 //   messages.js       the server's frames, dispatched (given the session)
 //   chart-input.js    wheel, drag, pinch, zoom buttons and keys on the drawn map; picking a seat
@@ -73,6 +77,37 @@ function findElements() {
     total: byId('total-count'),
     holds: byId('my-holds'),
     holdsEmpty: byId('holds-empty'),
+    holdsHeading: byId('holds-heading'),
+    basket: {
+      summary: byId('basket-summary'),
+      totalLine: byId('basket-total-line'),
+      total: byId('basket-total'),
+      count: byId('basket-count'),
+      countdown: byId('basket-countdown'),
+      bar: document.querySelector('#basket-summary .hold-bar > span'),
+      allActions: byId('basket-all'),
+      bookAll: byId('book-all'),
+      releaseAll: byId('release-all'),
+    },
+    picks: {
+      toggle: byId('choose-several'),
+      hint: byId('picks-hint'),
+      tray: byId('picks'),
+      list: byId('picks-list'),
+      hold: byId('picks-hold'),
+      clear: byId('picks-clear'),
+    },
+    best: {
+      form: byId('best-form'),
+      count: byId('best-count'),
+      category: byId('best-category'),
+      categoryField: byId('best-category-field'),
+      section: byId('best-section'),
+      sectionField: byId('best-section-field'),
+      accessible: byId('best-accessible'),
+      accessibleField: byId('best-accessible-field'),
+      result: byId('best-result'),
+    },
     bookings: byId('my-bookings'),
     bookingsEmpty: byId('bookings-empty'),
     errors: byId('errors'),
@@ -155,6 +190,8 @@ function init() {
   const { transport, commands } = wire();
   bindEvents({
     sendCommand: commands.sendCommand,
+    sendGroup: commands.sendGroup,
+    sendBest: commands.sendBest,
     reconnectNow: transport.reconnectNow,
     stop: transport.stop,
     restart: transport.restart,

@@ -5,7 +5,10 @@
 #   scripts/render-nginx.sh compose [OUT]    nginx/nginx.compose.conf (docker compose)
 #   scripts/render-nginx.sh compose-cluster [OUT]   nginx/nginx.compose-cluster.conf (its
 #                                            "cluster" profile: two booking services)
-#   scripts/render-nginx.sh --write-compose  writes both checked-in compose configs
+#   scripts/render-nginx.sh compose-tls [OUT]   nginx/nginx.compose-tls.conf (docker-compose.tls.yml:
+#                                            HTTPS on 443 with the certificate mounted in
+#                                            /etc/nginx/tls, HTTP on 80 redirecting there)
+#   scripts/render-nginx.sh --write-compose  writes the three checked-in compose configs
 #
 # Without OUT the compose renderings go to stdout. scripts/check-nginx-configs.sh (run by the
 # test command) fails while a checked-in config differs from what this prints.
@@ -15,7 +18,9 @@
 #   settings (scripts/start/limits.sh) and ADMIN_ACCESS (allow/deny rules). Optional: EDGE_SOCKETS,
 #   the edges' Unix sockets (their UNIX_SOCKET) in the order of EDGE_PORTS: NGINX then proxies
 #   /ws over them instead of loopback TCP (a cheaper hop for every frame), provided its workers
-#   may reach them; NGINX_BIN (default: nginx on PATH).
+#   may reach them; NGINX_BIN (default: nginx on PATH); TLS_CERT and TLS_KEY (PEM paths, both or
+#   neither): HTTPS on HTTPS_PORT (default 443), HTTP_PORT then only redirects there; HSTS_MAX_AGE
+#   (seconds, default 31536000).
 # native also reads NGINX_WORKERS (worker_processes, default auto) and NGINX_CONNECTIONS
 #   (worker_connections per worker, default 16384; the file limit becomes twice that when over
 #   40000, or the hard limit `ulimit -Hn` when that is lower and cannot be raised). The compose renderings take the defaults of everything, whatever the environment
@@ -65,6 +70,41 @@ upstream_lines() {
 }
 booking_lines() { if (( $# == 1 )); then upstream_lines never "$@"; else upstream_lines 2s "$@"; fi; }
 
+# tls_values CERT KEY HTTPS_PORT HTTP_PORT IPV6 HSTS_MAX_AGE: HTTPS on HTTPS_PORT with CERT and
+# KEY (TLS 1.2 and 1.3, the ECDHE AEAD ciphers of Mozilla's "intermediate" profile), HTTP_PORT
+# redirecting there. IPV6 1: listen on [::] too.
+tls_values() {
+  local cert=$1 key=$2 tls_port=$3 redirect_port=$4 ipv6=$5 hsts=$6 port_part=
+  [[ $tls_port =~ ^[0-9]+$ ]] || die "HTTPS_PORT must be a port number, got '$tls_port'"
+  [[ $hsts =~ ^[0-9]+$ ]] || die "HSTS_MAX_AGE must be a whole number of seconds, got '$hsts'"
+  (( tls_port == 443 )) || port_part=":$tls_port"
+  VAL[LISTEN]="listen $tls_port ssl default_server;"
+  (( ipv6 )) && VAL[LISTEN]+=$'\n'"listen [::]:$tls_port ssl default_server;"
+  VAL[TLS]="# HTTPS: TLS 1.2 and 1.3 only, forward-secret AEAD ciphers (TLS 1.3 picks its own).
+ssl_certificate     $cert;
+ssl_certificate_key $key;
+ssl_protocols TLSv1.2 TLSv1.3;
+ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305;
+ssl_prefer_server_ciphers off;
+ssl_session_cache shared:TLS:10m;
+ssl_session_timeout 1d;
+ssl_session_tickets off;"
+  VAL[HSTS]="max-age=$hsts"
+  local listen="listen $redirect_port default_server;"
+  (( ipv6 )) && listen+=$'\n'"    listen [::]:$redirect_port default_server;"
+  VAL[HTTPS_REDIRECT]="# Plain HTTP: only a redirect to the same URL on HTTPS (HTTPS_PORT), nothing else.
+server {
+    $listen
+    server_name _;
+    server_tokens off;
+    location / {
+        return 301 https://\$host$port_part\$request_uri;
+    }
+}
+"
+}
+plain_values() { VAL[TLS]='' VAL[HTTPS_REDIRECT]='' VAL[HSTS]="max-age=31536000"; }
+
 native_values() {
   local v spec name worker_user='' use_sockets=0 socket_dir a
   local -a sockets ports booking_ports edges=() bookings=()
@@ -111,8 +151,15 @@ native_values() {
   VAL[BOOKING_SERVERS]=$(booking_lines "${bookings[@]}")
   # Also listen on IPv6 when the host has it: "localhost" resolves to ::1 first for some
   # clients (Node >= 17, some browsers), and nothing else listens there.
+  local ipv6=0
+  if grep -qs '^0\{31\}1 ' /proc/net/if_inet6; then ipv6=1; fi
   VAL[LISTEN]="listen $HTTP_PORT default_server;"
-  if grep -qs '^0\{31\}1 ' /proc/net/if_inet6; then VAL[LISTEN]+=$'\n'"listen [::]:$HTTP_PORT default_server;"; fi
+  (( ipv6 )) && VAL[LISTEN]+=$'\n'"listen [::]:$HTTP_PORT default_server;"
+  plain_values
+  if [[ -n ${TLS_CERT:-} || -n ${TLS_KEY:-} ]]; then
+    [[ -r ${TLS_CERT:-} && -r ${TLS_KEY:-} ]] || die "TLS_CERT and TLS_KEY must both name readable PEM files"
+    tls_values "$TLS_CERT" "$TLS_KEY" "${HTTPS_PORT:-443}" "$HTTP_PORT" "$ipv6" "${HSTS_MAX_AGE:-31536000}"
+  fi
   VAL[FRONTEND_DIR]=$FRONTEND_DIR
   VAL[ADMIN_ACCESS]=$ADMIN_ACCESS
   # Everything NGINX writes goes under NGINX_DIR, so it runs without root (on any port >= 1024)
@@ -146,11 +193,17 @@ compose_values() {
   VAL[ERROR_LOG]=stderr   # docker compose logs nginx
   VAL[ACCESS_LOG]=/dev/stdout
   VAL[TEMP_PATHS]=
+  plain_values
   local what services
-  if [[ $profile == compose ]]; then
+  if [[ $profile == compose || $profile == compose-tls ]]; then
     VAL[EDGE_SERVERS]=$(upstream_lines 5s edge1:3000 edge2:3001)
     VAL[BOOKING_SERVERS]=$(booking_lines booking:8080)
     what="docker compose" services="booking, edge1 and edge2"
+    if [[ $profile == compose-tls ]]; then
+      tls_values /etc/nginx/tls/server.pem /etc/nginx/tls/server.key 443 80 0 31536000
+      what="docker compose with docker-compose.tls.yml (HTTPS on 443 with the certificate in
+# /etc/nginx/tls, HTTP on 80 redirecting there)"
+    fi
   else
     VAL[EDGE_SERVERS]=$(upstream_lines 5s edge-1:3000 edge-2:3000)
     VAL[BOOKING_SERVERS]=$(booking_lines booking-1:8080 booking-2:8080)
@@ -205,8 +258,8 @@ render() {
   common_values "$mode"
   case $mode in
     native) native_values ;;
-    compose|compose-cluster) compose_values "$mode" ;;
-    *) die "unknown mode '$mode' (native, compose, compose-cluster; see the top of $0)" ;;
+    compose|compose-cluster|compose-tls) compose_values "$mode" ;;
+    *) die "unknown mode '$mode' (native, compose, compose-cluster, compose-tls; see the top of $0)" ;;
   esac
   text=$(fill)
   if [[ $text =~ @[A-Z_]+@ ]]; then die "unreplaced placeholder in the $mode rendering: ${BASH_REMATCH[0]}"; fi
@@ -232,14 +285,15 @@ case ${1:-} in
     render native "$2"
     check_native "$2"
     ;;
-  compose|compose-cluster)
+  compose|compose-cluster|compose-tls)
     (( $# <= 2 )) || die "usage: $0 $1 [OUT]"
     render "$1" "${2:--}"
     ;;
   --write-compose)
     render compose "$ROOT/nginx/nginx.compose.conf"
     render compose-cluster "$ROOT/nginx/nginx.compose-cluster.conf"
-    printf '[render-nginx] wrote nginx/nginx.compose.conf and nginx/nginx.compose-cluster.conf\n' >&2
+    render compose-tls "$ROOT/nginx/nginx.compose-tls.conf"
+    printf '[render-nginx] wrote nginx/nginx.compose.conf, nginx.compose-cluster.conf and nginx.compose-tls.conf\n' >&2
     ;;
   *) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}" >&2; exit 2 ;;
 esac

@@ -53,12 +53,15 @@ Configured by environment variables:
   PORT=8080                         HTTP port
   HOST=127.0.0.1                    address to bind (0.0.0.0 in containers)
   REDIS_URL=redis://127.0.0.1:6379  Redis holding locks, bookings and seq numbers;
-                                    redis-cluster://host:port,host:port,... for Redis Cluster
+                                    redis-cluster://host:port,host:port,... for Redis Cluster;
+                                    rediss://USER:PASS@... (and rediss-cluster://): TLS and an
+                                    ACL user (trusting SSL_CERT_FILE or the system's roots)
   REDIS_POOL=4                      Redis connections (per cluster node)
   REDIS_WAIT_REPLICAS=0             replicas that must confirm a change (WAIT) before it is OK
   REDIS_WAIT_TIMEOUT_MS=1000        how long to wait for them (then 503, change kept)
   NATS_URL=nats://127.0.0.1:4222    NATS the changes are published to (seats.{venue}.{kind});
-                                    a comma list of the servers of a NATS cluster
+                                    a comma list of the servers of a NATS cluster;
+                                    tls://USER:PASS@host:port: TLS and a NATS user
   HOLD_SECONDS=30                   how long a selected seat stays held
   MAX_HOLDS_PER_USER=4              holds one user may have at once
   VENUES=main:10x10                 comma list of name:ROWSxCOLS (a grid) or name:@PATH (a chart

@@ -2,6 +2,8 @@
 //! holds into bookings, announces expiries, and publishes every change to NATS through a
 //! transactional outbox (each change's event is written with the change; the relay publishes).
 
+pub mod best;
+pub mod best_layout;
 pub mod config;
 pub mod error;
 pub mod expiry;

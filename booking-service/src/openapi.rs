@@ -146,6 +146,30 @@ pub enum SeatCommandAnswers {
     RateLimited(ErrorResponse),
 }
 
+/// The answers of `POST /api/seats/best` besides the body's refusals.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum BestAnswers {
+    /// The seats now held, side by side, in row order.
+    #[response(status = 200)]
+    Held(shared::api::SeatsResponse),
+    /// `UNAUTHORIZED`: `token` missing, empty, malformed or not issued by this system.
+    #[response(status = 401)]
+    Unauthorized(ErrorResponse),
+    /// `NOT_ADMITTED`: the waiting room is on and this identity has no pass.
+    #[response(status = 403)]
+    Refused(ErrorResponse),
+    /// `UNKNOWN_VENUE`.
+    #[response(status = 404)]
+    Unknown(ErrorResponse),
+    /// `NO_SEATS_TOGETHER` (no free block fits) or `MAX_HOLDS_EXCEEDED`.
+    #[response(status = 409)]
+    Conflict(ErrorResponse),
+    /// `RATE_LIMITED`: more than `USER_RATE_LIMIT` seat commands per second from one user.
+    #[response(status = 429)]
+    RateLimited(ErrorResponse),
+}
+
 /// `GET /api/seats` and `GET /api/venues/{venue}`: a venue's seats.
 #[derive(IntoResponses)]
 #[allow(dead_code)]

@@ -28,7 +28,9 @@ impl EventPublisher {
         let reconnected_at_ms = Arc::new(AtomicU64::new(0));
         let was_lost = Arc::new(AtomicBool::new(false));
         let (reconnected, lost) = (reconnected_at_ms.clone(), was_lost.clone());
-        let client = async_nats::ConnectOptions::new()
+        // Credentials in NATS_URL become the connection's; the addresses carry none.
+        let (options, servers) = shared::settings::nats_connect_options(&servers);
+        let client = options
             .event_callback(move |event| {
                 let (reconnected, lost) = (reconnected.clone(), lost.clone());
                 async move {

@@ -11,11 +11,11 @@ use axum::{Extension, Json, Router};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::{Deserialize, Serialize};
 use shared::api::{
-    ErrorResponse, SeatRequest, SeatResponse, SeatsResponse, VenueSnapshot, WaitingRoomAnswer,
-    WaitingRoomJoinRequest, WaitingRoomReport, WaitingRoomStanding,
+    BestRequest, ErrorResponse, SeatRequest, SeatResponse, SeatsResponse, VenueSnapshot,
+    WaitingRoomAnswer, WaitingRoomJoinRequest, WaitingRoomReport, WaitingRoomStanding,
 };
 use shared::settings::secrets_equal;
-use shared::ws::SeatAction;
+use shared::ws::{BestAsk, SeatAction};
 use shared::{ErrorCode, Seat, TokenSigner};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -105,6 +105,7 @@ fn documented_routes() -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(select_seat))
         .routes(routes!(book_seat))
         .routes(routes!(release_seat))
+        .routes(routes!(hold_best))
         .routes(routes!(new_session))
         .routes(routes!(join_waiting_room))
         .routes(routes!(waiting_room_report))
@@ -262,6 +263,46 @@ async fn book_seat(state: Shared, body: Result<ApiJson<SeatRequest>, ApiError>) 
     responses(openapi::SeatCommandAnswers, openapi::BodyRefused, openapi::StoreFailed))]
 async fn release_seat(state: Shared, body: Result<ApiJson<SeatRequest>, ApiError>) -> SeatAnswer {
     seat_command(state, SeatAction::Release, body).await
+}
+
+/// `POST /api/seats/best`: hold the best `count` adjacent free seats, chosen in the same atomic
+/// step as the hold.
+#[utoipa::path(post, path = "/api/seats/best", tag = "seats", request_body = BestRequest,
+    responses(openapi::BestAnswers, openapi::BodyRefused, openapi::StoreFailed))]
+async fn hold_best(
+    State(state): Shared,
+    body: Result<ApiJson<BestRequest>, ApiError>,
+) -> SeatAnswer {
+    let ApiJson(request) = body?;
+    let token = state
+        .token_signer
+        .verify(request.token.as_deref().unwrap_or(""))?;
+    let venue = state.service.venue(request.venue.as_deref())?;
+    let Some(count) = request.count else {
+        return Err(ApiError::new(
+            ErrorCode::ValidationError,
+            "count is required: how many seats side by side",
+        ));
+    };
+    let (owner, user_id) = (token.owner_key(), token.user_id());
+    check_user_rate(&state, &owner)?;
+    let ask = BestAsk {
+        count: u64::from(count),
+        category: request.category,
+        section: request.section,
+        accessible: request.accessible.unwrap_or(false),
+    };
+    let actor = Actor {
+        owner: &owner,
+        user_id: &user_id,
+    };
+    let (seat_ids, seats) = state.service.hold_best(venue, &ask, actor).await?;
+    let answer = SeatsResponse {
+        ok: true,
+        seat_ids,
+        seats,
+    };
+    Ok(Json(answer).into_response())
 }
 
 type SeatAnswer = Result<Response, ApiError>;

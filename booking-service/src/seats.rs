@@ -24,6 +24,8 @@ pub struct Venue {
     pub keys: VenueKeys,
     /// The runs of the single-seat rule, when it is on for this venue.
     pub runs: Option<Arc<crate::runs::SeatRuns>>,
+    /// What best available searches.
+    pub best: Arc<crate::best_layout::BestLayout>,
 }
 
 /// Owns every seat change: the store that makes it, and the publisher the relay announces with.
@@ -64,6 +66,7 @@ impl SeatService {
                             chart: venue.chart.clone(),
                             keys,
                             runs: venue.runs.clone(),
+                            best: venue.best.clone(),
                         },
                     )
                 })

@@ -15,6 +15,7 @@ use shared::{Seat, VenueSeats};
 use crate::metrics::Metrics;
 use crate::seat_error::SeatError;
 
+mod best;
 mod group;
 mod keys;
 mod outbox;
@@ -22,6 +23,7 @@ mod redis_url;
 mod replies;
 mod waiting_room;
 
+pub use best::{BestOutcome, BestSearch};
 pub use group::{GroupMode, GroupOutcome, GroupSeat, HoldLimits};
 pub use keys::VenueKeys;
 pub use outbox::{History, Lease};
@@ -46,6 +48,8 @@ struct Scripts {
     book: Script,
     release: Script,
     group: Script,
+    best: Script,
+    best_index: Script,
     expire: Script,
     snapshot: Script,
     reset: Script,
@@ -67,6 +71,8 @@ impl Scripts {
             book: with_common(include_str!("lua/book.lua")),
             release: with_common(include_str!("lua/release.lua")),
             group: with_common(include_str!("lua/group.lua")),
+            best: with_common(include_str!("lua/best.lua")),
+            best_index: with_common(include_str!("lua/best_index.lua")),
             expire: with_common(include_str!("lua/expire.lua")),
             snapshot: with_common(include_str!("lua/snapshot.lua")),
             reset: with_common(include_str!("lua/reset.lua")),
@@ -115,6 +121,9 @@ pub struct SeatStore {
     last_answer_ms: AtomicU64,
     last_timeout_ms: AtomicU64,
     started: Instant,
+    /// A gate, guarding no data: one build of best available's index at a time, so a rush
+    /// that finds none sends one build, not one each (`store/best.rs`).
+    best_index_build: tokio::sync::Mutex<()>,
 }
 
 /// How long a seat command waits for a slot while no script gets any answer from Redis: the
@@ -162,6 +171,7 @@ impl SeatStore {
             last_answer_ms: AtomicU64::new(0),
             last_timeout_ms: AtomicU64::new(0),
             started: Instant::now(),
+            best_index_build: tokio::sync::Mutex::new(()),
             settings,
             waiting_room,
         })
@@ -501,6 +511,8 @@ impl SeatStore {
             keys.seq.clone(),
             keys.epoch.clone(),
             keys.events.clone(),
+            keys.free.clone(),
+            keys.best_index.clone(),
         ];
         script_keys.extend(keys.all_locks.iter().cloned());
         let reply = self

@@ -8,6 +8,7 @@ use serde::Serialize;
 use shared::chart::Chart;
 use shared::{Layout, VenueEntry, VenueSeats};
 
+use crate::best_layout::BestLayout;
 use crate::runs::SeatRuns;
 
 /// One venue, ready to serve.
@@ -19,6 +20,8 @@ pub struct VenueDefinition {
     /// The runs the single-seat rule judges; `None` while the rule is off for this venue
     /// (a chart turns it on with `"single_seat_rule": true`, grids with `SINGLE_SEAT_RULE=1`).
     pub runs: Option<Arc<SeatRuns>>,
+    /// What best available searches.
+    pub best: Arc<BestLayout>,
 }
 
 /// `GET /api/venues/{venue}/chart`, serialised and gzipped once: it changes only with the file.
@@ -62,6 +65,7 @@ impl VenueDefinition {
         VenueDefinition {
             name: name.to_owned(),
             seats: Arc::new(seats),
+            best: Arc::new(BestLayout::of(chart)),
             runs: chart
                 .single_seat_rule
                 .then(|| Arc::new(SeatRuns::of(chart))),
@@ -83,16 +87,21 @@ impl VenueDefinition {
     }
 }
 
-/// Turns the single-seat rule on for every grid venue (`SINGLE_SEAT_RULE=1`); charts say for
-/// themselves.
-pub fn with_grid_single_seat_rule(mut venues: Vec<VenueDefinition>) -> Vec<VenueDefinition> {
-    for venue in &mut venues {
-        if venue.seats.layout == Layout::Grid {
-            let grid = Chart::grid(&venue.name, venue.seats.rows, venue.seats.cols);
-            venue.runs = Some(Arc::new(SeatRuns::of(&grid)));
-        }
-    }
+/// Turns the single-seat rule on for every grid venue (`SINGLE_SEAT_RULE=1`), the served chart
+/// saying so too; charts say for themselves.
+pub fn with_grid_single_seat_rule(venues: Vec<VenueDefinition>) -> Vec<VenueDefinition> {
     venues
+        .into_iter()
+        .map(|venue| {
+            if venue.seats.layout != Layout::Grid {
+                return venue;
+            }
+            let mut grid = Chart::grid(&venue.name, venue.seats.rows, venue.seats.cols);
+            grid.single_seat_rule = true;
+            let seats = VenueSeats::grid(venue.seats.rows, venue.seats.cols);
+            VenueDefinition::new(&venue.name, Layout::Grid, &grid, seats)
+        })
+        .collect()
 }
 
 /// Makes every entry a venue, reading chart files (a relative path is relative to the working

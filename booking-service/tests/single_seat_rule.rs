@@ -202,6 +202,14 @@ async fn a_chart_with_the_rule_refuses_selects_that_strand_a_single_seat() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grids_take_the_rule_from_single_seat_rule() {
     let stack = Stack::start(&[("SINGLE_SEAT_RULE", "1")]).await;
+    // The served chart says so, as a chart file with the rule would.
+    let chart = stack.api.get("/api/venues/main/chart").await;
+    assert_eq!(
+        chart.body["single_seat_rule"],
+        json!(true),
+        "{:?}",
+        chart.body
+    );
     let me = token();
     let refused = select(&stack, &["A2"], &me, "main").await;
     assert_eq!(refused.code(), "SINGLE_SEAT_GAP", "{:?}", refused.body);
@@ -213,4 +221,6 @@ async fn grids_take_the_rule_from_single_seat_rule() {
     // Off by default: the same select is held.
     let plain = Stack::start(&[]).await;
     assert_eq!(select(&plain, &["A2"], &token(), "main").await.code(), "OK");
+    let chart = plain.api.get("/api/venues/main/chart").await;
+    assert_eq!(chart.body["single_seat_rule"], json!(false));
 }

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 use shared::api::{
-    ErrorResponse, EventsPage, SeatRequest, SeatResponse, SeatsResponse, VenueSnapshot,
-    WaitingRoomAnswer, WaitingRoomStanding,
+    BestRequest, ErrorResponse, EventsPage, SeatRequest, SeatResponse, SeatsResponse,
+    VenueSnapshot, WaitingRoomAnswer, WaitingRoomStanding,
 };
-use shared::ws::SeatAction;
+use shared::ws::{BestAsk, SeatAction};
 use shared::{ErrorCode, Seat};
 
 use crate::upstream::{Retry, Upstreams};
@@ -139,7 +139,7 @@ impl BookingClient {
             token: Some(token.to_owned()),
             venue: Some(venue.to_owned()),
         };
-        let bytes = self.send_seat_request(action, &body).await?;
+        let bytes = self.send_seat_request(action.verb(), &body).await?;
         let answer: SeatResponse =
             serde_json::from_slice(&bytes).map_err(BookingError::unavailable)?;
         Ok(answer.seat)
@@ -160,7 +160,29 @@ impl BookingClient {
             token: Some(token.to_owned()),
             venue: Some(venue.to_owned()),
         };
-        let bytes = self.send_seat_request(action, &body).await?;
+        let bytes = self.send_seat_request(action.verb(), &body).await?;
+        let answer: SeatsResponse =
+            serde_json::from_slice(&bytes).map_err(BookingError::unavailable)?;
+        Ok((answer.seat_ids, answer.seats))
+    }
+
+    /// Best available for the user holding `token`: the seats chosen and held in one step.
+    pub async fn best_command(
+        &self,
+        venue: &str,
+        ask: BestAsk,
+        token: &str,
+    ) -> Result<(Vec<String>, Vec<Seat>), BookingError> {
+        let body = BestRequest {
+            // The booking service answers a count above MAX_HOLDS_PER_USER with its limit.
+            count: Some(u32::try_from(ask.count).unwrap_or(u32::MAX)),
+            category: ask.category,
+            section: ask.section,
+            accessible: Some(ask.accessible),
+            token: Some(token.to_owned()),
+            venue: Some(venue.to_owned()),
+        };
+        let bytes = self.send_seat_request("best", &body).await?;
         let answer: SeatsResponse =
             serde_json::from_slice(&bytes).map_err(BookingError::unavailable)?;
         Ok((answer.seat_ids, answer.seats))
@@ -169,8 +191,8 @@ impl BookingClient {
     /// `POST /api/seats/{verb}`: the body of a successful answer, or the refusal.
     async fn send_seat_request(
         &self,
-        action: SeatAction,
-        body: &SeatRequest,
+        verb: &str,
+        body: &impl serde::Serialize,
     ) -> Result<bytes::Bytes, BookingError> {
         // Sent once: a command that may have reached a service is answered UNAVAILABLE, never
         // repeated on another (it could run twice).
@@ -178,7 +200,7 @@ impl BookingClient {
             .upstreams
             .send(Retry::IfNotSent, |base| {
                 self.http
-                    .post(format!("{base}/api/seats/{}", action.verb()))
+                    .post(format!("{base}/api/seats/{verb}"))
                     .json(body)
             })
             .await

@@ -61,7 +61,9 @@ Configured by environment variables:
                                     command that may have reached it is answered UNAVAILABLE,
                                     never sent twice)
   NATS_URL=nats://127.0.0.1:4222    NATS carrying seats.{venue}.{kind}; a comma list of the
-                                    servers of a NATS cluster (reconnects to any of them)
+                                    servers of a NATS cluster (reconnects to any of them);
+                                    tls://USER:PASS@host:port: TLS (trusting SSL_CERT_FILE or
+                                    the system's roots) and a NATS user
   TOKEN_SECRET                      required: the secret shared with the booking service
   INTERNAL_TOKEN                    the booking service's INTERNAL_TOKEN, when it has one: sent
                                     with the waiting-room reports (its /internal/ routes)

@@ -27,8 +27,8 @@ use crate::{request_id, Edge};
 
 mod session;
 use session::{
-    connect_token, group_command, log_answer, open_venue, poll_pending, seat_command, Answered,
-    Joining, Pending, Session,
+    best_command, connect_token, group_command, log_answer, open_venue, poll_pending, seat_command,
+    Answered, Joining, Pending, Session,
 };
 
 /// Largest frame read at all; frames above 4 KiB but below this get an ERROR and the socket
@@ -427,6 +427,16 @@ impl Connection {
                     self.session.token.as_str().to_owned(),
                     action,
                     seat_ids,
+                    req_id,
+                )));
+            }
+            ClientCommand::Best { ask, req_id } => {
+                self.start_updates().await?;
+                self.pending = Some(Box::pin(best_command(
+                    self.edge.clone(),
+                    self.session.venue.name.clone(),
+                    self.session.token.as_str().to_owned(),
+                    ask,
                     req_id,
                 )));
             }

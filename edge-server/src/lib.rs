@@ -157,7 +157,9 @@ async fn connect_nats(
     mpsc::UnboundedReceiver<async_nats::Event>,
 )> {
     let (nats_events, nats_connected) = mpsc::unbounded_channel::<async_nats::Event>();
-    let nats = async_nats::ConnectOptions::new()
+    // Credentials in NATS_URL become the connection's; the addresses carry none.
+    let (options, servers) = shared::settings::nats_connect_options(&config.nats_servers);
+    let nats = options
         .name(&config.edge_id)
         .retry_on_initial_connect()
         .connection_timeout(Duration::from_secs(2))
@@ -174,7 +176,7 @@ async fn connect_nats(
                 let _ = nats_events.send(event);
             }
         })
-        .connect(config.nats_servers.clone())
+        .connect(servers)
         .await?;
     Ok((nats, nats_connected))
 }

@@ -1,6 +1,6 @@
 //! Several seats at once over WebSocket (`SELECT_SEATS`, `BOOK_SEATS`, `RELEASE_SEATS`), through
 //! two edges: the edge forwards the group, answers with every seat or every seat in the way,
-//! and every viewer sees one update per seat, in seq order.
+//! and every viewer sees one update per seat, in seq order; best available (`HOLD_BEST`) too.
 
 use serde_json::json;
 use shared::ws::{OkSeats, ServerMessage};
@@ -154,4 +154,89 @@ async fn two_hundred_clients_race_for_overlapping_groups_over_two_edges() {
         winners > 0 && winners < 200,
         "{winners} of 200 won: no race"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn best_available_over_websocket_hands_out_disjoint_blocks_on_two_edges() {
+    let backend = Backend::start(2, &[]).await;
+    let clients =
+        futures_util::future::join_all((0..40).map(|i| Viewer::ready_owned(backend.ws_url(i % 2))))
+            .await;
+    // 40 clients asking for 2 to 4 seats want about 120 seats of 100.
+    for (i, client) in clients.iter().enumerate() {
+        client.send("HOLD_BEST", json!({"count": 2 + i % 3, "req_id": "best"}));
+    }
+    let mut answers = Vec::new();
+    for client in &clients {
+        answers.push(
+            client
+                .wait_for("the answer", |m| match m {
+                    ServerMessage::Ok(ok) => ok.req_id == json!("best"),
+                    ServerMessage::Error(err) => err.req_id == json!("best"),
+                    _ => false,
+                })
+                .await,
+        );
+    }
+    assert_all_converge(&backend, &clients, std::time::Duration::from_secs(10)).await;
+    let (_, truth) = backend.truth().await;
+    let mut given = std::collections::HashSet::new();
+    let mut refused = 0;
+    for (i, (client, answer)) in clients.iter().zip(&answers).enumerate() {
+        let me = json!(client.welcome().user_id);
+        match answer {
+            ServerMessage::Ok(ok) => {
+                assert_eq!(ok.action, "best");
+                let OkSeats::Several { seat_ids, seats } = &ok.seats else {
+                    panic!("a best-available OK names its seats: {ok:?}")
+                };
+                assert_eq!(seat_ids.len(), 2 + i % 3);
+                // Side by side in one row of the grid.
+                let row = &seat_ids[0][..1];
+                let cols: Vec<u32> = seat_ids.iter().map(|id| id[1..].parse().unwrap()).collect();
+                assert!(seat_ids.iter().all(|id| &id[..1] == row), "{seat_ids:?}");
+                assert!(cols.windows(2).all(|w| w[1] == w[0] + 1), "{seat_ids:?}");
+                for (id, seat) in seat_ids.iter().zip(seats) {
+                    assert!(given.insert(id.clone()), "{id} was given twice");
+                    assert_eq!(seat.status, SeatStatus::Held);
+                    assert_eq!(truth[id], (1, me.clone()), "{id} is held by its asker");
+                }
+            }
+            ServerMessage::Error(error) => {
+                assert_eq!(error.code, shared::ErrorCode::NoSeatsTogether, "{error:?}");
+                // Refused only when no row has that many free seats side by side, even now.
+                let count = 2 + i % 3;
+                let fits = (b'A'..=b'J').any(|row| {
+                    let free: Vec<bool> = (1..=10)
+                        .map(|col| truth[&format!("{}{col}", row as char)].0 == 0)
+                        .collect();
+                    free.windows(count).any(|w| w.iter().all(|f| *f))
+                });
+                assert!(
+                    !fits,
+                    "{count} seats were refused while a row had them free"
+                );
+                refused += 1;
+            }
+            other => panic!("not an answer: {other:?}"),
+        }
+    }
+    assert!(
+        refused > 0 && given.len() > 80,
+        "{refused} refused, {} seats given",
+        given.len()
+    );
+    let asker = &clients[0];
+    asker.send("HOLD_BEST", json!({"count": 0, "req_id": "zero"}));
+    let bad = asker
+        .wait_for(
+            "the answer",
+            |m| matches!(m, ServerMessage::Error(e) if e.req_id == json!("zero")),
+        )
+        .await;
+    let ServerMessage::Error(bad) = bad else {
+        unreachable!()
+    };
+    assert_eq!(bad.code, shared::ErrorCode::ValidationError);
+    assert!(clients.iter().all(|c| c.violations().is_empty()));
 }

@@ -91,7 +91,7 @@ function onPointerUp(event, activate) {
   if (!seat) return;
   revealSeat(seat); // its row's buttons, so the keyboard can carry on from there
   if (event.pointerType === 'mouse') setHover(seat);
-  if (!seat.blocked) activate(seat.id);
+  if (!seat.blocked) activate(seat.id, event);
 }
 
 function onWheel(event) {
@@ -120,7 +120,10 @@ function onKeydown(event) {
   action();
 }
 
-/** Wires the map's input; `activate(seatId)` is what a tap or click on a seat for sale does. */
+/**
+ * Wires the map's input; `activate(seatId, event)` is what a tap or click on a seat for sale
+ * does (the event says whether shift was held).
+ */
 export function bindChart({ activate }) {
   const el = view.el;
   el.addEventListener('pointerdown', onPointerDown);

@@ -8,7 +8,7 @@
 // frame (every seat in view, batched by colour: one path per colour).
 import { seatPlaceText } from './chart-model.js';
 import { classify, seatLabel } from './seats.js';
-import { venue } from './state.js';
+import { best, picks, venue } from './state.js';
 
 export const SEAT_RADIUS = 0.42; // chart units; seats are about one unit apart
 const BACKGROUND = '#ffffff';
@@ -104,12 +104,31 @@ export function panBy(dx, dy) {
 
 /** Brings a seat into view (zooming in enough to pick it out) unless it already is. */
 export function showSeat(seat) {
-  const [px, py] = toScreen(seat.x, seat.y);
+  showSeats([seat]);
+}
+
+/** Brings seats into view together (zoomed in enough to pick them out) unless they already are. */
+export function showSeats(seats) {
+  if (!seats.length) return;
+  const b = boundsOfSeats(seats);
   const margin = 24;
-  const inside = px > margin && py > margin && px < view.width - margin && py < view.height - margin;
-  if (inside && view.scale >= ROW_LABELS_FROM) return;
-  if (view.scale < ROW_LABELS_FROM) view.scale = Math.min(MAX_SCALE, 14);
-  centreAt(seat.x, seat.y);
+  const inView = (x, y) => {
+    const [px, py] = toScreen(x, y);
+    return px > margin && py > margin && px < view.width - margin && py < view.height - margin;
+  };
+  if (inView(b.minX, b.minY) && inView(b.maxX, b.maxY) && view.scale >= ROW_LABELS_FROM) return;
+  if (view.scale < ROW_LABELS_FROM) {
+    // Close enough to tell the seats apart, but never so close that the block does not fit.
+    const fits = Math.min((view.width - 2 * margin) / (b.maxX - b.minX + 2), (view.height - 2 * margin) / (b.maxY - b.minY + 2));
+    view.scale = Math.max(MIN_SCALE, Math.min(MAX_SCALE, 14, fits));
+  }
+  centreAt((b.minX + b.maxX) / 2, (b.minY + b.maxY) / 2);
+}
+
+function boundsOfSeats(seats) {
+  const xs = seats.map((s) => s.x);
+  const ys = seats.map((s) => s.y);
+  return { minX: Math.min(...xs), maxX: Math.max(...xs), minY: Math.min(...ys), maxY: Math.max(...ys) };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -294,6 +313,7 @@ function paintOverlay(ctx) {
   ctx.textBaseline = 'middle';
   if (view.scale < OVERVIEW_BELOW && venue.chart.sections.length > 1) paintOverview(ctx);
   if (view.scale >= ROW_LABELS_FROM) paintRowLabels(ctx);
+  paintMarks(ctx);
   if (view.hover) paintRing(ctx, view.hover, '#111318', 2);
   if (view.focus) paintRing(ctx, view.focus, '#111318', 3);
 }
@@ -328,6 +348,20 @@ function paintRowLabels(ctx) {
       ctx.fillText(row.label, px, py);
     }
   }
+}
+
+/** Rings the seats picked to hold together (dashed) and those best available just found. */
+function paintMarks(ctx) {
+  const ringed = (ids, draw) => {
+    for (const id of ids) {
+      const seat = venue.chart.byId.get(id);
+      if (seat) draw(seat);
+    }
+  };
+  ctx.setLineDash([4, 3]);
+  ringed(picks.seats, (seat) => paintRing(ctx, seat, '#1f5fc4', 2));
+  ctx.setLineDash([]);
+  ringed(best.seats, (seat) => paintRing(ctx, seat, '#d35400', 3));
 }
 
 function paintRing(ctx, seat, colour, width) {

@@ -28,6 +28,9 @@ export const TOKEN_RE = /^[A-Za-z0-9_.-]{16,128}$/;
 export const ERROR_TEXT = {
   SEAT_UNAVAILABLE: (seat) => `${seat || 'That seat'} is held by someone else right now. Please pick another seat.`,
   SEAT_BOOKED: (seat) => `${seat || 'That seat'} is already booked. Please pick another seat.`,
+  NO_SEATS_TOGETHER: () => 'There are no seats side by side free for that request right now. Try fewer seats, or another category or section.',
+  SINGLE_SEAT_GAP: (seat) => `Holding ${seat || 'that seat'} would leave a single seat on its own. Choose a seat next to a taken one, or let Best available choose for you.`,
+  SEAT_NOT_FOR_SALE: (seat) => `${seat || 'That seat'} is not for sale.`,
   NOT_HOLDER: (seat) => `You no longer hold ${seat || 'that seat'}; the hold may have run out. Select it again if it is still free.`,
   MAX_HOLDS_EXCEEDED: () => 'You are already holding as many seats as allowed. Book or release one first.',
   RATE_LIMITED: () => 'Too many clicks at once. Please wait a moment and try again.',
@@ -45,3 +48,15 @@ export const COMMANDS = Object.freeze({
   book: 'BOOK_SEAT',
   release: 'RELEASE_SEAT',
 });
+
+/** The same on several seats at once: all or nothing. */
+export const GROUP_COMMANDS = Object.freeze({
+  select: 'SELECT_SEATS',
+  book: 'BOOK_SEATS',
+  release: 'RELEASE_SEATS',
+});
+
+/** The most seats one identity may hold until WELCOME says (its max_holds_per_user). */
+export const DEFAULT_MAX_HOLDS = 4;
+/** How long the seats best available found stay ringed on the map. */
+export const BEST_HIGHLIGHT_MS = 8000;

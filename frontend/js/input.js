@@ -1,21 +1,33 @@
 // User input: clicks and keys on seats (the grid's buttons, the finder's, a seat picked on the
-// drawn map) and on the held-seat panel, and the browser's own events (online/offline, leaving
+// drawn map), on the basket (one hold, or all of them), the "choose several" tray and the best
+// available form (picks.js, best.js), and the browser's own events (online/offline, leaving
 // and returning to the page). What they set off is given to bindEvents: sending a command, and
 // the transport's reconnect, stop and restart.
+import { bindBest } from './best.js';
 import { bindChart } from './chart-input.js';
 import { bindFinder } from './finder.js';
-import { classify, seatLocked } from './seats.js';
-import { conn, dom, grid, seatButtons, venue } from './state.js';
+import { bindPicks, togglePick } from './picks.js';
+import { classify, seatLocked, seatsOfKind } from './seats.js';
+import { conn, dom, grid, picks, seatButtons, venue } from './state.js';
 import { announce, renderConnection } from './view.js';
 import { explainLocked } from './waiting-room.js';
 
-function onSeatActivated(id, sendCommand) {
+/**
+ * A seat was chosen (click, tap, Enter). It is held at once, unless "choose several" is on or
+ * shift was held: then it is picked (or unpicked) to be held with others in one go.
+ */
+function onSeatActivated(id, sendCommand, event) {
   const seat = venue.seats.get(id);
   if (!seat) return;
   const kind = classify(seat);
   if (seatLocked(kind)) {
     // The waiting room: not your turn (the button is aria-disabled and says why).
     explainLocked();
+    return;
+  }
+  const picking = picks.on || (event && event.shiftKey);
+  if (picking && kind !== 'held-by-you' && kind !== 'booked-by-you') {
+    togglePick(id);
     return;
   }
   switch (kind) {
@@ -79,17 +91,19 @@ function findSeat(row, col, dr, dc) {
 }
 
 /**
- * `sendCommand(action, seatId)` (commands.js); `reconnectNow()`, `stop()` and `restart()` of the
- * transport (transport.js).
+ * `sendCommand(action, seatId)`, `sendGroup(action, seatIds)` and `sendBest(request)`
+ * (commands.js); `reconnectNow()`, `stop()` and `restart()` of the transport (transport.js).
  */
-export function bindEvents({ sendCommand, reconnectNow, stop, restart }) {
+export function bindEvents({ sendCommand, sendGroup, sendBest, reconnectNow, stop, restart }) {
   dom.grid.addEventListener('click', (event) => {
     const button = event.target.closest('button[data-seat]');
-    if (button) onSeatActivated(button.dataset.seat, sendCommand);
+    if (button) onSeatActivated(button.dataset.seat, sendCommand, event);
   });
   dom.grid.addEventListener('keydown', onGridKeydown);
   bindFinder();
-  bindChart({ activate: (id) => onSeatActivated(id, sendCommand) });
+  bindChart({ activate: (id, event) => onSeatActivated(id, sendCommand, event) });
+  bindPicks({ sendGroup });
+  bindBest({ sendBest });
   dom.grid.addEventListener('animationend', (event) => event.target.classList.remove('flash'));
 
   dom.holds.addEventListener('click', (event) => {
@@ -98,6 +112,14 @@ export function bindEvents({ sendCommand, reconnectNow, stop, restart }) {
     if (!item || button.getAttribute('aria-disabled') === 'true') return;
     sendCommand(button.dataset.action, item.dataset.seat);
   });
+  // The basket's buttons for all your holds at once (one BOOK_SEATS or RELEASE_SEATS).
+  for (const [button, action] of [[dom.basket.bookAll, 'book'], [dom.basket.releaseAll, 'release']]) {
+    button.addEventListener('click', () => {
+      if (button.getAttribute('aria-disabled') === 'true') return;
+      const held = seatsOfKind('held-by-you');
+      if (held.length) sendGroup(action, held);
+    });
+  }
 
   dom.retry.addEventListener('click', () => reconnectNow());
 

@@ -7,9 +7,11 @@
 // The server is the only source of truth. The page never changes a seat on its own guess:
 // it shows what VENUE_STATE / SEAT_UPDATE say, plus the seat carried by an OK when that is
 // known to be the newest information about the seat.
+import { bestRefused, buildBestForm, showBestResult, suggestBest } from './best.js';
 import { loadChart } from './chart-loader.js';
 import { gridSeatOrder } from './chart-model.js';
 import { decodeCompact, decodeMine, isCompact } from './compact.js';
+import { prunePicks } from './picks.js';
 import { SNAPSHOT, UPDATE } from './seq-tracker.js';
 import { changeSeat, classify, normaliseSeat, plural, toStatus } from './seats.js';
 import { clock, events, me, requests, seatButtons, venue } from './state.js';
@@ -18,6 +20,7 @@ import {
   showError,
 } from './view.js';
 import { onAdmitted, onNotAdmitted, onQueue } from './waiting-room.js';
+import { describeBlock, groupErrorText, listSeats, seatCount } from './words.js';
 
 /** The action an OK names ("select", "book", "release"), for an OK no request of ours matches. */
 function actionFromName(name) {
@@ -93,8 +96,12 @@ function applyVenueState(data) {
   events.mark++;
   for (const id of venue.seats.keys()) events.touched.set(id, events.mark);
 
-  if (!sameShape) buildMap();
+  if (!sameShape) {
+    buildMap();
+    buildBestForm();
+  }
   renderAll();
+  prunePicks();
   performance.mark('seatmap:state');
 }
 
@@ -147,6 +154,7 @@ function applySeatUpdate(data) {
     renderSideAndCounts();
     if (!requests.isBusy(seat.id)) flashSeat(seat.id);
     reportOwnChange(seat.id, was, classify(seat), data.reason);
+    prunePicks();
   }
 }
 
@@ -163,26 +171,58 @@ function reportOwnChange(id, before, after, reason) {
 // Answers to our commands
 // ---------------------------------------------------------------------------------------
 
+/**
+ * The seat an OK carries, applied only if nothing newer touched it since the command went out:
+ * the matching SEAT_UPDATE may arrive before or after the OK, and the view must not go backwards.
+ */
+function applyAnsweredSeat(seatId, fields, request) {
+  if (!fields || !request || !seatId || !venue.seats.has(seatId)) return;
+  if ((events.touched.get(seatId) || 0) > request.mark) return;
+  const seat = venue.seats.get(seatId);
+  const { status, held_by: heldBy, expires_at: expiresAt } = normaliseSeat({ ...seat, ...fields });
+  changeSeat(seat, { status, held_by: heldBy, expires_at: expiresAt });
+  events.touched.set(seatId, ++events.mark);
+}
+
 function applyOk(data) {
   const request = requests.take(data.req_id);
+  if (Array.isArray(data.seat_ids)) {
+    applyGroupOk(data, request);
+    return;
+  }
   const seatId = data.seat_id || (data.seat && data.seat.id) || (request && request.seatId);
   const action = (request && request.action) || actionFromName(data.action);
-
-  // The matching SEAT_UPDATE may arrive before or after this OK. Apply the OK's seat only
-  // if nothing newer touched the seat since the command went out; otherwise it would go
-  // backwards.
-  if (data.seat && request && seatId && venue.seats.has(seatId)
-      && (events.touched.get(seatId) || 0) <= request.mark) {
-    const seat = venue.seats.get(seatId);
-    const { status, held_by: heldBy, expires_at: expiresAt } = normaliseSeat({ ...seat, ...data.seat });
-    changeSeat(seat, { status, held_by: heldBy, expires_at: expiresAt });
-    events.touched.set(seatId, ++events.mark);
-  }
+  applyAnsweredSeat(seatId, data.seat, request);
   if (seatId) {
     renderSeat(seatId);
     renderSideAndCounts();
   }
   announceOk(action, seatId);
+}
+
+/** An OK naming several seats: a group command's, or best available's (action "best"). */
+function applyGroupOk(data, request) {
+  const ids = data.seat_ids.map(String);
+  const seats = Array.isArray(data.seats) ? data.seats : [];
+  ids.forEach((id, i) => applyAnsweredSeat(id, seats[i], request));
+  ids.forEach(renderSeat);
+  prunePicks();
+  renderSideAndCounts();
+  const action = data.action === 'best' || (request && request.action === 'best') ? 'best'
+    : (request && request.action) || actionFromName(data.action);
+  if (action === 'best') {
+    showBestResult(ids);
+    return;
+  }
+  const where = describeBlock(venue.layout === 'chart' ? venue.chart : null, ids);
+  if (action === 'select') {
+    const left = clock.secondsLeft(venue.seats.get(ids[0])?.expires_at);
+    announce(`${seatCount(ids.length)} held together: ${where}, for ${plural(left ?? me.holdSeconds, 'second')}. Book them to keep them.`);
+  } else if (action === 'book') {
+    announce(`${seatCount(ids.length)} booked: ${listSeats(ids)}. They are yours.`);
+  } else if (action === 'release') {
+    announce(`${seatCount(ids.length)} released: ${listSeats(ids)}.`);
+  }
 }
 
 function announceOk(action, seatId) {
@@ -202,12 +242,25 @@ function announceOk(action, seatId) {
 function applyCommandError(data) {
   const request = requests.take(data.req_id);
   const seatId = data.seat_id || (request && request.seatId) || null;
-  if (seatId) {
-    renderSeat(seatId);
-    renderSideAndCounts();
-  }
+  const asked = request ? (request.seatIds || [request.seatId]).filter(Boolean) : [];
+  asked.forEach(renderSeat);
+  if (seatId && !asked.includes(seatId)) renderSeat(seatId);
+  renderSideAndCounts();
   if (data.code === 'NOT_ADMITTED') onNotAdmitted();
-  showError(friendlyError(data.code, seatId, data.message));
+  if (request && request.action === 'best') bestRefused();
+  const group = Array.isArray(data.seat_ids) || (request && (request.seatIds || request.action === 'best'));
+  const words = group && groupErrorText(data.code, data.seat_ids, {
+    action: request && request.action,
+    count: request && request.count,
+    seatIds: asked.length ? asked : (seatId ? [seatId] : []),
+    where: request && request.where,
+    maxHolds: me.maxHolds,
+  });
+  const message = words || friendlyError(data.code, seatId, data.message);
+  // Too few seats together, or a single seat left alone: best available picks seats that fit.
+  const suggest = data.code === 'SINGLE_SEAT_GAP' || (data.code === 'NO_SEATS_TOGETHER' && request && request.action !== 'best');
+  const count = (request && request.count) || asked.length || 1;
+  showError(message, suggest ? { action: { label: 'Use best available', run: () => suggestBest(count) } } : {});
 }
 
 function parseFrame(text) {

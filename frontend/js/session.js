@@ -1,6 +1,7 @@
 // Who we are and the resume handshake on each socket: the client cookie and the socket's
 // address, the CONNECT with our token and resume point, the two WELCOMEs, a refused CONNECT,
 // and what the page says as the connection comes and goes. Sends through the `send` it is given.
+import { renderBestCount } from './best.js';
 import { CID_COOKIE, CID_MAX_AGE_S, TOKEN_KEY, USER_KEY } from './config.js';
 import { clock, conn, identity, me, storage, validToken, venue } from './state.js';
 import {
@@ -79,6 +80,11 @@ export class Session {
     clock.sync(Number(data.server_time_ms));
     if (Number.isFinite(Number(data.hold_seconds)) && data.hold_seconds > 0) me.holdSeconds = Number(data.hold_seconds);
     if (data.edge_id) me.edgeId = String(data.edge_id);
+    const maxHolds = Number(data.max_holds_per_user);
+    if (Number.isInteger(maxHolds) && maxHolds > 0 && maxHolds !== me.maxHolds) {
+      me.maxHolds = maxHolds;
+      renderBestCount();
+    }
 
     // The edge greets every new socket with a fresh identity *before* it reads our CONNECT, then
     // greets again with ours. The first greeting is only kept aside: our token is given up for

@@ -1,7 +1,7 @@
 // The page's state: one object per concern (the venue, who we are, the connection, the waiting
 // room, the commands in flight). Other modules read and change these objects; nothing here
 // touches the DOM or the network.
-import { REQUEST_TIMEOUT_MS, TOKEN_KEY, TOKEN_RE, USER_KEY } from './config.js';
+import { DEFAULT_MAX_HOLDS, REQUEST_TIMEOUT_MS, TOKEN_KEY, TOKEN_RE, USER_KEY } from './config.js';
 import { RequestBook } from './request-book.js';
 import { SeqTracker } from './seq-tracker.js';
 
@@ -43,6 +43,7 @@ export const me = {
   userId: null,
   edgeId: null,
   holdSeconds: 30,
+  maxHolds: DEFAULT_MAX_HOLDS, // WELCOME's max_holds_per_user: the most seats held at once
 };
 // Only trust a remembered user id if it belongs to the remembered token.
 if (me.token) me.userId = storage.get(USER_KEY);
@@ -109,6 +110,16 @@ export const clock = {
  */
 export const requests = new RequestBook({ timeoutMs: REQUEST_TIMEOUT_MS });
 export const events = { mark: 0, touched: new Map() };
+
+/**
+ * Choosing several seats to hold in one go: `on` while the "choose several" mode is on (a click
+ * on a seat then picks it instead of holding it; a shift-click picks in either mode), `seats`
+ * the seats picked so far, in the order picked.
+ */
+export const picks = { on: false, seats: new Set() };
+
+/** The seats the last best available found (ringed on the map for a while), and their timer. */
+export const best = { seats: new Set(), timer: 0 };
 
 /** DOM references, filled by init(). */
 export const dom = {};

@@ -1,12 +1,13 @@
 // Rendering: the seat map (a grid of buttons, or the drawn map of chart-view.js with the
 // finder's buttons), the side panels, counters, identity, connection status, errors and
 // screen-reader announcements. Reads the state; never changes seats.
+import { renderHolds, tickHolds } from './basket.js';
 import { fit, repaintAll, repaintSeat, resize, STATE_FILL, updateTip } from './chart-view.js';
-import { ERROR_TEXT, ERROR_TTL_MS, MAX_ERRORS, STATUS, URGENT_SECONDS } from './config.js';
+import { ERROR_TEXT, ERROR_TTL_MS, MAX_ERRORS, STATUS } from './config.js';
 import { el, setAttr } from './dom.js';
 import { buildFinder, configureFinder } from './finder.js';
-import { classify, plural, retally, seatLabel, seatLocked, seatsOfKind } from './seats.js';
-import { clock, conn, dom, grid, me, requests, seatButtons, venue } from './state.js';
+import { classify, retally, seatLabel, seatLocked, seatsOfKind } from './seats.js';
+import { best, conn, dom, grid, me, picks, requests, seatButtons, venue } from './state.js';
 
 export { el, setAttr };
 
@@ -131,6 +132,11 @@ export function renderSeat(id) {
   const locked = seatLocked(kind);
   setAttr(button, 'aria-disabled', locked ? 'true' : null);
   setAttr(button, 'aria-describedby', locked ? 'queue-seat-note' : null);
+  // Choosing several: every seat says whether it is picked (a toggle while the mode is on).
+  const choosing = picks.on || picks.seats.size > 0;
+  setAttr(button, 'aria-pressed', choosing && kind === 'available' ? String(picks.seats.has(id)) : null);
+  setAttr(button, 'data-picked', picks.seats.has(id) ? 'true' : null);
+  setAttr(button, 'data-best', best.seats.has(id) ? 'true' : null);
 }
 
 /** A short ring on seats changed by someone else, so live changes catch the eye. */
@@ -145,60 +151,6 @@ export function flashSeat(id) {
 // ---------------------------------------------------------------------------------------
 // Side panels, counters, identity
 // ---------------------------------------------------------------------------------------
-
-function renderHolds() {
-  const mine = seatsOfKind('held-by-you');
-  const wanted = new Set(mine);
-  let lostFocusFrom = null;
-
-  for (const item of Array.from(dom.holds.children)) {
-    if (wanted.has(item.dataset.seat)) continue;
-    if (item.contains(document.activeElement)) lostFocusFrom = item.dataset.seat;
-    item.remove();
-  }
-
-  // Existing entries are already in seat order, so only new entries are inserted and the
-  // focused one is never moved (moving a node would drop keyboard focus).
-  mine.forEach((id, index) => {
-    let item = dom.holds.querySelector(`li[data-seat="${CSS.escape(id)}"]`);
-    if (!item) {
-      item = createHoldItem(id);
-      dom.holds.insertBefore(item, dom.holds.children[index] || null);
-    }
-    updateHoldItem(item, id);
-  });
-
-  dom.holdsEmpty.hidden = mine.length > 0;
-  // The entry you were on is gone (booked, released, expired): keep focus on that seat.
-  if (lostFocusFrom && seatButtons.has(lostFocusFrom)) seatButtons.get(lostFocusFrom).focus();
-}
-
-function createHoldItem(id) {
-  const seatEl = el('span', { className: 'hold-seat', id: `hold-${id}-seat`, text: id });
-  const timeEl = el('span', { className: 'hold-time', id: `hold-${id}-time` });
-  const bar = el('span', { className: 'hold-bar', 'aria-hidden': 'true' }, [el('span')]);
-  const describedBy = `hold-${id}-seat hold-${id}-time`;
-  const actions = el('div', { className: 'hold-actions' }, [
-    el('button', { type: 'button', className: 'btn btn-primary', dataset: { action: 'book' }, 'aria-describedby': describedBy, text: 'Book' }),
-    el('button', { type: 'button', className: 'btn btn-secondary', dataset: { action: 'release' }, 'aria-describedby': describedBy, text: 'Release' }),
-  ]);
-  return el('li', { className: 'hold', dataset: { seat: id } }, [seatEl, timeEl, bar, actions]);
-}
-
-export function updateHoldItem(item, id) {
-  const seat = venue.seats.get(id);
-  const left = clock.secondsLeft(seat.expires_at);
-  const timeEl = item.querySelector('.hold-time');
-  const text = left == null ? 'held' : left === 0 ? 'expiring…' : `${plural(left, 'second')} left`;
-  if (timeEl.textContent !== text) timeEl.textContent = text;
-  timeEl.classList.toggle('urgent', left != null && left <= URGENT_SECONDS);
-
-  const fraction = left == null ? 1 : Math.min(1, left / Math.max(1, me.holdSeconds));
-  item.querySelector('.hold-bar > span').style.setProperty('--left', fraction.toFixed(3));
-
-  const busy = requests.isBusy(id) ? 'true' : null;
-  for (const button of item.querySelectorAll('button')) setAttr(button, 'aria-disabled', busy);
-}
 
 function renderBookings() {
   const mine = seatsOfKind('booked-by-you');
@@ -242,7 +194,7 @@ export function renderCountdowns() {
     if (venue.seats.get(id)?.status === STATUS.HELD) renderSeat(id);
   }
   if (venue.drawn === 'canvas') updateTip();
-  for (const item of dom.holds.children) updateHoldItem(item, item.dataset.seat);
+  tickHolds();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -260,19 +212,30 @@ export function announce(message) {
   speak(dom.announcer, message);
 }
 
-export function showError(message) {
+/**
+ * Shows an error (and reads it out). `action`: { label, run } adds a button that does what the
+ * message suggests (and dismisses it).
+ */
+export function showError(message, { action } = {}) {
   // The same message again (say, several clicks on taken seats) replaces the old one.
   for (const existing of dom.errors.querySelectorAll('.error')) {
     if (existing.firstChild.textContent === message) existing.remove();
   }
   const text = el('span', { className: 'error-text', text: message });
   const dismiss = el('button', { type: 'button', className: 'link-button', text: 'Dismiss' });
-  const item = el('p', { className: 'error' }, [text, dismiss]);
+  const suggestion = action && el('button', { type: 'button', className: 'link-button', text: action.label });
+  const item = el('p', { className: 'error' }, suggestion ? [text, suggestion, dismiss] : [text, dismiss]);
   const remove = () => {
     item.remove();
     dom.errors.hidden = dom.errors.childElementCount === 0;
   };
   dismiss.addEventListener('click', remove);
+  if (suggestion) {
+    suggestion.addEventListener('click', () => {
+      remove();
+      action.run();
+    });
+  }
   setTimeout(remove, ERROR_TTL_MS);
 
   dom.errors.prepend(item);

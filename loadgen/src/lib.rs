@@ -5,12 +5,14 @@
 //! results rows ([`rows`]). Load goes to loopback addresses only.
 
 pub mod api;
+pub mod best_rush;
 pub mod crowd;
 pub mod driver;
 pub mod fanout;
 pub mod fill;
 pub mod floor;
 pub mod http;
+pub mod redis_stats;
 pub mod rows;
 pub mod smoke;
 pub mod stats;

@@ -2,16 +2,17 @@
 //! bounded in time and count. Figures go to stdout, and as JSON lines to `--results` when given
 //! (`scripts/bench.sh` turns those into tables and a plot).
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use loadgen::fanout::{Phase, TargetRun};
-use loadgen::rows::{self, ApiCpu, ApiRow};
-use loadgen::usage::{CpuMeter, Server};
+use loadgen::rows;
+use loadgen::usage::Server;
 use loadgen::viewers::{GroupSpec, Protocol};
 use loadgen::{loopback_only, sys};
+
+mod api_command;
 
 #[derive(Parser)]
 #[command(
@@ -28,8 +29,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Select+release pairs against the booking service from many keep-alive connections.
-    Api(ApiArgs),
+    /// Hold+release pairs against the booking service from many keep-alive connections: one
+    /// seat, a group of seats, or best available.
+    Api(api_command::ApiArgs),
+    /// A best-available rush: identities each asking once for the best 2 to 4 seats, at once;
+    /// requests/s, latency, how many got seats, and a check of every answer (exits non-zero on a
+    /// wrong one).
+    BestRush(api_command::BestRushArgs),
     /// Viewers (in child processes) and changes at one or more rates; per-delivery latency,
     /// missing/out-of-order/duplicates, server CPU per 1,000 deliveries and memory per connection.
     Fanout(FanoutArgs),
@@ -53,29 +59,6 @@ enum Command {
     /// A viewer process (started by `fanout`): connects, then answers commands on stdin.
     #[command(hide = true)]
     Viewers(ViewersArgs),
-}
-
-#[derive(clap::Args)]
-struct ApiArgs {
-    /// Booking service (or NGINX) base URL.
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    booking: String,
-    #[arg(long, default_value = "main")]
-    venue: String,
-    /// Connections, each a worker owning one seat (at most the venue's seat count).
-    #[arg(long, default_value_t = 64)]
-    concurrency: usize,
-    /// Measured seconds.
-    #[arg(long, default_value_t = 10.0)]
-    seconds: f64,
-    /// Unmeasured seconds first.
-    #[arg(long, default_value_t = 2.0)]
-    warmup: f64,
-    /// A label for the results row.
-    #[arg(long, default_value = "api")]
-    label: String,
-    #[command(flatten)]
-    common: Common,
 }
 
 #[derive(clap::Args)]
@@ -238,18 +221,18 @@ struct ViewersArgs {
 }
 
 #[derive(clap::Args)]
-struct Common {
+pub(crate) struct Common {
     /// Processes whose CPU and memory are reported: NAME=PID[,PID…]; `children:PID` stands for
     /// that process's children (NGINX's workers). Repeatable.
     #[arg(long = "server")]
-    servers: Vec<String>,
+    pub(crate) servers: Vec<String>,
     /// Append the figures as JSON lines to this file.
     #[arg(long)]
-    results: Option<std::path::PathBuf>,
+    pub(crate) results: Option<std::path::PathBuf>,
 }
 
 impl Common {
-    fn servers(&self) -> anyhow::Result<Vec<Server>> {
+    pub(crate) fn servers(&self) -> anyhow::Result<Vec<Server>> {
         self.servers
             .iter()
             .map(|s| {
@@ -317,7 +300,8 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Api(args) => api(args).await,
+        Command::Api(args) => api_command::api(args).await,
+        Command::BestRush(args) => api_command::best_rush(args).await,
         Command::Fanout(args) => fanout(args).await,
         Command::Fill(args) => fill(args).await,
         Command::Crowd(args) => crowd(args).await,
@@ -325,73 +309,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Smoke(args) => smoke(args).await,
         Command::Floor(args) => floor(args).await,
         Command::Viewers(args) => viewers(args).await,
-    }
-}
-
-/// `seatbench api`: the load, its figures, and the CPU it cost each process.
-async fn api(args: ApiArgs) -> anyhow::Result<()> {
-    let ApiArgs {
-        booking,
-        venue,
-        concurrency,
-        seconds,
-        warmup,
-        label,
-        common,
-    } = args;
-    loopback_only(&booking)?;
-    loadgen::driver::signer();
-    let mut measured = vec![Server::me("seatbench")];
-    measured.extend(common.servers()?);
-    let cpu_meter = CpuMeter::start(&measured);
-    let warmup = Duration::from_secs_f64(warmup);
-    let seconds = Duration::from_secs_f64(seconds);
-    println!("[{label}] {concurrency} connections against {booking} for {warmup:?} + {seconds:?}");
-    let report = loadgen::api::run(&booking, &venue, concurrency, warmup, seconds).await?;
-    // CPU over the whole run (warm-up included), per measured-rate request.
-    let total = (warmup + seconds).as_secs_f64();
-    let cpu: BTreeMap<String, ApiCpu> = cpu_meter
-        .used_ms()
-        .into_iter()
-        .map(|(name, ms)| {
-            let figures = ApiCpu {
-                ms,
-                us_per_request: ms as f64 * 1000.0 / (report.per_second * total),
-                cores: ms as f64 / 1000.0 / total,
-            };
-            (name.to_owned(), figures)
-        })
-        .collect();
-    let row = ApiRow {
-        kind: "api",
-        label,
-        concurrency,
-        requests: report.requests,
-        seconds: report.seconds,
-        per_second: report.per_second,
-        errors: report.errors,
-        latency: report.latency.summary(),
-        select: report.select.summary(),
-        release: report.release.summary(),
-        cpu,
-    };
-    print_api(&row);
-    rows::append(common.results.as_deref(), &[row])
-}
-
-fn print_api(row: &ApiRow) {
-    let label = &row.label;
-    println!(
-        "[{label}] {} requests in {:.1} s = {:.0} req/s; {}; errors {:?}",
-        row.requests, row.seconds, row.per_second, row.latency, row.errors
-    );
-    println!("[{label}]   select {}", row.select);
-    println!("[{label}]   release {}", row.release);
-    for (name, c) in &row.cpu {
-        println!(
-            "[{label}]   {name}: {:.2} cores, {:.1} µs CPU per request",
-            c.cores, c.us_per_request
-        );
     }
 }
 

@@ -16,6 +16,8 @@ use crate::viewers::Protocol;
 pub struct ApiRow {
     pub kind: &'static str,
     pub label: String,
+    /// `seat`, `group` or `best`.
+    pub mode: String,
     pub concurrency: usize,
     pub requests: u64,
     pub seconds: f64,
@@ -27,6 +29,27 @@ pub struct ApiRow {
     pub release: Summary,
     /// Per process name (seatbench's own included).
     pub cpu: BTreeMap<String, ApiCpu>,
+    /// Redis's own time running scripts in the measured window (with `--redis`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis: Option<crate::redis_stats::ScriptTime>,
+}
+
+/// A best-available rush (`kind: "best_rush"`).
+#[derive(Debug, Serialize)]
+pub struct BestRushRow {
+    pub kind: &'static str,
+    pub label: String,
+    pub venue: String,
+    pub concurrency: usize,
+    pub asks: usize,
+    pub seconds: f64,
+    pub per_second: f64,
+    pub latency: Summary,
+    pub codes: BTreeMap<String, u64>,
+    pub seats_held: usize,
+    pub violations: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis: Option<crate::redis_stats::ScriptTime>,
 }
 
 /// CPU of one process over an API run (warm-up included).
@@ -138,6 +161,7 @@ mod tests {
         let row = ApiRow {
             kind: "api",
             label: "api".into(),
+            mode: "seat".into(),
             concurrency: 1,
             requests: 2,
             seconds: 1.0,
@@ -147,6 +171,7 @@ mod tests {
             select: none,
             release: none,
             cpu: BTreeMap::from([("edge".to_owned(), cpu)]),
+            redis: None,
         };
         let value = serde_json::to_value(&row).unwrap();
         assert_eq!(
@@ -158,6 +183,7 @@ mod tests {
                 "kind",
                 "label",
                 "latency",
+                "mode",
                 "per_second",
                 "release",
                 "requests",

@@ -12,6 +12,10 @@
 #       cluster_state:ok, every master has N replicas online and every replica's link to its
 #       master is up: only then does WAIT (REDIS_WAIT_REPLICAS) count a replica. Exits 1,
 #       saying what is missing, when that does not happen in time.
+#
+# REDIS_CLI_OPTS (optional): more redis-cli options, e.g. "--tls --cacert CA --user admin" for
+# nodes with TLS and ACL users (start.sh with SECURE=1); the password then comes from
+# REDISCLI_AUTH in the environment, never the command line.
 set -euo pipefail
 export PATH="$PATH:/usr/sbin:/usr/bin:/usr/local/bin"
 
@@ -25,7 +29,8 @@ node_args() {
     --cluster-port "$2"
 }
 
-cli() { local node=$1; shift; redis-cli -h "${node%:*}" -p "${node##*:}" "$@" 2>/dev/null; }
+read -r -a CLI_OPTS <<<"${REDIS_CLI_OPTS:-}"
+cli() { local node=$1; shift; redis-cli "${CLI_OPTS[@]}" -h "${node%:*}" -p "${node##*:}" "$@" 2>/dev/null; }
 
 # synced NODE REPLICAS: NODE says the cluster is ok and it is a master with REPLICAS replicas
 # online, or a replica whose link is up. Prints what is missing otherwise.
@@ -54,7 +59,7 @@ form() {
   done
   (( ${#nodes[@]} )) || die "usage: $0 form [--replicas N] [--timeout SECONDS] HOST:PORT..."
   if ! cli "${nodes[0]}" cluster info | grep -q 'cluster_slots_assigned:16384'; then
-    redis-cli --cluster create "${nodes[@]}" --cluster-replicas "$replicas" --cluster-yes ||
+    redis-cli "${CLI_OPTS[@]}" --cluster create "${nodes[@]}" --cluster-replicas "$replicas" --cluster-yes ||
       die "redis-cli --cluster create ${nodes[*]} failed"
   fi
   while :; do

@@ -34,8 +34,13 @@ check_ports() { # every port of every part (parts.sh) is free, and none is given
         Stop that program or choose another port, e.g. $var=$(( base + 10000 > 65000 ? base - 1000 : base + 10000 )) ./start.sh"
     fi
   done
-  if (( EUID != 0 && HTTP_PORT < $(cat /proc/sys/net/ipv4/ip_unprivileged_port_start 2>/dev/null || echo 1024) )); then
+  local low
+  low=$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start 2>/dev/null || echo 1024)
+  if (( EUID != 0 && HTTP_PORT < low )); then
     die "port $HTTP_PORT needs root; run as root or choose e.g. HTTP_PORT=8000 ./start.sh"
+  fi
+  if (( EUID != 0 && TLS_ON && HTTPS_PORT < low )); then
+    die "port $HTTPS_PORT needs root; run as root or choose e.g. HTTP_PORT=8000 HTTPS_PORT=8443 ./start.sh --tls"
   fi
 }
 
@@ -45,9 +50,10 @@ check_ports() { # every port of every part (parts.sh) is free, and none is given
 # instead: an edge refuses that (400, naming Sec-WebSocket-Version) before upgrading, which still
 # shows that NGINX passes the upgrade headers on to an edge, and no identity is made.
 ws_probe() { # ws_probe VERSION OUTPUT: prints what OUTPUT (a file or -) gets, then the HTTP status
-  curl -sS -o "$2" -w '\n%{http_code}' --noproxy '*' --max-time 2 \
+  nginx_curl_base   # http://127.0.0.1:HTTP_PORT, or HTTPS (scripts/start/tls.sh)
+  curl -sS -o "$2" -w '\n%{http_code}' --noproxy '*' --max-time 2 "${NGINX_CURL[@]}" \
     -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H "Sec-WebSocket-Version: $1" \
-    -H 'Sec-WebSocket-Key: c2VhdG1hcC1zdGFydC1zaA==' "http://127.0.0.1:$HTTP_PORT/ws" 2>/dev/null || true
+    -H 'Sec-WebSocket-Key: c2VhdG1hcC1zdGFydC1zaA==' "$NGINX_BASE/ws" 2>/dev/null || true
 }
 check_websocket() {
   local ws_answer ws_code
@@ -68,8 +74,10 @@ print_ready() {
   local KILL_EDGE URL WATCH
   KILL_EDGE="$ROOT/scripts/kill-edge.sh"
   [[ $CALLER_PWD == "$ROOT" ]] && KILL_EDGE=scripts/kill-edge.sh
-  URL="http://localhost$( (( HTTP_PORT == 80 )) || printf ':%s' "$HTTP_PORT")"
-  if command -v nats >/dev/null 2>&1; then
+  URL=$(nginx_url)
+  if (( SECURE )); then
+    WATCH="NATS_ENV=$SECURE_DIR/watcher.env $ROOT/scripts/watch-events.sh  (as the read-only user watcher)"
+  elif command -v nats >/dev/null 2>&1; then
     WATCH="nats --server nats://127.0.0.1:$NATS_PORT sub 'seats.>'"
   else
     # Plain bash, no install: speaks the NATS text protocol, answers PINGs so the
@@ -83,7 +91,7 @@ print_ready() {
 
   Open in a browser:  $URL
   Booking API:        $(rotated booking 0 | tr , ' ')  (health: $URL/health)$( (( CLUSTER )) && printf '\n  Cluster:            Redis Cluster %s; NATS cluster %s' "${REDIS_URL_ALL#redis-cluster://}" "$(rotated nats 0)")
-  Edges (WebSocket):  $(for p in "${EDGE_PORTS[@]}"; do printf 'ws://127.0.0.1:%s/ws ' "$p"; done)(through NGINX: ${URL/http/ws}/ws)
+  Edges (WebSocket):  $(for p in "${EDGE_PORTS[@]}"; do printf 'ws://127.0.0.1:%s/ws ' "$p"; done)(through NGINX: ${URL/http/ws}/ws)$(tls_ready_lines)$(secure_ready_lines)
   Watch every event:  $WATCH
   A new identity:     curl -s -X POST $URL/api/session   (for curl and scripts; the page gets one in WELCOME)
   Reset the demo:     curl -X POST -H 'Authorization: Bearer $ADMIN_TOKEN' $URL/api/admin/reset

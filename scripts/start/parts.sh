@@ -14,6 +14,7 @@
 #   P_LOGS     its log files (the first is $LOG_DIR/NAME.log, where its output goes)
 #   P_DIRS     directories it needs before it starts
 #   P_CMD      its command line
+#   P_ENV      VAR=value settings it gets in its environment only (SECURE=1: credentials)
 # part_kind and part_comm need only the name (for --stop and pid files, before anything else
 # is known). The others read start.sh's settings when called.
 
@@ -134,6 +135,11 @@ part_nginx() {
   P_DESC=":$port"
   P_HEALTH=(http_ok "http://127.0.0.1:$port/health")
   P_LISTENS=("nginx|HTTP_PORT|$port")
+  if (( TLS_ON )); then   # HTTPS on HTTPS_PORT; HTTP_PORT only redirects (scripts/start/tls.sh)
+    P_DESC="https :$HTTPS_PORT, http :$port (redirects)"
+    P_HEALTH=(nginx_ok)
+    P_LISTENS+=("nginx https|HTTPS_PORT|$HTTPS_PORT")
+  fi
   P_LOGS+=("$NGINX_DIR/error.log")
   P_CMD=("${NO_SECRETS[@]}" "$NGINX_BIN" -p "$NGINX_DIR/" -c "$NGINX_DIR/nginx.conf" "${NGINX_E[@]}" -g 'daemon off;')
 }
@@ -156,5 +162,7 @@ part() {
   P_PORT=$(part_port "$name")
   P_LOGS=("$LOG_DIR/$name.log")
   P_DIRS=()
+  P_ENV=()
   "part_$P_KIND" "$name" "$P_PORT"
+  (( ! ${SECURE:-0} )) || secure_part "$name"   # scripts/start/secure.sh
 }

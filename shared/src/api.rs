@@ -36,6 +36,33 @@ pub struct SeatRequest {
     pub venue: Option<String>,
 }
 
+/// `POST /api/seats/best`: hold the best block of `count` adjacent free seats, chosen and held
+/// in one atomic step. Fields are optional here so that a missing one gets a precise error.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema, Deserialize)]
+pub struct BestRequest {
+    /// How many seats side by side (1 to `MAX_HOLDS_PER_USER`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = u32, required = true, example = 4)]
+    pub count: Option<u32>,
+    /// Only seats of this category (a chart's category id, e.g. `lower`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Only seats of this section (a chart's section id, e.g. `101`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub section: Option<String>,
+    /// One wheelchair space and `count - 1` companion or adjacent seats.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accessible: Option<bool>,
+    /// The acting user's token, as issued by the system.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, required = true)]
+    pub token: Option<String>,
+    /// Venue name; the default venue when absent (or null).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "arena")]
+    pub venue: Option<String>,
+}
+
 /// `{"ok":true,"seat":{…}}`
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema, Deserialize)]
 pub struct SeatResponse {

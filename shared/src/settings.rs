@@ -35,13 +35,68 @@ pub fn parse_nats_servers(list: &str) -> Result<Vec<ServerAddr>, String> {
         .collect()
 }
 
-/// The servers as they were given, for logs: `nats://a:4222,nats://b:4222`.
+/// The servers as they were given, for logs: `nats://a:4222,nats://b:4222`, with any user and
+/// password left out.
 pub fn describe_nats_servers(servers: &[ServerAddr]) -> String {
     servers
         .iter()
-        .map(ServerAddr::as_url_str)
+        .map(|server| without_credentials(server).as_url_str().to_owned())
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// The address without the `user:password@` part.
+fn without_credentials(server: &ServerAddr) -> ServerAddr {
+    let mut url = server.clone().into_inner();
+    // Only fails for URLs that cannot have credentials, which then have none to remove.
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    ServerAddr::from_url(url).unwrap_or_else(|_| server.clone())
+}
+
+/// Connection options for `NATS_URL`'s servers, and the servers to connect to. A user and
+/// password in a URL (`tls://booking:secret@host:4222`, as the servers' `authorization` users
+/// expect) become the connection's credentials, since async-nats does not read them from the
+/// URL; the addresses returned carry none, so nothing the client logs can show them. TLS (a
+/// `tls://` URL, or a server that requires it) trusts the system's roots, or the file named by
+/// `SSL_CERT_FILE`.
+pub fn nats_connect_options(
+    servers: &[ServerAddr],
+) -> (async_nats::ConnectOptions, Vec<ServerAddr>) {
+    let mut options = async_nats::ConnectOptions::new();
+    if let Some(server) = servers.iter().find(|s| s.username().is_some()) {
+        let user = percent_decoded(server.username().unwrap_or_default());
+        let password = percent_decoded(server.password().unwrap_or_default());
+        options = options.user_and_password(user, password);
+    }
+    if servers.iter().any(ServerAddr::tls_required) {
+        options = options.require_tls(true);
+    }
+    (options, servers.iter().map(without_credentials).collect())
+}
+
+/// A URL's user or password as written before percent-encoding.
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -74,6 +129,29 @@ mod tests {
         assert!(parse_nats_servers("").unwrap_err().contains("NATS_URL"));
         let proxied = parse_nats_servers("ws://proxy.example/nats/").unwrap();
         assert_eq!(proxied[0].as_url_str(), "ws://proxy.example/nats/");
+    }
+
+    #[test]
+    fn nats_credentials_leave_the_urls_and_never_reach_the_logs() {
+        let servers =
+            parse_nats_servers("tls://edge:p%40ss@10.0.0.1:4222,tls://10.0.0.2:4222").unwrap();
+        assert_eq!(
+            describe_nats_servers(&servers),
+            "tls://10.0.0.1:4222,tls://10.0.0.2:4222"
+        );
+        let (options, bare) = nats_connect_options(&servers);
+        assert!(bare
+            .iter()
+            .all(|s| s.username().is_none() && s.password().is_none()));
+        assert!(bare.iter().all(ServerAddr::tls_required));
+        let shown = format!("{options:?}");
+        assert!(
+            !shown.contains("p@ss") && !shown.contains("p%40ss"),
+            "{shown}"
+        );
+        assert_eq!(percent_decoded("p%40ss%2"), "p@ss%2");
+        let (_, plain) = nats_connect_options(&parse_nats_servers("nats://a:4222").unwrap());
+        assert_eq!(plain[0].as_url_str(), "nats://a:4222");
     }
 }
 

@@ -203,6 +203,17 @@ pub enum ClientCommand {
         seat_ids: Vec<String>,
         req_id: Value,
     },
+    /// `HOLD_BEST`: the best `count` adjacent free seats, chosen and held in one step.
+    Best { ask: BestAsk, req_id: Value },
+}
+
+/// What `HOLD_BEST` asks for (the same fields as `POST /api/seats/best`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BestAsk {
+    pub count: u64,
+    pub category: Option<String>,
+    pub section: Option<String>,
+    pub accessible: bool,
 }
 
 /// A frame that could not be understood; answered with an `ERROR` and nothing else.
@@ -250,6 +261,21 @@ pub fn parse_client_frame(text: &str) -> Result<ClientCommand, FrameError> {
                 epoch: fields.number("epoch")?,
                 state: fields.state_form()?,
             })
+        }
+        "HOLD_BEST" => {
+            let Some(count) = fields.number("count")? else {
+                return Err(fields.error("HOLD_BEST needs data.count, the number of seats"));
+            };
+            let ask = BestAsk {
+                count,
+                category: fields.string("category")?,
+                section: fields.string("section")?,
+                accessible: fields.boolean("accessible")?.unwrap_or(false),
+            };
+            return Ok(ClientCommand::Best {
+                ask,
+                req_id: fields.req_id,
+            });
         }
         "SELECT_SEAT" => SeatAction::Select,
         "BOOK_SEAT" => SeatAction::Book,
@@ -374,6 +400,15 @@ impl FrameData {
         }
     }
 
+    /// An optional `true` or `false`.
+    fn boolean(&self, field: &str) -> Result<Option<bool>, FrameError> {
+        match self.data.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(self.error(format!("\"{field}\" must be true or false"))),
+        }
+    }
+
     /// An optional whole number of 0 or more.
     fn number(&self, field: &str) -> Result<Option<u64>, FrameError> {
         match self.data.get(field) {
@@ -461,6 +496,34 @@ mod tests {
             r#"{"type":"SELECT_SEATS","data":{"seat_ids":[]}}"#,
             r#"{"type":"SELECT_SEATS","data":{"seat_ids":"A1"}}"#,
             r#"{"type":"RELEASE_SEATS","data":{"seat_ids":["A1",2]}}"#,
+        ] {
+            assert_eq!(code(bad), ErrorCode::ValidationError, "{bad}");
+        }
+    }
+
+    #[test]
+    fn parses_hold_best() {
+        assert_eq!(
+            parse_client_frame(
+                r#"{"type":"HOLD_BEST","data":{"count":4,"category":"lower","accessible":true,"req_id":"b"}}"#
+            ),
+            Ok(ClientCommand::Best {
+                ask: BestAsk {
+                    count: 4,
+                    category: Some("lower".into()),
+                    section: None,
+                    accessible: true,
+                },
+                req_id: json!("b")
+            })
+        );
+        let code = |text: &str| parse_client_frame(text).unwrap_err().code;
+        for bad in [
+            r#"{"type":"HOLD_BEST","data":{}}"#,
+            r#"{"type":"HOLD_BEST","data":{"count":"4"}}"#,
+            r#"{"type":"HOLD_BEST","data":{"count":-1}}"#,
+            r#"{"type":"HOLD_BEST","data":{"count":2,"accessible":"yes"}}"#,
+            r#"{"type":"HOLD_BEST","data":{"count":2,"section":7}}"#,
         ] {
             assert_eq!(code(bad), ErrorCode::ValidationError, "{bad}");
         }

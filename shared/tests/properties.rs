@@ -37,6 +37,7 @@ fn frame_like() -> impl Strategy<Value = String> {
         Just("SELECT_SEAT".to_owned()),
         Just("BOOK_SEAT".to_owned()),
         Just("RELEASE_SEAT".to_owned()),
+        Just("HOLD_BEST".to_owned()),
         ".{0,12}",
     ];
     let value = prop_oneof![
@@ -54,6 +55,9 @@ fn frame_like() -> impl Strategy<Value = String> {
         Just("venue"),
         Just("after_seq"),
         Just("epoch"),
+        Just("count"),
+        Just("accessible"),
+        Just("category"),
     ];
     (
         kind,
@@ -91,6 +95,10 @@ proptest! {
             Ok(ClientCommand::Seat { seat_id, .. }) => prop_assert!(frame.contains(&serde_json::to_string(&seat_id).unwrap())),
             Ok(ClientCommand::Connect { .. }) => prop_assert!(frame.contains("CONNECT") || frame.contains("subscribe")),
             Ok(ClientCommand::Seats { seat_ids, .. }) => prop_assert!(!seat_ids.is_empty() && frame.contains("seat_ids")),
+            Ok(ClientCommand::Best { ask, .. }) => {
+                let count = format!("\"count\":{}", ask.count);
+                prop_assert!(frame.contains("HOLD_BEST") && frame.contains(&count));
+            }
             Err(error) => prop_assert!(!error.message.is_empty()),
         }
     }

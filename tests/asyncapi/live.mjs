@@ -176,6 +176,15 @@ async function seatSession(nats) {
   }
   const refused = await first.answer('group-refused');
   if (JSON.stringify(refused.data.seat_ids) !== JSON.stringify([kept])) fail(`the refused group should name ${kept}: ${JSON.stringify(refused)}`);
+  // Best available: chosen and held in one step (OK, action best), then given back at once so
+  // the browser tests find the front seats free.
+  first.send({ type: 'HOLD_BEST', data: { count: 2, category: 'upper', req_id: 'best' } });
+  const best = await first.answer('best');
+  if (best.type !== 'OK' || best.data.action !== 'best' || best.data.seat_ids.length !== 2) fail(`HOLD_BEST: ${JSON.stringify(best)}`);
+  first.send({ type: 'RELEASE_SEATS', data: { seat_ids: best.data.seat_ids, req_id: 'best-release' } });
+  if ((await first.answer('best-release')).type !== 'OK') fail('releasing the best-available seats was refused');
+  first.send({ type: 'HOLD_BEST', data: { count: 2, category: 'gold', req_id: 'best-refused' } });
+  if ((await first.answer('best-refused')).type !== 'ERROR') fail('HOLD_BEST of an unknown category was not refused');
   first.send({ type: 'DANCE', data: { req_id: 'dance' } }, false);
   await first.answer('dance');
   await first.waitFor('the release of the second seat', (f) => f.type === 'SEAT_UPDATE' && f.data.seat_id === given && f.data.status === 0);

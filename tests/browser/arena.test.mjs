@@ -7,56 +7,15 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { arenaChart, chooseRow, openArena, seatsWhere } from './lib/arena.mjs';
 import {
-  BASE_URL, DESKTOP, MOBILE, WAIT_MS, assertNoErrors, holdEntry, openViewer, shot, text, useBrowser,
+  DESKTOP, MOBILE, WAIT_MS, assertNoErrors, holdEntry, openViewer, shot, text, useBrowser,
   waitConnected, waitSeat,
 } from './lib/page.mjs';
 
 useBrowser();
 
-const ARENA = '/?venue=arena';
 const FILL = { held: '#c3c8d0', booked: '#868d99', heldByYou: '#ffb400', blocked: '#eceef2' };
-
-let chart;
-/** The arena's chart as the API serves it: the tests pick their seats from it. */
-async function arenaChart() {
-  if (!chart) {
-    const res = await fetch(`${BASE_URL}/api/venues/arena/chart`);
-    assert.equal(res.status, 200, 'GET /api/venues/arena/chart');
-    chart = await res.json();
-  }
-  return chart;
-}
-
-function seatsWhere(json, pred) {
-  const found = [];
-  for (const section of json.sections) {
-    for (const row of section.rows) {
-      for (const seat of row.seats) if (seat !== 'aisle' && pred(seat, section, row)) found.push(seat);
-    }
-  }
-  return found;
-}
-
-async function openArena(name, options = {}) {
-  const viewer = await openViewer(name, { path: ARENA, ...options });
-  await viewer.page.waitForFunction(() => performance.getEntriesByName('seatmap:drawn').length === 1,
-    null, { timeout: WAIT_MS });
-  return viewer;
-}
-
-/** The finder: a section (by its id) and a row (by its label), as its two lists offer them. */
-async function chooseRow(page, sectionId, rowLabel) {
-  const value = await page.evaluate((id) => {
-    const wanted = id.startsWith('FL') ? `Floor ${id.slice(2)}` : `Section ${id}`;
-    const option = [...document.querySelectorAll('#finder-section option')].find((o) => o.textContent.startsWith(`${wanted},`));
-    return option ? option.value : null;
-  }, sectionId);
-  assert.ok(value != null, `no section ${sectionId} in the list`);
-  await page.selectOption('#finder-section', value);
-  await page.selectOption('#finder-row', { label: `Row ${rowLabel}` });
-  await page.locator(`#seat-grid [data-seat^="${sectionId}-${rowLabel}-"], #seat-grid [data-blocked-seat^="${sectionId}-${rowLabel}-"]`).first().waitFor();
-}
 
 /**
  * Fit, then focus the seat's button: the map zooms in on it and puts it in the middle. A chart

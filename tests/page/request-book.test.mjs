@@ -80,3 +80,25 @@ test('when the socket is gone every command is dropped; ids are never reused', (
   assert.deepEqual(book.dropAll(), ['D5']);
   assert.deepEqual(book.dropAll(), [], 'nothing twice');
 });
+
+test('a command on several seats keeps each of them busy until it is answered', () => {
+  const book = new RequestBook({ timeoutMs: 10000, timers: fakeTimers() });
+  const group = book.open({ action: 'select', seatIds: ['D5', 'D6'], mark: 3 });
+  assert.ok(book.isBusy('D5') && book.isBusy('D6'));
+  assert.equal(book.open({ action: 'select', seatIds: ['D6', 'D7'], mark: 3 }), null, 'D6 is in a group in flight');
+  assert.equal(book.open({ action: 'release', seatId: 'D5', mark: 3 }), null);
+  const request = book.take(group);
+  assert.deepEqual(request.seatIds, ['D5', 'D6']);
+  assert.ok(!book.isBusy('D5') && !book.isBusy('D6'));
+});
+
+test('best available names no seat yet: one at a time, and its extra fields are kept', () => {
+  const book = new RequestBook({ timeoutMs: 10000, timers: fakeTimers() });
+  const reqId = book.open({ action: 'best', seatIds: [], mark: 0, count: 4, where: 'in Floor' });
+  assert.ok(book.bestPending());
+  assert.ok(!book.isBusy('D5'));
+  const request = book.take(reqId);
+  assert.equal(request.count, 4);
+  assert.equal(request.where, 'in Floor');
+  assert.ok(!book.bestPending());
+});

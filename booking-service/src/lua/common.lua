@@ -12,6 +12,11 @@
 --                  t (held|released|booked) and p (the NATS payload, byte for byte)
 --   shoppers:{v}   (waiting room) sorted set owner -> unix ms its pass ends
 --   booked_at:{v}  (waiting room) sorted set owner -> unix ms of its last booking
+--   free:{v}       the free-seat index best available searches: run number -> one character
+--                  per seat of the run ('0' free, '1' held or booked, 'x' never for sale)
+--   place:{v}      seat -> "<run>:<position>" in that index
+--   bestruns:{v}, bestorder:{v}, bestindex:{v}   the runs' static picture, the search orders
+--                  and which layout they hold (lua/best_index.lua writes them)
 -- <owner> is the secret-derived authority key (64 hex digits); <user_id> is for display only.
 
 local function split_state(value)
@@ -92,4 +97,19 @@ local function refuse_unless_holder(lock, owner, shoppers, waiting_room)
   if kind == 'h' and holder == owner then return nil end
   if not admitted(shoppers, owner, waiting_room) then return {'NOT_ADMITTED'} end
   return {'NOT_HOLDER', kind == 'h' and 'other' or ''}
+end
+
+-- Keeps the free-seat index (free:{v}, place:{v}) in step with a change of state:{v}, in the
+-- same atomic step. Until best available first builds the index there is none to keep, and
+-- after a reset it is rebuilt from state:{v} when next needed.
+-- index: {free, place keys}   taken: whether the seat is now held or booked
+local function mark_seat(index, seat, taken)
+  local place = redis.call('HGET', index.place, seat)
+  if not place then return end
+  local run, pos = string.match(place, '^(%d+):(%d+)$')
+  local free = redis.call('HGET', index.free, run)
+  if not free then return end
+  pos = tonumber(pos)
+  redis.call('HSET', index.free, run,
+    string.sub(free, 1, pos - 1) .. (taken and '1' or '0') .. string.sub(free, pos + 1))
 end

@@ -1,6 +1,7 @@
 -- Announce a hold that ran out. Acts only if the expiry index says this hold is due and its lock
 -- is gone; a newer hold of the same seat has rewritten the index entry, so it is never touched.
--- KEYS: lock, state, holds, counts, seq, epoch, events   ARGV: seat, venue, max_len
+-- KEYS: lock, state, holds, counts, seq, epoch, events, shoppers, booked_at, free, place
+-- ARGV: seat, venue, max_len
 local lock, state, holds, counts = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local out = {seq = KEYS[5], epoch = KEYS[6], events = KEYS[7], venue = ARGV[2], max_len = ARGV[3]}
 local seat = ARGV[1]
@@ -22,5 +23,6 @@ if ttl == -1 or kind ~= 'h' then
 end
 redis.call('HDEL', state, seat)
 drop_hold(counts, owner)
+mark_seat({free = KEYS[10], place = KEYS[11]}, seat, false)
 local seq = emit(out, 'released', seat, '0', user_id, nil, 'expired')
 return {'CHANGED', user_id, '', seq}

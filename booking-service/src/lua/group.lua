@@ -2,7 +2,8 @@
 -- Each seat that changes gets its own event, numbered consecutively. Seats the caller already
 -- holds are left as they are (a hold is never extended); the seats a select newly holds share
 -- one expiry.
--- KEYS: state, holds, counts, seq, epoch, events, shoppers, booked_at, then each seat's lock,
+-- KEYS: state, holds, counts, seq, epoch, events, shoppers, booked_at, free, place, then each
+--       seat's lock,
 --       then (declared for Redis Cluster) the locks of the other seats of the runs below
 -- ARGV: mode (select|book|release), owner, user_id, venue, max_len, waiting_room (1/0),
 --       hold_seconds, max_holds, lock prefix, n, then the n seat ids (distinct, in the order
@@ -13,10 +14,11 @@
 local state, holds, counts = KEYS[1], KEYS[2], KEYS[3]
 local out = {seq = KEYS[4], epoch = KEYS[5], events = KEYS[6], venue = ARGV[4], max_len = ARGV[5]}
 local shoppers, booked_at = KEYS[7], KEYS[8]
+local index = {free = KEYS[9], place = KEYS[10]}
 local mode, owner, user_id, waiting_room = ARGV[1], ARGV[2], ARGV[3], ARGV[6]
 local hold_seconds, max_holds = tonumber(ARGV[7]), tonumber(ARGV[8])
 local lock_prefix, count = ARGV[9], tonumber(ARGV[10])
-local FIRST_LOCK, FIRST_SEAT = 9, 11
+local FIRST_LOCK, FIRST_SEAT = 11, 11
 local FIRST_RUN = FIRST_SEAT + count
 
 -- Each seat as it stands: lock kind and holder, and the announced state's kind and owner.
@@ -141,6 +143,7 @@ if mode == 'select' then
       redis.call('HINCRBY', counts, owner, 1)
       redis.call('HSET', state, seat.id, 'h|' .. user_id .. '|' .. expires_ms .. '|' .. owner)
       redis.call('ZADD', holds, expires_ms, seat.id)
+      mark_seat(index, seat.id, true)
       answer(seat, expires_ms, emit(out, 'held', seat.id, '1', user_id, expires_ms, nil))
     end
   end
@@ -165,6 +168,7 @@ for _, seat in ipairs(seats) do
   else
     redis.call('DEL', seat.lock)
     redis.call('HDEL', state, seat.id)
+    mark_seat(index, seat.id, false)
     answer(seat, nil, emit(out, 'released', seat.id, '0', user_id, nil, 'released'))
   end
 end

@@ -1,6 +1,6 @@
 -- Hold a seat: SET NX EX on its lock, unless it is booked, held by another owner, or the owner
 -- already has the maximum number of holds. Holding a seat you already hold changes nothing.
--- KEYS: lock, state, holds, counts, seq, epoch, events, shoppers, booked_at
+-- KEYS: lock, state, holds, counts, seq, epoch, events, shoppers, booked_at, free, place
 -- ARGV: seat, owner, user_id, venue, max_len, waiting_room (1/0), hold_seconds, max_holds
 local lock, state, holds, counts = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local out = {seq = KEYS[5], epoch = KEYS[6], events = KEYS[7], venue = ARGV[4], max_len = ARGV[5]}
@@ -36,5 +36,6 @@ if prev_owner then drop_hold(counts, prev_owner) end
 redis.call('HINCRBY', counts, owner, 1)
 redis.call('HSET', state, seat, 'h|' .. user_id .. '|' .. expires_ms .. '|' .. owner)
 redis.call('ZADD', holds, expires_ms, seat)
+mark_seat({free = KEYS[10], place = KEYS[11]}, seat, true)
 local seq = emit(out, 'held', seat, '1', user_id, expires_ms, nil)
 return {'CHANGED', user_id, expires_ms, seq}

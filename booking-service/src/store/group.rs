@@ -107,7 +107,7 @@ impl SeatStore {
     }
 }
 
-fn parse_group_reply(reply: &[String]) -> Result<GroupOutcome, SeatError> {
+pub(super) fn parse_group_reply(reply: &[String]) -> Result<GroupOutcome, SeatError> {
     let code = match reply.first().map(String::as_str) {
         Some("CHANGED") => {
             let user = reply.get(1).cloned().ok_or_else(|| unexpected(reply))?;

@@ -25,6 +25,14 @@ pub struct VenueKeys {
     pub(super) waiting_room: Vec<String>,
     pub(super) shoppers: String,
     pub(super) booked_at: String,
+    /// The free-seat index best available searches, kept by every seat script.
+    pub(super) free: String,
+    pub(super) place: String,
+    /// Best available's static picture of the venue, its search orders, and which layout
+    /// they hold.
+    pub(super) best_runs: String,
+    pub(super) best_order: String,
+    pub(super) best_index: String,
 }
 
 impl VenueKeys {
@@ -60,14 +68,19 @@ impl VenueKeys {
             .collect(),
             shoppers: format!("shoppers:{{{venue}}}"),
             booked_at: format!("booked_at:{{{venue}}}"),
+            free: format!("free:{{{venue}}}"),
+            place: format!("place:{{{venue}}}"),
+            best_runs: format!("bestruns:{{{venue}}}"),
+            best_order: format!("bestorder:{{{venue}}}"),
+            best_index: format!("bestindex:{{{venue}}}"),
         }
     }
 
     /// KEYS of the per-seat scripts: lock, state, holds, counts, seq, epoch, events, shoppers,
-    /// booked_at.
+    /// booked_at, free, place.
     pub(super) fn seat_keys(&self, seat: &str) -> Vec<String> {
         // The seat's lock, then the same venue keys the group script takes after its locks.
-        let mut keys = Vec::with_capacity(9);
+        let mut keys = Vec::with_capacity(11);
         keys.push(self.lock(seat));
         self.push_venue_keys(&mut keys);
         keys
@@ -79,15 +92,42 @@ impl VenueKeys {
     }
 
     /// KEYS of the group script before the seats' locks: state, holds, counts, seq, epoch,
-    /// events, shoppers, booked_at.
+    /// events, shoppers, booked_at, free, place.
     pub(super) fn group_keys(&self) -> Vec<String> {
-        let mut keys = Vec::with_capacity(8);
+        let mut keys = Vec::with_capacity(10);
         self.push_venue_keys(&mut keys);
         keys
     }
 
-    /// state, holds, counts, seq, epoch, events, shoppers, booked_at: what every seat script
-    /// takes after its locks.
+    /// KEYS of best available: the group script's, then bestruns, bestorder, bestindex.
+    pub(super) fn best_keys(&self) -> Vec<String> {
+        let mut keys = self.group_keys();
+        keys.extend([
+            self.best_runs.clone(),
+            self.best_order.clone(),
+            self.best_index.clone(),
+        ]);
+        keys
+    }
+
+    /// KEYS of the script that builds best available's index: state, free, place, bestruns,
+    /// bestorder, bestindex.
+    pub(super) fn best_index_keys(&self) -> Vec<String> {
+        [
+            &self.state,
+            &self.free,
+            &self.place,
+            &self.best_runs,
+            &self.best_order,
+            &self.best_index,
+        ]
+        .into_iter()
+        .cloned()
+        .collect()
+    }
+
+    /// state, holds, counts, seq, epoch, events, shoppers, booked_at, free, place: what every
+    /// seat script takes after its locks.
     fn push_venue_keys(&self, keys: &mut Vec<String>) {
         keys.extend(
             [
@@ -99,6 +139,8 @@ impl VenueKeys {
                 &self.events,
                 &self.shoppers,
                 &self.booked_at,
+                &self.free,
+                &self.place,
             ]
             .into_iter()
             .cloned(),
@@ -127,7 +169,7 @@ mod tests {
         for key in keys.all_locks.iter().chain(&keys.relay_keys()) {
             assert!(key.contains("{main}"), "{key}");
         }
-        for key in keys.seat_keys("A1") {
+        for key in keys.seat_keys("A1").iter().chain(&keys.best_keys()) {
             assert!(key.contains("{main}"), "{key}");
         }
     }

@@ -1,13 +1,20 @@
-//! `REDIS_URL`: one server (`redis://…`) or a Redis Cluster (`redis-cluster://host:port,…`).
+//! `REDIS_URL`: one server (`redis://…`) or a Redis Cluster (`redis-cluster://host:port,…`);
+//! `rediss://` and `rediss-cluster://` speak TLS (rustls).
 
 use fred::prelude::*;
-use fred::types::config::ServerConfig;
+use fred::types::config::{ServerConfig, TlsConnector};
 
 /// Reads `redis://…` and `redis-cluster://host:port,host:port,…` (the contract's form; fred's
-/// own `?node=` form is accepted too).
+/// own `?node=` form is accepted too), and their `rediss` forms: TLS, trusting the system's roots
+/// or the file named by `SSL_CERT_FILE`. A `USER:PASSWORD@` before the host is an ACL user.
 pub(super) fn redis_config(url: &str) -> anyhow::Result<Config> {
-    let Some(rest) = url.strip_prefix("redis-cluster://") else {
-        return Ok(Config::from_url(url)?);
+    let (rest, tls) = match (
+        url.strip_prefix("redis-cluster://"),
+        url.strip_prefix("rediss-cluster://"),
+    ) {
+        (Some(rest), _) => (rest, false),
+        (_, Some(rest)) => (rest, true),
+        _ => return Ok(Config::from_url(url)?),
     };
     if !rest.contains(',') {
         return Ok(Config::from_url_clustered(url)?);
@@ -39,6 +46,9 @@ pub(super) fn redis_config(url: &str) -> anyhow::Result<Config> {
         config.username = (!user.is_empty()).then(|| user.to_owned());
         config.password = Some(password.to_owned());
     }
+    if tls {
+        config.tls = Some(TlsConnector::default_rustls()?.into());
+    }
     Ok(config)
 }
 
@@ -65,5 +75,19 @@ mod tests {
             (Some("app"), Some("pw"))
         );
         assert!(redis_config("redis-cluster://127.0.0.1:7000,nope").is_err());
+    }
+
+    #[test]
+    fn rediss_urls_speak_tls() {
+        assert!(redis_config("redis://127.0.0.1:6379")
+            .unwrap()
+            .tls
+            .is_none());
+        let single = redis_config("rediss://booking:pw@127.0.0.1:6379").unwrap();
+        assert!(single.tls.is_some());
+        assert_eq!(single.username.as_deref(), Some("booking"));
+        let cluster = redis_config("rediss-cluster://b:pw@127.0.0.1:7000,127.0.0.1:7001").unwrap();
+        assert!(cluster.tls.is_some());
+        assert!(matches!(cluster.server, ServerConfig::Clustered { .. }));
     }
 }

@@ -10,7 +10,9 @@ use std::time::Instant;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde_json::Value;
-use shared::ws::{CommandError, CommandOk, OkSeats, SeatAction, ServerMessage, StateForm, Welcome};
+use shared::ws::{
+    BestAsk, CommandError, CommandOk, OkSeats, SeatAction, ServerMessage, StateForm, Welcome,
+};
 use shared::{now_ms, Token};
 
 use crate::hub::{Resume, VenueHandle, Watcher};
@@ -180,6 +182,38 @@ pub(super) async fn group_command(
                 seat_ids: error.seat_ids,
             })
         }
+    })
+}
+
+/// `HOLD_BEST`: answered `OK` (`action` `best`) with the seats chosen and held, or `ERROR`.
+pub(super) async fn best_command(
+    edge: Arc<Edge>,
+    venue: Arc<str>,
+    token: String,
+    ask: BestAsk,
+    req_id: Value,
+) -> Answered {
+    let received = Instant::now();
+    let result = edge.booking.best_command(&venue, ask, &token).await;
+    let outcome = match &result {
+        Ok(_) => "OK",
+        Err(error) => error.code.as_str(),
+    };
+    edge.metrics
+        .observe_command("best", outcome, received.elapsed());
+    Answered::Seat(match result {
+        Ok((seat_ids, seats)) => ServerMessage::Ok(CommandOk {
+            req_id,
+            action: "best".to_owned(),
+            seats: OkSeats::Several { seat_ids, seats },
+        }),
+        Err(error) => ServerMessage::Error(CommandError {
+            req_id,
+            code: error.code,
+            message: error.message,
+            seat_id: None,
+            seat_ids: error.seat_ids,
+        }),
     })
 }
 

@@ -9,6 +9,10 @@
 //   SEATMAP_KILL_EDGE       command that kills one edge, given its id (e.g. edge-3000)
 //   SEATMAP_SCREENSHOT_DIR  where screenshots go (default tests/browser/artifacts)
 //   CHROMIUM_PATH           default /usr/bin/chromium
+//   SEATMAP_TLS_SPKI        with an https:// SEATMAP_URL: the base64 SHA-256 of the server
+//                           certificate's public key (start.sh --tls writes it to
+//                           RUN_DIR/tls/server.spki). Chromium trusts that one certificate and
+//                           no other; Node's own requests trust NODE_EXTRA_CA_CERTS.
 
 import { before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
@@ -41,11 +45,7 @@ let pageErrors = [];
 export function useBrowser() {
   before(async () => {
     if (!ADMIN_TOKEN) throw new Error('SEATMAP_ADMIN_TOKEN is not set: the tests reset all seats before each test');
-    browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium(process.env.SEATMAP_TLS_SPKI);
     fs.mkdirSync(SHOT_DIR, { recursive: true });
   });
 
@@ -64,6 +64,17 @@ export function useBrowser() {
     await Promise.all(open.map((v) => v.context.close().catch(() => {})));
     assert.deepEqual(pageErrors, [], 'uncaught errors in the page');
   });
+}
+
+/**
+ * A headless Chromium. With `trustSpki`, it accepts the one certificate whose public key hashes
+ * to it (as if its CA were installed), and still refuses every other it cannot verify.
+ */
+export function launchChromium(trustSpki) {
+  const args = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+  if (trustSpki) args.push(`--ignore-certificate-errors-spki-list=${trustSpki}`);
+  return chromium.launch({ executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium', args });
 }
 
 /** POST /api/admin/reset: every seat available again. */

@@ -1,0 +1,204 @@
+//! A best-available rush on the arena, against real redis-server and nats-server: 1,000
+//! identities ask at once for 2 to 4 seats (some within a category or a section, some
+//! accessible), with the single-seat rule off and on. Every answer is checked: OK blocks are
+//! disjoint, adjacent, in what was asked, held by their asker in the final state, and were one
+//! of the best blocks at the moment they were taken (the events replayed in seq order); every
+//! refusal is NO_SEATS_TOGETHER and no block fit it even at the end.
+
+use std::collections::{HashMap, HashSet};
+
+use futures_util::stream::{self, StreamExt};
+use serde_json::{json, Value};
+use shared::api::EventsPage;
+use shared::EventKind;
+
+mod best_judge;
+mod support;
+use best_judge::{Ask, Hall};
+use support::Stack;
+
+const ASKERS: usize = 1_000;
+/// Requests in flight at once: enough to keep every Redis connection's pipeline full.
+const IN_FLIGHT: usize = 250;
+
+struct Answer {
+    /// The asker's public id.
+    user: String,
+    ask: Ask,
+    code: String,
+    seat_ids: Vec<String>,
+}
+
+/// The asks, the same on every run: counts 2 to 4; a fifth of them within a category, one in
+/// ten within a section, one in twenty accessible.
+fn asks(categories: &[String], sections: &[String]) -> Vec<Ask> {
+    (0..ASKERS)
+        .map(|i| {
+            let mut ask = Ask {
+                count: 2 + i % 3,
+                ..Ask::default()
+            };
+            match i % 20 {
+                0 => ask.accessible = true,
+                1 | 2 => ask.section = Some(sections[(i / 20) % sections.len()].clone()),
+                3..=6 => ask.category = Some(categories[(i / 20) % categories.len()].clone()),
+                _ => {}
+            }
+            ask
+        })
+        .collect()
+}
+
+async fn rush(stack: &Stack, venue: &str, asks: Vec<Ask>) -> Vec<Answer> {
+    let api = &stack.api;
+    stream::iter(asks)
+        .map(|ask| async move {
+            let signed = testkit::signer().issue();
+            let user = signed.user_id();
+            let mut body = json!({"count": ask.count, "token": signed.as_str(), "venue": venue});
+            if let Some(category) = &ask.category {
+                body["category"] = json!(category);
+            }
+            if let Some(section) = &ask.section {
+                body["section"] = json!(section);
+            }
+            if ask.accessible {
+                body["accessible"] = json!(true);
+            }
+            let answer = api.post_json("/api/seats/best", body).await;
+            Answer {
+                user,
+                code: answer.code(),
+                seat_ids: serde_json::from_value(answer.body["seat_ids"].clone())
+                    .unwrap_or_default(),
+                ask,
+            }
+        })
+        .buffer_unordered(IN_FLIGHT)
+        .collect()
+        .await
+}
+
+/// Every kept event of the venue, in seq order.
+async fn events(stack: &Stack, venue: &str) -> Vec<shared::SeatEvent> {
+    let mut all = Vec::new();
+    loop {
+        let after = all.last().map_or(0, |e: &shared::SeatEvent| e.seq);
+        let page = stack
+            .api
+            .get(&format!("/api/venues/{venue}/events?after={after}"))
+            .await;
+        assert_eq!(page.status, 200, "{:?}", page.body);
+        let page: EventsPage = serde_json::from_value(page.body).unwrap();
+        if page.events.is_empty() {
+            return all;
+        }
+        all.extend(page.events);
+    }
+}
+
+async fn check_rush(stack: &Stack, venue: &str, rule: bool) {
+    let chart = stack.api.get(&format!("/api/venues/{venue}/chart")).await;
+    let hall = Hall::from_chart(&chart.body);
+    let ids_of = |list: &Value| -> Vec<String> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let categories = ids_of(&chart.body["categories"]);
+    let sections = ids_of(&chart.body["sections"]);
+    let answers = rush(stack, venue, asks(&categories, &sections)).await;
+
+    let mut codes: HashMap<&str, usize> = HashMap::new();
+    for answer in &answers {
+        *codes.entry(answer.code.as_str()).or_default() += 1;
+    }
+    let refused: Vec<&str> = codes
+        .keys()
+        .copied()
+        .filter(|c| !matches!(*c, "OK" | "NO_SEATS_TOGETHER" | "MAX_HOLDS_EXCEEDED"))
+        .collect();
+    assert!(refused.is_empty(), "{venue}: unexpected answers {codes:?}");
+    assert!(
+        codes.get("OK").copied().unwrap_or(0) > ASKERS / 2,
+        "{venue}: {codes:?}"
+    );
+
+    // The events in seq order: each seat is held once, by one user.
+    let events = events(stack, venue).await;
+    let mut seq_of: HashMap<&str, u64> = HashMap::new();
+    for (i, event) in events.iter().enumerate() {
+        assert_eq!(event.seq, i as u64 + 1, "{venue}: seqs without gaps");
+        assert_eq!(event.kind, EventKind::Held, "{venue}: only holds in a rush");
+        assert!(
+            seq_of.insert(&event.seat_id, event.seq).is_none(),
+            "{venue}: {} held twice",
+            event.seat_id
+        );
+    }
+    let snapshot = stack.api.get(&format!("/api/venues/{venue}")).await;
+    let seats = testkit::http::seats_of(&snapshot.body["seats"]);
+
+    // Judge each OK against the seats taken just before its first event.
+    let mut oks: Vec<&Answer> = answers.iter().filter(|a| a.code == "OK").collect();
+    oks.sort_by_key(|a| seq_of[a.seat_ids[0].as_str()]);
+    let mut taken: HashSet<String> = HashSet::new();
+    let mut replayed = 0;
+    for answer in &oks {
+        assert_eq!(
+            answer.seat_ids.len(),
+            answer.ask.count,
+            "{venue}: {:?}",
+            answer.seat_ids
+        );
+        let first = seq_of[answer.seat_ids[0].as_str()];
+        for (i, id) in answer.seat_ids.iter().enumerate() {
+            assert_eq!(
+                seq_of[id.as_str()],
+                first + i as u64,
+                "{venue}: one step, consecutive seqs"
+            );
+            let (status, holder) = &seats[id];
+            assert_eq!(*status, 1, "{venue}: {id} is held at the end");
+            assert_eq!(*holder, json!(answer.user), "{venue}: {id} by its asker");
+        }
+        while replayed < events.len() && events[replayed].seq < first {
+            taken.insert(events[replayed].seat_id.clone());
+            replayed += 1;
+        }
+        hall.judge(&answer.ask, &taken, rule, &answer.seat_ids)
+            .unwrap_or_else(|why| panic!("{venue}: {why}"));
+    }
+    let final_taken: HashSet<String> = events.iter().map(|e| e.seat_id.clone()).collect();
+    for answer in answers.iter().filter(|a| a.code == "NO_SEATS_TOGETHER") {
+        assert!(
+            hall.fitting(&answer.ask, &final_taken, rule).is_empty(),
+            "{venue}: {:?} was refused, yet a block fits even at the end",
+            answer.ask
+        );
+    }
+    eprintln!("{venue}: {codes:?}, {} seats held", events.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_identities_rush_best_available_on_the_arena() {
+    let arena = concat!(env!("CARGO_MANIFEST_DIR"), "/../venues/arena.json");
+    let mut ruled: Value = serde_json::from_str(&std::fs::read_to_string(arena).unwrap()).unwrap();
+    ruled["single_seat_rule"] = json!(true);
+    let dir = std::env::temp_dir().join(format!("best-rush-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ruled_path = dir.join("ruled.json");
+    std::fs::write(&ruled_path, ruled.to_string()).unwrap();
+    let venues = format!("arena:@{arena},ruled:@{}", ruled_path.display());
+    let stack = Stack::start(&[
+        ("VENUES", venues.as_str()),
+        // Rate limits lifted for the rush; a hold outlives the test.
+        ("USER_RATE_LIMIT", "100000"),
+        ("HOLD_SECONDS", "600"),
+    ])
+    .await;
+    check_rush(&stack, "arena", false).await;
+    check_rush(&stack, "ruled", true).await;
+}
