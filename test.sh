@@ -43,7 +43,9 @@ Then it stops the stack and checks that nothing is left running, and starts a se
 stack (MAX_SHOPPERS=1, SHOPPING_SECONDS=90, one edge, its own ports and RUN_DIR) for the
 waiting-room browser test (tests/browser/waiting-room.test.mjs, three browser contexts), then
 stops and checks that one too; and a third (MAX_SHOPPERS=1, an empty room) for DEMO.md's
-waiting-room commands and the QUEUE and ADMITTED frames against docs/asyncapi.yaml; and a
+waiting-room commands and the QUEUE and ADMITTED frames against docs/asyncapi.yaml; one with
+SINGLE_SEAT_RULE=1 for the single-seat rule in the browser (tests/browser/single-seat-rule.test.mjs:
+a seat or two that would leave one alone refused in words, best available offered); and a
 fourth (./start.sh --tls, its own local CA) for HTTPS and WSS in headless Chromium trusting the
 run's certificate (tests/browser/tls.test.mjs): a hold over wss:// seen by a second browser, HSTS,
 a Secure cookie, plain HTTP redirecting, TLS below 1.2 refused; and a fifth (SECURE=1, given
@@ -294,6 +296,24 @@ node tests/asyncapi/live.mjs docs/asyncapi.yaml "ws://127.0.0.1:$HTTP_PORT/ws" "
   tee -a "$results/asyncapi-live.txt"
 [ "${PIPESTATUS[0]}" -eq 0 ] || die "a waiting-room frame does not match docs/asyncapi.yaml (above)"
 stop_stack_and_check
+
+# --- the single-seat rule in the browser: a small stack with SINGLE_SEAT_RULE=1 -------------
+unset MAX_SHOPPERS
+RUN_DIR=$(mktemp -d /tmp/seatmap-rule.XXXXXX) SINGLE_SEAT_RULE=1 EDGES=1 HOLD_SECONDS=30 \
+  HTTP_PORT=$(free_port) EDGE_BASE_PORT=$(free_port) BOOKING_PORT=$(free_port) \
+  REDIS_PORT=$(free_port) NATS_PORT=$(free_port) NATS_MONITOR_PORT=$(free_port)
+export RUN_DIR SINGLE_SEAT_RULE EDGES HOLD_SECONDS HTTP_PORT EDGE_BASE_PORT BOOKING_PORT REDIS_PORT \
+  NATS_PORT NATS_MONITOR_PORT
+step "the single-seat rule in the browser: a stack with SINGLE_SEAT_RULE=1, one edge (NGINX on $HTTP_PORT)"
+start_stack
+(
+  cd tests/browser
+  SEATMAP_URL="http://127.0.0.1:$HTTP_PORT" SEATMAP_RUN_DIR="$RUN_DIR" SEATMAP_HOLD_SECONDS="$HOLD_SECONDS" \
+    node --test --test-concurrency=1 --test-reporter=spec single-seat-rule.test.mjs
+) 2>&1 | tee "$results/single-seat-rule.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || { tail -n 30 "$RUN_DIR"/logs/*.log; die "the single-seat rule browser test failed"; }
+stop_stack_and_check
+unset SINGLE_SEAT_RULE
 
 # --- HTTPS and WSS: a fourth small stack with ./start.sh --tls ------------------------------
 # Its own RUN_DIR (where start.sh makes the local CA and certificate) and ports. Chromium trusts

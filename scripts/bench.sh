@@ -47,7 +47,8 @@
 #   STORM_VIEWERS      viewers reconnecting in the storm (2 s)     [10000]
 #   STORM_CHANGES      changes at 10/s before, and during, it      [150]
 #   PROFILE            1 = perf profile + flamegraph of an edge    [1; 0 with QUICK]
-#   PARTS              which of: fanout venues storm api           [all four]
+#   PARTS              which of: fanout venues storm together api  [all five]
+#   RUSH_ASKS          best-available rush: identities asking once [2000]
 #   SKIP_BUILD         1 = use target/release as it is             [0]
 #   OUT                where results.jsonl, the tables and plots go [docs/bench]
 set -euo pipefail
@@ -76,7 +77,7 @@ STORM_STEADY=${STORM_STEADY:-1000}
 STORM_VIEWERS=${STORM_VIEWERS:-10000}
 STORM_CHANGES=${STORM_CHANGES:-150}
 PROFILE=${PROFILE:-1}
-PARTS=${PARTS:-"fanout venues storm api"}
+PARTS=${PARTS:-"fanout venues storm together api"}
 OUT=${OUT:-$ROOT/docs/bench}
 mkdir -p "$OUT"
 results="$OUT/results.jsonl"
@@ -262,12 +263,12 @@ api_run() { # api_run POOL: the API beside redis-benchmark on the current stack
 first_pool=${REDIS_POOLS%% *}
 venues=main:10x10,grid:100x100,arena:@venues/arena.json
 venues_to_run=(grid arena)
-if part venues || part storm || part api || [[ $PROFILE == 1 ]]; then
+if part venues || part storm || part together || part api || [[ $PROFILE == 1 ]]; then
   say "large venues, the storm, the booking API, the profiles: fresh stack with VENUES=$venues"
   start_stack VENUES="$venues" REDIS_POOL="$first_pool"
 fi
 part venues || venues_to_run=()
-if part venues || part storm; then
+if part venues || part storm || part together; then
   # The arena as a sale in progress leaves it (holds last HOLD_SECONDS=3600 in this run).
   "$seatbench" fill --booking "$booking" --venue arena --held 5 --booked 50 --results "$results"
 fi
@@ -290,6 +291,21 @@ if part storm; then
   "$seatbench" storm --booking "$booking" --venue arena --urls "$edges" --steady "$STORM_STEADY" \
     --storm "$STORM_VIEWERS" --within-secs 2 --rate 10 --changes "$STORM_CHANGES" --compact \
     --label storm-arena --server "edge=$edge_pids" --results "$results" || say "storm: seatbench failed (see above)"
+fi
+if part together; then
+  # On the arena as the fill left it: each worker holds and releases one seat, a group of 4, or
+  # the best 2-4 seats; Redis's own script time is read for the measured seconds.
+  for mode in seat group best; do
+    say "seats together on the arena: $mode, $API_CONCURRENCY connections, each hold then released"
+    "$seatbench" api --booking "$booking" --venue arena --mode "$mode" --concurrency "$API_CONCURRENCY" \
+      --seconds "$API_SECONDS" --label "together-$mode" --redis "redis://127.0.0.1:$REDIS_PORT" \
+      --server "booking=$booking_pid" --server "redis=$redis_pid" --results "$results" ||
+      say "together ($mode): seatbench failed (see above)"
+  done
+  say "best-available rush: ${RUSH_ASKS:-2000} identities each ask once for 2-4 seats of the arena"
+  "$seatbench" best-rush --booking "$booking" --venue arena --asks "${RUSH_ASKS:-2000}" \
+    --concurrency "$API_CONCURRENCY" --redis "redis://127.0.0.1:$REDIS_PORT" --results "$results" ||
+    say "best-rush: seatbench failed or found a wrong answer (see above)"
 fi
 if part api; then
   api_run "$first_pool"

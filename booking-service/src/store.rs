@@ -403,19 +403,26 @@ impl SeatStore {
 
     /// ARGV of the per-seat scripts: seat, owner, user_id, venue, history length, waiting room.
     fn actor_args(&self, keys: &VenueKeys, seat: &str, actor: Actor<'_>) -> Vec<String> {
-        vec![
-            seat.into(),
-            actor.owner.into(),
-            actor.user_id.into(),
+        let mut args = vec![seat.to_owned()];
+        self.push_actor_args(&mut args, keys, actor);
+        args
+    }
+
+    /// What every seat script takes about who acts and where: owner, user_id, venue, history
+    /// length, waiting room (1/0).
+    fn push_actor_args(&self, args: &mut Vec<String>, keys: &VenueKeys, actor: Actor<'_>) {
+        let waiting_room = if self.waiting_room.is_some() {
+            "1"
+        } else {
+            "0"
+        };
+        args.extend([
+            actor.owner.to_owned(),
+            actor.user_id.to_owned(),
             keys.venue.clone(),
             keys.history.clone(),
-            if self.waiting_room.is_some() {
-                "1"
-            } else {
-                "0"
-            }
-            .into(),
-        ]
+            waiting_room.to_owned(),
+        ]);
     }
 
     /// A step only the seat's current holder may take (book, release).

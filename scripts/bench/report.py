@@ -362,6 +362,39 @@ def api_tables(rows):
     return "\n".join(out)
 
 
+def together_tables(rows):
+    """Seats together on the arena: one seat, a group, best available (each then released),
+    with Redis's own EVALSHA time; then the best-available rush."""
+    api = [r for r in rows if r.get("kind") == "api" and r["label"].startswith("together-")]
+    rush = [r for r in rows if r.get("kind") == "best_rush"]
+    if not api and not rush:
+        return ""
+    out = ["### Seats together: one seat, a group, best available\n"]
+    redis_cells = lambda x: ([f"{x['usec_per_call']:.0f}", f"{x['p50_usec']:.0f}", f"{x['p99_usec']:.0f}"]
+                             if x else ["–", "–", "–"])
+    if api:
+        header = ["run", "connections", "holds/s", "hold p50 ms", "hold p99 ms", "release p99 ms",
+                  "errors", "Redis µs/script mean", "p50", "p99"]
+        body = []
+        for r in api:
+            body.append([r["label"], num(r["concurrency"]), num(r["per_second"] / 2),
+                         ms(r["select"]["p50_ms"]), ms(r["select"]["p99_ms"]), ms(r["release"]["p99_ms"]),
+                         json.dumps(r["errors"]) if r["errors"] else "0"] + redis_cells(r.get("redis")))
+        out.append(table(header, body))
+    if rush:
+        out.append("\nBest-available rush (each identity asks once for 2-4 seats; nothing released):\n")
+        header = ["run", "venue", "asks", "connections", "asks/s", "p50 ms", "p99 ms", "answers",
+                  "seats held", "wrong", "Redis µs/script mean", "p50", "p99"]
+        body = []
+        for r in rush:
+            l = r["latency"]
+            body.append([r["label"], r["venue"], num(r["asks"]), num(r["concurrency"]), num(r["per_second"]),
+                         ms(l["p50_ms"]), ms(l["p99_ms"]), json.dumps(r["codes"]), num(r["seats_held"]),
+                         num(r["violations"])] + redis_cells(r.get("redis")))
+        out.append(table(header, body))
+    return "\n".join(out) + "\n"
+
+
 def plot(by, sizes, rates, out_dir):
     try:
         import matplotlib
@@ -418,7 +451,7 @@ def main():
                      f"nginx {machine['nginx']}; fd limit {machine['fd_limit']}.\n")
     fan, by, sizes, rates = fanout_tables(rows)
     parts += [targets_table(rows, by, sizes, rates), fan, venue_tables(rows), storm_tables(rows),
-              api_tables(rows)]
+              api_tables(rows), together_tables(rows)]
     (out_dir / "tables.md").write_text("\n".join(p for p in parts if p))
     print(plot(by, sizes, rates, out_dir))
     print(f"tables: {out_dir / 'tables.md'}")

@@ -132,3 +132,19 @@ class StormTargets(unittest.TestCase):
         self.assertEqual(got[STORM_MEMORY][1], "**missed**")
         self.assertEqual(targets([storm(100, 150, last_s=11.0)])[STORM_ALL][1], "**missed**")
         self.assertEqual(targets([storm(100, 150, missing=1)])[STORM_ALL][1], "**missed**")
+
+
+class TogetherTables(unittest.TestCase):
+    def test_seats_together_and_the_rush_have_their_tables(self):
+        redis = {"calls": 10, "usec_per_call": 80.0, "p50_usec": 60.0, "p99_usec": 400.0, "p999_usec": 900.0}
+        api = {"kind": "api", "label": "together-best", "mode": "best", "concurrency": 64, "requests": 200,
+               "seconds": 10.0, "per_second": 20.0, "errors": {}, "latency": summary(2.0, 9.0, 200),
+               "select": summary(3.0, 10.0, 100), "release": summary(1.0, 4.0, 100), "cpu": {}, "redis": redis}
+        rush = {"kind": "best_rush", "label": "best-rush", "venue": "arena", "concurrency": 64, "asks": 2000,
+                "seconds": 4.0, "per_second": 500.0, "latency": summary(5.0, 30.0, 2000),
+                "codes": {"OK": 1990, "NO_SEATS_TOGETHER": 10}, "seats_held": 5970, "violations": 0}
+        out = report.together_tables([api, rush])
+        self.assertIn("| together-best | 64 | 10 | 3.00 | 10.0 | 4.00 | 0 | 80 | 60 | 400 |", out)
+        self.assertIn("| best-rush | arena | 2,000 | 64 | 500 |", out)
+        self.assertIn("| – | – | – |", out, "a rush without --redis shows dashes")
+        self.assertEqual(report.together_tables([]), "")

@@ -1,13 +1,12 @@
 // Browser tests for seats bought together, against the whole running stack: choosing several
 // seats and holding them in one go (SELECT_SEATS, all or nothing), the basket (each seat's
 // category and price, the total, one countdown, book all, release one or all), best available
-// (HOLD_BEST: the result held, ringed and brought into view), and the single-seat rule's refusal
-// in words. Two browser contexts are two people. Fixtures and helpers: lib/page.mjs, lib/arena.mjs.
+// (HOLD_BEST: the result held, ringed and brought into view). The single-seat rule's refusal in words
+// is in single-seat-rule.test.mjs (a stack with SINGLE_SEAT_RULE=1). Two browser contexts are two people. Fixtures and helpers: lib/page.mjs, lib/arena.mjs.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { arenaChart, chooseRow, openArena, seatsWhere } from './lib/arena.mjs';
-import { newSession, post } from './lib/net.mjs';
 import {
   WAIT_MS, assertNoErrors, clickSeat, holdEntry, openViewer, seatSelector, shot, text, useBrowser, waitSeat,
 } from './lib/page.mjs';
@@ -229,39 +228,4 @@ test('best available with no such block free: the refusal in words', async () =>
   assert.equal(await text(a.page, '#errors .error-text'),
     'Right now there are no 2 seats side by side free in Floor 1, with a wheelchair space. Try fewer seats, or another category or section.');
   assert.equal(await text(a.page, '#available-count'), await text(a.page, '#total-count'), 'nothing was held');
-});
-
-/**
- * Whether the stack runs the main grid with the single-seat rule (SINGLE_SEAT_RULE=1): asked of
- * the booking service with a select that would leave A1 alone (undone at once when it is allowed).
- */
-async function gridSingleSeatRule() {
-  const { token } = await newSession('127.0.0.1');
-  const res = await post('/api/seats/select', { seat_id: 'A2', token, venue: 'main' });
-  if (res.status === 200) await post('/api/seats/release', { seat_id: 'A2', token, venue: 'main' });
-  return res.status === 409 && res.body?.error?.code === 'SINGLE_SEAT_GAP';
-}
-
-test('the single-seat rule: a seat that would leave one alone is refused in words, and best available is offered', async (t) => {
-  if (!await gridSingleSeatRule()) {
-    t.skip('the stack runs the grid without the single-seat rule (start it with SINGLE_SEAT_RULE=1)');
-    return;
-  }
-  const a = await openViewer('A');
-  await clickSeat(a.page, 'C2');
-  await a.page.locator('#errors').waitFor({ state: 'visible', timeout: WAIT_MS });
-  assert.match(await text(a.page, '#errors .error-text'),
-    /^Holding C2 would leave C1 on its own, .* let Best available choose for you\.$/);
-  await waitSeat(a.page, 'C2', 'available');
-  await a.page.locator('#errors').getByRole('button', { name: 'Use best available' }).click();
-  assert.equal(await a.page.evaluate(() => document.activeElement.id), 'best-count', 'the offer takes you to best available');
-
-  // Two seats chosen together that would leave one alone: refused whole, the seat named.
-  for (const id of ['D2', 'D3']) await a.page.locator(seatSelector(id)).click({ modifiers: ['Shift'] });
-  await a.page.getByRole('button', { name: 'Hold these 2 seats together' }).click();
-  await a.page.waitForFunction(() => document.getElementById('errors').textContent.includes('Holding D2 and D3'), null, { timeout: WAIT_MS });
-  assert.match(await text(a.page, '#errors .error-text'), /^Holding D2 and D3 would leave D1 on its own, /);
-  await waitSeat(a.page, 'D2', 'available');
-  await waitSeat(a.page, 'D3', 'available');
-  await a.page.screenshot({ path: shot('single-seat-gap.png'), fullPage: true });
 });

@@ -1,29 +1,32 @@
--- Build best available's index from the seats as they stand, in one atomic step: the runs'
--- static picture, the search orders, place:{v} (seat -> run:position) and free:{v} (each run's
--- seats as '0' free, '1' held or booked, 'x' never for sale). From then on every seat script
+-- Build best available's index from the announced seats (state:{v}), in one atomic step: the
+-- runs' static picture, the search orders, place:{v} (seat -> run:position) and free:{v} (each
+-- run's seats as '0' free, '1' held or booked, 'x' never for sale). From then on every seat script
 -- keeps free:{v} in step with state:{v}. Does nothing when the index already holds this layout.
 -- KEYS: state, free, place, bestruns, bestorder, bestindex
--- ARGV: layout fingerprint, lock prefix, number of runs n, then the n runs
+-- ARGV: layout fingerprint, number of runs n, then the n runs
 --       ("ids|dists|kinds|cats", as booking-service/src/best_layout.rs encodes them), then
 --       pairs of order name and order list
 -- Returns {'BUILT', runs} or {'CURRENT'}.
 local state, free_key, place_key, runs_key, order_key, marker = KEYS[1], KEYS[2], KEYS[3],
   KEYS[4], KEYS[5], KEYS[6]
-local fingerprint, lock_prefix, count = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local fingerprint, count = ARGV[1], tonumber(ARGV[2])
 if redis.call('GET', marker) == fingerprint then return {'CURRENT'} end
 
 redis.call('DEL', free_key, place_key, runs_key, order_key)
 for r = 1, count do
-  local run = ARGV[3 + r]
+  local run = ARGV[2 + r]
   local ids, kinds = string.match(run, '^([^|]*)|[^|]*|([^|]*)|')
-  local free, places, pos = {}, {}, 0
-  for id in string.gmatch(ids, '[^,]+') do
-    pos = pos + 1
-    local kind = string.sub(kinds, pos, pos)
+  local seats = {}
+  for id in string.gmatch(ids, '[^,]+') do table.insert(seats, id) end
+  -- One read of the run's announced states; a lock without one (never written so) is found
+  -- by best.lua's own check before it holds a seat.
+  local states = redis.call('HMGET', state, unpack(seats))
+  local free, places = {}, {}
+  for pos, id in ipairs(seats) do
     local status = '0'
-    if kind == 'x' then
+    if string.sub(kinds, pos, pos) == 'x' then
       status = 'x'
-    elseif redis.call('HEXISTS', state, id) == 1 or redis.call('EXISTS', lock_prefix .. id) == 1 then
+    elseif states[pos] then
       status = '1'
     end
     free[pos] = status
@@ -34,7 +37,7 @@ for r = 1, count do
   redis.call('HSET', free_key, tostring(r), table.concat(free))
   redis.call('HSET', runs_key, tostring(r), run)
 end
-for i = 4 + count, #ARGV, 2 do
+for i = 3 + count, #ARGV, 2 do
   redis.call('HSET', order_key, ARGV[i], ARGV[i + 1])
 end
 redis.call('SET', marker, fingerprint)

@@ -42,17 +42,9 @@ impl SeatStore {
         actor: Actor<'_>,
         limits: HoldLimits,
     ) -> Result<BestOutcome, SeatError> {
-        let args = vec![
-            actor.owner.into(),
-            actor.user_id.into(),
-            keys.venue.clone(),
-            keys.history.clone(),
-            if self.waiting_room.is_some() {
-                "1"
-            } else {
-                "0"
-            }
-            .into(),
+        let mut args = Vec::with_capacity(14);
+        self.push_actor_args(&mut args, keys, actor);
+        args.extend([
             limits.hold_seconds.to_string(),
             limits.max_holds.to_string(),
             keys.lock_prefix.clone(),
@@ -62,7 +54,7 @@ impl SeatStore {
             search.category.map(String::from).unwrap_or_default(),
             if search.accessible { "1" } else { "0" }.into(),
             if search.single_seat_rule { "1" } else { "0" }.into(),
-        ];
+        ]);
         let _slot = self.seat_command_slot().await?;
         let client = self.pool.next_connected();
         let mut reply = self
@@ -97,12 +89,8 @@ impl SeatStore {
         layout: &BestLayout,
     ) -> Result<(), SeatError> {
         let _one_at_a_time = self.best_index_build.lock().await;
-        let mut args = Vec::with_capacity(3 + layout.runs.len() + 2 * layout.orders.len());
-        args.extend([
-            layout.fingerprint.clone(),
-            keys.lock_prefix.clone(),
-            layout.runs.len().to_string(),
-        ]);
+        let mut args = Vec::with_capacity(2 + layout.runs.len() + 2 * layout.orders.len());
+        args.extend([layout.fingerprint.clone(), layout.runs.len().to_string()]);
         args.extend(layout.runs.iter().cloned());
         for (name, list) in &layout.orders {
             args.extend([name.clone(), list.clone()]);

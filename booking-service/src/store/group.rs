@@ -74,23 +74,14 @@ impl SeatStore {
             .flat_map(|run| run.split(','))
             .filter(|id| !id.starts_with('!') && !seats.contains(id));
         script_keys.extend(run_seats.map(|seat| keys.lock(seat)));
-        let mut args = vec![
-            mode.as_arg().to_owned(),
-            actor.owner.into(),
-            actor.user_id.into(),
-            keys.venue.clone(),
-            keys.history.clone(),
-            if self.waiting_room.is_some() {
-                "1"
-            } else {
-                "0"
-            }
-            .into(),
+        let mut args = vec![mode.as_arg().to_owned()];
+        self.push_actor_args(&mut args, keys, actor);
+        args.extend([
             limits.hold_seconds.to_string(),
             limits.max_holds.to_string(),
             keys.lock_prefix.clone(),
             seats.len().to_string(),
-        ];
+        ]);
         args.extend(seats.iter().map(|seat| (*seat).to_owned()));
         args.extend(runs.iter().map(|run| (*run).to_owned()));
         let _slot = self.seat_command_slot().await?;
