@@ -33,6 +33,8 @@ per-IP limits, Prometheus on a free port):
   - stack tests (Node, tests/browser/stack.test.mjs) from client addresses 127.0.0.1-7: a burst
     of 1,000 sessions and 1,000 WebSocket upgrades from one address, the per-IP socket limit,
     admin access, tokens, Origin, the documented reads, refused frames (ERROR and close code);
+    one WebSocket click followed by its request id from NGINX's access log through the edge's log
+    to the booking service's (tests/browser/request-id.test.mjs, from 127.0.0.8);
   - browser tests in headless Chromium (tests/browser/waiting-room-page.test.mjs, then
     arena.test.mjs (the drawn arena chart), groups.test.mjs (choosing several seats, the
     basket, best available, the single-seat rule's refusal), resilience.test.mjs and
@@ -234,8 +236,8 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 export SEATMAP_URL="http://127.0.0.1:$HTTP_PORT" SEATMAP_ADMIN_TOKEN="$ADMIN_TOKEN" \
   SEATMAP_RUN_DIR="$RUN_DIR" SEATMAP_BIN_DIR="$BIN_DIR" SEATMAP_HOLD_SECONDS="$HOLD_SECONDS"
 
-step "stack tests through NGINX: per-IP limits, admin access, tokens, Origin, reads, refused frames (127.0.0.1-7)"
-(cd tests/browser && node --test --test-concurrency=1 --test-reporter=spec stack.test.mjs) 2>&1 | tee "$results/stack.txt"
+step "stack tests through NGINX: per-IP limits, admin access, tokens, Origin, reads, refused frames, request ids (127.0.0.1-8)"
+(cd tests/browser && node --test --test-concurrency=1 --test-reporter=spec stack.test.mjs request-id.test.mjs) 2>&1 | tee "$results/stack.txt"
 [ "${PIPESTATUS[0]}" -eq 0 ] || { tail -n 30 "$RUN_DIR"/logs/*.log; die "stack tests failed"; }
 
 step "browser tests (headless Chromium through NGINX, two browser contexts)"

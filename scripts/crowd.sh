@@ -2,8 +2,8 @@
 # crowd.sh: simulated fans on a running seat map, for demos and for a quick look at a stack under
 # human-paced use. Each fan connects straight to an edge from a 127.0.0.x address of its own
 # (so NGINX's per-IP limits stay as shipped for real visitors), looks for a while, holds a free
-# seat, then books it, releases it or lets the hold lapse; it waits its turn when the waiting room
-# is on. Progress every 5 s; Ctrl+C stops it.
+# seat (or a few at once, or the best block available), then books each, releases it or lets the
+# hold lapse; it waits its turn when the waiting room is on. Progress every 5 s; Ctrl+C stops it.
 #
 # Usage: scripts/crowd.sh [FANS] [VENUE] [seatbench crowd options, e.g. --seconds 60 --pace-ms 500-2000]
 #        scripts/crowd.sh --help

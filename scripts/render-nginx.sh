@@ -23,7 +23,7 @@
 #   (seconds, default 31536000).
 # native also reads NGINX_WORKERS (worker_processes, default auto) and NGINX_CONNECTIONS
 #   (worker_connections per worker, default 16384; the file limit becomes twice that when over
-#   40000). The compose renderings take the defaults of everything, whatever the environment
+#   40000, or the hard limit `ulimit -Hn` when that is lower and cannot be raised). The compose renderings take the defaults of everything, whatever the environment
 #   (start.sh's NGINX_*, LIMIT_* and ADMIN_FROM apply to the native run only).
 set -euo pipefail
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
@@ -44,7 +44,17 @@ common_values() {
   [[ $connections =~ ^[1-9][0-9]*$ ]] || die "NGINX_CONNECTIONS must be a number, got '$connections'"
   VAL[NGINX_WORKERS]=$workers
   VAL[NGINX_CONNECTIONS]=$connections
-  VAL[NGINX_RLIMIT_NOFILE]=$(( 2 * connections > 40000 ? 2 * connections : 40000 ))
+  local nofile=$(( 2 * connections > 40000 ? 2 * connections : 40000 )) hard
+  # Natively NGINX runs with this script's limits: where the file limit cannot be raised that far
+  # (not root, or a container without CAP_SYS_RESOURCE), ask for the hard limit, which NGINX can
+  # set, instead of logging an [alert] at every start.
+  if [[ $1 == native ]]; then
+    hard=$(ulimit -Hn)
+    if [[ $hard =~ ^[0-9]+$ ]] && (( hard < nofile )) && ! (ulimit -n "$nofile") 2>/dev/null; then
+      nofile=$hard
+    fi
+  fi
+  VAL[NGINX_RLIMIT_NOFILE]=$nofile
 }
 
 # upstream_lines FAIL_TIMEOUT ADDRESS...: one server line each. One booking service

@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod publisher;
 pub mod relay;
+pub mod request_id;
 pub mod routes;
 pub mod runs;
 pub mod scrape;

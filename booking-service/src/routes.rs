@@ -23,6 +23,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath};
 use crate::openapi::{self, ApiDoc};
+use crate::request_id;
 use crate::seats::SeatService;
 use crate::store::Actor;
 use crate::venue_reads;
@@ -79,17 +80,16 @@ pub fn app(state: Arc<AppState>) -> Router {
             .expect("the OpenAPI document always serialises")
             .into(),
     );
-    router
+    let router = router
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(Extension(document))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             count_requests,
-        ))
-        .with_state(state)
+        ));
+    request_id::traced(router).with_state(state)
 }
 
 /// Every route, registered with its OpenAPI annotation, and the document they make: so

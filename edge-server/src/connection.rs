@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use shared::ws::{parse_client_frame, ClientCommand, CommandError, ServerMessage};
 use shared::ErrorCode;
+use tracing::Instrument;
 use tungstenite::error::{CapacityError, Error as WsError, ProtocolError};
 use tungstenite::protocol::{Role, WebSocketConfig, WebSocketContext};
 use tungstenite::Message;
@@ -22,12 +23,12 @@ use tungstenite::Message;
 use crate::hub::{ClientId, Resume, VenueHandle};
 use crate::stream::Stream;
 use crate::wire::{close_frame, ping_frame, text_frame, ClientSocket, Wire};
-use crate::Edge;
+use crate::{request_id, Edge};
 
 mod session;
 use session::{
-    best_command, connect_token, group_command, open_venue, poll_pending, seat_command, Answered,
-    Joining, Pending, Session,
+    best_command, connect_token, group_command, log_answer, open_venue, poll_pending, seat_command,
+    Answered, Joining, Pending, Session,
 };
 
 /// Largest frame read at all; frames above 4 KiB but below this get an ERROR and the socket
@@ -66,8 +67,17 @@ type Ending = Option<(u16, &'static str)>;
 
 /// Serves one upgraded WebSocket (`stream`, plus the bytes read past the handshake) until it
 /// closes or the edge shuts down.
-pub async fn serve(stream: Stream, read_ahead: Vec<u8>, edge: Arc<Edge>, ip: IpAddr) {
+/// `id` names the connection in the logs (NGINX's request id of the upgrade; one is made here
+/// when it came with none).
+pub async fn serve(
+    stream: Stream,
+    read_ahead: Vec<u8>,
+    edge: Arc<Edge>,
+    ip: IpAddr,
+    id: Option<String>,
+) {
     let client = edge.next_client_id();
+    let id = id.unwrap_or_else(|| request_id::made_here(&edge.config.edge_id, client));
     edge.metrics.connections.inc();
     edge.metrics.connections_total.inc();
     let config = WebSocketConfig::default()
@@ -76,6 +86,7 @@ pub async fn serve(stream: Stream, read_ahead: Vec<u8>, edge: Arc<Edge>, ip: IpA
         .max_frame_size(Some(MAX_READ_FRAME));
     let mut connection = Connection {
         client,
+        id,
         socket: Arc::new(ClientSocket::new(stream)),
         protocol: WebSocketContext::from_partially_read(read_ahead, Role::Server, Some(config)),
         session: Session::new(&edge),
@@ -85,14 +96,20 @@ pub async fn serve(stream: Stream, read_ahead: Vec<u8>, edge: Arc<Edge>, ip: IpA
         rejoin: false,
         last_heard: Instant::now(),
         pending: None,
+        commands: 0,
         edge,
     };
     let edge = connection.edge.clone();
-    tracing::debug!(client, %ip, user = %connection.session.user_id, "client connected");
-    let ending = connection.run().await;
-    connection.finish(ending).await;
+    let span = tracing::info_span!("connection", connection_id = %connection.id);
+    async {
+        tracing::debug!(client, %ip, user = %connection.session.user_id, "client connected");
+        let ending = connection.run().await;
+        connection.finish(ending).await;
+        tracing::debug!(client, %ip, user = %connection.session.user_id, "client disconnected");
+    }
+    .instrument(span)
+    .await;
     edge.metrics.connections.dec();
-    tracing::debug!(client, %ip, user = %connection.session.user_id, "client disconnected");
 }
 
 fn frame_error(code: ErrorCode, message: &str) -> ServerMessage {
@@ -107,6 +124,8 @@ fn frame_error(code: ErrorCode, message: &str) -> ServerMessage {
 
 struct Connection {
     client: ClientId,
+    /// What the logs name the connection by; its commands are `<id>.1`, `<id>.2`, …
+    id: String,
     socket: Arc<ClientSocket>,
     /// tungstenite's protocol state: reads frames, answers pings and the close handshake.
     protocol: WebSocketContext,
@@ -123,6 +142,8 @@ struct Connection {
     last_heard: Instant,
     /// The command waiting for the booking service, if any; nothing more is read meanwhile.
     pending: Option<Pending>,
+    /// How many commands waited for the booking service so far (the last one's number).
+    commands: u64,
 }
 
 impl Connection {
@@ -262,7 +283,10 @@ impl Connection {
             };
             self.last_heard = Instant::now();
             match message {
-                Message::Text(text) => self.handle_text(text.as_str()).await?,
+                Message::Text(text) => {
+                    self.handle_text(text.as_str()).await?;
+                    self.identify_pending();
+                }
                 Message::Binary(_) => {
                     self.edge.metrics.bad_frames.inc();
                     self.start_updates().await?;
@@ -418,6 +442,18 @@ impl Connection {
             }
         }
         Ok(())
+    }
+
+    /// A command just read that now waits for the booking service gets the connection's next
+    /// command id: its requests carry it, every line it causes names it, and its answer is logged.
+    fn identify_pending(&mut self) {
+        if let Some(command) = self.pending.take() {
+            self.commands += 1;
+            let id = request_id::command_id(&self.id, self.commands);
+            let span = tracing::info_span!("command", request_id = %id);
+            let command = request_id::with_command_id(id, log_answer(command)).instrument(span);
+            self.pending = Some(Box::pin(command));
+        }
     }
 
     /// A pending command was answered.

@@ -16,7 +16,7 @@ use shared::ErrorCode;
 use tokio::net::{TcpStream, UnixStream};
 
 use crate::stream::Stream;
-use crate::{connection, origin, Edge};
+use crate::{connection, origin, request_id, Edge};
 
 /// The routes: `/ws`, `/health`, `/metrics`.
 pub fn app(edge: Arc<Edge>) -> Router {
@@ -52,6 +52,7 @@ async fn upgrade(
     mut request: Request,
 ) -> Response {
     let ip = origin::client_ip(peer, &headers);
+    let connection_id = request_id::from_headers(&headers);
     if !edge.config.allowed_origins.allows(&headers) {
         edge.metrics.origins_refused.inc();
         let origin = headers
@@ -107,7 +108,7 @@ async fn upgrade(
                     }
                 },
             };
-        connection::serve(stream, read_ahead, edge, ip).await
+        connection::serve(stream, read_ahead, edge, ip, connection_id).await
     });
     (
         StatusCode::SWITCHING_PROTOCOLS,

@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod mirror;
 pub mod origin;
 pub mod recent;
+pub mod request_id;
 pub mod stream;
 pub mod upstream;
 pub mod venues;

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use shared::now_ms;
 
+use crate::request_id;
+
 /// How long a booking service that failed is passed over; then one request tries it again.
 pub const DOWN_FOR: Duration = Duration::from_secs(5);
 
@@ -90,7 +92,12 @@ impl Upstreams {
     ) -> Result<reqwest::Response, reqwest::Error> {
         let mut failure = None;
         for i in self.order(now_ms()) {
-            match build(&self.urls[i]).send().await {
+            let mut request = build(&self.urls[i]);
+            // Within a client's command: the booking service logs it and answers with its id.
+            if let Some(id) = request_id::current_command() {
+                request = request.header(request_id::HEADER, &*id);
+            }
+            match request.send().await {
                 Ok(response) => {
                     self.mark_up(i);
                     return Ok(response);

@@ -1,6 +1,7 @@
 //! A crowd for demos: simulated fans at human pace on the edges' WebSocket, each from a loopback
-//! address of its own. A fan looks for a while, holds a seat it sees free, and then books it,
-//! releases it or lets the hold lapse; it waits its turn when the waiting room is on. Progress
+//! address of its own. A fan looks for a while, holds a seat it sees free (or a few at once:
+//! `SELECT_SEATS`, or the best available block: `HOLD_BEST`), and then books each, releases it or
+//! lets the hold lapse; it waits its turn when the waiting room is on. Progress
 //! goes to stdout every few seconds; anything a real fan would never see (a seq gap, an answer
 //! with an unexpected error code, a dropped socket) is counted and fails the run.
 
@@ -33,6 +34,9 @@ pub struct CrowdSpec {
 pub struct Tally {
     pub connected: AtomicU64,
     pub holds: AtomicU64,
+    /// Commands that held several seats at once (`SELECT_SEATS`) or the best block (`HOLD_BEST`).
+    pub groups: AtomicU64,
+    pub bests: AtomicU64,
     pub books: AtomicU64,
     pub releases: AtomicU64,
     pub lapses: AtomicU64,
@@ -54,9 +58,11 @@ impl Tally {
     pub fn line(&self) -> String {
         let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
         format!(
-            "{} fans connected; {} holds, {} booked, {} released, {} left to lapse, {} refused; {} updates seen; {} faults",
+            "{} fans connected; {} holds ({} groups, {} best available), {} booked, {} released, {} left to lapse, {} refused; {} updates seen; {} faults",
             n(&self.connected),
             n(&self.holds),
+            n(&self.groups),
+            n(&self.bests),
             n(&self.books),
             n(&self.releases),
             n(&self.lapses),
@@ -76,7 +82,44 @@ const FAIR_REFUSALS: &[&str] = &[
     "RATE_LIMITED",
     "NOT_HOLDER",
     "SEAT_NOT_FOR_SALE",
+    "NO_SEATS_TOGETHER",
 ];
+
+/// A fan's move: the frame it sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Move {
+    Select(String),
+    /// Several seats near each other, all or none.
+    Group(Vec<String>),
+    /// The best `count` seats side by side, chosen by the booking service.
+    Best(u64),
+    Book(String),
+    Release(String),
+}
+
+impl Move {
+    fn frame(&self, req: &str) -> Value {
+        let (kind, data) = match self {
+            Move::Select(seat) => ("SELECT_SEAT", json!({"seat_id": seat})),
+            Move::Group(seats) => ("SELECT_SEATS", json!({"seat_ids": seats})),
+            Move::Best(count) => ("HOLD_BEST", json!({"count": count})),
+            Move::Book(seat) => ("BOOK_SEAT", json!({"seat_id": seat})),
+            Move::Release(seat) => ("RELEASE_SEAT", json!({"seat_id": seat})),
+        };
+        let mut data = data;
+        data["req_id"] = Value::String(req.to_owned());
+        json!({"type": kind, "data": data})
+    }
+}
+
+/// An answer to a fan's command: its `req_id` (as JSON text), `OK` or the error code, and the
+/// seats an `OK` names.
+#[derive(Debug, PartialEq, Eq)]
+struct Answer {
+    req: String,
+    code: String,
+    seats: Vec<String>,
+}
 
 /// Runs the crowd until `spec.seconds` pass (or for ever), printing progress.
 pub async fn run(spec: CrowdSpec) -> anyhow::Result<Arc<Tally>> {
@@ -144,8 +187,8 @@ struct Sight {
 }
 
 impl Sight {
-    /// Applies one server message; returns an error code if it answers `req`.
-    fn see(&mut self, message: &Value, venue: &str, tally: &Tally) -> Option<(String, String)> {
+    /// Applies one server message; returns it when it answers a command.
+    fn see(&mut self, message: &Value, venue: &str, tally: &Tally) -> Option<Answer> {
         let data = &message["data"];
         match message["type"].as_str() {
             Some("VENUE_STATE") if data["venue"] == venue => {
@@ -175,25 +218,50 @@ impl Sight {
                 }
                 None
             }
-            Some("OK") => Some((data["req_id"].to_string(), "OK".into())),
-            Some("ERROR") => Some((
-                data["req_id"].to_string(),
-                data["code"].as_str().unwrap_or("?").to_owned(),
-            )),
+            Some("OK") => {
+                let seats = match data["seat_ids"].as_array() {
+                    Some(ids) => ids
+                        .iter()
+                        .filter_map(|id| id.as_str())
+                        .map(String::from)
+                        .collect(),
+                    None => data["seat_id"]
+                        .as_str()
+                        .map(String::from)
+                        .into_iter()
+                        .collect(),
+                };
+                Some(Answer {
+                    req: data["req_id"].to_string(),
+                    code: "OK".into(),
+                    seats,
+                })
+            }
+            Some("ERROR") => Some(Answer {
+                req: data["req_id"].to_string(),
+                code: data["code"].as_str().unwrap_or("?").to_owned(),
+                seats: Vec::new(),
+            }),
             _ => None,
         }
     }
 
     fn random_free(&self, dice: &mut Dice) -> Option<String> {
+        self.free_near(dice, 1).pop()
+    }
+
+    /// Up to `n` free seats near one spot of the venue, as a person scanning the map finds them.
+    fn free_near(&self, dice: &mut Dice, n: usize) -> Vec<String> {
         if self.order.is_empty() {
-            return None;
+            return Vec::new();
         }
-        // Look around one spot of the venue, as a person scanning the map does.
         let start = dice.below(self.order.len() as u64) as usize;
         (0..self.order.len().min(200))
             .map(|k| &self.order[(start + k) % self.order.len()])
-            .find(|id| self.seats.get(*id) == Some(&0))
+            .filter(|id| self.seats.get(*id) == Some(&0))
+            .take(n)
             .cloned()
+            .collect()
     }
 }
 
@@ -219,7 +287,7 @@ async fn fan(i: usize, spec: &CrowdSpec, tally: &Tally) -> anyhow::Result<()> {
     let mut sight = Sight::default();
     let mut dice = Dice(i as u64 * 104_729 + 17);
     let mut holds: Vec<String> = Vec::new();
-    let mut pending: Option<(String, &'static str, String)> = None;
+    let mut pending: Option<(String, Move)> = None;
     let mut next_req = 0u64;
     let pause = |dice: &mut Dice| {
         let (lo, hi) = spec.pace_ms;
@@ -232,10 +300,9 @@ async fn fan(i: usize, spec: &CrowdSpec, tally: &Tally) -> anyhow::Result<()> {
                 let Some(frame) = frame else { anyhow::bail!("the edge closed the socket") };
                 let Message::Text(text) = frame? else { continue };
                 let message: Value = serde_json::from_str(&text)?;
-                if let Some((req, code)) = sight.see(&message, &spec.venue, tally) {
-                    if let Some((want, verb, seat)) = pending.take_if(|(want, _, _)| *want == req) {
-                        let _ = want;
-                        settle(verb, seat, &code, &mut holds, tally);
+                if let Some(answer) = sight.see(&message, &spec.venue, tally) {
+                    if let Some((_, sent)) = pending.take_if(|(want, _)| *want == answer.req) {
+                        settle(sent, &answer, &mut holds, tally);
                     }
                 }
             }
@@ -244,38 +311,31 @@ async fn fan(i: usize, spec: &CrowdSpec, tally: &Tally) -> anyhow::Result<()> {
                 if pending.is_some() || sight.seq.is_none() {
                     continue; // still waiting for an answer or for the venue
                 }
-                let Some((verb, seat)) = choose(&mut sight, &mut holds, &mut dice, tally) else {
+                let Some(chosen) = choose(&mut sight, &mut holds, &mut dice, tally) else {
                     continue;
                 };
                 next_req += 1;
                 let req = format!("f{i}-{next_req}");
-                let kind = match verb {
-                    "select" => "SELECT_SEAT",
-                    "book" => "BOOK_SEAT",
-                    _ => "RELEASE_SEAT",
-                };
-                ws.send(Message::text(
-                    json!({"type": kind, "data": {"seat_id": seat, "req_id": req}}).to_string(),
-                ))
-                .await?;
-                pending = Some((Value::String(req).to_string(), verb, seat));
+                ws.send(Message::text(chosen.frame(&req).to_string())).await?;
+                pending = Some((Value::String(req).to_string(), chosen));
             }
         }
     }
 }
 
-/// The fan's next move, if any: hold a free seat, or decide about one it holds.
+/// The fan's next move, if any: hold a free seat (or a few, or the best block), or decide about
+/// one it holds.
 fn choose(
     sight: &mut Sight,
     holds: &mut Vec<String>,
     dice: &mut Dice,
     tally: &Tally,
-) -> Option<(&'static str, String)> {
+) -> Option<Move> {
     if !holds.is_empty() && dice.below(100) < 60 {
         let seat = holds.remove(0);
         return match dice.below(100) {
-            0..=44 => Some(("book", seat)),
-            45..=74 => Some(("release", seat)),
+            0..=44 => Some(Move::Book(seat)),
+            45..=74 => Some(Move::Release(seat)),
             _ => {
                 tally.lapses.fetch_add(1, Ordering::Relaxed);
                 None // forgotten: the hold runs out by itself
@@ -285,26 +345,54 @@ fn choose(
     if holds.len() >= 2 || dice.below(100) < 30 {
         return None; // just looking
     }
-    sight.random_free(dice).map(|seat| ("select", seat))
+    // Someone holding nothing yet may come as two or three: a few seats near each other, or
+    // the best block the venue has left.
+    if holds.is_empty() {
+        match dice.below(100) {
+            0..=19 => {
+                let size = 2 + dice.below(2) as usize;
+                let seats = sight.free_near(dice, size);
+                if seats.len() > 1 {
+                    return Some(Move::Group(seats));
+                }
+            }
+            20..=34 => return Some(Move::Best(2 + dice.below(2))),
+            _ => {}
+        }
+    }
+    sight.random_free(dice).map(Move::Select)
 }
 
-/// Counts an answer.
-fn settle(verb: &str, seat: String, code: &str, holds: &mut Vec<String>, tally: &Tally) {
-    match (verb, code) {
-        ("select", "OK") => {
+/// Counts an answer to `sent`.
+fn settle(sent: Move, answer: &Answer, holds: &mut Vec<String>, tally: &Tally) {
+    let code = answer.code.as_str();
+    match (&sent, code) {
+        (Move::Select(seat), "OK") => {
             tally.holds.fetch_add(1, Ordering::Relaxed);
-            holds.push(seat);
+            holds.push(seat.clone());
         }
-        ("book", "OK") => {
+        (Move::Group(_) | Move::Best(_), "OK") => {
+            let counter = if matches!(sent, Move::Group(_)) {
+                &tally.groups
+            } else {
+                &tally.bests
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+            tally
+                .holds
+                .fetch_add(answer.seats.len() as u64, Ordering::Relaxed);
+            holds.extend(answer.seats.iter().cloned());
+        }
+        (Move::Book(_), "OK") => {
             tally.books.fetch_add(1, Ordering::Relaxed);
         }
-        ("release", "OK") => {
+        (Move::Release(_), "OK") => {
             tally.releases.fetch_add(1, Ordering::Relaxed);
         }
         (_, code) if FAIR_REFUSALS.contains(&code) => {
             tally.refused.fetch_add(1, Ordering::Relaxed);
         }
-        (verb, code) => tally.fault(format!("{verb} {seat} answered {code}")),
+        (sent, code) => tally.fault(format!("{sent:?} answered {code}")),
     }
 }
 
@@ -328,10 +416,17 @@ mod tests {
         assert!(tally.faults.lock().unwrap().is_empty());
         sight.see(&update(6), "main", &tally);
         assert_eq!(tally.faults.lock().unwrap().len(), 1);
-        let ok = json!({"type": "OK", "data": {"req_id": "f1-1"}});
+        let ok = json!({"type": "OK", "data": {"req_id": "f1-1", "seat_id": "A1"}});
+        let answer = |seats: &[&str]| Answer {
+            req: "\"f1-1\"".into(),
+            code: "OK".into(),
+            seats: seats.iter().map(|s| s.to_string()).collect(),
+        };
+        assert_eq!(sight.see(&ok, "main", &tally), Some(answer(&["A1"])));
+        let best = json!({"type": "OK", "data": {"req_id": "f1-1", "seat_ids": ["B1", "B2"]}});
         assert_eq!(
-            sight.see(&ok, "main", &tally),
-            Some(("\"f1-1\"".into(), "OK".into()))
+            sight.see(&best, "main", &tally),
+            Some(answer(&["B1", "B2"]))
         );
         assert_eq!(sight.random_free(&mut Dice(1)), None, "no seat is free");
     }
@@ -340,17 +435,55 @@ mod tests {
     fn unexpected_answers_are_faults_and_fair_refusals_are_not() {
         let tally = Tally::default();
         let mut holds = Vec::new();
-        settle("select", "A1".into(), "OK", &mut holds, &tally);
+        let answer = |code: &str, seats: &[&str]| Answer {
+            req: String::new(),
+            code: code.into(),
+            seats: seats.iter().map(|s| s.to_string()).collect(),
+        };
         settle(
-            "select",
-            "A2".into(),
-            "SEAT_UNAVAILABLE",
+            Move::Select("A1".into()),
+            &answer("OK", &["A1"]),
             &mut holds,
             &tally,
         );
-        settle("book", "A1".into(), "INTERNAL", &mut holds, &tally);
-        assert_eq!(holds, ["A1"]);
-        assert_eq!(tally.refused.load(Ordering::Relaxed), 1);
+        let taken = answer("SEAT_UNAVAILABLE", &[]);
+        settle(Move::Select("A2".into()), &taken, &mut holds, &tally);
+        settle(
+            Move::Best(2),
+            &answer("OK", &["C4", "C5"]),
+            &mut holds,
+            &tally,
+        );
+        settle(
+            Move::Best(3),
+            &answer("NO_SEATS_TOGETHER", &[]),
+            &mut holds,
+            &tally,
+        );
+        settle(
+            Move::Book("A1".into()),
+            &answer("INTERNAL", &[]),
+            &mut holds,
+            &tally,
+        );
+        assert_eq!(holds, ["A1", "C4", "C5"]);
+        assert_eq!(tally.holds.load(Ordering::Relaxed), 3);
+        assert_eq!(tally.bests.load(Ordering::Relaxed), 1);
+        assert_eq!(tally.refused.load(Ordering::Relaxed), 2);
         assert_eq!(tally.faults.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn moves_are_the_protocol_s_frames() {
+        let group = Move::Group(vec!["A1".into(), "A2".into()]).frame("r1");
+        assert_eq!(
+            group,
+            json!({"type": "SELECT_SEATS", "data": {"seat_ids": ["A1", "A2"], "req_id": "r1"}})
+        );
+        assert_eq!(
+            Move::Best(3).frame("r2"),
+            json!({"type": "HOLD_BEST", "data": {"count": 3, "req_id": "r2"}})
+        );
+        assert_eq!(Move::Book("A1".into()).frame("r3")["type"], "BOOK_SEAT");
     }
 }

@@ -47,7 +47,8 @@ enum Command {
     /// the storm's viewers took to have the state again, and the edges' peak memory.
     Storm(StormArgs),
     /// A crowd for demos: simulated fans at human pace on the edges (each from its own 127.0.0.x
-    /// address), holding, booking, releasing and letting holds lapse. Runs until Ctrl+C or
+    /// address), holding (a seat, a few at once, or the best block available), booking,
+    /// releasing and letting holds lapse. Runs until Ctrl+C or
     /// --seconds; exits non-zero if a fan saw something no fan should (a seq gap, an unexpected
     /// error, a dropped socket) or, with --seconds, if no fan held anything.
     Crowd(CrowdArgs),

@@ -24,9 +24,11 @@ pub fn handle_args(name: &str, version: &str, help: &str) -> anyhow::Result<bool
     }
 }
 
-/// Logs to stdout, filtered by `RUST_LOG` (default `info`).
+/// Logs to stdout, filtered by `RUST_LOG` (default `info`); in colour only on a terminal, so a
+/// log file reads (and greps) as plain `key=value` text.
 pub fn init_tracing() {
     tracing_subscriber::fmt()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )

@@ -217,6 +217,33 @@ pub(super) async fn best_command(
     })
 }
 
+/// Runs a command and logs its answer, one line per command: `OK` with the action, or the error
+/// code, and how long the client waited (from the frame's reading).
+pub(super) async fn log_answer(command: Pending) -> Answered {
+    let received = Instant::now();
+    let answered = command.await;
+    // To the hundredth of a millisecond: enough, and short in a log line.
+    let ms = (received.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0;
+    match &answered {
+        Answered::Seat(ServerMessage::Ok(ok)) => {
+            tracing::info!(answer = "OK", action = %ok.action, ms, "answered");
+        }
+        Answered::Seat(ServerMessage::Error(error)) => {
+            tracing::info!(answer = error.code.as_str(), ms, "answered");
+        }
+        Answered::Seat(_) => tracing::info!(ms, "answered"),
+        Answered::Connect { venue, .. } => {
+            tracing::info!(
+                answer = if venue.is_ok() { "OK" } else { "ERROR" },
+                action = "connect",
+                ms,
+                "answered"
+            );
+        }
+    }
+    answered
+}
+
 /// What a `CONNECT` asks for besides its venue; it takes effect only once the venue is found.
 pub(super) struct Joining {
     /// The identity (checked already).
