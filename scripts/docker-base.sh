@@ -6,7 +6,7 @@
 #                                     the local one (below), made if it is missing
 #   scripts/docker-base.sh --local    the local one, whatever Docker Hub says
 #
-# The local base, seatmap-base:bookworm, is what debootstrap --variant=minbase makes of Debian
+# The local base, seatmap-base:bookworm (or SEATMAP_LOCAL_BASE), is what debootstrap --variant=minbase makes of Debian
 # bookworm from the Debian mirror (about 30 s), trimmed like debian:bookworm-slim (no package
 # cache or lists, no docs) and imported with `docker import`. Its root file system is kept as a
 # tarball in SEATMAP_DOCKER_CACHE (default ~/.cache/seatmap/docker) so the next machine-wide
@@ -19,7 +19,7 @@ say() { printf '[docker-base] %s\n' "$*" >&2; }
 die() { printf '[docker-base] error: %s\n' "$*" >&2; exit 1; }
 
 BASE_IMAGE=${BASE_IMAGE:-debian:bookworm-slim}
-LOCAL_BASE=seatmap-base:bookworm
+LOCAL_BASE=${SEATMAP_LOCAL_BASE:-seatmap-base:bookworm}
 CACHE=${SEATMAP_DOCKER_CACHE:-${HOME:-/root}/.cache/seatmap/docker}
 TARBALL="$CACHE/bookworm-minbase.tar"
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
@@ -78,7 +78,7 @@ case ${1:-} in
 esac
 if have_image "$BASE_IMAGE"; then echo "$BASE_IMAGE"; exit 0; fi
 say "pulling $BASE_IMAGE"
-if timeout "${PULL_TIMEOUT:-60}" docker pull -q "$BASE_IMAGE" >/dev/null 2>&1; then echo "$BASE_IMAGE"; exit 0; fi
+if timeout "${PULL_TIMEOUT:-30}" docker pull -q "$BASE_IMAGE" >/dev/null 2>&1; then echo "$BASE_IMAGE"; exit 0; fi
 say "cannot pull $BASE_IMAGE (no Docker Hub?): building the local base $LOCAL_BASE from the Debian mirror"
 make_local_base
 echo "$LOCAL_BASE"
