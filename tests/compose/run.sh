@@ -84,7 +84,10 @@ source scripts/free-port.sh
 source scripts/lib/stack.sh
 if [[ -z ${TOKEN_SECRET:-} ]]; then TOKEN_SECRET=$(od -vAn -N32 -tx1 /dev/urandom | tr -d ' \n'); fi
 # shellcheck disable=SC2119  # free_port takes no argument here
-RUN_DIR="$work/run" HOLD_SECONDS=4 ADMIN_TOKEN="test-admin-$RANDOM$RANDOM" HTTP_PORT=$(free_port)
+# HOLD_SECONDS=8, not the native run's 4: a killed edge container's address goes silent instead
+# of refusing, so its browsers move only after NGINX's 2 s connect timeout, and the kill test
+# checks that a hold made before the kill is still there after the move.
+RUN_DIR="$work/run" HOLD_SECONDS=8 ADMIN_TOKEN="test-admin-$RANDOM$RANDOM" HTTP_PORT=$(free_port)
 export TOKEN_SECRET RUN_DIR HOLD_SECONDS ADMIN_TOKEN HTTP_PORT
 [[ -z ${BIN_DIR:-} ]] || export BIN_DIR
 step "./start.sh --docker --fresh: base, images, stack (NGINX on $HTTP_PORT, project $COMPOSE_PROJECT_NAME, output in $RUN_DIR/start.out)"
