@@ -1,9 +1,11 @@
 # shellcheck shell=bash
 # Sourced by scripts/docker-start.sh: the base image, the services' binaries and the four images
-# of the compose stack (prepare_images). Reads ROOT, LOG_DIR, NO_BUILD, SEATMAP_TAG, BIN_DIR,
-# BASE_IMAGE, SEATMAP_DOCKER_NO_CACHE; sets and exports BASE_IMAGE; say, die.
+# of the compose stack, and Prometheus's with --monitoring (prepare_images). Reads ROOT, LOG_DIR,
+# NO_BUILD, MONITORING, SEATMAP_TAG, BIN_DIR, BASE_IMAGE, SEATMAP_DOCKER_NO_CACHE; sets and
+# exports BASE_IMAGE; say, die.
 
 IMAGES=(app redis nats nginx)
+(( ! MONITORING )) || IMAGES+=(prometheus)
 
 # image_context NAME: the build context of seatmap-NAME (the app's is the repository).
 image_context() { if [[ $1 == app ]]; then echo "$ROOT"; else echo "$ROOT/docker/$1"; fi; }

@@ -61,7 +61,7 @@ print_docker_ready() {
   Identities:         TOKEN_SECRET $( (( ${TOKEN_SECRET_GENERATED:-0} )) && echo "generated for this run: tokens from earlier runs are refused" || echo "from the environment")
   Per-IP limits:      $LIMIT_SESSION_PER_MIN sessions/min (burst $LIMIT_SESSION_BURST), $LIMIT_SEAT_PER_SEC seat commands/s (burst $LIMIT_SEAT_BURST),
                       $LIMIT_WS_PER_SEC WebSocket upgrades/s (burst $LIMIT_WS_BURST), $LIMIT_WS_CONN open WebSockets  (see $RUN_DIR/limits.env)
-  Prometheus:         $( (( MONITORING )) && echo "http://127.0.0.1:${PROMETHEUS_PORT:-9090} (the prom/prometheus image)" || echo "off (./start.sh --docker --monitoring runs it)")
+  Prometheus:         $( (( MONITORING )) && echo "http://127.0.0.1:${PROMETHEUS_PORT:-9090} (alerts: /alerts, targets: /targets; Grafana dashboard: monitoring/grafana/seatmap.json)" || echo "off (./start.sh --docker --monitoring runs it)")
   Kill an edge:       $kill_edge ${EDGE_IDS[0]}$( [[ $PROJECT == seatmap ]] || printf ' %s' "$PROJECT")
   Logs:               docker logs -f ${PROJECT}_<service>_1  (services: $(container_states | awk '{print $1}' | sort | paste -sd ' '));
                       compose's own output in $LOG_DIR/compose.log

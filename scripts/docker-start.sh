@@ -13,7 +13,8 @@
 #   3. the binaries: cargo build --release of booking-service and edge-server (none with
 #      --no-build, which takes target/release, or with BIN_DIR set);
 #   4. the images seatmap-{app,redis,nats,nginx}:SEATMAP_TAG from that base (Dockerfile,
-#      docker/*/Dockerfile; --no-build keeps images that exist);
+#      docker/*/Dockerfile; --monitoring adds seatmap-prometheus; --no-build keeps images that
+#      exist);
 #   5. docker-compose.yml + docker-compose.debian.yml + docker-compose.host.yml (NGINX on this
 #      machine's network, configured by scripts/render-nginx.sh compose-host in
 #      $RUN_DIR/nginx/nginx.conf), project COMPOSE_PROJECT_NAME (default seatmap).
@@ -24,8 +25,9 @@
 # start.sh sets what this reads: RUN_DIR, HTTP_PORT, the secrets, LIMIT_*, ADMIN_FROM and
 # ADMIN_ACCESS (scripts/start/settings.sh, which also wrote $RUN_DIR/limits.env and
 # admin_token). Also: SEATMAP_NET (the compose network's /24 prefix, default 172.30.213),
-# SEATMAP_TAG (image tag, default local), BASE_IMAGE, BIN_DIR, HEALTH_TIMEOUT (default 120 s
-# for the whole stack), SEATMAP_DOCKER_NO_CACHE=1 (build every image layer anew).
+# SEATMAP_TAG (image tag, default local), BASE_IMAGE, BIN_DIR, HEALTH_TIMEOUT (seconds for every
+# container to be healthy once compose has started them; start.sh passes its own, default 60),
+# SEATMAP_DOCKER_NO_CACHE=1 (build every image layer anew), SEATMAP_LOCAL_BASE.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
@@ -69,7 +71,7 @@ else
   EDGE_IDS=(edge-3000 edge-3001) NATS_ADDRESS=$SEATMAP_NET.20
 fi
 if (( MONITORING )); then
-  # Prometheus is Docker Hub's prom/prometheus (no image of ours yet): it needs Docker Hub.
+  # Prometheus on the compose network (it scrapes the services by name), its port on 127.0.0.1.
   COMPOSE_PROFILES+=",$( (( CLUSTER )) && echo monitoring-cluster || echo monitoring)"
   TARGETS+=("$( (( CLUSTER )) && echo prometheus-cluster || echo prometheus)")
 fi
@@ -88,9 +90,10 @@ ENGINE=$("$ROOT/scripts/docker-engine.sh" start 9>&-) || die "no Docker engine (
 command -v docker-compose >/dev/null 2>&1 || die "docker-compose is not installed (Debian: apt-get install docker-compose)"
 left=$(docker ps -aq --filter "label=com.docker.compose.project=$PROJECT")
 if [[ -n $left ]]; then
+  left=$(docker ps -a --filter "label=com.docker.compose.project=$PROJECT" --format '{{.Names}} ({{.Status}})' | paste -sd ' ')
   [[ $ENGINE == started ]] && "$ROOT/scripts/docker-engine.sh" stop 9>&-
   die "containers of the compose project $PROJECT exist already (another ./start.sh --docker, or one that was killed):
-        $(docker ps -a --filter "label=com.docker.compose.project=$PROJECT" --format '{{.Names}} ({{.Status}})' | paste -sd ' ')
+        $left
         Stop it with Ctrl+C where it runs, or remove them: docker rm -f \$(docker ps -aq --filter label=com.docker.compose.project=$PROJECT)"
 fi
 

@@ -82,6 +82,10 @@ trap finish EXIT
 # --- up: ./start.sh --docker --fresh from nothing --------------------------------------------
 source scripts/free-port.sh
 source scripts/lib/stack.sh
+# This stack's settings are its own, whatever the caller exported (test.sh's waiting-room stacks
+# leave MAX_SHOPPERS=1 and EDGES=1 behind): the service defaults, as for the native main stack.
+unset MAX_SHOPPERS SHOPPING_SECONDS EDGES MAX_HOLDS_PER_USER USER_RATE_LIMIT EVENT_HISTORY \
+  SINGLE_SEAT_RULE VENUES ALLOWED_ORIGINS ADMIN_FROM COMPOSE_FILE COMPOSE_PROFILES
 if [[ -z ${TOKEN_SECRET:-} ]]; then TOKEN_SECRET=$(od -vAn -N32 -tx1 /dev/urandom | tr -d ' \n'); fi
 # shellcheck disable=SC2119  # free_port takes no argument here
 # HOLD_SECONDS=8, not the native run's 4: a killed edge container's address goes silent instead
