@@ -1,34 +1,28 @@
-# One image with both binaries, booking-service and edge-server.
-# docker-compose.yml runs it three times and picks the binary with `command:`:
-#   docker build -t seatmap .
-#   docker run --rm seatmap booking-service --help
-#   docker run --rm seatmap edge-server --help
+# The services' image: booking-service and edge-server, built on the host by
+#   cargo build --release -p booking-service -p edge-server
+# and copied in from target/release (no Rust toolchain image, so it builds without Docker
+# Hub once BASE_IMAGE is there). docker-compose.yml runs it for each service and picks the
+# binary with `command:`:
+#   docker build -t seatmap-app:local .
+#   docker run --rm seatmap-app:local booking-service --help
 #
-# Tip: keep target/ and .run/ out of the build context (.dockerignore), or
-# every build first uploads the local cargo target directory.
-
-# ---------- build ----------
-FROM rust:1-bookworm AS build
-WORKDIR /src
-# The whole workspace: every member's Cargo.toml must be present for cargo to
-# read the workspace, even though only the two services are built.
-COPY . .
-# A target dir of our own, so a copied-in host target/ is never reused.
-ENV CARGO_TARGET_DIR=/build/target
-RUN cargo build --release -p booking-service -p edge-server \
- && mkdir -p /out \
- && cp /build/target/release/booking-service /build/target/release/edge-server /out/
-
-# ---------- runtime ----------
-FROM debian:bookworm-slim
+# BASE_IMAGE: every image of the project starts from it (default debian:bookworm-slim; offline,
+# scripts/docker-base.sh makes one with debootstrap). The binaries link against the host's
+# glibc, so the base must be the host's Debian release or newer (bookworm here).
+# BIN_DIR: where in the build context the two binaries are (default target/release; also
+# target/debug, or target/docker-bin, where scripts/docker-start.sh copies them from elsewhere).
+# .dockerignore sends only those binaries of target/ to the build.
+ARG BASE_IMAGE=debian:bookworm-slim
+FROM ${BASE_IMAGE}
+ARG BIN_DIR=target/release
 # ca-certificates for TLS URLs, curl for the compose health checks.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --no-create-home --shell /usr/sbin/nologin seatmap
-COPY --from=build /out/booking-service /out/edge-server /usr/local/bin/
+COPY ${BIN_DIR}/booking-service ${BIN_DIR}/edge-server /usr/local/bin/
 # The shipped seating charts; VENUES names them relative to the working directory.
-COPY --from=build /src/venues /srv/seatmap/venues
+COPY venues /srv/seatmap/venues
 WORKDIR /srv/seatmap
 USER seatmap
 # Both services bind 127.0.0.1 by default; in a container they must listen on

@@ -55,6 +55,12 @@ cannot run admin commands, /internal/ answers 401 without INTERNAL_TOKEN, a hold
 read-only watcher and an edge, no secret in ps output or a log line; then the HTTPS browser test
 again on that stack; and a sixth (SECURE=1 --cluster) for the same checks plus a Redis failover
 with replication over TLS.
+Last, the same stack in containers from nothing (tests/compose/run.sh): a Docker engine of its
+own with an empty data root (dockerd, as root), a base image from debootstrap, Debian's Redis,
+NATS and NGINX and the services' image built on it (no Docker Hub), ./start.sh --docker --fresh;
+the websocat session, the docs' commands, the live AsyncAPI check, the stack tests and the
+browser tests through its NGINX (the last kills an edge container); then SIGTERM, and no
+container, network or volume of its compose project may be left.
 
   --stack-only  Skip fmt, clippy and cargo test; build the binaries (cargo build) if needed and
                 run only the stack, websocat and browser tests. With BIN_DIR holding
@@ -65,7 +71,8 @@ of this checkout, built by cargo), TOKEN_SECRET (default: a new random one for t
 by every service the tests start), CI (set by CI systems; nothing here waits for input either way).
 
 Installs missing programs with apt-get (redis-server, nats-server, nginx, chromium, nodejs, npm,
-python3, python3-venv, prometheus) and the test dependencies with npm ci. Fails loudly when something cannot be installed.
+python3, python3-venv, prometheus; for the compose stack docker.io, docker-compose, debootstrap) and
+the test dependencies with npm ci. Fails loudly when something cannot be installed.
 USAGE
 }
 stack_only=0
@@ -383,6 +390,14 @@ stop_stack_and_check
 unset HTTPS_PORT BOOKINGS NATS_CLUSTER_PORT "${secure_secrets[@]}"
 trap - EXIT
 
+# --- the same stack in containers: Docker Compose from nothing (tests/compose/run.sh) --------
+# Its own engine (or its own image tag), images built from a debootstrap base made in this run,
+# the stack tests and browser tests through its NGINX, an edge container killed, and nothing of
+# the compose project left. The images get the binaries the native stacks above ran.
+step "the compose stack from nothing: ./start.sh --docker --fresh, the stack and browser tests, an edge container killed, nothing left"
+BIN_DIR="$BIN_DIR" tests/compose/run.sh 2>&1 | tee "$results/compose.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || die "the compose stack (tests/compose/run.sh, above)"
+
 # --- summary -----------------------------------------------------------------------------
 rust_passed=$({ grep -oE '^test result: ok\. [0-9]+ passed' "$results/cargo.txt" || true; } | awk '{s += $4} END {print s + 0}')
 count() { awk -v k="$1" '$2 == k && $3 ~ /^[0-9]+$/ {n = $3} END {print n + 0}' "$2"; }
@@ -398,9 +413,10 @@ docs_passed=$(cat "$results/docs.txt" "$results/docs-room.txt" | awk '/^docs: [0
 prometheus_passed=$(grep -c '^prometheus: [0-9]* targets' "$results/prometheus.txt" || true)
 openapi_passed=$(grep -c '^openapi: every operation' "$results/openapi.txt" || true)
 asyncapi_passed=$(cat "$results/asyncapi.txt" "$results/asyncapi-live.txt" | grep -c -e '^asyncapi: .* is valid AsyncAPI' -e '^asyncapi-live: every frame' || true)
-total=$((page_passed + rust_passed + ${websocat_passed:-0} + docs_passed + prometheus_passed + asyncapi_passed + openapi_passed + stack_passed + browser_passed + queue_passed + tls_passed + ${secure_passed:-0}))
-printf '\n[test] page %s, rust %s%s, websocat %s, docs commands %s, prometheus %s, asyncapi %s, openapi %s, stack %s%s, browser %s, waiting room %s, https %s, secure %s\n' "$page_passed" "$rust_passed" \
+compose_passed=$(awk '/^ℹ pass [0-9]+$/ {s += $3} /^(websocat|docs): [0-9]+ passed/ {s += $2} /^asyncapi-live: every frame/ {s++} END {print s + 0}' "$results/compose.txt")
+total=$((compose_passed + page_passed + rust_passed + ${websocat_passed:-0} + docs_passed + prometheus_passed + asyncapi_passed + openapi_passed + stack_passed + browser_passed + queue_passed + tls_passed + ${secure_passed:-0}))
+printf '\n[test] page %s, rust %s%s, websocat %s, docs commands %s, prometheus %s, asyncapi %s, openapi %s, stack %s%s, browser %s, waiting room %s, https %s, secure %s, compose %s\n' "$page_passed" "$rust_passed" \
   "$( ((stack_only)) && echo ' (skipped: --stack-only)')" "${websocat_passed:-0}" "$docs_passed" "$prometheus_passed" "$asyncapi_passed" "$openapi_passed" "$stack_passed" \
   "$( ((stack_todo)) && echo " (+$stack_todo todo: waiting for the edge's Origin check)")" "$browser_passed" \
-  "$queue_passed" "$tls_passed" "${secure_passed:-0}"
+  "$queue_passed" "$tls_passed" "${secure_passed:-0}" "$compose_passed"
 echo "all: $total passed, 0 failed"

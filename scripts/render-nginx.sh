@@ -9,6 +9,9 @@
 #                                            HTTPS on 443 with the certificate mounted in
 #                                            /etc/nginx/tls, HTTP on 80 redirecting there)
 #   scripts/render-nginx.sh --write-compose  writes the three checked-in compose configs
+#   scripts/render-nginx.sh compose-host OUT   what scripts/docker-start.sh runs: NGINX in a container
+#                                            on the host's network, so it sees each client's own
+#                                            address as the native NGINX does
 #
 # Without OUT the compose renderings go to stdout. scripts/check-nginx-configs.sh (run by the
 # test command) fails while a checked-in config differs from what this prints.
@@ -224,6 +227,44 @@ compose_values() {
 # (loopback): run the reset with \`docker compose exec\`; container logs: \`docker compose logs nginx\`."
 }
 
+# compose_host_values: NGINX in a container on the host's network (docker-compose.host.yml). It
+# listens on HTTP_PORT of the host and reaches the services at their fixed addresses on the
+# compose network, EDGE_ADDRESSES and BOOKING_ADDRESSES (space-separated host:port). Like the
+# native run it takes the LIMIT_* settings and ADMIN_ACCESS from the environment (start.sh's),
+# and loopback is this machine's: a published port would show every local client as the
+# bridge's gateway, one address for the per-IP limits and the admin rule.
+compose_host_values() {
+  local v spec name
+  local -a edges bookings
+  for v in HTTP_PORT EDGE_ADDRESSES BOOKING_ADDRESSES ADMIN_ACCESS; do
+    [[ -n ${!v:-} ]] || die "$v is not set"
+  done
+  # shellcheck source=scripts/start/limits.sh
+  . "$ROOT/scripts/start/limits.sh"
+  for spec in "${LIMIT_SPECS[@]}"; do
+    read -r name _ <<<"$spec"
+    [[ -n ${!name:-} ]] || die "$name is not set"
+    VAL[$name]=${!name}
+  done
+  read -r -a edges <<<"$EDGE_ADDRESSES"
+  read -r -a bookings <<<"$BOOKING_ADDRESSES"
+  VAL[EDGE_SERVERS]=$(upstream_lines 5s "${edges[@]}")
+  VAL[BOOKING_SERVERS]=$(booking_lines "${bookings[@]}")
+  VAL[USER]=
+  VAL[LISTEN]="listen $HTTP_PORT default_server;"
+  if grep -qs '^0\{31\}1 ' /proc/net/if_inet6; then VAL[LISTEN]+=$'\n'"listen [::]:$HTTP_PORT default_server;"; fi
+  VAL[FRONTEND_DIR]=/usr/share/nginx/html
+  VAL[ADMIN_ACCESS]=$ADMIN_ACCESS
+  VAL[PID_FILE]=/run/nginx.pid
+  VAL[ERROR_LOG]=stderr
+  VAL[ACCESS_LOG]=/dev/stdout
+  VAL[TEMP_PATHS]=
+  plain_values
+  VAL[HEADER]="# Rendered by scripts/render-nginx.sh (compose-host) from nginx/nginx.conf.template for
+# scripts/docker-start.sh: NGINX in a container on the host's network (docker-compose.host.yml),
+# listening on port $HTTP_PORT of this machine, the services at their compose-network addresses."
+}
+
 # fill: the template with every placeholder replaced, its leading comment by HEADER. A
 # placeholder alone on a line takes its value's lines, each indented as it was; an empty one
 # takes the line away.
@@ -259,7 +300,8 @@ render() {
   case $mode in
     native) native_values ;;
     compose|compose-cluster|compose-tls) compose_values "$mode" ;;
-    *) die "unknown mode '$mode' (native, compose, compose-cluster, compose-tls; see the top of $0)" ;;
+    compose-host) compose_host_values ;;
+    *) die "unknown mode '$mode' (native, compose, compose-cluster, compose-tls, compose-host; see the top of $0)" ;;
   esac
   text=$(fill)
   if [[ $text =~ @[A-Z_]+@ ]]; then die "unreplaced placeholder in the $mode rendering: ${BASH_REMATCH[0]}"; fi
@@ -288,6 +330,10 @@ case ${1:-} in
   compose|compose-cluster|compose-tls)
     (( $# <= 2 )) || die "usage: $0 $1 [OUT]"
     render "$1" "${2:--}"
+    ;;
+  compose-host)
+    (( $# == 2 )) || die "usage: $0 compose-host OUT"
+    render compose-host "$2"
     ;;
   --write-compose)
     render compose "$ROOT/nginx/nginx.compose.conf"

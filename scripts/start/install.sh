@@ -1,31 +1,23 @@
 # Sourced by start.sh: the programs the native run needs (installed with apt-get when it
 # can), and the docker compose fallback.
-# Needs: ROOT, EDGES, HTTP_PORT, MONITORING, PROMETHEUS_PORT, ADMIN_TOKEN(_GENERATED),
-# TOKEN_SECRET(_GENERATED), say, warn, die.
+# Needs: ROOT, RUN_DIR, EDGES, HTTP_PORT, CLUSTER, FRESH, NO_BUILD, MONITORING, PROMETHEUS_PORT,
+# ADMIN_TOKEN(_GENERATED), TOKEN_SECRET(_GENERATED), write_settings, say, warn, die.
 
 docker_ok() { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; }
 
+# The stack in containers: scripts/docker-start.sh (starts a Docker engine when none runs, builds
+# the images, even without Docker Hub, and removes the containers on Ctrl+C).
 run_compose() {
-  local compose=()
-  if docker compose version >/dev/null 2>&1; then compose=(docker compose)
-  elif command -v docker-compose >/dev/null 2>&1; then compose=(docker-compose)
-  else die "a Docker engine runs, but neither 'docker compose' nor 'docker-compose' is installed"
-  fi
-  (( EDGES == 2 )) || warn "docker compose always runs two edges (edge1, edge2); EDGES=$EDGES is ignored"
-  warn "docker compose uses the default per-IP limits in nginx/nginx.compose.conf; LIMIT_* and ADMIN_FROM apply to the native run only"
-  export HTTP_PORT TOKEN_SECRET ADMIN_TOKEN INTERNAL_TOKEN
-  if (( MONITORING )); then
-    # Prometheus beside the stack, on 127.0.0.1:PROMETHEUS_PORT (docker-compose.yml's profile).
-    export PROMETHEUS_PORT COMPOSE_PROFILES="${COMPOSE_PROFILES:-single},monitoring"
-  fi
-  say "running the stack with: ${compose[*]} up --build (Ctrl+C stops the containers)"
-  say "URL: http://localhost$( (( HTTP_PORT == 80 )) || printf ':%s' "$HTTP_PORT")"
-  (( ADMIN_TOKEN_GENERATED )) && say "ADMIN_TOKEN=$ADMIN_TOKEN (generated for this run)"
-  (( TOKEN_SECRET_GENERATED )) && say "TOKEN_SECRET generated for this run (identities last as long as it does)"
-  say "admin reset (only from inside the compose network):"
-  say "  docker compose exec booking curl -s -X POST -H 'Authorization: Bearer $ADMIN_TOKEN' http://127.0.0.1:8080/api/admin/reset"
-  cd "$ROOT"
-  exec "${compose[@]}" -f "$ROOT/docker-compose.yml" up --build
+  (( EDGES == 2 )) || warn "docker compose always runs two edges; EDGES=$EDGES is ignored"
+  mkdir -p "$RUN_DIR"
+  write_settings   # $RUN_DIR/admin_token and $RUN_DIR/limits.env, as natively
+  local flags=()
+  (( CLUSTER )) && flags+=(--cluster)
+  (( FRESH )) && flags+=(--fresh)
+  (( NO_BUILD )) && flags+=(--no-build)
+  (( MONITORING )) && flags+=(--monitoring)
+  export RUN_DIR HTTP_PORT HEALTH_TIMEOUT PROMETHEUS_PORT CALLER_PWD ADMIN_TOKEN_GENERATED TOKEN_SECRET_GENERATED
+  exec "$ROOT/scripts/docker-start.sh" "${flags[@]}"
 }
 
 REQUIRED=(redis-server redis-cli nats-server nginx curl)
