@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::bail;
 use serde_json::json;
 
-use crate::driver::{signer, venue_seat_ids};
+use crate::driver::{available_seat_ids, signer};
 use crate::http::{HttpConnection, Target};
 use crate::stats::Histogram;
 use crate::sys::now_ns;
@@ -46,8 +46,8 @@ pub struct ApiReport {
     pub release: Histogram,
 }
 
-/// What each worker holds: its own seats (`size` each, from the venue's seats in order), or a
-/// best-available count.
+/// What each worker holds: its own seats (`size` each, from the venue's free seats in order), or
+/// a best-available count.
 async fn worker_units(
     target: &Target,
     venue: &str,
@@ -63,8 +63,13 @@ async fn worker_units(
     } else {
         size.max(1)
     };
+    // Seats free now (a filled venue is measured too): a worker owns only seats it can hold.
     let mut probe = HttpConnection::new(target.clone());
-    let seats = venue_seat_ids(&mut probe, venue).await?;
+    let snapshot = probe.get(&format!("/api/venues/{venue}")).await?;
+    if snapshot.status != 200 {
+        bail!("GET /api/venues/{venue} answered {}", snapshot.status);
+    }
+    let seats = available_seat_ids(&serde_json::from_slice(&snapshot.body)?)?;
     if workers * size > seats.len() {
         bail!(
             "{workers} workers need {} seats; venue {venue} has {}",

@@ -21,16 +21,6 @@ pub fn signer() -> &'static shared::TokenSigner {
     })
 }
 
-/// The ids of every seat `venue` sells, in seat order (grids and charts alike), from the
-/// booking service's snapshot.
-pub async fn venue_seat_ids(conn: &mut HttpConnection, venue: &str) -> anyhow::Result<Vec<String>> {
-    let response = conn.get(&format!("/api/venues/{venue}")).await?;
-    if response.status != 200 {
-        bail!("GET /api/venues/{venue} answered {}", response.status);
-    }
-    seat_ids(&serde_json::from_slice(&response.body)?)
-}
-
 /// The seat ids of a snapshot, in order.
 pub fn seat_ids(snapshot: &serde_json::Value) -> anyhow::Result<Vec<String>> {
     seat_ids_where(snapshot, |_| true)

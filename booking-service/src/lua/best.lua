@@ -36,6 +36,18 @@ if held + count > max_holds then return {'MAX_HOLDS_EXCEEDED'} end
 local order = redis.call('HGET', order_key, ARGV[11])
 if not order then return {'NO_SEATS_TOGETHER'} end
 local free_block = string.rep('0', count)
+-- A request that found no block is remembered until a seat is freed: taking seats only removes
+-- blocks, so until then the same request would search everything to find none again.
+local none_field = table.concat({'none', count, ARGV[11], ARGV[12], ARGV[13], ARGV[14]}, '|')
+local freed = redis.call('HGET', index.free, 'freed') or '0'
+if redis.call('HGET', index.free, none_field) == freed then return {'NO_SEATS_TOGETHER'} end
+local function no_block()
+  redis.call('HSET', index.free, none_field, freed)
+  return {'NO_SEATS_TOGETHER'}
+end
+-- Whether a run the search read has companion seats: only then can a second search that may
+-- take them find a block the first did not.
+local companions_met = false
 
 -- A run's static picture: ids (comma-separated), distances (six digits each), kinds, categories.
 local function parse_run(value)
@@ -125,6 +137,7 @@ local function search(with_companions)
       local free = frees[i]
       if free and string.find(free, free_block, 1, true) then
         local run = parse_run(redis.call('HGET', runs_key, numbers[i]))
+        companions_met = companions_met or string.find(run.kinds, 'c', 1, true) ~= nil
         best = best_in_run(best, numbers[i], rank, free, run, with_companions)
       end
     end
@@ -135,8 +148,8 @@ local chosen
 -- A seat the index shows free must have neither a lock nor a state entry; one that has (a
 -- state written before this index existed) is marked taken and the search runs again.
 for _ = 1, 8 do
-  local best = search(false) or (not accessible and search(true)) or nil
-  if not best then return {'NO_SEATS_TOGETHER'} end
+  local best = search(false) or (not accessible and companions_met and search(true)) or nil
+  if not best then return no_block() end
   local ids, position = {}, 0
   for id in string.gmatch(best.run.ids, '[^,]+') do
     position = position + 1
@@ -154,7 +167,7 @@ for _ = 1, 8 do
     break
   end
 end
-if not chosen then return {'NO_SEATS_TOGETHER'} end
+if not chosen then return no_block() end
 
 local expires_ms = string.format('%d', now_ms() + hold_seconds * 1000)
 local reply = {'CHANGED', user_id}

@@ -13,7 +13,9 @@
 --   shoppers:{v}   (waiting room) sorted set owner -> unix ms its pass ends
 --   booked_at:{v}  (waiting room) sorted set owner -> unix ms of its last booking
 --   free:{v}       the free-seat index best available searches: run number -> one character
---                  per seat of the run ('0' free, '1' held or booked, 'x' never for sale)
+--                  per seat of the run ('0' free, '1' held or booked, 'x' never for sale);
+--                  'freed' -> seats freed since it was built; 'none|<request>' -> 'freed' when
+--                  that request last found no block
 --   place:{v}      seat -> "<run>:<position>" in that index
 --   bestruns:{v}, bestorder:{v}, bestindex:{v}   the runs' static picture, the search orders
 --                  and which layout they hold (lua/best_index.lua writes them)
@@ -112,4 +114,6 @@ local function mark_seat(index, seat, taken)
   pos = tonumber(pos)
   redis.call('HSET', index.free, run,
     string.sub(free, 1, pos - 1) .. (taken and '1' or '0') .. string.sub(free, pos + 1))
+  -- Counts the seats freed: best.lua remembers a request that found no block until it changes.
+  if not taken then redis.call('HINCRBY', index.free, 'freed', 1) end
 end
