@@ -302,10 +302,17 @@ if part together; then
       --server "booking=$booking_pid" --server "redis=$redis_pid" --results "$results" ||
       say "together ($mode): seatbench failed (see above)"
   done
-  say "best-available rush: ${RUSH_ASKS:-2000} identities each ask once for 2-4 seats of the arena"
-  "$seatbench" best-rush --booking "$booking" --venue arena --asks "${RUSH_ASKS:-2000}" \
-    --concurrency "$API_CONCURRENCY" --redis "redis://127.0.0.1:$REDIS_PORT" --results "$results" ||
-    say "best-rush: seatbench failed or found a wrong answer (see above)"
+  # The rush twice: on the arena as the fill left it, then on the empty arena (a sale's start).
+  for when in filled empty; do
+    if [[ $when == empty ]]; then
+      curl -sf -X POST -H "Authorization: Bearer $ADMIN_TOKEN" "$booking/api/admin/reset?venue=arena" >/dev/null ||
+        say "the arena's reset failed"
+    fi
+    say "best-available rush on the $when arena: ${RUSH_ASKS:-2000} identities each ask once for 2-4 seats"
+    "$seatbench" best-rush --booking "$booking" --venue arena --asks "${RUSH_ASKS:-2000}" --label "best-rush-$when" \
+      --concurrency "$API_CONCURRENCY" --redis "redis://127.0.0.1:$REDIS_PORT" --results "$results" ||
+      say "best-rush ($when): seatbench failed or found a wrong answer (see above)"
+  done
 fi
 if part api; then
   api_run "$first_pool"
