@@ -114,6 +114,36 @@ local function best_in_run(best, number, rank, free, run, with_companions)
   end
 end
 
+-- The best block of one run for this request, or nil: from free:{v}'s memo when the run's free
+-- seats are as they were when it was ranked, otherwise ranked now and remembered. The memo
+-- holds the run's free string it was ranked from, so any change to the run makes it stale.
+local memo_suffix = table.concat({count, ARGV[12], ARGV[13], ARGV[14]}, '|')
+local function run_best(number, free, with_companions)
+  local field = table.concat({'w', number, with_companions and 'c' or '-', memo_suffix}, '|')
+  local memo = redis.call('HGET', index.free, field)
+  if memo then
+    local was, companions, rest = string.match(memo, '^([^|]*)|(%d)|(.*)$')
+    if was == free then
+      companions_met = companions_met or companions == '1'
+      if rest == 'none' then return nil end
+      local band, strand, sum, first = string.match(rest, '^(%d+)|(%d)|(%d+)|(%d+)$')
+      return tonumber(band), tonumber(strand), tonumber(sum), tonumber(first)
+    end
+  end
+  local run = parse_run(redis.call('HGET', runs_key, number))
+  local companions = string.find(run.kinds, 'c', 1, true) ~= nil
+  companions_met = companions_met or companions
+  local found = best_in_run(nil, number, 0, free, run, with_companions)
+  local head = free .. '|' .. (companions and '1' or '0') .. '|'
+  if not found then
+    redis.call('HSET', index.free, field, head .. 'none')
+    return nil
+  end
+  local band, strand, sum = found.key[1], found.key[2], found.key[3]
+  redis.call('HSET', index.free, field, head .. table.concat({band, strand, sum, found.first}, '|'))
+  return band, strand, sum, found.first
+end
+
 local function search(with_companions)
   local best, rank, next_run = nil, 0, string.gmatch(order, '(%d+):(%d+)')
   while true do
@@ -136,9 +166,10 @@ local function search(with_companions)
       end
       local free = frees[i]
       if free and string.find(free, free_block, 1, true) then
-        local run = parse_run(redis.call('HGET', runs_key, numbers[i]))
-        companions_met = companions_met or string.find(run.kinds, 'c', 1, true) ~= nil
-        best = best_in_run(best, numbers[i], rank, free, run, with_companions)
+        local band, strand, sum, first = run_best(numbers[i], free, with_companions)
+        if band and (not best or beats(band, strand, sum, rank, first, best.key)) then
+          best = {key = {band, strand, sum, rank, first}, number = numbers[i], first = first}
+        end
       end
     end
   end
@@ -151,7 +182,8 @@ for _ = 1, 8 do
   local best = search(false) or (not accessible and companions_met and search(true)) or nil
   if not best then return no_block() end
   local ids, position = {}, 0
-  for id in string.gmatch(best.run.ids, '[^,]+') do
+  local run = parse_run(redis.call('HGET', runs_key, best.number))
+  for id in string.gmatch(run.ids, '[^,]+') do
     position = position + 1
     if position >= best.first and position < best.first + count then table.insert(ids, id) end
   end

@@ -15,7 +15,8 @@
 --   free:{v}       the free-seat index best available searches: run number -> one character
 --                  per seat of the run ('0' free, '1' held or booked, 'x' never for sale);
 --                  'freed' -> seats freed since it was built; 'none|<request>' -> 'freed' when
---                  that request last found no block
+--                  that request last found no block; 'w|<run>|<request>' -> the run's best
+--                  block for that request and the free string it was ranked from
 --   place:{v}      seat -> "<run>:<position>" in that index
 --   bestruns:{v}, bestorder:{v}, bestindex:{v}   the runs' static picture, the search orders
 --                  and which layout they hold (lua/best_index.lua writes them)
