@@ -141,6 +141,10 @@ BUILD_SECONDS=$(( SECONDS - T0 ))
 # ---------------------------------------------------------------- 5. up
 # shellcheck source=scripts/start/checks.sh
 . "$ROOT/scripts/start/checks.sh"   # port_busy, check_websocket
+# The compose stack's NGINX serves plain HTTP here (HTTPS in compose: docker-compose.tls.yml), so
+# check_websocket probes it as start.sh does without --tls (scripts/start/tls.sh).
+TLS_ON=0
+nginx_curl_base() { NGINX_CURL=() NGINX_BASE="http://127.0.0.1:$HTTP_PORT"; }
 if port_busy "$HTTP_PORT"; then die "port $HTTP_PORT (HTTP_PORT) is already in use; choose another, e.g. HTTP_PORT=8000 ./start.sh --docker"; fi
 "$ROOT/scripts/render-nginx.sh" compose-host "$NGINX_CONF" || die "could not render the NGINX configuration"
 if (( FRESH )) && [[ -n $VOLUMES_BEFORE ]]; then
