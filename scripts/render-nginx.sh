@@ -109,18 +109,12 @@ server {
 plain_values() { VAL[TLS]='' VAL[HTTPS_REDIRECT]='' VAL[HSTS]="max-age=31536000"; }
 
 native_values() {
-  local v spec name worker_user='' use_sockets=0 socket_dir a
+  local v name worker_user='' use_sockets=0 socket_dir a
   local -a sockets ports booking_ports edges=() bookings=()
   for v in HTTP_PORT BOOKING_PORTS EDGE_PORTS FRONTEND_DIR NGINX_DIR ADMIN_ACCESS; do
     [[ -n ${!v:-} ]] || die "$v is not set"
   done
-  # shellcheck source=scripts/start/limits.sh
-  . "$ROOT/scripts/start/limits.sh"
-  for spec in "${LIMIT_SPECS[@]}"; do
-    read -r name _ <<<"$spec"
-    [[ -n ${!name:-} ]] || die "$name is not set"
-    VAL[$name]=${!name}
-  done
+  limit_values
   # Run as root, NGINX workers switch to user nobody, who may not be able to read the frontend
   # (e.g. a checkout under /root). Then they run as the user who owns it.
   if (( EUID == 0 )); then
@@ -233,12 +227,10 @@ compose_values() {
 # native run it takes the LIMIT_* settings and ADMIN_ACCESS from the environment (start.sh's),
 # and loopback is this machine's: a published port would show every local client as the
 # bridge's gateway, one address for the per-IP limits and the admin rule.
-compose_host_values() {
-  local v spec name
-  local -a edges bookings
-  for v in HTTP_PORT EDGE_ADDRESSES BOOKING_ADDRESSES ADMIN_ACCESS; do
-    [[ -n ${!v:-} ]] || die "$v is not set"
-  done
+# limit_values: the per-IP limits (scripts/start/limits.sh), which native and compose-host
+# renderings take from the environment.
+limit_values() {
+  local spec name
   # shellcheck source=scripts/start/limits.sh
   . "$ROOT/scripts/start/limits.sh"
   for spec in "${LIMIT_SPECS[@]}"; do
@@ -246,6 +238,15 @@ compose_host_values() {
     [[ -n ${!name:-} ]] || die "$name is not set"
     VAL[$name]=${!name}
   done
+}
+
+compose_host_values() {
+  local v
+  local -a edges bookings
+  for v in HTTP_PORT EDGE_ADDRESSES BOOKING_ADDRESSES ADMIN_ACCESS; do
+    [[ -n ${!v:-} ]] || die "$v is not set"
+  done
+  limit_values
   read -r -a edges <<<"$EDGE_ADDRESSES"
   read -r -a bookings <<<"$BOOKING_ADDRESSES"
   VAL[EDGE_SERVERS]=$(upstream_lines 5s "${edges[@]}")

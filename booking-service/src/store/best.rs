@@ -42,28 +42,33 @@ impl SeatStore {
         actor: Actor<'_>,
         limits: HoldLimits,
     ) -> Result<BestOutcome, SeatError> {
-        let mut args = Vec::with_capacity(14);
-        self.push_actor_args(&mut args, keys, actor);
-        args.extend([
-            limits.hold_seconds.to_string(),
-            limits.max_holds.to_string(),
-            keys.lock_prefix.clone(),
-            search.layout.fingerprint.clone(),
-            search.count.to_string(),
-            search.order.clone(),
-            search.category.map(String::from).unwrap_or_default(),
-            if search.accessible { "1" } else { "0" }.into(),
-            if search.single_seat_rule { "1" } else { "0" }.into(),
-        ]);
+        // Built again only in the rare case that the index had to be built first.
+        let args = || {
+            let mut args = Vec::with_capacity(14);
+            self.push_actor_args(&mut args, keys, actor);
+            args.extend([
+                limits.hold_seconds.to_string(),
+                limits.max_holds.to_string(),
+                keys.lock_prefix.clone(),
+                search.layout.fingerprint.clone(),
+                search.count.to_string(),
+                search.order.clone(),
+                search.category.map(String::from).unwrap_or_default(),
+                if search.accessible { "1" } else { "0" }.into(),
+                if search.single_seat_rule { "1" } else { "0" }.into(),
+            ]);
+            args
+        };
         let _slot = self.seat_command_slot().await?;
         let client = self.pool.next_connected();
+        let script = &self.scripts.best;
         let mut reply = self
-            .run_on(client, &self.scripts.best, keys.best_keys(), args.clone())
+            .run_on(client, script, keys.best_keys(), args())
             .await?;
         if reply.first().map(String::as_str) == Some("NO_INDEX") {
             self.build_best_index(client, keys, search.layout).await?;
             reply = self
-                .run_on(client, &self.scripts.best, keys.best_keys(), args)
+                .run_on(client, script, keys.best_keys(), args())
                 .await?;
         }
         let outcome = match reply.first().map(String::as_str) {
