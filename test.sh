@@ -139,7 +139,7 @@ node --test tests/page/ 2>&1 | tee "$results/page.txt"
 [ "${PIPESTATUS[0]}" -eq 0 ] || die "the page's unit tests failed"
 
 # --- the bench report: report.py on rows like a run's (no bench run needed) ------------------
-step "scripts/bench/report.py: its unit tests (python3 -m unittest, tests/bench/)"
+step "scripts/bench/report.py and interleaved.py: their unit tests (python3 -m unittest, tests/bench/)"
 python3 -m unittest discover -s tests/bench || die "the bench report's unit tests failed"
 
 # --- Rust ----------------------------------------------------------------------------------

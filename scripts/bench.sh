@@ -4,6 +4,7 @@
 # Usage: scripts/bench.sh [--help]
 #        flock /tmp/seatmap-cargo.lock scripts/bench.sh    (on a machine shared with builds)
 #        QUICK=1 scripts/bench.sh                          (a small run, about 2 minutes)
+#        INTERLEAVED=3 scripts/bench.sh                    (ours-nginx ÷ floor-nginx, 3 rounds, ~4 minutes)
 #
 # For each viewer count in SIZES it starts a fresh stack with ./start.sh (release binaries, spare
 # ports, Redis with redis/redis.conf: AOF, appendfsync always; nats-server with a WebSocket
@@ -51,6 +52,12 @@
 #   RUSH_ASKS          best-available rush: identities asking once [2000]
 #   SKIP_BUILD         1 = use target/release as it is             [0]
 #   OUT                where results.jsonl, the tables and plots go [docs/bench]
+#
+# The interleaved mode (INTERLEAVED=N, e.g. 3): only ours-nginx and floor-nginx, one after the other
+# N times on one fresh stack per size (the order flips every round: ours first in odd rounds), at
+# SIZES [1000 5000 10000] and RATIO_PHASES [10x60]; then scripts/bench/interleaved.py writes and
+# prints OUT/interleaved.md [OUT: /tmp/seatmap-bench-interleaved]: each round's ratio ours-nginx ÷
+# floor-nginx at p50 and p99 and their median. Nothing else runs. About 70 s per size.
 set -euo pipefail
 case ${1:-} in -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"; exit 0 ;; "") ;;
   *) echo "unknown argument $1 (see --help)" >&2; exit 2 ;; esac
@@ -62,6 +69,13 @@ if [[ ${QUICK:-0} == 1 ]]; then
   SIZES=${SIZES:-"300 1000"}; PHASES=${PHASES:-"10x20,100x100"}; API_SECONDS=${API_SECONDS:-3}
   VENUE_VIEWERS=${VENUE_VIEWERS:-50}; PROFILE=${PROFILE:-0}; OUT=${OUT:-/tmp/seatmap-bench-quick}
   STORM_STEADY=${STORM_STEADY:-200}; STORM_VIEWERS=${STORM_VIEWERS:-1000}; STORM_CHANGES=${STORM_CHANGES:-50}
+fi
+INTERLEAVED=${INTERLEAVED:-0}
+[[ $INTERLEAVED =~ ^[0-9]+$ ]] || { echo "INTERLEAVED must be a number of rounds, got '$INTERLEAVED'" >&2; exit 2; }
+if (( INTERLEAVED > 0 )); then
+  SIZES=${SIZES:-"1000 5000 10000"}; OUT=${OUT:-/tmp/seatmap-bench-interleaved}
+  RATIO_PHASES=${RATIO_PHASES:-10x60}
+  PHASES=$RATIO_PHASES TARGETS="nginx floor-nginx"   # what the run's first lines and row report
 fi
 SIZES=${SIZES:-"1000 5000 10000 20000"}
 PHASES=${PHASES:-"10x60,100x400"}
@@ -138,11 +152,11 @@ own_nginx() {
   done
 }
 
-# floor_behind_nginx N: two floor broadcasters (fed from the stack's NATS) behind an NGINX of
-# their own, over Unix sockets as the edges are: ours-nginx minus this is what the edges cost
-# beyond the floor, with the proxy's own cost in both.
+# floor_behind_nginx [LABEL]: two floor broadcasters (fed from the stack's NATS) behind an NGINX
+# of their own, over Unix sockets as the edges are: ours-nginx minus this is what the edges cost
+# beyond the floor, with the proxy's own cost in both. Its rows are labelled LABEL [floor-nginx].
 floor_behind_nginx() {
-  local dir="$run_dir/floor-nginx" ports=() sockets=() pids=() port i
+  local label=${1:-floor-nginx} dir="$run_dir/floor-nginx" ports=() sockets=() pids=() port i
   mkdir -p "$dir/sockets"
   for i in 1 2; do
     port=$(free_port)
@@ -151,7 +165,7 @@ floor_behind_nginx() {
     pids+=($!) ports+=("$port") sockets+=("$dir/sockets/floor-$port.sock")
   done
   own_nginx "$dir" "${ports[*]}" "${sockets[*]}"
-  "${fan[@]}" --label floor-nginx --protocol raw --urls "ws://127.0.0.1:$nginx_port/ws" \
+  "${fan[@]}" --label "$label" --protocol raw --urls "ws://127.0.0.1:$nginx_port/ws" \
     --server "floor=$(IFS=,; echo "${pids[*]}")" --server "nginx=children:$ngx"
   kill -TERM "$ngx" "${pids[@]}" 2>/dev/null || true
   wait "$ngx" "${pids[@]}" 2>/dev/null || true
@@ -195,6 +209,32 @@ say "fd limit $(ulimit -n) (hard $(ulimit -Hn)); sizes: $SIZES; phases: $PHASES;
     "$(nginx -v 2>&1 | cut -d/ -f2)" "$(ulimit -Hn)" "$SIZES" "$PHASES"
 } >>"$results"
 
+# ------------------------------------------------------------------ the interleaved mode
+# ours_nginx LABEL: the fan-out viewers through the stack's NGINX to the edges.
+ours_nginx() {
+  "${fan[@]}" --label "$1" --protocol seatmap --urls "ws://127.0.0.1:$HTTP_PORT/ws" \
+    --server "edge=$edge_pids" --server "nginx=children:$nginx_pid"
+}
+if (( INTERLEAVED > 0 )); then
+  for n in $SIZES; do
+    say "interleaved: $n viewers, $INTERLEAVED rounds of ours-nginx and floor-nginx at $RATIO_PHASES: fresh stack"
+    start_stack
+    fan=("$seatbench" fanout --booking "$booking" --viewers "$n" --phases "$RATIO_PHASES" --results "$results"
+         --probe-nats "nats://127.0.0.1:$NATS_PORT")
+    for (( round = 1; round <= INTERLEAVED; round++ )); do
+      order=(ours floor); (( round % 2 )) || order=(floor ours)
+      for side in "${order[@]}"; do
+        say "round $round of $INTERLEAVED: $side-nginx, $n viewers"
+        if [[ $side == ours ]]; then ours_nginx "ours-nginx-r$round"; else floor_behind_nginx "floor-nginx-r$round"; fi
+      done
+    done
+  done
+  stop_stack
+  python3 scripts/bench/interleaved.py "$results" "$OUT"
+  say "done in $((SECONDS - t0)) s: $OUT"
+  exit 0
+fi
+
 # ------------------------------------------------------------------ fan-out at scale
 has() { [[ " $TARGETS " == *" $1 "* ]]; }
 part() { [[ " $PARTS " == *" $1 "* ]]; }
@@ -214,8 +254,7 @@ for n in $SIZES; do
     say "ours-nginx: skipped at $n viewers: 2 fds per proxied socket over 2 workers exceeds the hard fd limit ($(ulimit -Hn))"
   elif has nginx; then
     say "ours-nginx: $n viewers through NGINX (worker_connections $NGINX_CONNECTIONS)"
-    "${fan[@]}" --label ours-nginx --protocol seatmap --urls "ws://127.0.0.1:$HTTP_PORT/ws" \
-      --server "edge=$edge_pids" --server "nginx=children:$nginx_pid"
+    ours_nginx ours-nginx
   fi
   if has peer && (( n > PEER_MAX )); then
     say "peer: skipped at $n viewers: one nats-server process cannot hold them under the hard fd limit ($(ulimit -Hn))"
