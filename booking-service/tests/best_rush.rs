@@ -202,3 +202,117 @@ async fn a_thousand_identities_rush_best_available_on_the_arena() {
     check_rush(&stack, "arena", false).await;
     check_rush(&stack, "ruled", true).await;
 }
+
+/// A small deterministic generator, so a failure names a run that can be replayed.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((self.0 >> 33) % n as u64) as usize
+    }
+}
+
+/// Best available keeps a ranking per kind of request, brought up to date from a log of the
+/// runs that changed (and ranked again in full when a kind falls far behind or the log's old
+/// entries are gone). One client, one request at a time, so the seats taken before each answer
+/// are known exactly: single holds and releases between best-available requests of many kinds,
+/// well past the log's length, and every answer judged against the seats taken just before it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn best_available_stays_right_while_seats_are_held_and_released() {
+    let arena = concat!(env!("CARGO_MANIFEST_DIR"), "/../venues/arena.json");
+    let venues = format!("arena:@{arena}");
+    let stack = Stack::start(&[
+        ("VENUES", venues.as_str()),
+        ("USER_RATE_LIMIT", "100000"),
+        ("HOLD_SECONDS", "600"),
+        ("MAX_HOLDS_PER_USER", "100000"),
+    ])
+    .await;
+    let chart = stack.api.get("/api/venues/arena/chart").await;
+    let hall = Hall::from_chart(&chart.body);
+    let first_id = |list: &str, i: usize| {
+        let list = chart.body[list].as_array().unwrap();
+        list[i % list.len()]["id"].as_str().unwrap().to_owned()
+    };
+    let for_sale: Vec<String> = hall
+        .runs
+        .iter()
+        .flatten()
+        .filter(|p| !p.blocked)
+        .map(|p| p.id.clone())
+        .collect();
+    let signed = testkit::signer().issue();
+    let token = signed.as_str();
+    let mut rng = Lcg(19);
+    let mut taken: HashSet<String> = HashSet::new();
+    let mut held: Vec<String> = Vec::new();
+    let (mut changes, mut oks, mut refusals) = (0, 0, 0);
+    while changes < 5_000 {
+        match rng.below(10) {
+            0..=4 => {
+                let seat = &for_sale[rng.below(for_sale.len())];
+                if taken.contains(seat) {
+                    continue;
+                }
+                let answer = stack.api.seat("select", seat, token).await;
+                assert_eq!(answer.code(), "OK", "{seat}: {:?}", answer.body);
+                taken.insert(seat.clone());
+                held.push(seat.clone());
+                changes += 1;
+            }
+            5..=6 if !held.is_empty() => {
+                let seat = held.swap_remove(rng.below(held.len()));
+                let answer = stack.api.seat("release", &seat, token).await;
+                assert_eq!(answer.code(), "OK", "{seat}: {:?}", answer.body);
+                taken.remove(&seat);
+                changes += 1;
+            }
+            _ => {
+                let kind = rng.below(12);
+                let ask = Ask {
+                    count: 1 + kind % 4,
+                    category: (kind % 6 == 1).then(|| first_id("categories", kind)),
+                    section: (kind % 6 == 2).then(|| first_id("sections", kind)),
+                    accessible: kind == 11,
+                };
+                let mut body = json!({"count": ask.count, "token": token, "venue": "arena"});
+                if let Some(category) = &ask.category {
+                    body["category"] = json!(category);
+                }
+                if let Some(section) = &ask.section {
+                    body["section"] = json!(section);
+                }
+                if ask.accessible {
+                    body["accessible"] = json!(true);
+                }
+                let answer = stack.api.post_json("/api/seats/best", body).await;
+                match answer.code().as_str() {
+                    "OK" => {
+                        let ids: Vec<String> =
+                            serde_json::from_value(answer.body["seat_ids"].clone()).unwrap();
+                        hall.judge(&ask, &taken, false, &ids)
+                            .unwrap_or_else(|why| panic!("after {changes} changes: {why}"));
+                        changes += ids.len();
+                        taken.extend(ids.iter().cloned());
+                        held.extend(ids);
+                        oks += 1;
+                    }
+                    "NO_SEATS_TOGETHER" => {
+                        assert!(
+                            hall.fitting(&ask, &taken, false).is_empty(),
+                            "after {changes} changes: {ask:?} refused, yet a block fits"
+                        );
+                        refusals += 1;
+                    }
+                    other => panic!("{ask:?}: {other} {:?}", answer.body),
+                }
+            }
+        }
+    }
+    eprintln!("{changes} changes, {oks} best-available holds judged, {refusals} refusals judged");
+    assert!(oks > 500, "{oks} holds");
+}

@@ -92,7 +92,7 @@ secure_prepare() {
   local key keys=''
   for key in seat state holds holdcount seq epoch events relay published queue queue_seq \
              queue_joined shoppers presence booked_at admissions queue_reports free place bestruns \
-             bestorder bestindex; do
+             bestorder bestindex bestrank; do
     keys+=" ~$key:{*"
   done
   (umask 077 && cat >"$SECURE_DIR/users.acl" <<EOF

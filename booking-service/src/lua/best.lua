@@ -2,7 +2,7 @@
 -- hold it, in this one atomic step, so the choice can never be stale and no two requests can
 -- get the same seat, whatever any client saw.
 -- KEYS: state, holds, counts, seq, epoch, events, shoppers, booked_at, free, place, bestruns,
---       bestorder, bestindex
+--       bestorder, bestindex, bestrank
 -- ARGV: owner, user_id, venue, max_len, waiting_room (1/0), hold_seconds, max_holds,
 --       lock prefix, layout fingerprint, count, order list name (all, w, c:<category> or
 --       s:<section>), category character ('' for any), accessible (1/0), single-seat rule (1/0)
@@ -13,41 +13,33 @@
 -- A block's distance is the mean of its seats' distances to the focal point. Blocks compare by
 -- distance band first (whole chart units), then a block that leaves no single free seat alone
 -- beats one that does, then the nearer, then the earlier run in the search order and the
--- earlier seat. Runs are searched by their nearest seat, so the search stops at the first run
--- whose nearest seat lies in a band past the best block found (or, when that block leaves no
--- seat alone, whose nearest seat times count is no nearer than the block). Ordinary requests never take a
--- wheelchair space and take companion seats only when no block without them fits; with
--- `accessible` a block is one wheelchair space and count - 1 companion or other seats.
+-- earlier seat. Ordinary requests never take a wheelchair space and take companion seats only
+-- when no block without them fits; with `accessible` a block is one wheelchair space and
+-- count - 1 companion or other seats.
+--
+-- Each kind of request (count, order, category, accessible, rule, companions allowed) keeps a
+-- ranking in bestrank:{v}: every run of its order that has a block, scored by that run's best
+-- block. A request first re-ranks the runs changed since its kind last looked (the log that
+-- mark_seat keeps in free:{v}), then takes the ranking's first run: the cost is per run
+-- changed, not per run of the venue. A kind not seen yet, or whose log entries were dropped,
+-- ranks every run of its order once.
 local state, holds, counts = KEYS[1], KEYS[2], KEYS[3]
 local out = {seq = KEYS[4], epoch = KEYS[5], events = KEYS[6], venue = ARGV[3], max_len = ARGV[4]}
 local shoppers = KEYS[7]
 local index = {free = KEYS[9], place = KEYS[10]}
-local runs_key, order_key, marker = KEYS[11], KEYS[12], KEYS[13]
+local runs_key, order_key, marker, ranking = KEYS[11], KEYS[12], KEYS[13], KEYS[14]
 local owner, user_id = ARGV[1], ARGV[2]
 local hold_seconds, max_holds = tonumber(ARGV[6]), tonumber(ARGV[7])
-local lock_prefix, count = ARGV[8], tonumber(ARGV[10])
+local lock_prefix, count, order_name = ARGV[8], tonumber(ARGV[10]), ARGV[11]
 local want_category, accessible, rule = ARGV[12], ARGV[13] == '1', ARGV[14] == '1'
-local BATCH = 32
+local BATCH = 64
 
 if redis.call('GET', marker) ~= ARGV[9] then return {'NO_INDEX'} end
 if not admitted(shoppers, owner, ARGV[5]) then return {'NOT_ADMITTED'} end
 local held = tonumber(redis.call('HGET', counts, owner) or '0')
 if held + count > max_holds then return {'MAX_HOLDS_EXCEEDED'} end
-local order = redis.call('HGET', order_key, ARGV[11])
-if not order then return {'NO_SEATS_TOGETHER'} end
+if redis.call('HEXISTS', order_key, order_name) == 0 then return {'NO_SEATS_TOGETHER'} end
 local free_block = string.rep('0', count)
--- A request that found no block is remembered until a seat is freed: taking seats only removes
--- blocks, so until then the same request would search everything to find none again.
-local none_field = table.concat({'none', count, ARGV[11], ARGV[12], ARGV[13], ARGV[14]}, '|')
-local freed = redis.call('HGET', index.free, 'freed') or '0'
-if redis.call('HGET', index.free, none_field) == freed then return {'NO_SEATS_TOGETHER'} end
-local function no_block()
-  redis.call('HSET', index.free, none_field, freed)
-  return {'NO_SEATS_TOGETHER'}
-end
--- Whether a run the search read has companion seats: only then can a second search that may
--- take them find a block the first did not.
-local companions_met = false
 
 -- A run's static picture: ids (comma-separated), distances (six digits each), kinds, categories.
 local function parse_run(value)
@@ -114,76 +106,138 @@ local function best_in_run(best, number, rank, free, run, with_companions)
   end
 end
 
--- The best block of one run for this request, or nil: from free:{v}'s memo when the run's free
--- seats are as they were when it was ranked, otherwise ranked now and remembered. The memo
--- holds the run's free string it was ranked from, so any change to the run makes it stale.
-local memo_suffix = table.concat({count, ARGV[12], ARGV[13], ARGV[14]}, '|')
-local function run_best(number, free, with_companions)
-  local field = table.concat({'w', number, with_companions and 'c' or '-', memo_suffix}, '|')
-  local memo = redis.call('HGET', index.free, field)
-  if memo then
-    local was, companions, rest = string.match(memo, '^([^|]*)|(%d)|(.*)$')
-    if was == free then
-      companions_met = companions_met or companions == '1'
-      if rest == 'none' then return nil end
-      local band, strand, sum, first = string.match(rest, '^(%d+)|(%d)|(%d+)|(%d+)$')
-      return tonumber(band), tonumber(strand), tonumber(sum), tonumber(first)
-    end
-  end
-  local run = parse_run(redis.call('HGET', runs_key, number))
-  local companions = string.find(run.kinds, 'c', 1, true) ~= nil
-  companions_met = companions_met or companions
-  local found = best_in_run(nil, number, 0, free, run, with_companions)
-  local head = free .. '|' .. (companions and '1' or '0') .. '|'
-  if not found then
-    redis.call('HSET', index.free, field, head .. 'none')
-    return nil
-  end
-  local band, strand, sum = found.key[1], found.key[2], found.key[3]
-  redis.call('HSET', index.free, field, head .. table.concat({band, strand, sum, found.first}, '|'))
-  return band, strand, sum, found.first
+-- A ranking's score: the kind's id, then band and strand, then the sum of distances, each in
+-- bits of its own below 2^53 so the double holds it exactly; ties go to the member, whose
+-- zero-padded search position sorts like the number. Sums past 2^28 (a count of hundreds at
+-- the chart's far edge) all rank as one.
+local KIND_SPAN, SUM_SPAN, MAX_KINDS = 2 ^ 43, 2 ^ 28, 1023
+-- A kind more than this many log entries behind ranks its whole order again instead.
+local CATCH_UP_MAX = 256
+
+local function score(kind, key)
+  return string.format('%.0f', kind.id * KIND_SPAN + (key[1] * 2 + key[2]) * SUM_SPAN
+    + math.min(key[3], SUM_SPAN - 1))
+end
+local function member(kind, rank, number)
+  return string.format('%d|%05d|%s', kind.id, rank, number)
 end
 
-local function search(with_companions)
-  local best, rank, next_run = nil, 0, string.gmatch(order, '(%d+):(%d+)')
+-- The best block of run `number` (at `rank` in the order) for `kind`, or nil.
+local function rank_one(kind, number, rank, free)
+  if not (free and string.find(free, free_block, 1, true)) then return nil end
+  local run = parse_run(redis.call('HGET', runs_key, number))
+  return best_in_run(nil, number, rank, free, run, kind.with_companions)
+end
+
+-- Ranks every run of the order for `kind` from scratch.
+local function rank_all(kind)
+  redis.call('ZREMRANGEBYSCORE', ranking, string.format('%.0f', kind.id * KIND_SPAN),
+    string.format('(%.0f', (kind.id + 1) * KIND_SPAN))
+  local rank, next_run = 0, string.gmatch(redis.call('HGET', order_key, order_name), '(%d+):%d+')
   while true do
-    local numbers, nearest = {}, {}
-    for number, d in next_run do
-      table.insert(numbers, number)
-      table.insert(nearest, tonumber(d))
+    local numbers = {}
+    for number in next_run do
+      numbers[#numbers + 1] = number
       if #numbers == BATCH then break end
     end
-    if #numbers == 0 then return best end
-    local frees = redis.call('HMGET', index.free, unpack(numbers))
+    if #numbers == 0 then return end
+    local frees, entries = redis.call('HMGET', index.free, unpack(numbers)), {}
     for i = 1, #numbers do
       rank = rank + 1
-      -- No later run can beat `best`: their blocks lie in a later band or, when `best` leaves
-      -- no seat alone, their blocks' distances (at least count times the run's nearest seat)
-      -- are no smaller. Runs come by their nearest seat, so this holds for every later run.
-      if best and (math.floor(nearest[i] / 100) > best.key[1]
-          or (best.key[2] == 0 and count * nearest[i] >= best.key[3])) then
-        return best
+      local found = rank_one(kind, numbers[i], rank, frees[i])
+      if found then
+        entries[#entries + 1] = score(kind, found.key)
+        entries[#entries + 1] = member(kind, rank, numbers[i])
       end
-      local free = frees[i]
-      if free and string.find(free, free_block, 1, true) then
-        local band, strand, sum, first = run_best(numbers[i], free, with_companions)
-        if band and (not best or beats(band, strand, sum, rank, first, best.key)) then
-          best = {key = {band, strand, sum, rank, first}, number = numbers[i], first = first}
-        end
+    end
+    if #entries > 0 then redis.call('ZADD', ranking, unpack(entries)) end
+  end
+end
+
+-- Re-ranks, for `kind`, the runs of its order named by log entries first..last.
+local function rank_changed(kind, first, last)
+  local fields = {}
+  for i = first, last do fields[#fields + 1] = 'l' .. i end
+  local seen, numbers, positions = {}, {}, {}
+  for _, number in ipairs(redis.call('HMGET', index.free, unpack(fields))) do
+    if number and not seen[number] then
+      seen[number] = true
+      numbers[#numbers + 1] = number
+      positions[#positions + 1] = 'p|' .. order_name .. '|' .. number
+    end
+  end
+  if #numbers == 0 then return end
+  local ranks = redis.call('HMGET', order_key, unpack(positions))
+  local frees = redis.call('HMGET', index.free, unpack(numbers))
+  for i = 1, #numbers do
+    local rank = tonumber(ranks[i])
+    if rank then
+      local found = rank_one(kind, numbers[i], rank, frees[i])
+      if found then
+        redis.call('ZADD', ranking, score(kind, found.key), member(kind, rank, numbers[i]))
+      else
+        redis.call('ZREM', ranking, member(kind, rank, numbers[i]))
       end
     end
   end
+end
+
+-- This request's kind (with or without companion seats), its ranking brought up to date.
+local function current_kind(with_companions)
+  local field = table.concat({'k', with_companions and 'c' or '-', count, order_name,
+    want_category, ARGV[13], ARGV[14]}, '|')
+  local kind = {with_companions = with_companions}
+  local generation = redis.call('HGET', index.free, 'kgen') or '0'
+  local known = redis.call('HGET', index.free, field)
+  local cursor
+  if known then
+    local was, id, last = string.match(known, '^(%d+)|(%d+)|(%d+)$')
+    if was == generation then kind.id, cursor = tonumber(id), tonumber(last) end
+  end
+  if not kind.id then
+    kind.id = redis.call('HINCRBY', index.free, 'kinds', 1)
+    if kind.id > MAX_KINDS then
+      -- Ids run out only after a thousand kinds: every kind starts again.
+      redis.call('DEL', ranking)
+      generation = tostring(redis.call('HINCRBY', index.free, 'kgen', 1))
+      redis.call('HSET', index.free, 'kinds', 1)
+      kind.id = 1
+    end
+  end
+  local last = tonumber(redis.call('HGET', index.free, 'logn') or '0')
+  local base = tonumber(redis.call('HGET', index.free, 'logbase') or '1')
+  if not cursor or cursor + 1 < base or last - cursor > CATCH_UP_MAX then
+    rank_all(kind)
+  elseif last > cursor then
+    rank_changed(kind, cursor + 1, last)
+  end
+  redis.call('HSET', index.free, field, generation .. '|' .. kind.id .. '|' .. last)
+  return kind
+end
+
+-- The best block for `kind`: its ranking's first run, ranked again to find the block's seat.
+local function best_of(kind)
+  local top = redis.call('ZRANGEBYSCORE', ranking, string.format('%.0f', kind.id * KIND_SPAN),
+    string.format('(%.0f', (kind.id + 1) * KIND_SPAN), 'LIMIT', 0, 1)
+  if #top == 0 then return nil end
+  local rank, number = string.match(top[1], '^%d+|(%d+)|(%d+)$')
+  return rank_one(kind, number, tonumber(rank), redis.call('HGET', index.free, number))
+end
+
+local function search()
+  local best = best_of(current_kind(false))
+  if best or accessible or redis.call('HEXISTS', order_key, '!companions') == 0 then return best end
+  return best_of(current_kind(true))
 end
 
 local chosen
 -- A seat the index shows free must have neither a lock nor a state entry; one that has (a
 -- state written before this index existed) is marked taken and the search runs again.
 for _ = 1, 8 do
-  local best = search(false) or (not accessible and companions_met and search(true)) or nil
-  if not best then return no_block() end
+  local best = search()
+  if not best then return {'NO_SEATS_TOGETHER'} end
   local ids, position = {}, 0
-  local run = parse_run(redis.call('HGET', runs_key, best.number))
-  for id in string.gmatch(run.ids, '[^,]+') do
+  for id in string.gmatch(best.run.ids, '[^,]+') do
     position = position + 1
     if position >= best.first and position < best.first + count then table.insert(ids, id) end
   end
@@ -199,7 +253,7 @@ for _ = 1, 8 do
     break
   end
 end
-if not chosen then return no_block() end
+if not chosen then return {'NO_SEATS_TOGETHER'} end
 
 local expires_ms = string.format('%d', now_ms() + hold_seconds * 1000)
 local reply = {'CHANGED', user_id}
@@ -215,4 +269,5 @@ end
 local free = redis.call('HGET', index.free, chosen.number)
 redis.call('HSET', index.free, chosen.number, string.sub(free, 1, chosen.first - 1)
   .. string.rep('1', count) .. string.sub(free, chosen.first + count))
+log_run_change(index.free, chosen.number)
 return reply

@@ -14,12 +14,15 @@
 --   booked_at:{v}  (waiting room) sorted set owner -> unix ms of its last booking
 --   free:{v}       the free-seat index best available searches: run number -> one character
 --                  per seat of the run ('0' free, '1' held or booked, 'x' never for sale);
---                  'freed' -> seats freed since it was built; 'none|<request>' -> 'freed' when
---                  that request last found no block; 'w|<run>|<request>' -> the run's best
---                  block for that request and the free string it was ranked from
+--                  'logn', 'logbase', 'l<n>' -> the log of runs changed (log_run_change);
+--                  'kinds', 'kgen', 'k|<request>' -> best.lua's kinds of request: each one's
+--                  id in bestrank:{v} and the last log entry its ranking took in
 --   place:{v}      seat -> "<run>:<position>" in that index
 --   bestruns:{v}, bestorder:{v}, bestindex:{v}   the runs' static picture, the search orders
---                  and which layout they hold (lua/best_index.lua writes them)
+--                  (with 'p|<order>|<run>' -> the run's position in it) and which layout they
+--                  hold (lua/best_index.lua writes them)
+--   bestrank:{v}   sorted set: per kind of request, each run that has a block for it, scored
+--                  by its best block (best.lua)
 -- <owner> is the secret-derived authority key (64 hex digits); <user_id> is for display only.
 
 local function split_state(value)
@@ -102,9 +105,25 @@ local function refuse_unless_holder(lock, owner, shoppers, waiting_room)
   return {'NOT_HOLDER', kind == 'h' and 'other' or ''}
 end
 
+-- Best available's change log in free:{v}: 'logn' counts the runs whose free string changed and
+-- 'l<n>' names the n-th; 'logbase' is the oldest entry still kept. A kind of request's ranking
+-- (best.lua) reads the entries after the last one it applied and re-ranks only those runs.
+-- Entries are dropped a thousand at a time, always keeping the last LOG_KEEP.
+local LOG_KEEP, LOG_TRIM = 3072, 1024
+local function log_run_change(free_key, run)
+  local n = redis.call('HINCRBY', free_key, 'logn', 1)
+  redis.call('HSET', free_key, 'l' .. n, run)
+  if n % LOG_TRIM == 0 and n > LOG_KEEP then
+    local fields = {}
+    for i = n - LOG_KEEP - LOG_TRIM + 1, n - LOG_KEEP do fields[#fields + 1] = 'l' .. i end
+    redis.call('HDEL', free_key, unpack(fields))
+    redis.call('HSET', free_key, 'logbase', n - LOG_KEEP + 1)
+  end
+end
+
 -- Keeps the free-seat index (free:{v}, place:{v}) in step with a change of state:{v}, in the
--- same atomic step. Until best available first builds the index there is none to keep, and
--- after a reset it is rebuilt from state:{v} when next needed.
+-- same atomic step, and logs the run as changed. Until best available first builds the index
+-- there is none to keep, and after a reset it is rebuilt from state:{v} when next needed.
 -- index: {free, place keys}   taken: whether the seat is now held or booked
 local function mark_seat(index, seat, taken)
   local place = redis.call('HGET', index.place, seat)
@@ -115,6 +134,5 @@ local function mark_seat(index, seat, taken)
   pos = tonumber(pos)
   redis.call('HSET', index.free, run,
     string.sub(free, 1, pos - 1) .. (taken and '1' or '0') .. string.sub(free, pos + 1))
-  -- Counts the seats freed: best.lua remembers a request that found no block until it changes.
-  if not taken then redis.call('HINCRBY', index.free, 'freed', 1) end
+  log_run_change(index.free, run)
 end

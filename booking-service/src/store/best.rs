@@ -2,6 +2,7 @@
 //! the index built when Redis has none for this layout (`lua/best_index.lua`), and the reply
 //! read into an outcome.
 
+use fred::prelude::*;
 use shared::ErrorCode;
 
 use super::group::{parse_group_reply, GroupOutcome, GroupSeat, HoldLimits};
@@ -94,6 +95,13 @@ impl SeatStore {
         layout: &BestLayout,
     ) -> Result<(), SeatError> {
         let _one_at_a_time = self.best_index_build.lock().await;
+        // In a rush every request that found no index comes here; once the first has built
+        // it, a GET of the marker spares Redis parsing the whole layout again for each. (An
+        // error here is left to the build's own call to report.)
+        let built: Result<Option<String>, _> = client.get(&keys.best_index).await;
+        if built.ok().flatten().as_deref() == Some(layout.fingerprint.as_str()) {
+            return Ok(());
+        }
         let mut args = Vec::with_capacity(2 + layout.runs.len() + 2 * layout.orders.len());
         args.extend([layout.fingerprint.clone(), layout.runs.len().to_string()]);
         args.extend(layout.runs.iter().cloned());

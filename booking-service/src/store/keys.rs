@@ -33,6 +33,8 @@ pub struct VenueKeys {
     pub(super) best_runs: String,
     pub(super) best_order: String,
     pub(super) best_index: String,
+    /// Best available's rankings: per kind of request, the runs by their best block.
+    pub(super) best_rank: String,
 }
 
 impl VenueKeys {
@@ -73,6 +75,7 @@ impl VenueKeys {
             best_runs: format!("bestruns:{{{venue}}}"),
             best_order: format!("bestorder:{{{venue}}}"),
             best_index: format!("bestindex:{{{venue}}}"),
+            best_rank: format!("bestrank:{{{venue}}}"),
         }
     }
 
@@ -99,19 +102,21 @@ impl VenueKeys {
         keys
     }
 
-    /// KEYS of best available: the group script's, then bestruns, bestorder, bestindex.
+    /// KEYS of best available: the group script's, then bestruns, bestorder, bestindex,
+    /// bestrank.
     pub(super) fn best_keys(&self) -> Vec<String> {
         let mut keys = self.group_keys();
         keys.extend([
             self.best_runs.clone(),
             self.best_order.clone(),
             self.best_index.clone(),
+            self.best_rank.clone(),
         ]);
         keys
     }
 
     /// KEYS of the script that builds best available's index: state, free, place, bestruns,
-    /// bestorder, bestindex.
+    /// bestorder, bestindex, bestrank.
     pub(super) fn best_index_keys(&self) -> Vec<String> {
         [
             &self.state,
@@ -120,6 +125,7 @@ impl VenueKeys {
             &self.best_runs,
             &self.best_order,
             &self.best_index,
+            &self.best_rank,
         ]
         .into_iter()
         .cloned()
