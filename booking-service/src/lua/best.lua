@@ -18,11 +18,13 @@
 -- count - 1 companion or other seats.
 --
 -- Each kind of request (count, order, category, accessible, rule, companions allowed) keeps a
--- ranking in bestrank:{v}: every run of its order that has a block, scored by that run's best
--- block. A request first re-ranks the runs changed since its kind last looked (the log that
--- mark_seat keeps in free:{v}), then takes the ranking's first run: the cost is per run
--- changed, not per run of the venue. A kind not seen yet, or whose log entries were dropped,
--- ranks every run of its order once.
+-- ranking in bestrank:{v}: the runs it covers that have a block, scored by that run's best
+-- block. It covers its order's runs from the nearest on, as far as a request has needed: the
+-- first run of the ranking is the answer once no run beyond could beat it (runs come by their
+-- nearest seat), else the ranking reaches further. A request first re-ranks the covered runs
+-- changed since its kind last looked (the log that mark_seat keeps in free:{v}), so the cost
+-- is per run changed, not per run of the venue. A kind not seen yet, far behind, or whose log
+-- entries were dropped starts again from the nearest runs.
 local state, holds, counts = KEYS[1], KEYS[2], KEYS[3]
 local out = {seq = KEYS[4], epoch = KEYS[5], events = KEYS[6], venue = ARGV[3], max_len = ARGV[4]}
 local shoppers = KEYS[7]
@@ -32,7 +34,6 @@ local owner, user_id = ARGV[1], ARGV[2]
 local hold_seconds, max_holds = tonumber(ARGV[6]), tonumber(ARGV[7])
 local lock_prefix, count, order_name = ARGV[8], tonumber(ARGV[10]), ARGV[11]
 local want_category, accessible, rule = ARGV[12], ARGV[13] == '1', ARGV[14] == '1'
-local BATCH = 64
 
 if redis.call('GET', marker) ~= ARGV[9] then return {'NO_INDEX'} end
 if not admitted(shoppers, owner, ARGV[5]) then return {'NOT_ADMITTED'} end
@@ -111,8 +112,10 @@ end
 -- zero-padded search position sorts like the number. Sums past 2^28 (a count of hundreds at
 -- the chart's far edge) all rank as one.
 local KIND_SPAN, SUM_SPAN, MAX_KINDS = 2 ^ 43, 2 ^ 28, 1023
--- A kind more than this many log entries behind ranks its whole order again instead.
+-- A kind more than this many log entries behind starts its ranking again instead.
 local CATCH_UP_MAX = 256
+-- Runs ranked at a time when a kind's ranking reaches further down its order.
+local REACH = 8
 
 local function score(kind, key)
   return string.format('%.0f', kind.id * KIND_SPAN + (key[1] * 2 + key[2]) * SUM_SPAN
@@ -120,6 +123,15 @@ local function score(kind, key)
 end
 local function member(kind, rank, number)
   return string.format('%d|%05d|%s', kind.id, rank, number)
+end
+-- The order list (about 11 KB on the arena), read once per request and only when needed.
+local order_list
+local function order()
+  order_list = order_list or redis.call('HGET', order_key, order_name)
+  return order_list
+end
+local function kind_range(kind)
+  return string.format('%.0f', kind.id * KIND_SPAN), string.format('(%.0f', (kind.id + 1) * KIND_SPAN)
 end
 
 -- The best block of run `number` (at `rank` in the order) for `kind`, or nil.
@@ -129,32 +141,41 @@ local function rank_one(kind, number, rank, free)
   return best_in_run(nil, number, rank, free, run, kind.with_companions)
 end
 
--- Ranks every run of the order for `kind` from scratch.
-local function rank_all(kind)
-  redis.call('ZREMRANGEBYSCORE', ranking, string.format('%.0f', kind.id * KIND_SPAN),
-    string.format('(%.0f', (kind.id + 1) * KIND_SPAN))
-  local rank, next_run = 0, string.gmatch(redis.call('HGET', order_key, order_name), '(%d+):%d+')
-  while true do
-    local numbers = {}
-    for number in next_run do
-      numbers[#numbers + 1] = number
-      if #numbers == BATCH then break end
-    end
-    if #numbers == 0 then return end
-    local frees, entries = redis.call('HMGET', index.free, unpack(numbers)), {}
-    for i = 1, #numbers do
-      rank = rank + 1
-      local found = rank_one(kind, numbers[i], rank, frees[i])
-      if found then
-        entries[#entries + 1] = score(kind, found.key)
-        entries[#entries + 1] = member(kind, rank, numbers[i])
-      end
-    end
-    if #entries > 0 then redis.call('ZADD', ranking, unpack(entries)) end
-  end
+-- A kind's ranking covers the first `reached` runs of its order (those with a block for it);
+-- `offset` is where the next run's entry starts in the order list and `next_nearest` that
+-- run's nearest seat ('' when every run is covered).
+local function start_over(kind)
+  redis.call('ZREMRANGEBYSCORE', ranking, kind_range(kind))
+  kind.reached, kind.offset = 0, 1
+  local _, _, nearest = string.find(order(), '^%d+:(%d+)')
+  kind.next_nearest = nearest or ''
 end
 
--- Re-ranks, for `kind`, the runs of its order named by log entries first..last.
+-- Ranks the next REACH runs of the order for `kind`.
+local function reach_further(kind)
+  local list, numbers = order(), {}
+  while #numbers < REACH do
+    local a, b, number = string.find(list, '^(%d+):%d+,?', kind.offset)
+    if not a then break end
+    numbers[#numbers + 1] = number
+    kind.offset = b + 1
+  end
+  local _, _, nearest = string.find(list, '^%d+:(%d+)', kind.offset)
+  kind.next_nearest = nearest or ''
+  if #numbers == 0 then return end
+  local frees, entries = redis.call('HMGET', index.free, unpack(numbers)), {}
+  for i = 1, #numbers do
+    local found = rank_one(kind, numbers[i], kind.reached + i, frees[i])
+    if found then
+      entries[#entries + 1] = score(kind, found.key)
+      entries[#entries + 1] = member(kind, kind.reached + i, numbers[i])
+    end
+  end
+  kind.reached = kind.reached + #numbers
+  if #entries > 0 then redis.call('ZADD', ranking, unpack(entries)) end
+end
+
+-- Re-ranks, for `kind`, the runs it covers among those named by log entries first..last.
 local function rank_changed(kind, first, last)
   local fields = {}
   for i = first, last do fields[#fields + 1] = 'l' .. i end
@@ -171,7 +192,7 @@ local function rank_changed(kind, first, last)
   local frees = redis.call('HMGET', index.free, unpack(numbers))
   for i = 1, #numbers do
     local rank = tonumber(ranks[i])
-    if rank then
+    if rank and rank <= kind.reached then
       local found = rank_one(kind, numbers[i], rank, frees[i])
       if found then
         redis.call('ZADD', ranking, score(kind, found.key), member(kind, rank, numbers[i]))
@@ -184,44 +205,76 @@ end
 
 -- This request's kind (with or without companion seats), its ranking brought up to date.
 local function current_kind(with_companions)
-  local field = table.concat({'k', with_companions and 'c' or '-', count, order_name,
-    want_category, ARGV[13], ARGV[14]}, '|')
-  local kind = {with_companions = with_companions}
-  local generation = redis.call('HGET', index.free, 'kgen') or '0'
-  local known = redis.call('HGET', index.free, field)
+  local kind = {with_companions = with_companions, field = table.concat({'k',
+    with_companions and 'c' or '-', count, order_name, want_category, ARGV[13], ARGV[14]}, '|')}
+  kind.generation = redis.call('HGET', index.free, 'kgen') or '0'
+  local known = redis.call('HGET', index.free, kind.field)
   local cursor
   if known then
-    local was, id, last = string.match(known, '^(%d+)|(%d+)|(%d+)$')
-    if was == generation then kind.id, cursor = tonumber(id), tonumber(last) end
+    local was, id, seen, reached, offset, nearest =
+      string.match(known, '^(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d*)$')
+    if was == kind.generation then
+      kind.id, cursor = tonumber(id), tonumber(seen)
+      kind.reached, kind.offset, kind.next_nearest = tonumber(reached), tonumber(offset), nearest
+    end
   end
   if not kind.id then
     kind.id = redis.call('HINCRBY', index.free, 'kinds', 1)
     if kind.id > MAX_KINDS then
       -- Ids run out only after a thousand kinds: every kind starts again.
       redis.call('DEL', ranking)
-      generation = tostring(redis.call('HINCRBY', index.free, 'kgen', 1))
+      kind.generation = tostring(redis.call('HINCRBY', index.free, 'kgen', 1))
       redis.call('HSET', index.free, 'kinds', 1)
       kind.id = 1
     end
   end
-  local last = tonumber(redis.call('HGET', index.free, 'logn') or '0')
+  kind.seen = tonumber(redis.call('HGET', index.free, 'logn') or '0')
   local base = tonumber(redis.call('HGET', index.free, 'logbase') or '1')
-  if not cursor or cursor + 1 < base or last - cursor > CATCH_UP_MAX then
-    rank_all(kind)
-  elseif last > cursor then
-    rank_changed(kind, cursor + 1, last)
+  if not cursor or cursor + 1 < base or kind.seen - cursor > CATCH_UP_MAX then
+    start_over(kind)
+  elseif kind.seen > cursor then
+    rank_changed(kind, cursor + 1, kind.seen)
   end
-  redis.call('HSET', index.free, field, generation .. '|' .. kind.id .. '|' .. last)
   return kind
 end
 
--- The best block for `kind`: its ranking's first run, ranked again to find the block's seat.
+local function save(kind)
+  redis.call('HSET', index.free, kind.field, table.concat({kind.generation, kind.id, kind.seen,
+    kind.reached, kind.offset, kind.next_nearest}, '|'))
+end
+
+-- Whether a block ranked (band, strand, sum) beats every block of the runs not yet covered:
+-- those runs come by their nearest seat, and a block's mean distance is at least its run's
+-- nearest seat's, so their blocks lie in that seat's band or later, with a sum of at least
+-- count times its distance (an equal sum loses on search position).
+local function beats_the_rest(kind, band, strand, sum)
+  if kind.next_nearest == '' then return true end
+  local nearest = tonumber(kind.next_nearest)
+  local floor_band = math.floor(nearest / 100)
+  return band < floor_band or (band == floor_band and strand == 0 and sum <= count * nearest)
+end
+
+-- The best block for `kind`: its ranking's first run once no run beyond it could beat it,
+-- ranked again to find the block's seat.
 local function best_of(kind)
-  local top = redis.call('ZRANGEBYSCORE', ranking, string.format('%.0f', kind.id * KIND_SPAN),
-    string.format('(%.0f', (kind.id + 1) * KIND_SPAN), 'LIMIT', 0, 1)
-  if #top == 0 then return nil end
-  local rank, number = string.match(top[1], '^%d+|(%d+)|(%d+)$')
-  return rank_one(kind, number, tonumber(rank), redis.call('HGET', index.free, number))
+  while true do
+    local low, high = kind_range(kind)
+    local top = redis.call('ZRANGEBYSCORE', ranking, low, high, 'WITHSCORES', 'LIMIT', 0, 1)
+    if #top > 0 then
+      local packed = tonumber(top[2]) - kind.id * KIND_SPAN
+      local band_strand = math.floor(packed / SUM_SPAN)
+      if beats_the_rest(kind, math.floor(band_strand / 2), band_strand % 2,
+          packed - band_strand * SUM_SPAN) then
+        save(kind)
+        local rank, number = string.match(top[1], '^%d+|(%d+)|(%d+)$')
+        return rank_one(kind, number, tonumber(rank), redis.call('HGET', index.free, number))
+      end
+    elseif kind.next_nearest == '' then
+      save(kind)
+      return nil
+    end
+    reach_further(kind)
+  end
 end
 
 local function search()
