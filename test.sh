@@ -378,7 +378,7 @@ stop_stack_and_check
 for v in "${secure_secrets[@]}"; do printf -v "$v" '%s' "$(secret)"; done
 RUN_DIR=$(mktemp -d /tmp/seatmap-secure-cluster.XXXXXX) EDGES=2 BOOKINGS=2 HOLD_SECONDS=60 \
   HTTP_PORT=$(free_port) HTTPS_PORT=$(free_port) EDGE_BASE_PORT=$(free_port 2) BOOKING_PORT=$(free_port 2) \
-  REDIS_PORT=$(free_port 6) NATS_PORT=$(free_port 3) NATS_MONITOR_PORT=$(free_port 3) NATS_CLUSTER_PORT=$(free_port 3)
+  REDIS_PORT=$(free_cluster_ports 6) NATS_PORT=$(free_port 3) NATS_MONITOR_PORT=$(free_port 3) NATS_CLUSTER_PORT=$(free_port 3)
 export RUN_DIR EDGES BOOKINGS HOLD_SECONDS HTTP_PORT HTTPS_PORT EDGE_BASE_PORT BOOKING_PORT REDIS_PORT NATS_PORT \
   NATS_MONITOR_PORT NATS_CLUSTER_PORT
 chmod 755 "$RUN_DIR"
