@@ -60,11 +60,12 @@ impl Edge {
     }
 }
 
-/// The longest a stopping edge waits for its sockets to send their close frames (each gives
-/// its client `connection::CLOSE_GRACE` twice at most).
-const CLOSE_FRAMES_ON_STOP: Duration = Duration::from_secs(3);
-/// The longest a stopping edge waits for NATS to confirm what it sent.
-const NATS_FLUSH_ON_STOP: Duration = Duration::from_secs(1);
+/// The longest a stopping edge waits for HTTP requests in flight (`/health`, `/metrics` and
+/// upgrades answer at once; this is for a client sending its request slowly).
+const HTTP_DRAIN_ON_STOP: Duration = Duration::from_secs(1);
+/// Kept of the stop's deadline for the last NATS flush when waiting for the sockets' close
+/// frames (each socket gives its client `connection::CLOSE_GRACE` twice at most).
+const NATS_FLUSH_ON_STOP: Duration = Duration::from_millis(500);
 
 /// Serves WebSocket clients on `listener` until `shutdown` resolves; then every client gets a
 /// close frame 1001 (going away) so it reconnects to another edge.
@@ -124,8 +125,11 @@ pub async fn run(
     let options = service_runner::http::HttpOptions {
         header_read_timeout: HEADER_READ_TIMEOUT,
         send_buffer: Some(CLIENT_SEND_BUFFER),
+        drain: HTTP_DRAIN_ON_STOP,
     };
-    service_runner::http::serve(listener, unix, app(edge.clone()), options, graceful).await;
+    let began =
+        service_runner::http::serve(listener, unix, app(edge.clone()), options, graceful).await;
+    let deadline = service_runner::stop::StopDeadline::from(began);
     if let Some(path) = &edge.config.unix_socket {
         // Only if the file is still the one this edge bound, not a successor's.
         if unix_file.is_some() && listen::socket_file_id(path) == unix_file {
@@ -133,14 +137,26 @@ pub async fn run(
         }
     }
     // Upgraded sockets outlive `serve`; give their writers time to send the close frames.
-    let deadline = tokio::time::Instant::now() + CLOSE_FRAMES_ON_STOP;
-    while edge.metrics.connections.get() > 0 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    let sockets_closed = async {
+        while edge.metrics.connections.get() > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    if deadline
+        .run(NATS_FLUSH_ON_STOP, sockets_closed)
+        .await
+        .is_none()
+    {
+        tracing::warn!(
+            open = edge.metrics.connections.get(),
+            "some sockets did not finish closing in time; stopping without them"
+        );
     }
     // NATS may be gone: its flush would wait for a reconnection that never comes.
-    if tokio::time::timeout(NATS_FLUSH_ON_STOP, edge.nats.flush())
+    if deadline
+        .run(Duration::ZERO, edge.nats.flush())
         .await
-        .is_err()
+        .is_none()
     {
         tracing::warn!("NATS did not answer the last flush; stopping without it");
     }
