@@ -9,6 +9,7 @@ pub mod hub;
 pub mod listen;
 pub mod metrics;
 pub mod mirror;
+pub mod nats_link;
 pub mod origin;
 pub mod recent;
 pub mod request_id;
@@ -26,7 +27,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use shared::SeatEvent;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 pub use config::Config;
 pub use http::app;
@@ -82,9 +83,10 @@ pub async fn run(
         reorder_window: config.reorder_window,
         seq_check_interval: config.seq_check_interval,
     };
-    let venues = venues::Venues::new(booking.clone(), metrics.clone(), timing);
+    let (link, link_changes) = watch::channel(nats_link::NatsLink::Starting);
+    let venues = venues::Venues::new(booking.clone(), metrics.clone(), timing, link_changes);
 
-    let (nats, nats_connected) = connect_nats(&config).await?;
+    let (nats, nats_events) = nats_link::connect(&config).await?;
 
     let (stop, stopped) = watch::channel(false);
     let edge = Arc::new(Edge {
@@ -101,7 +103,11 @@ pub async fn run(
     edge.venues.open_unchecked(&edge.config.default_venue);
     let subscription = nats.subscribe(shared::event::SUBJECT_ALL).await?;
     tokio::spawn(dispatch_events(subscription, edge.clone()));
-    tokio::spawn(resync_on_reconnect(nats_connected, edge.clone()));
+    tokio::spawn(nats_link::follow_connection(
+        nats_events,
+        link,
+        edge.clone(),
+    ));
     tokio::spawn(learn_hold_seconds(edge.clone()));
 
     tracing::info!(
@@ -164,39 +170,6 @@ pub async fn run(
     Ok(())
 }
 
-/// Connects to NATS (retrying until it answers, reconnecting for ever); the receiver gets the
-/// connection's events (what `resync_on_reconnect` watches).
-async fn connect_nats(
-    config: &Config,
-) -> anyhow::Result<(
-    async_nats::Client,
-    mpsc::UnboundedReceiver<async_nats::Event>,
-)> {
-    let (nats_events, nats_connected) = mpsc::unbounded_channel::<async_nats::Event>();
-    // Credentials in NATS_URL become the connection's; the addresses carry none.
-    let (options, servers) = shared::settings::nats_connect_options(&config.nats_servers);
-    let nats = options
-        .name(&config.edge_id)
-        .retry_on_initial_connect()
-        .connection_timeout(Duration::from_secs(2))
-        // The third ping due while two are unanswered ends the connection: a silently dead NATS
-        // is noticed within 3 intervals (3.75 s), then reconnects and every venue catches up.
-        .ping_interval(config.nats_ping_interval)
-        .max_reconnects(None)
-        .reconnect_delay_callback(|attempt| {
-            Duration::from_millis((100u64 << attempt.min(4)).min(1_000))
-        })
-        .event_callback(move |event| {
-            let nats_events = nats_events.clone();
-            async move {
-                let _ = nats_events.send(event);
-            }
-        })
-        .connect(servers)
-        .await?;
-    Ok((nats, nats_connected))
-}
-
 /// Routes every event from NATS to its venue's hub.
 async fn dispatch_events(mut subscription: async_nats::Subscriber, edge: Arc<Edge>) {
     while let Some(message) = subscription.next().await {
@@ -212,29 +185,6 @@ async fn dispatch_events(mut subscription: async_nats::Subscriber, edge: Arc<Edg
         }
     }
     tracing::warn!("NATS subscription ended");
-}
-
-/// After NATS reconnects, events published meanwhile may never arrive: every venue catches up
-/// from the booking service's event history (or a snapshot when that cannot help).
-async fn resync_on_reconnect(
-    mut events: mpsc::UnboundedReceiver<async_nats::Event>,
-    edge: Arc<Edge>,
-) {
-    let mut connected_before = false;
-    while let Some(event) = events.recv().await {
-        match event {
-            async_nats::Event::Connected if connected_before => {
-                edge.metrics.nats_reconnects.inc();
-                tracing::info!("NATS reconnected; resynchronising every venue");
-                for venue in edge.venues.all() {
-                    venue.resync().await;
-                }
-            }
-            async_nats::Event::Connected => connected_before = true,
-            async_nats::Event::Disconnected => tracing::warn!("NATS disconnected; reconnecting"),
-            other => tracing::info!(event = %other, "NATS event"),
-        }
-    }
 }
 
 /// WELCOME carries the hold length and the most seats one may hold; learn them from the booking
