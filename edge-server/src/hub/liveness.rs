@@ -125,8 +125,12 @@ impl VenueHub {
         (self.liveness != Liveness::Live).then(|| self.status_frame())
     }
 
-    /// Sends every client the hub's liveness now (after the updates already applied).
+    /// Sends every client the hub's liveness now (after the updates already applied). Before
+    /// the venue is loaded its clients have no state yet: theirs comes behind their first one.
     fn tell_everyone(&mut self) {
+        if !self.mirror.is_ready() {
+            return;
+        }
         self.flush_batch();
         let frame = self.status_frame();
         let metrics = &self.metrics;

@@ -92,6 +92,32 @@ async fn clients_hear_when_their_edge_loses_nats_and_when_it_has_caught_up() {
     }
 }
 
+/// A NATS that answers nothing (frozen, as behind a cut link: no FIN) is noticed by the edge's
+/// NATS pings within the same 5 s, and the clients hear it is live again after it thaws.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_nats_is_noticed_within_5_s_too() {
+    let backend = Backend::start(1, &[]).await;
+    let client = Viewer::ready(&backend.ws_url(0)).await;
+    backend.nats.freeze();
+    let frozen = Instant::now();
+    client
+        .wait_for_within(NOTICED_WITHIN, "STATUS live:false", |m| is_status(m, false))
+        .await;
+    println!("told {:?} after NATS froze", frozen.elapsed());
+    backend.nats.thaw();
+    client
+        .wait_for_within(Duration::from_secs(10), "STATUS live:true", |m| {
+            is_status(m, true)
+        })
+        .await;
+    assert_all_converge(
+        &backend,
+        std::slice::from_ref(&client),
+        Duration::from_secs(5),
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ping_is_answered_pong_before_and_after_connect() {
     let backend = Backend::start(1, &[]).await;
