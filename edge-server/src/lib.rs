@@ -158,11 +158,14 @@ pub async fn run(
             "some sockets did not finish closing in time; stopping without them"
         );
     }
-    // NATS may be gone: its flush would wait for a reconnection that never comes.
-    if deadline
-        .run(Duration::ZERO, edge.nats.flush())
-        .await
-        .is_none()
+    // A flush on a lost connection would wait for a reconnection that may never come (so none
+    // is tried); on a silent one it waits until the deadline at most.
+    let connected = edge.nats.connection_state() == async_nats::connection::State::Connected;
+    if connected
+        && deadline
+            .run(Duration::ZERO, edge.nats.flush())
+            .await
+            .is_none()
     {
         tracing::warn!("NATS did not answer the last flush; stopping without it");
     }
