@@ -152,6 +152,7 @@ impl VenueHandle {
             batch: Vec::new(),
             batch_received: Vec::new(),
             liveness: Liveness::at_start(*nats.borrow()),
+            nats_connection: liveness::connection_of(*nats.borrow()),
         };
         if let Some(snapshot) = seed {
             hub.rebuild(snapshot, Mark::default());
@@ -259,6 +260,8 @@ struct VenueHub {
     batch_received: Vec<Instant>,
     /// Whether the hub is current, or may be behind since the edge lost NATS.
     liveness: Liveness,
+    /// The edge's NATS connection the hub last heard of (`NatsLink::Up`; 0 before the first).
+    nats_connection: u64,
 }
 
 impl VenueHub {

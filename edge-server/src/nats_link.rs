@@ -15,7 +15,10 @@ use crate::{Config, Edge};
 pub enum NatsLink {
     /// Not connected yet, and no attempt has failed.
     Starting,
-    Up,
+    /// The `connection`-th connection (1 for the first) is up. A hub that sees a higher number
+    /// than it knew has missed whatever was published in between, even if it never saw `Down`
+    /// (a watch shows only the latest value).
+    Up { connection: u64 },
     /// Lost (or never made): events may be missed until it is back.
     Down,
 }
@@ -60,16 +63,18 @@ pub async fn follow_connection(
     link: watch::Sender<NatsLink>,
     edge: Arc<Edge>,
 ) {
-    let mut connected_before = false;
+    let mut connections = 0;
     while let Some(event) = events.recv().await {
         match event {
             async_nats::Event::Connected => {
-                if connected_before {
+                connections += 1;
+                if connections > 1 {
                     edge.metrics.nats_reconnects.inc();
                     tracing::info!("NATS reconnected; every venue catches up");
                 }
-                connected_before = true;
-                link.send_replace(NatsLink::Up);
+                link.send_replace(NatsLink::Up {
+                    connection: connections,
+                });
             }
             async_nats::Event::Disconnected => {
                 tracing::warn!("NATS disconnected; reconnecting");

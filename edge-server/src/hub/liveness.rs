@@ -4,6 +4,8 @@
 //! nothing left to fetch. Its clients are told at each change, and a client that gets a state
 //! while the hub is not live gets `STATUS` right behind it.
 
+use std::time::Instant;
+
 use shared::ws::{NotLiveReason, ServerMessage, Status};
 
 use super::{deliver, ClientId, VenueHub};
@@ -29,15 +31,26 @@ impl Liveness {
     pub(super) fn at_start(link: NatsLink) -> Liveness {
         match link {
             NatsLink::Down => Liveness::Lost,
-            NatsLink::Starting | NatsLink::Up => Liveness::Live,
+            NatsLink::Starting | NatsLink::Up { .. } => Liveness::Live,
         }
+    }
+}
+
+/// Which NATS connection `link` is (0 before the first).
+pub(super) fn connection_of(link: NatsLink) -> u64 {
+    match link {
+        NatsLink::Up { connection } => connection,
+        NatsLink::Starting | NatsLink::Down => 0,
     }
 }
 
 impl VenueHub {
     /// The edge's NATS link changed: going down makes the hub not live (its clients are told);
-    /// coming back starts the catch-up.
+    /// a new connection starts the catch-up (at once: a backoff left from the outage is over).
     pub(super) fn nats_link(&mut self, link: NatsLink) {
+        let connection = connection_of(link);
+        let reconnected = connection > self.nats_connection;
+        self.nats_connection = self.nats_connection.max(connection);
         match (link, self.liveness) {
             (NatsLink::Down, Liveness::Live) => {
                 tracing::warn!(venue = %self.venue, clients = self.clients.len(), "NATS lost; telling clients the venue may be behind");
@@ -45,14 +58,40 @@ impl VenueHub {
                 self.tell_everyone();
             }
             (NatsLink::Down, Liveness::CatchingUp { .. }) => self.liveness = Liveness::Lost,
-            (NatsLink::Up, Liveness::Lost) => {
+            (NatsLink::Up { .. }, Liveness::Lost) => {
                 self.liveness = Liveness::CatchingUp {
                     after_generation: self.generation,
                     answered: false,
                 };
+                self.next_fetch = Instant::now();
                 self.catch_up_after_outage();
             }
+            // Lost and back before this hub looked (or while it was catching up): what came in
+            // between is fetched all the same; its clients were told nothing or are still not live.
+            (NatsLink::Up { connection }, _) if reconnected && connection > 1 => {
+                if let Liveness::CatchingUp { .. } = self.liveness {
+                    self.liveness = Liveness::CatchingUp {
+                        after_generation: self.generation,
+                        answered: false,
+                    };
+                }
+                self.next_fetch = Instant::now();
+                self.fetching = false;
+                self.fetch(self.missed_events());
+            }
             _ => {}
+        }
+    }
+
+    /// What brings the mirror up to date after events may have been missed: the history after
+    /// its seq, or a snapshot when the venue is not loaded yet.
+    fn missed_events(&self) -> Fetch {
+        if self.mirror.is_ready() {
+            Fetch::History {
+                after: self.mirror.seq(),
+            }
+        } else {
+            Fetch::Snapshot
         }
     }
 
@@ -72,14 +111,7 @@ impl VenueHub {
         }
         // A fetch started before the outage ended says nothing about what was missed.
         self.fetching = false;
-        let fetch = if self.mirror.is_ready() {
-            Fetch::History {
-                after: self.mirror.seq(),
-            }
-        } else {
-            Fetch::Snapshot
-        };
-        self.fetch(fetch);
+        self.fetch(self.missed_events());
     }
 
     /// A fetch of `generation` was answered (`ok`: not a failure), and the mirror has taken
