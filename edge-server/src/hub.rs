@@ -275,6 +275,7 @@ impl VenueHub {
         gap_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut seq_check = tokio::time::interval(self.timing.seq_check_interval);
         seq_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut watching_nats = true;
         let mut report_tick = tokio::time::interval(Duration::from_millis(100));
         report_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
@@ -289,12 +290,12 @@ impl VenueHub {
                     Some(input) => self.handle_batch(input, &mut events, &mut inputs),
                     None => break,
                 },
-                changed = nats.changed() => match changed {
+                changed = nats.changed(), if watching_nats => match changed {
                     Ok(()) => {
                         let link = *nats.borrow_and_update();
                         self.nats_link(link);
                     }
-                    Err(_) => break, // the edge is gone
+                    Err(_) => watching_nats = false, // the edge is stopping
                 },
                 _ = gap_check.tick() => {
                     self.catch_up();
