@@ -7,7 +7,7 @@
 //   seq-tracker.js    the seq and epoch rules: what to apply, where to resume from
 //   request-book.js   commands waiting for an answer, by req_id
 //   backoff.js        how long to wait before reconnecting
-//   transport.js      the WebSocket: open, text, close, confirm in time, reconnect with backoff
+//   transport.js      the WebSocket: open, text, close, confirm in time, PING/PONG, reconnect with backoff
 //   chart-model.js    a chart's sections, rows, seats, categories and prices; seat order; hit test
 //   words.js          several seats in words: lists, prices and totals, where a block is, group errors
 //   compact.js        the compact VENUE_STATE and MINE, decoded
@@ -23,8 +23,8 @@
 //   picks.js          "choose several": picking seats to hold together, the tray
 //   best.js           best available: the form, and what it found (ringed, shown, said)
 //   commands.js       seat commands, one seat or several, and best available (given `send`)
-//   session.js        identity and the CONNECT handshake (given `send` and the transport's hooks)
-//   messages.js       the server's frames, dispatched (given the session)
+//   session.js        identity, the CONNECT handshake, STATUS (given `send` and the transport's hooks)
+//   messages.js       the server's frames, dispatched (given the session and where PONG goes)
 //   chart-input.js    wheel, drag, pinch, zoom buttons and keys on the drawn map; picking a seat
 //   input.js          clicks, keys, online/offline, page hide/show (given what they set off)
 // Only this file joins them, so no module reaches back up to one that imports it
@@ -36,7 +36,9 @@ import { Backoff } from './js/backoff.js';
 import { loadChart } from './js/chart-loader.js';
 import { attachCanvas, repaintAll, resize } from './js/chart-view.js';
 import { createCommands } from './js/commands.js';
-import { BACKOFF_BASE_MS, BACKOFF_CAP_MS, HANDSHAKE_TIMEOUT_MS, HEALTHY_AFTER_MS } from './js/config.js';
+import {
+  BACKOFF_BASE_MS, BACKOFF_CAP_MS, HANDSHAKE_TIMEOUT_MS, HEALTHY_AFTER_MS, PING_EVERY_MS, PONG_WITHIN_MS,
+} from './js/config.js';
 import { bindEvents } from './js/input.js';
 import { createMessages } from './js/messages.js';
 import { Session, socketUrl } from './js/session.js';
@@ -142,6 +144,9 @@ function wire() {
     url: socketUrl,
     backoff: new Backoff({ baseMs: BACKOFF_BASE_MS, capMs: BACKOFF_CAP_MS, healthyAfterMs: HEALTHY_AFTER_MS }),
     confirmWithinMs: HANDSHAKE_TIMEOUT_MS, // open, but no identity or no view by then: try again
+    pingEveryMs: PING_EVERY_MS, // and once in use, no PONG within PONG_WITHIN_MS of a PING: try again
+    pongWithinMs: PONG_WITHIN_MS,
+    pingText: JSON.stringify({ type: 'PING' }),
     onOpen: () => session.opened(),
     onText: (text) => messages.onFrame(text),
     onClose: (how) => {
@@ -157,7 +162,7 @@ function wire() {
   const send = (message) => transport.send(JSON.stringify(message));
   session = new Session({ send, drop: transport.drop, confirmed: transport.confirmed });
   commands = createCommands({ send });
-  messages = createMessages({ session });
+  messages = createMessages({ session, onPong: transport.ponged });
   return { transport, commands };
 }
 

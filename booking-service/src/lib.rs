@@ -107,6 +107,7 @@ pub async fn run(
     let options = service_runner::http::HttpOptions {
         header_read_timeout: IDLE_CONNECTION_TIMEOUT,
         send_buffer: None,
+        drain: HTTP_DRAIN_ON_STOP,
     };
     // The background work stops as soon as the stop is asked for, while requests in flight
     // finish (service_runner gives them a few seconds).
@@ -115,7 +116,9 @@ pub async fn run(
         tracing::info!("shutting down: finishing requests, stopping hold expiry and the relay");
         let _ = stop.send(true);
     };
-    service_runner::http::serve(listener, None, routes::app(state), options, graceful).await;
+    let began =
+        service_runner::http::serve(listener, None, routes::app(state), options, graceful).await;
+    let deadline = service_runner::stop::StopDeadline::from(began);
 
     // Each task stops at its next step; one waiting on a Redis or NATS that does not answer is
     // not waited for past the bound (what it was doing is in Redis: the outbox and the expiry
@@ -127,16 +130,16 @@ pub async fn run(
             let _ = task.await;
         }
     };
-    if tokio::time::timeout(BACKGROUND_STOP, all_stopped)
-        .await
-        .is_err()
-    {
-        tracing::warn!("background work did not stop within {BACKGROUND_STOP:?} (Redis or NATS silent); stopping without it");
+    if deadline.run(GOODBYE, all_stopped).await.is_none() {
+        tracing::warn!(
+            "background work did not stop in time (Redis or NATS silent); stopping without it"
+        );
         aborts.iter().for_each(|task| task.abort());
     }
-    if tokio::time::timeout(GOODBYE, service.store.quit())
+    if deadline
+        .run(Duration::ZERO, service.store.quit())
         .await
-        .is_err()
+        .is_none()
     {
         tracing::warn!("Redis did not answer QUIT; stopping without it");
     }
@@ -144,11 +147,13 @@ pub async fn run(
     Ok(())
 }
 
-/// How long the stop waits for hold expiry, the relay and the waiting-room clock once the
-/// requests in flight are done.
-const BACKGROUND_STOP: Duration = Duration::from_secs(1);
-/// How long the stop waits for Redis to answer its QUIT.
-const GOODBYE: Duration = Duration::from_secs(1);
+/// How long requests in flight may take to finish once the stop is asked for (a seat command
+/// waiting on a silent Redis is answered 503 within about this long anyway). Hold expiry, the
+/// relay and the waiting-room clock stop meanwhile; what is left of the stop's deadline after
+/// them, at least `GOODBYE`, is Redis's to answer QUIT.
+const HTTP_DRAIN_ON_STOP: Duration = Duration::from_secs(3);
+/// Kept of the stop's deadline for Redis's QUIT.
+const GOODBYE: Duration = Duration::from_millis(500);
 
 /// The per-user rate limiter remembers every user it has seen; drop the idle ones now and then.
 async fn forget_idle_users(state: Arc<routes::AppState>, mut stopped: watch::Receiver<bool>) {

@@ -351,7 +351,7 @@ async fn a_wiped_redis_starts_a_new_epoch_with_seq_one() {
 }
 
 /// The bound docs/reliability.md promises for a stop after SIGTERM, whatever is down.
-const STOP_BOUND: Duration = Duration::from_secs(5);
+const STOP_BOUND: Duration = service_runner::stop::STOP_BOUND;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_service_stops_within_the_bound_with_nats_gone() {
@@ -368,8 +368,8 @@ async fn the_service_stops_within_the_bound_with_nats_gone() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_service_stops_within_the_bound_with_redis_gone() {
+/// Kills Redis under the service after a command went through, then stops it with `signal`.
+async fn stop_the_service_with_redis_gone(signal: &str) {
     let mut stack = Stack::start(&[]).await;
     assert_eq!(stack.api.seat("select", "A1", &token()).await.code(), "OK");
     stack.redis.kill9();
@@ -377,12 +377,22 @@ async fn the_service_stops_within_the_bound_with_redis_gone() {
         stack.api.seat("select", "A2", &token()).await.code(),
         "UNAVAILABLE"
     );
-    let (clean, took) = stack.service.terminate_timed();
-    assert!(clean, "SIGTERM ends the service with status 0");
+    let (clean, took) = stack.service.stop_timed(signal);
+    assert!(clean, "SIG{signal} ends the service with status 0");
     assert!(
         took < STOP_BOUND,
-        "the service took {took:?} to stop without Redis"
+        "the service took {took:?} to stop on SIG{signal} without Redis"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_stops_within_the_bound_with_redis_gone() {
+    stop_the_service_with_redis_gone("TERM").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_the_service_within_the_bound_with_redis_gone() {
+    stop_the_service_with_redis_gone("INT").await;
 }
 
 /// A Redis that answers nothing (frozen, as behind a cut link) holds up no stop either.

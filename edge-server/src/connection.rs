@@ -366,6 +366,11 @@ impl Connection {
             }
         };
         match command {
+            // Answered in order with everything else; it starts nothing (a client may ping
+            // before its CONNECT).
+            ClientCommand::Ping => self.reply(&ServerMessage::Pong(shared::ws::Pong {
+                server_time_ms: shared::now_ms(),
+            })),
             ClientCommand::Connect {
                 token,
                 venue,

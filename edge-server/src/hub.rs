@@ -17,7 +17,8 @@
 //! mirror's index of seats by holder (the only part made per client).
 //!
 //! The hub also reports who watches the venue to the waiting room (`waiting_room.rs`) and writes
-//! each client's `QUEUE`/`ADMITTED` the same way.
+//! each client's `QUEUE`/`ADMITTED` the same way, and tells its clients with `STATUS` when it may
+//! be behind because the edge lost NATS, and when it has caught up again (`liveness.rs`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,21 +27,24 @@ use std::time::{Duration, Instant};
 use shared::api::VenueSnapshot;
 use shared::ws::StateForm;
 use shared::SeatEvent;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::booking::{BookingClient, Fetch, Fetched};
 use crate::metrics::Metrics;
 use crate::mirror::{Mark, Need, VenueMirror};
+use crate::nats_link::NatsLink;
 use crate::recent::{RecentUpdates, KEPT_UPDATES};
 use crate::waiting_room::{ClientStanding, Outcome, VenueWaitingRoom};
 use crate::wire::{ClientSocket, WireFrame};
 
 mod fanout;
+mod liveness;
 mod state;
 mod sync;
 mod waiting_room;
 
 use fanout::{deliver, update_frame};
+use liveness::Liveness;
 
 pub type ClientId = u64;
 
@@ -80,8 +84,6 @@ enum HubInput {
     },
     /// A waiting-room report came back.
     WaitingRoom(Outcome),
-    /// NATS reconnected: events may have been missed; catch up now.
-    Resync,
     Fetched {
         generation: u64,
         /// Where the mirror was when the fetch started.
@@ -119,13 +121,15 @@ pub struct VenueHandle {
 }
 
 impl VenueHandle {
-    /// Starts the hub task for `venue`, optionally seeded with a snapshot already in hand.
+    /// Starts the hub task for `venue`, optionally seeded with a snapshot already in hand;
+    /// `nats` says whether the edge hears NATS.
     pub fn spawn(
         venue: &str,
         seed: Option<VenueSnapshot>,
         booking: BookingClient,
         metrics: Metrics,
         timing: HubTiming,
+        nats: watch::Receiver<NatsLink>,
     ) -> VenueHandle {
         let (mailbox, inputs) = mpsc::channel(4096);
         let (events, event_inputs) = mpsc::channel(4096);
@@ -147,11 +151,13 @@ impl VenueHandle {
             states: [None, None],
             batch: Vec::new(),
             batch_received: Vec::new(),
+            liveness: Liveness::at_start(*nats.borrow()),
+            nats_connection: liveness::connection_of(*nats.borrow()),
         };
         if let Some(snapshot) = seed {
             hub.rebuild(snapshot, Mark::default());
         }
-        tokio::spawn(hub.run(event_inputs, inputs));
+        tokio::spawn(hub.run(event_inputs, inputs, nats));
         VenueHandle {
             name: venue.into(),
             mailbox,
@@ -205,10 +211,6 @@ impl VenueHandle {
             .send(HubInput::Watcher { client, watcher })
             .await;
     }
-
-    pub async fn resync(&self) {
-        let _ = self.mailbox.send(HubInput::Resync).await;
-    }
 }
 
 /// One client's socket, and the seq up to which it already has every update (a client that
@@ -256,6 +258,10 @@ struct VenueHub {
     batch: Vec<(u64, WireFrame)>,
     /// When the NATS events that brought the batch's updates arrived.
     batch_received: Vec<Instant>,
+    /// Whether the hub is current, or may be behind since the edge lost NATS.
+    liveness: Liveness,
+    /// The edge's NATS connection the hub last heard of (`NatsLink::Up`; 0 before the first).
+    nats_connection: u64,
 }
 
 impl VenueHub {
@@ -263,11 +269,13 @@ impl VenueHub {
         mut self,
         mut events: mpsc::Receiver<HubInput>,
         mut inputs: mpsc::Receiver<HubInput>,
+        mut nats: watch::Receiver<NatsLink>,
     ) {
         let mut gap_check = tokio::time::interval(Duration::from_millis(50));
         gap_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut seq_check = tokio::time::interval(self.timing.seq_check_interval);
         seq_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut watching_nats = true;
         let mut report_tick = tokio::time::interval(Duration::from_millis(100));
         report_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
@@ -282,7 +290,17 @@ impl VenueHub {
                     Some(input) => self.handle_batch(input, &mut events, &mut inputs),
                     None => break,
                 },
-                _ = gap_check.tick() => self.catch_up(),
+                changed = nats.changed(), if watching_nats => match changed {
+                    Ok(()) => {
+                        let link = *nats.borrow_and_update();
+                        self.nats_link(link);
+                    }
+                    Err(_) => watching_nats = false, // the edge is stopping
+                },
+                _ = gap_check.tick() => {
+                    self.catch_up();
+                    self.catch_up_after_outage();
+                }
                 _ = report_tick.tick() => self.report_waiting_room(),
                 _ = seq_check.tick() => {
                     if self.mirror.is_ready() {
@@ -348,26 +366,16 @@ impl VenueHub {
             }
             HubInput::Watcher { client, watcher } => self.rewatch(client, watcher),
             HubInput::WaitingRoom(outcome) => self.waiting_room_answered(outcome),
-            HubInput::Resync => {
-                self.next_fetch = Instant::now();
-                self.fetching = false;
-                let fetch = if self.mirror.is_ready() {
-                    Fetch::History {
-                        after: self.mirror.seq(),
-                    }
-                } else {
-                    Fetch::Snapshot
-                };
-                self.fetch(fetch);
-            }
             HubInput::Fetched {
                 generation,
                 mark,
                 result,
             } => {
                 self.fetching = false;
+                let ok = !matches!(result, Fetched::Failed);
                 self.fetched(generation, mark, result);
                 self.catch_up();
+                self.settle_liveness(generation, ok);
             }
         }
     }
@@ -415,6 +423,9 @@ impl VenueHub {
                 None => self.metrics.client_resume_misses.inc(),
             };
         }
+        // It has a view now (what it had plus what it missed, or the state), unless the venue is
+        // not loaded yet.
+        let has_view = missed.is_some() || self.mirror.is_ready();
         // What it missed is sent whatever its backlog: it is bounded by the kept updates.
         match missed {
             Some(frames) => {
@@ -429,7 +440,12 @@ impl VenueHub {
                     socket.send_as(token, &mine, 1, None);
                 }
             }
-            None => {} // the first snapshot brings its VENUE_STATE
+            None => {} // the first snapshot brings its VENUE_STATE (and STATUS)
+        }
+        if has_view {
+            if let Some(status) = self.status_after_state() {
+                socket.send_as(token, &status, 1, None);
+            }
         }
         self.joins += 1;
         self.clients.insert(

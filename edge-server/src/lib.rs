@@ -9,6 +9,7 @@ pub mod hub;
 pub mod listen;
 pub mod metrics;
 pub mod mirror;
+pub mod nats_link;
 pub mod origin;
 pub mod recent;
 pub mod request_id;
@@ -26,7 +27,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use shared::SeatEvent;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 pub use config::Config;
 pub use http::app;
@@ -60,11 +61,12 @@ impl Edge {
     }
 }
 
-/// The longest a stopping edge waits for its sockets to send their close frames (each gives
-/// its client `connection::CLOSE_GRACE` twice at most).
-const CLOSE_FRAMES_ON_STOP: Duration = Duration::from_secs(3);
-/// The longest a stopping edge waits for NATS to confirm what it sent.
-const NATS_FLUSH_ON_STOP: Duration = Duration::from_secs(1);
+/// The longest a stopping edge waits for HTTP requests in flight (`/health`, `/metrics` and
+/// upgrades answer at once; this is for a client sending its request slowly).
+const HTTP_DRAIN_ON_STOP: Duration = Duration::from_secs(1);
+/// Kept of the stop's deadline for the last NATS flush when waiting for the sockets' close
+/// frames (each socket gives its client `connection::CLOSE_GRACE` twice at most).
+const NATS_FLUSH_ON_STOP: Duration = Duration::from_millis(500);
 
 /// Serves WebSocket clients on `listener` until `shutdown` resolves; then every client gets a
 /// close frame 1001 (going away) so it reconnects to another edge.
@@ -81,9 +83,10 @@ pub async fn run(
         reorder_window: config.reorder_window,
         seq_check_interval: config.seq_check_interval,
     };
-    let venues = venues::Venues::new(booking.clone(), metrics.clone(), timing);
+    let (link, link_changes) = watch::channel(nats_link::NatsLink::Starting);
+    let venues = venues::Venues::new(booking.clone(), metrics.clone(), timing, link_changes);
 
-    let (nats, nats_connected) = connect_nats(&config).await?;
+    let (nats, nats_events) = nats_link::connect(&config).await?;
 
     let (stop, stopped) = watch::channel(false);
     let edge = Arc::new(Edge {
@@ -100,7 +103,11 @@ pub async fn run(
     edge.venues.open_unchecked(&edge.config.default_venue);
     let subscription = nats.subscribe(shared::event::SUBJECT_ALL).await?;
     tokio::spawn(dispatch_events(subscription, edge.clone()));
-    tokio::spawn(resync_on_reconnect(nats_connected, edge.clone()));
+    tokio::spawn(nats_link::follow_connection(
+        nats_events,
+        link,
+        edge.clone(),
+    ));
     tokio::spawn(learn_hold_seconds(edge.clone()));
 
     tracing::info!(
@@ -124,8 +131,11 @@ pub async fn run(
     let options = service_runner::http::HttpOptions {
         header_read_timeout: HEADER_READ_TIMEOUT,
         send_buffer: Some(CLIENT_SEND_BUFFER),
+        drain: HTTP_DRAIN_ON_STOP,
     };
-    service_runner::http::serve(listener, unix, app(edge.clone()), options, graceful).await;
+    let began =
+        service_runner::http::serve(listener, unix, app(edge.clone()), options, graceful).await;
+    let deadline = service_runner::stop::StopDeadline::from(began);
     if let Some(path) = &edge.config.unix_socket {
         // Only if the file is still the one this edge bound, not a successor's.
         if unix_file.is_some() && listen::socket_file_id(path) == unix_file {
@@ -133,52 +143,34 @@ pub async fn run(
         }
     }
     // Upgraded sockets outlive `serve`; give their writers time to send the close frames.
-    let deadline = tokio::time::Instant::now() + CLOSE_FRAMES_ON_STOP;
-    while edge.metrics.connections.get() > 0 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    // NATS may be gone: its flush would wait for a reconnection that never comes.
-    if tokio::time::timeout(NATS_FLUSH_ON_STOP, edge.nats.flush())
+    let sockets_closed = async {
+        while edge.metrics.connections.get() > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    if deadline
+        .run(NATS_FLUSH_ON_STOP, sockets_closed)
         .await
-        .is_err()
+        .is_none()
+    {
+        tracing::warn!(
+            open = edge.metrics.connections.get(),
+            "some sockets did not finish closing in time; stopping without them"
+        );
+    }
+    // A flush on a lost connection would wait for a reconnection that may never come (so none
+    // is tried); on a silent one it waits until the deadline at most.
+    let connected = edge.nats.connection_state() == async_nats::connection::State::Connected;
+    if connected
+        && deadline
+            .run(Duration::ZERO, edge.nats.flush())
+            .await
+            .is_none()
     {
         tracing::warn!("NATS did not answer the last flush; stopping without it");
     }
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Connects to NATS (retrying until it answers, reconnecting for ever); the receiver gets the
-/// connection's events (what `resync_on_reconnect` watches).
-async fn connect_nats(
-    config: &Config,
-) -> anyhow::Result<(
-    async_nats::Client,
-    mpsc::UnboundedReceiver<async_nats::Event>,
-)> {
-    let (nats_events, nats_connected) = mpsc::unbounded_channel::<async_nats::Event>();
-    // Credentials in NATS_URL become the connection's; the addresses carry none.
-    let (options, servers) = shared::settings::nats_connect_options(&config.nats_servers);
-    let nats = options
-        .name(&config.edge_id)
-        .retry_on_initial_connect()
-        .connection_timeout(Duration::from_secs(2))
-        // The third ping due while two are unanswered ends the connection: a silently dead NATS
-        // is noticed within 3 intervals (3.75 s), then reconnects and every venue catches up.
-        .ping_interval(config.nats_ping_interval)
-        .max_reconnects(None)
-        .reconnect_delay_callback(|attempt| {
-            Duration::from_millis((100u64 << attempt.min(4)).min(1_000))
-        })
-        .event_callback(move |event| {
-            let nats_events = nats_events.clone();
-            async move {
-                let _ = nats_events.send(event);
-            }
-        })
-        .connect(servers)
-        .await?;
-    Ok((nats, nats_connected))
 }
 
 /// Routes every event from NATS to its venue's hub.
@@ -196,29 +188,6 @@ async fn dispatch_events(mut subscription: async_nats::Subscriber, edge: Arc<Edg
         }
     }
     tracing::warn!("NATS subscription ended");
-}
-
-/// After NATS reconnects, events published meanwhile may never arrive: every venue catches up
-/// from the booking service's event history (or a snapshot when that cannot help).
-async fn resync_on_reconnect(
-    mut events: mpsc::UnboundedReceiver<async_nats::Event>,
-    edge: Arc<Edge>,
-) {
-    let mut connected_before = false;
-    while let Some(event) = events.recv().await {
-        match event {
-            async_nats::Event::Connected if connected_before => {
-                edge.metrics.nats_reconnects.inc();
-                tracing::info!("NATS reconnected; resynchronising every venue");
-                for venue in edge.venues.all() {
-                    venue.resync().await;
-                }
-            }
-            async_nats::Event::Connected => connected_before = true,
-            async_nats::Event::Disconnected => tracing::warn!("NATS disconnected; reconnecting"),
-            other => tracing::info!(event = %other, "NATS event"),
-        }
-    }
 }
 
 /// WELCOME carries the hold length and the most seats one may hold; learn them from the booking

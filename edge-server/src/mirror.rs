@@ -110,6 +110,12 @@ impl VenueMirror {
         self.seq
     }
 
+    /// Loaded, and as far as the venue is known to be: nothing waits for earlier events and
+    /// nothing needs fetching.
+    pub fn is_current(&self) -> bool {
+        self.ready && !self.snapshot_needed && self.behind_since.is_none()
+    }
+
     pub fn epoch(&self) -> u64 {
         self.epoch
     }

@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 use shared::ErrorCode;
-use tokio::sync::OnceCell;
+use tokio::sync::{watch, OnceCell};
 
 use crate::booking::{BookingClient, BookingError};
 use crate::hub::{HubTiming, VenueHandle};
 use crate::metrics::Metrics;
+use crate::nats_link::NatsLink;
 
 /// One opening of a venue, shared by everyone who asked for it meanwhile.
 type Opening = Arc<OnceCell<Result<VenueHandle, BookingError>>>;
@@ -23,16 +24,24 @@ pub struct Venues {
     booking: BookingClient,
     metrics: Metrics,
     timing: HubTiming,
+    /// Whether the edge hears NATS: every hub watches it.
+    nats: watch::Receiver<NatsLink>,
 }
 
 impl Venues {
-    pub fn new(booking: BookingClient, metrics: Metrics, timing: HubTiming) -> Self {
+    pub fn new(
+        booking: BookingClient,
+        metrics: Metrics,
+        timing: HubTiming,
+        nats: watch::Receiver<NatsLink>,
+    ) -> Self {
         Venues {
             hubs: DashMap::new(),
             opening: DashMap::new(),
             booking,
             metrics,
             timing,
+            nats,
         }
     }
 
@@ -48,6 +57,7 @@ impl Venues {
                     self.booking.clone(),
                     self.metrics.clone(),
                     self.timing,
+                    self.nats.clone(),
                 )
             })
             .clone()
@@ -92,6 +102,7 @@ impl Venues {
                     self.booking.clone(),
                     self.metrics.clone(),
                     self.timing,
+                    self.nats.clone(),
                 )
             })
             .clone();

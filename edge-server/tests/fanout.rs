@@ -1,6 +1,7 @@
 //! Edge servers against the real back end: fan-out across edges, races, identity, ordering,
 //! slow clients, NATS outages, lost events, bad frames and graceful shutdown. The modules under
-//! `fanout/` cover gap filling and epochs, resuming by seq, and origins and tokens.
+//! `fanout/` cover gap filling and epochs, resuming by seq, origins and tokens, and telling
+//! clients how current their edge is (`STATUS`, `PING`/`PONG`).
 
 mod support;
 
@@ -8,6 +9,8 @@ mod support;
 mod history;
 #[path = "fanout/identity.rs"]
 mod identity;
+#[path = "fanout/liveness.rs"]
+mod liveness;
 #[path = "fanout/resume.rs"]
 mod resume;
 #[path = "fanout/shutdown.rs"]

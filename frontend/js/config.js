@@ -11,6 +11,13 @@ export const BACKOFF_CAP_MS = 10000;
 export const HEALTHY_AFTER_MS = 5000;
 /** Open, but our identity not confirmed or no VENUE_STATE by then: drop it and try again. */
 export const HANDSHAKE_TIMEOUT_MS = 8000;
+/**
+ * A PING every 20 s on a socket in use; no PONG within 10 s and the socket is dropped and
+ * reconnected: one cut off behind a proxy (which may keep the TCP connection and answer the
+ * WebSocket's own pings) is noticed within 30 s.
+ */
+export const PING_EVERY_MS = 20000;
+export const PONG_WITHIN_MS = 10000;
 export const REQUEST_TIMEOUT_MS = 10000;  // stop showing a seat as "waiting" if no answer comes
 export const ERROR_TTL_MS = 12000;
 export const MAX_ERRORS = 3;

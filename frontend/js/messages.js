@@ -1,8 +1,8 @@
 // What the server says: VENUE_STATE (full or compact, compact.js) and MINE, SEAT_UPDATE in seq
 // order (seq-tracker.js), the OK and ERROR answers to our commands, and, with the waiting room
-// on, QUEUE and ADMITTED (waiting-room.js). WELCOME and the answer to our CONNECT go to the
-// session it is given. A venue drawn on the canvas needs its chart (chart-loader.js): frames
-// wait, in order, while it loads.
+// on, QUEUE and ADMITTED (waiting-room.js). WELCOME, the answer to our CONNECT and STATUS go to
+// the session it is given, PONG to `onPong` (the transport's). A venue drawn on the canvas needs
+// its chart (chart-loader.js): frames wait, in order, while it loads.
 //
 // The server is the only source of truth. The page never changes a seat on its own guess:
 // it shows what VENUE_STATE / SEAT_UPDATE say, plus the seat carried by an OK when that is
@@ -276,9 +276,9 @@ function parseFrame(text) {
 
 /**
  * The handler of the socket's text frames. `session` (session.js) takes WELCOME, the answer to
- * our CONNECT and a current view (`synced`).
+ * our CONNECT, a current view (`synced`) and STATUS; `onPong()` is called at each PONG.
  */
-export function createMessages({ session }) {
+export function createMessages({ session, onPong }) {
   const forThisVenue = (data) => !data.venue || data.venue === venue.name;
 
   function onVenueState(data) {
@@ -307,6 +307,8 @@ export function createMessages({ session }) {
     ERROR: onError,
     QUEUE: ours(onQueue),
     ADMITTED: ours(onAdmitted),
+    STATUS: (data) => { if (forThisVenue(data)) session.onStatus(data); },
+    PONG: () => onPong(),
   };
 
   // Frames that wait for the chart, in order (null: none waiting).

@@ -1,6 +1,6 @@
 // Who we are and the resume handshake on each socket: the client cookie and the socket's
 // address, the CONNECT with our token and resume point, the two WELCOMEs, a refused CONNECT,
-// and what the page says as the connection comes and goes. Sends through the `send` it is given.
+// and what the page says as the connection comes and goes, or its edge falls behind (STATUS). Sends through the `send` it is given.
 import { renderBestCount } from './best.js';
 import { CID_COOKIE, CID_MAX_AGE_S, TOKEN_KEY, USER_KEY } from './config.js';
 import { clock, conn, identity, me, storage, validToken, venue } from './state.js';
@@ -137,8 +137,25 @@ export class Session {
     this.#progress();
   }
 
+  /**
+   * STATUS: whether the edge is current with the venue. Shown in the connection area ("catching
+   * up…") and said once per change; a view that was behind is current again at live:true.
+   */
+  onStatus(data) {
+    const live = data.live !== false;
+    if (live === conn.live) return;
+    conn.live = live;
+    if (conn.confirmed) {
+      announce(live
+        ? 'Live again. The seat map is up to date.'
+        : 'The seat map may be a little behind while the server catches up. Your seat commands still work.');
+    }
+    renderConnection();
+  }
+
   /** The socket is gone (`stopped`: because the page is going away). */
   closed({ stopped }) {
+    conn.live = true; // the next socket's edge says so if it is behind
     conn.welcomed = false;
     conn.synced = false;
     conn.confirmed = false;

@@ -66,6 +66,7 @@ export const conn = {
   wasConnected: false, // for the "connection lost" / "reconnected" announcements
   browserOffline: false,
   retryAt: 0,          // when the next reconnect is due (0: none scheduled)
+  live: true,          // the edge is current (false after STATUS live:false, until live:true)
 };
 
 /**

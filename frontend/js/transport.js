@@ -1,6 +1,7 @@
 // The WebSocket, and nothing of what travels on it: opening one, passing its text frames up,
-// noticing when it ends, giving up on one that is not confirmed in time, and reconnecting with
-// backoff. The page gives it callbacks (open, text, close, status); it imports nothing.
+// noticing when it ends, giving up on one that is not confirmed in time or stops answering its
+// pings, and reconnecting with backoff. The page gives it callbacks (open, text, close, status)
+// and the ping's text; it imports nothing.
 // Unit-tested with a fake socket and fake timers in tests/page/transport.test.mjs.
 
 const OPEN = 1; // WebSocket.OPEN
@@ -20,12 +21,17 @@ export class Transport {
   #retryTimer = 0;
   #tickTimer = 0;
   #confirmTimer = 0;
+  #pingTimer = 0;
+  #pongTimer = 0;
 
   /**
    * Options:
    *   url()            the address of each new socket (called just before opening it)
    *   backoff          a Backoff (backoff.js): the wait before each retry
    *   confirmWithinMs  a socket not confirmed (see `confirmed`) by then is dropped and retried
+   *   pingEveryMs, pongWithinMs, pingText  a confirmed socket is sent `pingText` every
+   *                    `pingEveryMs`; one that gets no `ponged()` within `pongWithinMs` of a ping
+   *                    is dropped and retried (no pings when `pingEveryMs` is 0 or absent)
    *   onOpen()         the current socket opened
    *   onText(text)     a text frame arrived on the current socket
    *   onClose({ code, stopped })  the current socket is gone (before any retry is scheduled)
@@ -35,7 +41,7 @@ export class Transport {
    */
   constructor(options) {
     this.options = { ...BROWSER, ...options };
-    for (const name of ['connect', 'send', 'confirmed', 'drop', 'reconnectNow', 'stop', 'restart']) {
+    for (const name of ['connect', 'send', 'confirmed', 'ponged', 'drop', 'reconnectNow', 'stop', 'restart']) {
       this[name] = this[name].bind(this);
     }
   }
@@ -81,10 +87,18 @@ export class Transport {
     return true;
   }
 
-  /** The socket is in use (the page's handshake finished): it is kept, and its time up counts. */
+  /** The socket is in use (the page's handshake finished): it is kept, its time up counts, and
+   * it is pinged from now on. */
   confirmed() {
     this.options.timers.clearTimeout(this.#confirmTimer);
     this.options.backoff.connected();
+    this.#startPinging(this.#socket);
+  }
+
+  /** The answer to our last ping came: the socket still reaches the server. */
+  ponged() {
+    this.options.timers.clearTimeout(this.#pongTimer);
+    this.#pongTimer = 0;
   }
 
   /** Gives up on the current socket (it refused us, say) and retries with backoff. */
@@ -140,8 +154,34 @@ export class Transport {
     this.#status();
   }
 
+  #startPinging(ws) {
+    const { pingEveryMs, timers } = this.options;
+    this.#stopPinging();
+    if (!ws || !pingEveryMs) return;
+    this.#pingTimer = timers.setInterval(() => this.#ping(ws), pingEveryMs);
+  }
+
+  #ping(ws) {
+    if (this.#socket !== ws || !this.isOpen) return;
+    const { pingText, pongWithinMs, timers } = this.options;
+    ws.send(pingText);
+    // One deadline at a time: a ping still unanswered keeps its own.
+    if (!this.#pongTimer) {
+      this.#pongTimer = timers.setTimeout(() => this.#dropSocket(ws, `no answer to a ping within ${pongWithinMs} ms`), pongWithinMs);
+    }
+  }
+
+  #stopPinging() {
+    const { timers } = this.options;
+    timers.clearInterval(this.#pingTimer);
+    timers.clearTimeout(this.#pongTimer);
+    this.#pingTimer = 0;
+    this.#pongTimer = 0;
+  }
+
   #closed(code) {
     this.options.timers.clearTimeout(this.#confirmTimer);
+    this.#stopPinging();
     this.options.backoff.closed();
     this.#socket = null;
     this.options.onClose({ code, stopped: this.#stopped });

@@ -270,6 +270,10 @@ export function renderConnection() {
       : 'reconnecting…';
   }
   if (state === 'offline') text = conn.retryAt ? 'offline, retrying' : 'offline';
+  // Connected to an edge that says it may be behind (STATUS): commands still work.
+  const catchingUp = state === 'connected' && !conn.live;
+  if (catchingUp) text = 'catching up…';
+  setAttr(dom.conn, 'data-live', catchingUp ? 'false' : 'true');
   setAttr(dom.conn, 'data-state', state);
   setAttr(document.body, 'data-conn', state);
   if (dom.conn.textContent !== text) dom.conn.textContent = text;

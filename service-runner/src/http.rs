@@ -14,10 +14,6 @@ use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use tokio::sync::{mpsc, watch};
 use tower::ServiceExt;
 
-/// How long requests in flight may take to finish once the stop is asked for (a seat command
-/// waiting on a silent Redis is answered 503 within about this long anyway).
-const DRAIN: Duration = Duration::from_secs(3);
-
 /// How connections are served.
 #[derive(Debug, Clone, Copy)]
 pub struct HttpOptions {
@@ -28,6 +24,9 @@ pub struct HttpOptions {
     pub header_read_timeout: Duration,
     /// Kernel send buffer of every accepted socket; `None` leaves it to the kernel.
     pub send_buffer: Option<usize>,
+    /// How long requests in flight may take to finish once the stop is asked for; part of the
+    /// stop's one deadline (`stop::STOP_STEPS_WITHIN`), so keep it below that.
+    pub drain: Duration,
 }
 
 /// A connection just accepted, on the TCP port or the Unix socket.
@@ -45,15 +44,16 @@ async fn accept_unix(unix: &Option<UnixListener>) -> std::io::Result<UnixStream>
 }
 
 /// Accepts connections on `tcp` (and `unix`) and serves `app` on each until `shutdown`
-/// resolves, then gives requests in flight a few seconds to finish. Handlers see the peer as
+/// resolves, then gives requests in flight `options.drain` to finish. Handlers see the peer as
 /// `ConnectInfo<SocketAddr>` (127.0.0.1:0 on the Unix socket, whose peer is a local proxy).
+/// Returns when the stop began (`shutdown` resolved): the start of the stop's deadline.
 pub async fn serve(
     tcp: TcpListener,
     unix: Option<UnixListener>,
     app: Router,
     options: HttpOptions,
     shutdown: impl Future<Output = ()>,
-) {
+) -> tokio::time::Instant {
     let (stop, stopping) = watch::channel(false);
     // Every connection task holds a sender: when `recv` sees none left, all have ended.
     let (open, mut all_closed) = mpsc::channel::<()>(1);
@@ -62,9 +62,9 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(options.header_read_timeout);
     tokio::pin!(shutdown);
-    loop {
+    let began = loop {
         let accepted = tokio::select! {
-            _ = &mut shutdown => break,
+            _ = &mut shutdown => break tokio::time::Instant::now(),
             accepted = tcp.accept() => accepted.map(|(tcp, peer)| Accepted::Tcp(tcp, peer)),
             accepted = accept_unix(&unix) => accepted.map(Accepted::Unix),
         };
@@ -95,7 +95,7 @@ pub async fn serve(
                 serve_connection(&builder, stream, peer, &app, open, stopping);
             }
         }
-    }
+    };
     // Stop listening first: a connection made during the drain would be accepted by the kernel
     // and never served (a proxy would send it a request and get a reset); refused, it is
     // retried on another instance at once.
@@ -103,7 +103,8 @@ pub async fn serve(
     drop(unix);
     let _ = stop.send(true);
     drop(open);
-    let _ = tokio::time::timeout(DRAIN, all_closed.recv()).await;
+    let _ = tokio::time::timeout(options.drain, all_closed.recv()).await;
+    began
 }
 
 /// Serves HTTP/1.1 on one accepted connection in a task of its own; on `stopping`, finishes the

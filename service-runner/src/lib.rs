@@ -1,8 +1,11 @@
 //! What every service binary does the same way: `--help` and `--version`, logging with
-//! `RUST_LOG`, binding its port with a clear error, serving HTTP ([`http`]), and resolving a
-//! shutdown future on Ctrl+C or SIGTERM. The services' `main`s stay a few lines long.
+//! `RUST_LOG`, binding its port with a clear error, serving HTTP ([`http`]), and stopping on
+//! Ctrl+C or SIGTERM within one deadline ([`stop`]). The services' `main`s stay a few lines long.
 
 pub mod http;
+pub mod stop;
+
+pub use stop::shutdown_signal;
 
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -41,24 +44,4 @@ pub async fn bind(host: &str, port: u16) -> anyhow::Result<TcpListener> {
     TcpListener::bind(&addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))
-}
-
-/// Resolves on Ctrl+C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
-    }
-    tracing::info!("shutdown signal received");
 }

@@ -26,6 +26,10 @@ pub enum ServerMessage {
     Admitted(Admission),
     /// The socket's own seats, after each compact `VENUE_STATE`.
     Mine(Mine),
+    /// Whether the edge is current with the venue (`live`), or may be behind and why.
+    Status(Status),
+    /// The answer to a client's `PING`.
+    Pong(Pong),
 }
 
 impl ServerMessage {
@@ -93,6 +97,34 @@ pub struct QueuePlace {
 pub struct Admission {
     pub venue: String,
     pub until_ms: u64,
+}
+
+/// `STATUS`: `live: false` tells the client that its edge may be behind on the venue (it lost
+/// NATS, or is catching up since it came back), with the `reason`; `live: true` (no reason) that
+/// it is current again. A client that gets a `VENUE_STATE` while its edge is not live gets
+/// `STATUS` right after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    pub venue: String,
+    pub live: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<NotLiveReason>,
+}
+
+/// Why an edge may be behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotLiveReason {
+    /// The edge lost its NATS connection: changes may happen that it does not hear of.
+    NatsLost,
+    /// NATS is back and the edge is fetching what it missed from the booking service.
+    CatchingUp,
+}
+
+/// `PONG`: the answer to `PING`, with the edge's clock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pong {
+    pub server_time_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -205,6 +237,8 @@ pub enum ClientCommand {
     },
     /// `HOLD_BEST`: the best `count` adjacent free seats, chosen and held in one step.
     Best { ask: BestAsk, req_id: Value },
+    /// `PING`: answered `PONG` at once, whatever else the connection waits for.
+    Ping,
 }
 
 /// What `HOLD_BEST` asks for (the same fields as `POST /api/seats/best`).
@@ -262,6 +296,7 @@ pub fn parse_client_frame(text: &str) -> Result<ClientCommand, FrameError> {
                 state: fields.state_form()?,
             })
         }
+        "PING" => return Ok(ClientCommand::Ping),
         "HOLD_BEST" => {
             let Some(count) = fields.number("count")? else {
                 return Err(fields.error("HOLD_BEST needs data.count, the number of seats"));
@@ -608,6 +643,45 @@ mod tests {
         );
         let err = parse_client_frame(r#"{"type":"BOOK_SEAT","data":{"req_id":"q9"}}"#).unwrap_err();
         assert_eq!(err.req_id, json!("q9"));
+    }
+
+    #[test]
+    fn ping_status_and_pong_frames() {
+        assert_eq!(
+            parse_client_frame(r#"{"type":"PING"}"#),
+            Ok(ClientCommand::Ping)
+        );
+        assert_eq!(
+            parse_client_frame(r#"{"type":"PING","data":{}}"#),
+            Ok(ClientCommand::Ping)
+        );
+        let lost = ServerMessage::Status(Status {
+            venue: "main".into(),
+            live: false,
+            reason: Some(NotLiveReason::NatsLost),
+        });
+        assert_eq!(
+            lost.to_json(),
+            r#"{"type":"STATUS","data":{"venue":"main","live":false,"reason":"nats_lost"}}"#
+        );
+        let live = ServerMessage::Status(Status {
+            venue: "main".into(),
+            live: true,
+            reason: None,
+        });
+        assert_eq!(
+            live.to_json(),
+            r#"{"type":"STATUS","data":{"venue":"main","live":true}}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<ServerMessage>(&lost.to_json()).unwrap(),
+            lost
+        );
+        let pong = ServerMessage::Pong(Pong { server_time_ms: 7 });
+        assert_eq!(
+            pong.to_json(),
+            r#"{"type":"PONG","data":{"server_time_ms":7}}"#
+        );
     }
 
     #[test]

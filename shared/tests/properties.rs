@@ -99,6 +99,7 @@ proptest! {
                 let count = format!("\"count\":{}", ask.count);
                 prop_assert!(frame.contains("HOLD_BEST") && frame.contains(&count));
             }
+            Ok(ClientCommand::Ping) => prop_assert!(frame.contains("PING")),
             Err(error) => prop_assert!(!error.message.is_empty()),
         }
     }

@@ -138,13 +138,14 @@ impl Daemon {
         }
     }
 
-    /// Sends SIGTERM and waits for the process to exit; returns whether it exited cleanly.
-    fn terminate(&mut self) -> bool {
+    /// Sends `signal` (`TERM`, `INT`) and waits for the process to exit; returns whether it
+    /// exited cleanly.
+    fn terminate(&mut self, signal: &str) -> bool {
         let Some(mut child) = self.child.take() else {
             return false;
         };
         let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
+            .args(["-s", signal, &child.id().to_string()])
             .status();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
@@ -353,13 +354,19 @@ impl ServiceProcess {
 
     /// Sends SIGTERM and waits for the process to exit; returns whether it exited cleanly.
     pub fn terminate(&mut self) -> bool {
-        self.daemon.terminate()
+        self.daemon.terminate("TERM")
     }
 
     /// `terminate`, and how long the process took to exit (at most 10 s: then it is killed).
     pub fn terminate_timed(&mut self) -> (bool, Duration) {
+        self.stop_timed("TERM")
+    }
+
+    /// Sends `signal` (`TERM`, or `INT` as Ctrl+C does) and waits for the process to exit;
+    /// returns whether it exited cleanly and how long it took (at most 10 s: then it is killed).
+    pub fn stop_timed(&mut self, signal: &str) -> (bool, Duration) {
         let asked = Instant::now();
-        let clean = self.daemon.terminate();
+        let clean = self.daemon.terminate(signal);
         (clean, asked.elapsed())
     }
 

@@ -59,6 +59,10 @@ pub struct View {
     pub seat_order: Option<Arc<[String]>>,
     /// The last `MINE`.
     pub mine: Option<Mine>,
+    /// What the last `STATUS` said: whether the edge is current (none yet: it never said).
+    pub live: Option<bool>,
+    /// `PONG`s received.
+    pub pongs: u64,
 }
 
 impl View {
@@ -103,6 +107,8 @@ impl View {
                 }
                 self.queue_position = None;
             }
+            ServerMessage::Status(status) => self.live = Some(status.live),
+            ServerMessage::Pong(_) => self.pongs += 1,
         }
         if self.keep_messages {
             self.messages.push(message);

@@ -9,7 +9,7 @@
 // The session: a socket on the default venue (WELCOME, a grid VENUE_STATE); CONNECT to the arena
 // (a chart VENUE_STATE), hold, book, hold and release two of its free seats (OK, SEAT_UPDATE and
 // the held, booked and released events), a release of a seat it booked and an unknown type
-// (ERROR); a second socket resuming the identity with `"state": "compact"` (the compact
+// (ERROR), a PING (PONG); a second socket resuming the identity with `"state": "compact"` (the compact
 // VENUE_STATE, and MINE listing the booked seat). --waiting-room (a stack with MAX_SHOPPERS set):
 // two sockets must each get QUEUE or ADMITTED.
 import { readFile } from 'node:fs/promises';
@@ -187,6 +187,8 @@ async function seatSession(nats) {
   if ((await first.answer('best-refused')).type !== 'ERROR') fail('HOLD_BEST of an unknown category was not refused');
   first.send({ type: 'DANCE', data: { req_id: 'dance' } }, false);
   await first.answer('dance');
+  first.send({ type: 'PING' });
+  await first.waitFor('PONG', (f) => f.type === 'PONG');
   await first.waitFor('the release of the second seat', (f) => f.type === 'SEAT_UPDATE' && f.data.seat_id === given && f.data.status === 0);
 
   // The same identity on a second socket, asking for the compact state of the arena.

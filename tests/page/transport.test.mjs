@@ -1,5 +1,5 @@
 // The transport (js/transport.js) with a fake socket and a fake clock: callbacks, stale events,
-// the confirm deadline, reconnecting with backoff, stop and restart.
+// the confirm deadline, pings and their answers, reconnecting with backoff, stop and restart.
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { Backoff } from '../../frontend/js/backoff.js';
@@ -54,7 +54,7 @@ function sitOutWait(clock, transport) {
   clock.advance(transport.retryAt - clock.now());
 }
 
-function setup({ random = () => 0.5 } = {}) {
+function setup({ random = () => 0.5, ping = {} } = {}) {
   const clock = fakeClock();
   const sockets = [];
   const seen = [];
@@ -63,6 +63,7 @@ function setup({ random = () => 0.5 } = {}) {
     url: () => 'ws://test/ws',
     backoff,
     confirmWithinMs: 8000,
+    ...ping,
     onOpen: () => seen.push('open'),
     onText: (text) => seen.push(`text ${text}`),
     onClose: ({ code, stopped }) => seen.push(`close ${code}${stopped ? ' stopped' : ''}`),
@@ -202,4 +203,64 @@ test('a socket that cannot even be created is retried with backoff', () => {
   assert.equal(attempts, 1);
   clock.advance(125);
   assert.equal(attempts, 2);
+});
+
+const PING = { pingEveryMs: 20000, pongWithinMs: 10000, pingText: '{"type":"PING"}' };
+
+test('a socket in use is pinged every 20 s and kept while it answers', () => {
+  const { transport, sockets, clock } = setup({ ping: PING });
+  transport.connect();
+  sockets[0].open();
+  clock.advance(7000);
+  assert.deepEqual(sockets[0].sent, [], 'no ping before the socket is confirmed');
+  transport.confirmed();
+  clock.advance(19999);
+  assert.deepEqual(sockets[0].sent, []);
+  clock.advance(1);
+  assert.deepEqual(sockets[0].sent, ['{"type":"PING"}']);
+  for (let i = 0; i < 5; i++) {
+    clock.advance(300); // the PONG comes
+    transport.ponged();
+    clock.advance(19700);
+  }
+  assert.equal(sockets[0].sent.length, 6, 'one ping every 20 s');
+  assert.equal(sockets[0].closedWith, null, 'answered pings keep the socket');
+  assert.equal(sockets.length, 1);
+});
+
+test('no PONG within 10 s of a ping: the socket is dropped and another one opened', () => {
+  const { transport, sockets, seen, clock } = setup({ ping: PING });
+  transport.connect();
+  sockets[0].open();
+  transport.confirmed();
+  clock.advance(20000); // the ping goes out
+  clock.advance(9999);
+  assert.equal(sockets[0].closedWith, null, 'still within the 10 s');
+  clock.advance(1);
+  assert.notEqual(sockets[0].closedWith, null, 'dropped by the page');
+  assert.ok(seen.includes('close 1006'));
+  sitOutWait(clock, transport);
+  assert.equal(sockets.length, 2, 'a new socket');
+  sockets[1].open();
+  clock.advance(7000);
+  assert.deepEqual(sockets[1].sent, [], 'the new socket is pinged only once it is confirmed');
+});
+
+test('a late PONG of an old socket does not save the new one, nor do pings outlive it', () => {
+  const { transport, sockets, clock } = setup({ ping: PING });
+  transport.connect();
+  sockets[0].open();
+  transport.confirmed();
+  clock.advance(20000);
+  sockets[0].serverClose(1001); // the edge goes away with a ping unanswered
+  sitOutWait(clock, transport);
+  sockets[1].open();
+  transport.confirmed();
+  clock.advance(10000);
+  assert.equal(sockets[1].closedWith, null, 'the old ping has no deadline on the new socket');
+  assert.equal(sockets[0].sent.length, 1, 'the old socket is pinged no more');
+  clock.advance(10000); // the new socket's first ping
+  assert.equal(sockets[1].sent.length, 1);
+  clock.advance(10000);
+  assert.notEqual(sockets[1].closedWith, null, 'its own ping went unanswered');
 });

@@ -74,7 +74,8 @@ impl VenueHub {
     }
 
     /// Sends every subscriber that `pick` chooses a fresh state in its form (never refused
-    /// for a full backlog; see `deliver`), forgetting where it had been.
+    /// for a full backlog; see `deliver`), and `STATUS` behind it while the hub is not live,
+    /// forgetting where it had been.
     pub(super) fn resync_subscribers(&mut self, pick: impl Fn(&Subscriber) -> bool) {
         let chosen: Vec<ClientId> = self
             .clients
@@ -87,13 +88,16 @@ impl VenueHub {
                 continue;
             };
             let (state, mine) = self.state_frames(&watcher);
+            let status = self.status_after_state();
             let Some(subscriber) = self.clients.get_mut(&client) else {
                 continue;
             };
             subscriber.has_through = 0;
             let metrics = &self.metrics;
             let kept = deliver(client, subscriber, &state, 1, None, metrics)
-                && mine.is_none_or(|mine| deliver(client, subscriber, &mine, 1, None, metrics));
+                && mine.is_none_or(|mine| deliver(client, subscriber, &mine, 1, None, metrics))
+                && status
+                    .is_none_or(|status| deliver(client, subscriber, &status, 1, None, metrics));
             if !kept {
                 self.clients.remove(&client);
             }

@@ -54,7 +54,7 @@ async fn a_command_waiting_on_a_hung_booking_service_does_not_hold_up_the_edges_
 }
 
 /// The bound docs/reliability.md promises for a stop after SIGTERM, whatever is down.
-const STOP_BOUND: Duration = Duration::from_secs(5);
+const STOP_BOUND: Duration = service_runner::stop::STOP_BOUND;
 
 /// Waits for `client`'s socket to be closed and returns its close code.
 async fn close_code(client: &Viewer) -> Option<u16> {
@@ -65,8 +65,8 @@ async fn close_code(client: &Viewer) -> Option<u16> {
     client.view.lock().unwrap().closed.clone().map(|c| c.0)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_edge_whose_nats_is_gone_stops_within_the_bound_closing_its_sockets_with_1001() {
+/// Kills NATS under an edge with a client, then stops the edge with `signal`.
+async fn stop_an_edge_whose_nats_is_gone(signal: &str) {
     let mut backend = Backend::start(1, &[]).await;
     let client = Viewer::ready(&backend.ws_url(0)).await;
     backend.nats.stop();
@@ -76,11 +76,54 @@ async fn an_edge_whose_nats_is_gone_stops_within_the_bound_closing_its_sockets_w
     })
     .await;
     assert!(lost, "the edge never noticed NATS was gone");
+    let (clean, took) = backend.edges[0].stop_timed(signal);
+    assert!(clean, "SIG{signal} ends the edge with status 0");
+    assert!(
+        took < STOP_BOUND,
+        "the edge took {took:?} to stop on SIG{signal} without NATS"
+    );
+    assert_eq!(close_code(&client).await, Some(1001));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edge_whose_nats_is_gone_stops_within_the_bound_closing_its_sockets_with_1001() {
+    stop_an_edge_whose_nats_is_gone("TERM").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_an_edge_whose_nats_is_gone_within_the_bound() {
+    stop_an_edge_whose_nats_is_gone("INT").await;
+}
+
+/// The booking service the edge was talking to dies (`kill -9` as the wire sees it: every
+/// connection reset, the port refusing) while a client watches and after commands went through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edge_whose_booking_service_was_killed_stops_within_the_bound() {
+    let mut backend = Backend::start(0, &[]).await;
+    let service = Stall::start(&backend.booking_url).await;
+    let edge = backend.start_edge(&[("BOOKING_URL", &service.url)]).await;
+    backend.edges.push(edge);
+    let client = Viewer::ready(&backend.ws_url(0)).await;
+    client.send("SELECT_SEAT", json!({"seat_id": "A1", "req_id": "before"}));
+    client
+        .wait_for(
+            "the select answered",
+            |m| matches!(m, ServerMessage::Ok(ok) if ok.req_id == json!("before")),
+        )
+        .await;
+    service.kill();
+    client.send("SELECT_SEAT", json!({"seat_id": "A2", "req_id": "after"}));
+    client
+        .wait_for(
+            "the select refused",
+            |m| matches!(m, ServerMessage::Error(e) if e.req_id == json!("after")),
+        )
+        .await;
     let (clean, took) = backend.edges[0].terminate_timed();
     assert!(clean, "SIGTERM ends the edge with status 0");
     assert!(
         took < STOP_BOUND,
-        "the edge took {took:?} to stop without NATS"
+        "the edge took {took:?} to stop without its booking service"
     );
     assert_eq!(close_code(&client).await, Some(1001));
 }
