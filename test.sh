@@ -443,7 +443,7 @@ openapi_passed=$(grep -c '^openapi: every operation' "$results/openapi.txt" || t
 asyncapi_passed=$(cat "$results/asyncapi.txt" "$results/asyncapi-live.txt" | grep -c -e '^asyncapi: .* is valid AsyncAPI' -e '^asyncapi-live: every frame' || true)
 compose_passed=$(awk '/^ℹ pass [0-9]+$/ {s += $3} /^(websocat|docs): [0-9]+ passed/ {s += $2} /^asyncapi-live: every frame/ {s++} END {print s + 0}' "$results/compose.txt")
 total=$((compose_passed + page_passed + rust_passed + ${websocat_passed:-0} + docs_passed + prometheus_passed + asyncapi_passed + openapi_passed + stack_passed + browser_passed + queue_passed + tls_passed + ${secure_passed:-0} + secure_stack_passed + secure_browser_passed))
-printf '\n[test] page %s, rust %s%s, websocat %s, docs commands %s, prometheus %s, asyncapi %s, openapi %s, stack %s%s, browser %s, waiting room %s, https %s, secure %s (stack %s, browser %s over HTTPS), compose %s\n' "$page_passed" "$rust_passed" \
+printf '\n[test] page %s, rust %s%s, websocat %s, docs commands %s, prometheus %s, asyncapi %s, openapi %s, stack %s%s, browser %s, waiting room %s, https %s, secure %s, over HTTPS with SECURE=1 stack %s and browser %s, compose %s\n' "$page_passed" "$rust_passed" \
   "$( ((stack_only)) && echo ' (skipped: --stack-only)')" "${websocat_passed:-0}" "$docs_passed" "$prometheus_passed" "$asyncapi_passed" "$openapi_passed" "$stack_passed" \
   "$( ((stack_todo)) && echo " (+$stack_todo todo: waiting for the edge's Origin check)")" "$browser_passed" \
   "$queue_passed" "$tls_passed" "${secure_passed:-0}" "$secure_stack_passed" "$secure_browser_passed" "$compose_passed"
