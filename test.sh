@@ -52,8 +52,12 @@ a Secure cookie, plain HTTP redirecting, TLS below 1.2 refused; and a fifth (SEC
 secrets) for tests/secure.sh: Redis and NATS refuse clients without TLS or credentials, NATS users
 other than the booking services' cannot publish on seats.>, the booking service's Redis user
 cannot run admin commands, /internal/ answers 401 without INTERNAL_TOKEN, a hold still reaches the
-read-only watcher and an edge, no secret in ps output or a log line; then the HTTPS browser test
-again on that stack; and a sixth (SECURE=1 --cluster) for the same checks plus a Redis failover
+read-only watcher and an edge, no secret in ps output or a log line; then, over HTTPS and WSS on
+that stack (HOLD_SECONDS=4, two edges), the HTTPS browser test again and the first stack's stack
+tests (stack.test.mjs, request-id.test.mjs) and browser tests (waiting-room-page, arena, groups,
+resilience, seatmap: the last kills an edge), Node trusting the run's CA (NODE_EXTRA_CA_CERTS)
+and Chromium the certificate's key (not the websocat session nor the docs' commands: websocat is
+built without TLS, and the docs show plain http://); and a sixth (SECURE=1 --cluster) for the same checks plus a Redis failover
 with replication over TLS.
 Last, the same stack in containers from nothing (tests/compose/run.sh): a Docker engine of its
 own with an empty data root (dockerd, as root), a base image from debootstrap, Debian's Redis,
@@ -345,9 +349,11 @@ stop_stack_and_check
 
 # --- SECURE=1: a fifth small stack, every link authenticated and encrypted -------------------
 # The secrets are given (start.sh would make them) so the checks can look for them in ps output
-# and in every log line, and use the users' credentials to show what each may not do.
+# and in every log line, and use the users' credentials to show what each may not do. Then the
+# first stack's stack and browser tests through its HTTPS, so its settings are theirs: holds of
+# 4 s, ADMIN_TOKEN (still exported), two edges, the default per-IP limits.
 secret() { od -vAn -N24 -tx1 /dev/urandom | tr -d ' \n'; }
-RUN_DIR=$(mktemp -d /tmp/seatmap-secure.XXXXXX) EDGES=2 HOLD_SECONDS=30 \
+RUN_DIR=$(mktemp -d /tmp/seatmap-secure.XXXXXX) EDGES=2 HOLD_SECONDS=4 \
   HTTP_PORT=$(free_port) HTTPS_PORT=$(free_port) EDGE_BASE_PORT=$(free_port 2) BOOKING_PORT=$(free_port) \
   REDIS_PORT=$(free_port) NATS_PORT=$(free_port) NATS_MONITOR_PORT=$(free_port) \
   REDIS_PASSWORD=$(secret) REDIS_ADMIN_PASSWORD=$(secret) REDIS_REPLICA_PASSWORD=$(secret) \
@@ -371,6 +377,26 @@ step "the page over HTTPS and WSS with SECURE=1 (tests/browser/tls.test.mjs)"
     node --test --test-concurrency=1 --test-reporter=spec tls.test.mjs
 ) 2>&1 | tee -a "$results/tls.txt"
 [ "${PIPESTATUS[0]}" -eq 0 ] || { tail -n 30 "$RUN_DIR"/logs/*.log; die "the page with SECURE=1 failed"; }
+# The first stack's tests as they ran there, now over HTTPS and WSS: Node trusts the run's CA,
+# Chromium the certificate's key. Not the websocat session nor the docs' commands: this websocat
+# is built without TLS, and the docs' commands are plain http:// as written.
+secure_tests() {
+  (
+    cd tests/browser
+    SEATMAP_URL="https://localhost:$HTTPS_PORT" NODE_EXTRA_CA_CERTS="$RUN_DIR/tls/ca.pem" \
+      SEATMAP_TLS_SPKI="$(cat "$RUN_DIR/tls/server.spki")" SEATMAP_RUN_DIR="$RUN_DIR" \
+      SEATMAP_HOLD_SECONDS="$HOLD_SECONDS" SEATMAP_KILL_EDGE="$PWD/../../scripts/kill-edge.sh" \
+      SEATMAP_SCREENSHOT_DIR="$SEATMAP_SCREENSHOT_DIR/secure" node --test --test-concurrency=1 --test-reporter=spec "$@"
+  )
+}
+step "stack tests over HTTPS and WSS with SECURE=1: per-IP limits, admin access, tokens, Origin, reads, refused frames, request ids"
+secure_tests stack.test.mjs request-id.test.mjs 2>&1 | tee "$results/secure-stack.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || { tail -n 30 "$RUN_DIR"/logs/*.log; die "stack tests with SECURE=1 failed"; }
+step "browser tests over HTTPS and WSS with SECURE=1 (headless Chromium; the last kills an edge)"
+secure_tests waiting-room-page.test.mjs 2>&1 | tee "$results/secure-browser.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || { tail -n 30 "$RUN_DIR"/logs/*.log; die "browser tests with SECURE=1 failed"; }
+secure_tests arena.test.mjs groups.test.mjs resilience.test.mjs seatmap.test.mjs 2>&1 | tee -a "$results/secure-browser.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || { tail -n 30 "$RUN_DIR"/logs/*.log; die "browser tests with SECURE=1 failed"; }
 stop_stack_and_check
 
 # --- SECURE=1 --cluster: a sixth stack, the Redis Cluster's bus and replication and the NATS
@@ -407,6 +433,8 @@ stack_todo=$(count todo "$results/stack.txt")
 queue_passed=$(count pass "$results/queue.txt")
 tls_passed=$(awk '$2 == "pass" && $3 ~ /^[0-9]+$/ {n += $3} END {print n + 0}' "$results/tls.txt")
 secure_passed=$(cat "$results/secure.txt" "$results/secure-cluster.txt" | awk '/^secure: [0-9]+ passed/ {s += $2} END {print s + 0}')
+secure_stack_passed=$(count pass "$results/secure-stack.txt")
+secure_browser_passed=$(awk '$2 == "pass" && $3 ~ /^[0-9]+$/ {n += $3} END {print n + 0}' "$results/secure-browser.txt")
 page_passed=$(count pass "$results/page.txt")
 websocat_passed=$(grep -oE '^websocat: [0-9]+ passed' "$results/websocat.txt" | awk '{print $2}')
 docs_passed=$(cat "$results/docs.txt" "$results/docs-room.txt" | awk '/^docs: [0-9]+ passed/ {s += $2} END {print s + 0}')
@@ -414,9 +442,9 @@ prometheus_passed=$(grep -c '^prometheus: [0-9]* targets' "$results/prometheus.t
 openapi_passed=$(grep -c '^openapi: every operation' "$results/openapi.txt" || true)
 asyncapi_passed=$(cat "$results/asyncapi.txt" "$results/asyncapi-live.txt" | grep -c -e '^asyncapi: .* is valid AsyncAPI' -e '^asyncapi-live: every frame' || true)
 compose_passed=$(awk '/^ℹ pass [0-9]+$/ {s += $3} /^(websocat|docs): [0-9]+ passed/ {s += $2} /^asyncapi-live: every frame/ {s++} END {print s + 0}' "$results/compose.txt")
-total=$((compose_passed + page_passed + rust_passed + ${websocat_passed:-0} + docs_passed + prometheus_passed + asyncapi_passed + openapi_passed + stack_passed + browser_passed + queue_passed + tls_passed + ${secure_passed:-0}))
-printf '\n[test] page %s, rust %s%s, websocat %s, docs commands %s, prometheus %s, asyncapi %s, openapi %s, stack %s%s, browser %s, waiting room %s, https %s, secure %s, compose %s\n' "$page_passed" "$rust_passed" \
+total=$((compose_passed + page_passed + rust_passed + ${websocat_passed:-0} + docs_passed + prometheus_passed + asyncapi_passed + openapi_passed + stack_passed + browser_passed + queue_passed + tls_passed + ${secure_passed:-0} + secure_stack_passed + secure_browser_passed))
+printf '\n[test] page %s, rust %s%s, websocat %s, docs commands %s, prometheus %s, asyncapi %s, openapi %s, stack %s%s, browser %s, waiting room %s, https %s, secure %s, over HTTPS with SECURE=1 stack %s and browser %s, compose %s\n' "$page_passed" "$rust_passed" \
   "$( ((stack_only)) && echo ' (skipped: --stack-only)')" "${websocat_passed:-0}" "$docs_passed" "$prometheus_passed" "$asyncapi_passed" "$openapi_passed" "$stack_passed" \
   "$( ((stack_todo)) && echo " (+$stack_todo todo: waiting for the edge's Origin check)")" "$browser_passed" \
-  "$queue_passed" "$tls_passed" "${secure_passed:-0}" "$compose_passed"
+  "$queue_passed" "$tls_passed" "${secure_passed:-0}" "$secure_stack_passed" "$secure_browser_passed" "$compose_passed"
 echo "all: $total passed, 0 failed"

@@ -24,7 +24,12 @@
 # again, the edges' peak memory), the booking API beside
 # redis-benchmark SET NX EX at the same concurrency (and at other REDIS_POOL sizes), perf
 # profiles drawn as flamegraphs (PROFILE=1: the booking service under API load, an edge under
-# fan-out load). Then
+# fan-out load). The secure part (not run by default: PROFILE=0 PARTS=secure runs it alone) sets
+# plain stacks and SECURE=1 ones side by side, interleaved: fan-out straight to the edges and
+# through NGINX, and the booking API straight and through NGINX. seatbench speaks no TLS, so its
+# NGINX runs go through one more NGINX of the bench's own on both kinds of stack, which reaches
+# the stack's NGINX over plain HTTP or over HTTPS (TLS 1.2 or 1.3, the run's CA verified,
+# connections kept): only that link differs. Then
 # scripts/bench/report.py writes OUT/tables.md and OUT/latency-vs-viewers.png from the run's own
 # OUT/results.jsonl. Load goes to 127.0.0.1 only, bounded in count and time (the default run
 # takes about 9 minutes; QUICK=1 about 3; it prints its progress with elapsed seconds).
@@ -48,7 +53,13 @@
 #   STORM_VIEWERS      viewers reconnecting in the storm (2 s)     [10000]
 #   STORM_CHANGES      changes at 10/s before, and during, it      [150]
 #   PROFILE            1 = perf profile + flamegraph of an edge    [1; 0 with QUICK]
-#   PARTS              which of: fanout venues storm together api  [all five]
+#   PARTS              which of: fanout venues storm together api
+#                      secure                                      [all but secure]
+#   SECURE_SIZES       viewer counts of the secure part (0: none)  [1000 5000]
+#   SECURE_PHASES      its phases                                  [10x30]
+#   SECURE_ROUNDS      plain then SECURE=1 stacks, this many times [2]
+#   SECURE_POOLS       REDIS_POOL values for its API runs (first:
+#                      also its fan-out and NGINX API runs)        [4 64]
 #   RUSH_ASKS          best-available rush: identities asking once [2000]
 #   SKIP_BUILD         1 = use target/release as it is             [0]
 #   OUT                where results.jsonl, the tables and plots go [docs/bench]
@@ -69,6 +80,7 @@ if [[ ${QUICK:-0} == 1 ]]; then
   SIZES=${SIZES:-"300 1000"}; PHASES=${PHASES:-"10x20,100x100"}; API_SECONDS=${API_SECONDS:-3}
   VENUE_VIEWERS=${VENUE_VIEWERS:-50}; PROFILE=${PROFILE:-0}; OUT=${OUT:-/tmp/seatmap-bench-quick}
   STORM_STEADY=${STORM_STEADY:-200}; STORM_VIEWERS=${STORM_VIEWERS:-1000}; STORM_CHANGES=${STORM_CHANGES:-50}
+  SECURE_SIZES=${SECURE_SIZES:-"300 1000"}; SECURE_PHASES=${SECURE_PHASES:-10x20}; SECURE_ROUNDS=${SECURE_ROUNDS:-1}
 fi
 INTERLEAVED=${INTERLEAVED:-0}
 [[ $INTERLEAVED =~ ^[0-9]+$ ]] || { echo "INTERLEAVED must be a number of rounds, got '$INTERLEAVED'" >&2; exit 2; }
@@ -92,6 +104,10 @@ STORM_VIEWERS=${STORM_VIEWERS:-10000}
 STORM_CHANGES=${STORM_CHANGES:-150}
 PROFILE=${PROFILE:-1}
 PARTS=${PARTS:-"fanout venues storm together api"}
+SECURE_SIZES=${SECURE_SIZES:-"1000 5000"}
+SECURE_PHASES=${SECURE_PHASES:-10x30}
+SECURE_ROUNDS=${SECURE_ROUNDS:-2}
+SECURE_POOLS=${SECURE_POOLS:-"4 64"}
 OUT=${OUT:-$ROOT/docs/bench}
 mkdir -p "$OUT"
 results="$OUT/results.jsonl"
@@ -192,6 +208,11 @@ start_stack() {
   printf 'websocket {\n  listen: "127.0.0.1:%s"\n  no_tls: true\n  compression: false\n}\n' "$NATS_WS_PORT" >"$run_dir/nats-ws.conf"
   stack_start "$@" RUN_DIR="$run_dir" NATS_CONFIG="$run_dir/nats-ws.conf" ||
     { say "the stack did not come up"; exit 1; }
+  stack_pids
+}
+
+# stack_pids: the pids of the stack's parts, from its RUN_DIR.
+stack_pids() {
   edge_pids=$(cat "$run_dir"/pids/edge-*.pid | paste -sd, -)
   nginx_pid=$(cat "$run_dir/pids/nginx.pid")
   nats_pid=$(cat "$run_dir/pids/nats-server.pid")
@@ -390,6 +411,8 @@ for pool in ${REDIS_POOLS#"$first_pool"}; do
   api_run "$pool"
 done
 stop_stack
+
+part secure && source scripts/bench/secure.sh
 
 # ------------------------------------------------------------------ tables and plot
 say "tables and plot"

@@ -3,7 +3,8 @@
 # NATS refuse a client without credentials (and one without TLS), an edge's or the watcher's NATS
 # user cannot publish on seats.>, the booking service's Redis user cannot run admin commands or
 # touch other keys, /internal/ answers 401 without INTERNAL_TOKEN; a seat held over HTTPS still
-# reaches the read-only watcher; and no secret appears in `ps` output or in any log line. With
+# reaches the read-only watcher; no secret appears in `ps` output or in any log line, and the
+# servers' files hold only hashes of the users' passwords (Redis SHA-256, NATS bcrypt). With
 # --cluster (a stack from SECURE=1 ./start.sh --cluster): the Redis master holding the venue is
 # killed, its replica (replicating over TLS as user replica) takes over, the hold made before is
 # still there and a new one succeeds.
@@ -140,6 +141,16 @@ for s in "${secrets[@]}"; do
 done
 if grep -qF -- "$REDIS_PASSWORD" "$run_dir/secure/users.acl"; then fail "Redis's ACL file holds the password itself"
 else ok "Redis's ACL file holds only the password's SHA-256"; fi
+nats_confs=("$run_dir"/secure/nats-*.conf)
+plain=()
+for s in NATS_BOOKING_PASSWORD NATS_EDGE_PASSWORD NATS_WATCHER_PASSWORD; do
+  grep -qF -- "${!s}" "${nats_confs[@]}" && plain+=("$s")
+done
+hashes=$(grep -c 'user: [a-z]*, password: "\$2b\$10\$' "${nats_confs[0]}" || true)
+if (( ${#plain[@]} == 0 && hashes == 3 )); then ok "NATS's config holds only bcrypt hashes of its users' passwords"
+else fail "NATS's config: ${plain[*]:-no password} in clear, $hashes of 3 users with a bcrypt hash"; fi
+if grep -qs 'Plaintext passwords' "$run_dir"/logs/nats-*.log; then fail "nats-server warns of plaintext passwords"
+else ok "nats-server finds no plaintext password"; fi
 
 echo "secure: $passed passed, $failed failed"
 (( failed == 0 ))

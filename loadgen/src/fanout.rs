@@ -50,9 +50,21 @@ pub struct NatsProbe {
 }
 
 impl NatsProbe {
+    /// Subscribes to the venue's changes at `nats_url`. On a `SECURE=1` stack: a `tls://` URL,
+    /// the read-only user from `NATS_USER` and `NATS_PASSWORD` (its `secure/watcher.env`), and
+    /// its CA trusted through `SSL_CERT_FILE`; the password never on a command line.
     pub async fn start(nats_url: &str, venue: &str) -> anyhow::Result<NatsProbe> {
         use futures_util::StreamExt;
-        let client = async_nats::connect(nats_url).await?;
+        let mut options = async_nats::ConnectOptions::new();
+        if let (Ok(user), Ok(password)) =
+            (std::env::var("NATS_USER"), std::env::var("NATS_PASSWORD"))
+        {
+            options = options.user_and_password(user, password);
+        }
+        if nats_url.starts_with("tls://") {
+            options = options.require_tls(true);
+        }
+        let client = options.connect(nats_url).await?;
         let mut sub = client.subscribe(format!("seats.{venue}.>")).await?;
         client.flush().await?;
         let probe = NatsProbe::default();

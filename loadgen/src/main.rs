@@ -95,7 +95,8 @@ struct FanoutArgs {
     #[arg(long, default_value_t = 256)]
     parallel: usize,
     /// A plain NATS subscriber notes when each change reaches NATS (splits the latency into
-    /// the shared part and the fan-out hop).
+    /// the shared part and the fan-out hop). A tls:// URL requires TLS (trusting SSL_CERT_FILE);
+    /// NATS_USER and NATS_PASSWORD from the environment log it in.
     #[arg(long)]
     probe_nats: Option<String>,
     /// The longest a phase waits for its deliveries after the last change, in seconds.

@@ -5,6 +5,7 @@ OUT_DIR/latency-vs-viewers.png (matplotlib; skipped with a note when it is not i
 Every figure comes from the run's own results file; nothing is typed in by hand."""
 
 import json
+import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -439,6 +440,51 @@ def plot(by, sizes, rates, out_dir):
     return f"plot: {path}"
 
 
+def secure_tables(rows):
+    """PARTS=secure: each plain run beside the SECURE=1 run of the same round, and the ratio."""
+    runs = {}
+    for r in rows:
+        m = re.fullmatch(r"secure([01])-([a-z0-9-]+)-r(\d+)", r.get("label", ""))
+        if m and r.get("kind") in ("fanout", "api"):
+            runs[(m[2], r.get("viewers"), r.get("rate"), int(m[3]), m[1])] = r
+    fsyncs = {r["label"]: r for r in rows if r.get("kind") == "syscalls" and r["process"] == "redis"}
+    if not runs:
+        return ""
+    both = sorted({k[:4] for k in runs if (*k[:4], "0") in runs and (*k[:4], "1") in runs},
+                  key=lambda k: (k[0].startswith("api"), k[0], k[1] or 0, k[2] or 0, k[3]))
+    cpu = lambda r, unit: "; ".join(f"{k} {v[unit]:.1f}" for k, v in r["cpu"].items())
+    pair = lambda a, b: f"{a} / {b}"
+    out = ["### SECURE=1 beside plain (same run, stacks in turn)\n"]
+    header = ["viewers", "changes/s", "path", "round", "p50 ms plain / SECURE=1", "p99 ms plain / SECURE=1",
+              "p50 ×", "p99 ×", "API → NATS p50 ms", "CPU ms / 1k deliveries, plain", "SECURE=1"]
+    body = []
+    for path, n, rate, rnd in (k for k in both if not k[0].startswith("api")):
+        a, b = runs[(path, n, rate, rnd, "0")], runs[(path, n, rate, rnd, "1")]
+        la, lb = a["latency"], b["latency"]
+        up = lambda r: ms(r["upstream"]["p50_ms"]) if r.get("upstream") else "–"
+        body.append([num(n), num(rate), path, rnd, pair(ms(la["p50_ms"]), ms(lb["p50_ms"])),
+                     pair(ms(la["p99_ms"]), ms(lb["p99_ms"])), ratio(lb["p50_ms"], la["p50_ms"]),
+                     ratio(lb["p99_ms"], la["p99_ms"]), pair(up(a), up(b)),
+                     cpu(a, "per_1000_deliveries_ms"), cpu(b, "per_1000_deliveries_ms")])
+    out.append(table(header, body))
+    def per_fsync(r):
+        s = fsyncs.get(r["label"])
+        done = s and s["counts"].get("fdatasync", 0) + s["counts"].get("fsync", 0)
+        return f"{r['per_second'] * s['seconds'] / done:.1f}" if done else "–"
+    header = ["API", "round", "requests/s plain / SECURE=1", "÷", "p50 ms", "p99 ms",
+              "requests per fsync", "CPU µs / request, plain", "SECURE=1"]
+    body = []
+    for path, n, rate, rnd in (k for k in both if k[0].startswith("api")):
+        a, b = runs[(path, n, rate, rnd, "0")], runs[(path, n, rate, rnd, "1")]
+        la, lb = a["latency"], b["latency"]
+        body.append([path[4:], rnd, pair(num(a["per_second"]), num(b["per_second"])),
+                     ratio(b["per_second"], a["per_second"]), pair(ms(la["p50_ms"]), ms(lb["p50_ms"])),
+                     pair(ms(la["p99_ms"]), ms(lb["p99_ms"])), pair(per_fsync(a), per_fsync(b)),
+                     cpu(a, "us_per_request"), cpu(b, "us_per_request")])
+    out += ["\nThe booking API, select + release:\n", table(header, body)]
+    return "\n".join(out)
+
+
 def main():
     rows = load(sys.argv[1])
     out_dir = Path(sys.argv[2])
@@ -451,7 +497,7 @@ def main():
                      f"nginx {machine['nginx']}; fd limit {machine['fd_limit']}.\n")
     fan, by, sizes, rates = fanout_tables(rows)
     parts += [targets_table(rows, by, sizes, rates), fan, venue_tables(rows), storm_tables(rows),
-              api_tables(rows), together_tables(rows)]
+              api_tables(rows), together_tables(rows), secure_tables(rows)]
     (out_dir / "tables.md").write_text("\n".join(p for p in parts if p))
     print(plot(by, sizes, rates, out_dir))
     print(f"tables: {out_dir / 'tables.md'}")

@@ -14,7 +14,8 @@
 # NATS_BOOKING_PASSWORD, NATS_EDGE_PASSWORD, NATS_WATCHER_PASSWORD, NATS_ROUTE_PASSWORD from the
 # environment, else random per run. They reach the services
 # through their environment and the servers through files in $RUN_DIR/secure (mode 600; Redis
-# gets only a SHA-256), never a command line or a log line. Why: docs/security.md.
+# gets only a SHA-256, NATS a bcrypt hash but of the routes' password), never a command line or a
+# log line. Why: docs/security.md.
 # Needs: RUN_DIR, ROOT, CLUSTER, FORCE_DOCKER, the ports, random_hex (settings.sh), die.
 
 SECURE=${SECURE:-0}
@@ -35,7 +36,28 @@ if (( SECURE )); then
   done
 fi
 
-# nats_conf ROUTE_PORT ROUTES: nats-server's config for one node (ROUTES empty: no cluster).
+# bcrypt_hash PASSWORD: a bcrypt hash of it (cost 10), for nats-server's config, from libc's crypt(3)
+# through perl (perl-base is on every Debian; its libxcrypt knows bcrypt), the password read from
+# stdin. The password itself where this crypt cannot (nats-server then warns "Plaintext passwords
+# detected"), and for one over bcrypt's 72 bytes, which it would cut.
+bcrypt_hash() {
+  local hash=
+  if (( ${#1} <= 72 )); then
+    # 22 random characters of bcrypt's alphabet as the salt (the last one of four: its low bits pad).
+    hash=$(printf '%s' "$1" | perl -e '
+      open(my $random, "<", "/dev/urandom") or exit 1;
+      read($random, my $bytes, 22) == 22 or exit 1;
+      my @c = (".", "/", "A".."Z", "a".."z", "0".."9");
+      my $salt = join "", map { $c[ord(substr $bytes, $_, 1) % 64] } 0 .. 20;
+      $salt .= (".", "O", "e", "u")[ord(substr $bytes, 21, 1) % 4];
+      my $password = <STDIN>;
+      print crypt($password, "\$2b\$10\$$salt") // "";' 2>/dev/null) || hash=
+  fi
+  if [[ $hash =~ ^\$2b\$10\$[./A-Za-z0-9]{53}$ ]]; then printf '%s' "$hash"; else printf '%s' "$1"; fi
+}
+
+# nats_conf ROUTE_PORT ROUTES: nats-server's config for one node (ROUTES empty: no cluster); the
+# users' passwords as secure_prepare's bcrypt hashes (nats_hash).
 nats_conf() {
   cat <<EOF
 # Written by start.sh for SECURE=1: TLS required, a user per role (docs/security.md).
@@ -46,11 +68,11 @@ tls {
 }
 authorization {
   users = [
-    { user: booking, password: "$NATS_BOOKING_PASSWORD",
+    { user: booking, password: "${nats_hash[booking]}",
       permissions: { publish: { allow: ["seats.>"] }, subscribe: { deny: [">"] } } }
-    { user: edge, password: "$NATS_EDGE_PASSWORD",
+    { user: edge, password: "${nats_hash[edge]}",
       permissions: { publish: { deny: [">"] }, subscribe: { allow: ["seats.>"] } } }
-    { user: watcher, password: "$NATS_WATCHER_PASSWORD",
+    { user: watcher, password: "${nats_hash[watcher]}",
       permissions: { publish: { deny: [">"] }, subscribe: { allow: ["seats.>"] } } }
   ]
 }
@@ -120,6 +142,8 @@ EOF
   # For operators: redis-cli as admin (REDISCLI_AUTH, never -a).
   (umask 077 && printf 'REDISCLI_AUTH=%s\n' "$REDIS_ADMIN_PASSWORD" >"$SECURE_DIR/redis-admin.env")
   local port i j routes
+  local -A nats_hash=([booking]=$(bcrypt_hash "$NATS_BOOKING_PASSWORD") [edge]=$(bcrypt_hash "$NATS_EDGE_PASSWORD")
+                      [watcher]=$(bcrypt_hash "$NATS_WATCHER_PASSWORD"))
   for port in "${NATS_PORTS[@]}"; do
     i=$(( port - NATS_PORT ))
     routes=''

@@ -148,3 +148,22 @@ class TogetherTables(unittest.TestCase):
         self.assertIn("| best-rush | arena | 2,000 | 64 | 500 |", out)
         self.assertIn("| – | – | – |", out, "a rush without --redis shows dashes")
         self.assertEqual(report.together_tables([]), "")
+
+
+class SecureTables(unittest.TestCase):
+    def test_each_plain_run_stands_beside_the_secure_run_of_its_round(self):
+        def api(label, per_second, p50, p99):
+            return {"kind": "api", "label": label, "concurrency": 64, "requests": 100, "seconds": 10.0,
+                    "per_second": per_second, "errors": {}, "latency": summary(p50, p99, 100),
+                    "cpu": {"booking": {"ms": 1, "cores": 0.5, "us_per_request": 20.0}}}
+        rows = [fanout("secure0-direct-r1", 1000, 5.0, 10.0), fanout("secure1-direct-r1", 1000, 6.0, 15.0),
+                fanout("secure0-nginx-r1", 1000, 8.0, 20.0),   # its SECURE=1 run is missing: no row
+                api("secure0-api-nginx-pool4-r1", 20000.0, 2.0, 5.0),
+                api("secure1-api-nginx-pool4-r1", 15000.0, 3.0, 6.0),
+                {"kind": "syscalls", "label": "secure1-api-nginx-pool4-r1", "process": "redis", "seconds": 2,
+                 "counts": {"fdatasync": 7500, "fsync": 0}}]
+        out = report.secure_tables(rows)
+        self.assertIn("| 1,000 | 10 | direct | 1 | 5.00 / 6.00 | 10.0 / 15.0 | 1.20 | 1.50 | 1.00 / 1.00 |", out)
+        self.assertNotIn("| 10 | nginx |", out)
+        self.assertIn("| nginx-pool4 | 1 | 20,000 / 15,000 | 0.75 | 2.00 / 3.00 | 5.00 / 6.00 | – / 4.0 |", out)
+        self.assertEqual(report.secure_tables([fanout("ours-direct", 1000, 5.0, 10.0)]), "")

@@ -1,8 +1,13 @@
 // HTTP and WebSocket clients for tests that talk to the stack through NGINX, from a chosen
-// local address (127.0.0.x), so each test can play a different client IP.
+// local address (127.0.0.x), so each test can play a different client IP. An https:// SEATMAP_URL
+// (./start.sh --tls, SECURE=1) gives HTTPS and wss://, verified against Node's trusted CAs: the
+// run's local CA comes in through NODE_EXTRA_CA_CERTS=$RUN_DIR/tls/ca.pem.
 
 import http from 'node:http';
+import https from 'node:https';
 import fs from 'node:fs';
+import net from 'node:net';
+import tls from 'node:tls';
 import WebSocket from 'ws';
 
 export const BASE_URL = (process.env.SEATMAP_URL || '').replace(/\/+$/, '');
@@ -10,6 +15,18 @@ if (!BASE_URL) {
   throw new Error('SEATMAP_URL is not set: start the stack and point SEATMAP_URL at NGINX, e.g. SEATMAP_URL=http://127.0.0.1:8089');
 }
 export const WS_URL = `${BASE_URL.replace(/^http/, 'ws')}/ws`;
+/** node:http or node:https, whichever SEATMAP_URL's scheme needs (their request/get are alike). */
+export const TLS = new URL(BASE_URL).protocol === 'https:';
+export const httpClient = TLS ? https : http;
+
+/**
+ * The options that make a connection leave from `localAddress`. The family follows it, so a
+ * host name such as localhost (the local certificate's name) resolves to an address of the same
+ * family even where it also resolves to ::1.
+ */
+export function fromAddress(localAddress) {
+  return { localAddress, family: net.isIP(localAddress) || undefined };
+}
 
 /**
  * The limits start.sh used: $SEATMAP_RUN_DIR/limits.env (written by start.sh), as numbers.
@@ -32,18 +49,27 @@ export function readLimits() {
 }
 
 /**
+ * Calls `ready(ms since t0)` once `socket` is connected: over TLS, once its handshake is done.
+ */
+function whenReady(socket, t0, ready) {
+  socket.once(TLS ? 'secureConnect' : 'connect', () => ready(performance.now() - t0));
+}
+
+/**
  * One HTTP request on its own connection from `localAddress`.
- * Resolves { status, body (parsed JSON when it is JSON), text, headers, ms }; never rejects
- * (a network error gives status 0 and `error`).
+ * Resolves { status, body (parsed JSON when it is JSON), text, headers, ms, readyMs (when the
+ * connection was up, TLS handshake included) }; never rejects (a network error gives status 0
+ * and `error`).
  */
 export function request(method, path, { body, headers = {}, localAddress = '127.0.0.1', timeoutMs = 15000 } = {}) {
   const t0 = performance.now();
+  let readyMs;
   return new Promise((resolve) => {
     const data = body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body));
-    const req = http.request(`${BASE_URL}${path}`, {
+    const req = httpClient.request(`${BASE_URL}${path}`, {
       method,
       agent: false,
-      localAddress,
+      ...fromAddress(localAddress),
       headers: {
         ...(data !== undefined ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) } : {}),
         ...headers,
@@ -56,10 +82,11 @@ export function request(method, path, { body, headers = {}, localAddress = '127.
         const text = Buffer.concat(chunks).toString('utf8');
         let parsed = null;
         try { parsed = JSON.parse(text); } catch { /* not JSON */ }
-        resolve({ status: res.statusCode, body: parsed, text, headers: res.headers, ms: performance.now() - t0 });
+        resolve({ status: res.statusCode, body: parsed, text, headers: res.headers, ms: performance.now() - t0, readyMs });
       });
       res.on('error', (error) => resolve({ status: 0, error, ms: performance.now() - t0 }));
     });
+    req.on('socket', (socket) => whenReady(socket, t0, (ms) => { readyMs = ms; }));
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', (error) => resolve({ status: 0, error, ms: performance.now() - t0 }));
     if (data !== undefined) req.write(data);
@@ -71,13 +98,24 @@ export const post = (path, body, opts = {}) => request('POST', path, { ...opts, 
 
 /**
  * A WebSocket client through NGINX. `opened` resolves once the upgrade is answered:
- * { status: 101 } or the refusal's { status: 429 | 403 | …, body }, or { status: 0, error }.
+ * { status: 101 } or the refusal's { status: 429 | 403 | …, body }, or { status: 0, error };
+ * each with `ms` and `readyMs` as request()'s.
  * Frames are collected in `frames` (parsed); `next(type)` waits for the next frame of a type.
  */
 export function openSocket({ localAddress = '127.0.0.1', origin, headers, timeoutMs = 15000 } = {}) {
   const t0 = performance.now();
+  let readyMs;
+  // ws's own connect (net or tls, the SNI name from the host), watched for the moment it is up.
+  const connect = (options) => {
+    const socket = TLS
+      ? tls.connect({ ...options, path: undefined, servername: net.isIP(options.host) ? '' : options.host })
+      : net.connect({ ...options, path: options.socketPath });
+    whenReady(socket, t0, (ms) => { readyMs = ms; });
+    return socket;
+  };
   const ws = new WebSocket(WS_URL, {
-    localAddress,
+    ...fromAddress(localAddress),
+    createConnection: connect,
     handshakeTimeout: timeoutMs,
     perMessageDeflate: false,
     ...(origin ? { origin } : {}),
@@ -96,7 +134,7 @@ export function openSocket({ localAddress = '127.0.0.1', origin, headers, timeou
     }
   });
   client.opened = new Promise((resolve) => {
-    const done = (result) => resolve({ ...result, ms: performance.now() - t0 });
+    const done = (result) => resolve({ ...result, ms: performance.now() - t0, readyMs });
     ws.once('open', () => done({ status: 101 }));
     ws.once('unexpected-response', (req, res) => {
       // Node's global agent keeps connections alive: close this one, or it lingers in the pool.
