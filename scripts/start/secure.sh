@@ -27,6 +27,10 @@ if (( SECURE )); then
   [[ -z ${NATS_CONFIG:-} ]] || die "NATS_CONFIG cannot be combined with SECURE=1, whose nats-server config start.sh writes"
   command -v openssl >/dev/null 2>&1 || die "SECURE=1 needs openssl (apt-get install openssl)"
   [[ -n ${TLS_CERT:-} ]] || TLS=1   # browsers get HTTPS and WSS too
+  # Over TLS Redis shares each appendfsync-always fsync among about one command per connection:
+  # with 4 connections the API ran at a fifth of its plain rate, with 64 at it
+  # (docs/benchmarks.md, "With SECURE=1").
+  export REDIS_POOL=${REDIS_POOL:-64}
   for v in REDIS_PASSWORD REDIS_ADMIN_PASSWORD REDIS_REPLICA_PASSWORD NATS_BOOKING_PASSWORD \
            NATS_EDGE_PASSWORD NATS_WATCHER_PASSWORD NATS_ROUTE_PASSWORD; do
     [[ -n ${!v:-} ]] || printf -v "$v" '%s' "$(random_hex 24)"
