@@ -427,7 +427,7 @@ BIN_DIR="$BIN_DIR" tests/compose/run.sh 2>&1 | tee "$results/compose.txt"
 # --- summary -----------------------------------------------------------------------------
 rust_passed=$({ grep -oE '^test result: ok\. [0-9]+ passed' "$results/cargo.txt" || true; } | awk '{s += $4} END {print s + 0}')
 count() { awk -v k="$1" '$2 == k && $3 ~ /^[0-9]+$/ {n = $3} END {print n + 0}' "$2"; }
-browser_passed=$(( $(count pass "$results/browser-room.txt") + $(count pass "$results/browser.txt") ))
+browser_passed=$(( $(count pass "$results/browser-room.txt") + $(count pass "$results/browser.txt") + $(count pass "$results/single-seat-rule.txt") ))
 stack_passed=$(count pass "$results/stack.txt")
 stack_todo=$(count todo "$results/stack.txt")
 queue_passed=$(count pass "$results/queue.txt")
