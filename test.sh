@@ -39,7 +39,10 @@ per-IP limits, Prometheus on a free port):
     arena.test.mjs (the drawn arena chart), groups.test.mjs (choosing several seats, the
     basket, best available, the single-seat rule's refusal), resilience.test.mjs and
     seatmap.test.mjs).
-Then it stops the stack and checks that nothing is left running, and starts a second, small
+Then it stops the stack and checks that nothing is left running; runs one network fault on test
+hosts in network namespaces (tests/net/edge-nats-cut.sh, as root): an edge cut off from NATS by
+nft for 10 s tells its viewer (STATUS live:false), shows a seat held meanwhile, and is live again
+after the heal, every namespace removed after; and starts a second, small
 stack (MAX_SHOPPERS=1, SHOPPING_SECONDS=90, one edge, its own ports and RUN_DIR) for the
 waiting-room browser test (tests/browser/waiting-room.test.mjs, three browser contexts), then
 stops and checks that one too; and a third (MAX_SHOPPERS=1, an empty room) for DEMO.md's
@@ -75,7 +78,7 @@ of this checkout, built by cargo), TOKEN_SECRET (default: a new random one for t
 by every service the tests start), CI (set by CI systems; nothing here waits for input either way).
 
 Installs missing programs with apt-get (redis-server, nats-server, nginx, chromium, nodejs, npm,
-python3, python3-venv, prometheus; for the compose stack docker.io, docker-compose, debootstrap) and
+python3, python3-venv, prometheus, iproute2, nftables; for the compose stack docker.io, docker-compose, debootstrap) and
 the test dependencies with npm ci. Fails loudly when something cannot be installed.
 USAGE
 }
@@ -104,6 +107,9 @@ have python3 || need_packages+=(python3)
 # schemathesis goes into a venv (tests/openapi/run.sh); Debian splits venv's pip out of python3.
 { have python3 && python3 -c 'import ensurepip, venv' 2>/dev/null; } || need_packages+=(python3-venv)
 have promtool || need_packages+=(prometheus)
+# The network fault scenario's test hosts: network namespaces (iproute2) and cuts (nftables).
+have ip || need_packages+=(iproute2)
+have nft || need_packages+=(nftables)
 if ((${#need_packages[@]})); then
   step "installing ${need_packages[*]}"
   if [ "$(id -u)" -eq 0 ]; then sudo_cmd=(); elif have sudo; then sudo_cmd=(sudo); else
@@ -268,6 +274,20 @@ export CHROMIUM_PATH SEATMAP_SCREENSHOT_DIR="$PWD/tests/browser/artifacts"
 
 step "stopping the stack (Ctrl+C equivalent) and checking nothing is left behind"
 stop_stack_and_check
+
+# --- a network fault between test hosts: an edge cut off from NATS (tests/net/) -------------
+# NATS, Redis with the booking service, and an edge each in a network namespace of their own on
+# one bridge; nft drops every packet between the edge and NATS for 10 s. The promises (told
+# within 5 s, converged within 3 s of the heal) are measured by scripts/faults.sh --net; here
+# the outcome is asserted with room for a busy machine. Needs root for the namespaces.
+step "an edge cut off from NATS for 10 s, on test hosts in network namespaces (tests/net/edge-nats-cut.sh)"
+[ "$(id -u)" -eq 0 ] || die "the network fault scenario needs root (network namespaces); run ./test.sh as root"
+namespaces_before=$(ip netns list | grep -c '^sm[0-9]*-' || true)
+BIN_DIR="$BIN_DIR" NOTICE_BOUND_MS=15000 CONVERGE_BOUND_MS=10000 tests/net/edge-nats-cut.sh 2>&1 |
+  tee "$results/net.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || die "the edge cut off from NATS (above)"
+[ "$(ip netns list | grep -c '^sm[0-9]*-' || true)" -eq "$namespaces_before" ] ||
+  die "the network fault scenario left a network namespace behind: $(ip netns list | grep '^sm[0-9]*-')"
 
 # --- the waiting room: a second, small stack with MAX_SHOPPERS=1 ---------------------------
 # Places and passes live in Redis and an admin reset clears only seats, so this test gets a
@@ -441,10 +461,11 @@ docs_passed=$(cat "$results/docs.txt" "$results/docs-room.txt" | awk '/^docs: [0
 prometheus_passed=$(grep -c '^prometheus: [0-9]* targets' "$results/prometheus.txt" || true)
 openapi_passed=$(grep -c '^openapi: every operation' "$results/openapi.txt" || true)
 asyncapi_passed=$(cat "$results/asyncapi.txt" "$results/asyncapi-live.txt" | grep -c -e '^asyncapi: .* is valid AsyncAPI' -e '^asyncapi-live: every frame' || true)
+net_passed=$(grep -c '^edge-nats-cut: .*verdict: pass' "$results/net.txt" || true)
 compose_passed=$(awk '/^ℹ pass [0-9]+$/ {s += $3} /^(websocat|docs): [0-9]+ passed/ {s += $2} /^asyncapi-live: every frame/ {s++} END {print s + 0}' "$results/compose.txt")
-total=$((compose_passed + page_passed + rust_passed + ${websocat_passed:-0} + docs_passed + prometheus_passed + asyncapi_passed + openapi_passed + stack_passed + browser_passed + queue_passed + tls_passed + ${secure_passed:-0} + secure_stack_passed + secure_browser_passed))
-printf '\n[test] page %s, rust %s%s, websocat %s, docs commands %s, prometheus %s, asyncapi %s, openapi %s, stack %s%s, browser %s, waiting room %s, https %s, secure %s, over HTTPS with SECURE=1 stack %s and browser %s, compose %s\n' "$page_passed" "$rust_passed" \
+total=$((net_passed + compose_passed + page_passed + rust_passed + ${websocat_passed:-0} + docs_passed + prometheus_passed + asyncapi_passed + openapi_passed + stack_passed + browser_passed + queue_passed + tls_passed + ${secure_passed:-0} + secure_stack_passed + secure_browser_passed))
+printf '\n[test] page %s, rust %s%s, websocat %s, docs commands %s, prometheus %s, asyncapi %s, openapi %s, stack %s%s, browser %s, waiting room %s, https %s, secure %s, over HTTPS with SECURE=1 stack %s and browser %s, network fault %s, compose %s\n' "$page_passed" "$rust_passed" \
   "$( ((stack_only)) && echo ' (skipped: --stack-only)')" "${websocat_passed:-0}" "$docs_passed" "$prometheus_passed" "$asyncapi_passed" "$openapi_passed" "$stack_passed" \
   "$( ((stack_todo)) && echo " (+$stack_todo todo: waiting for the edge's Origin check)")" "$browser_passed" \
-  "$queue_passed" "$tls_passed" "${secure_passed:-0}" "$secure_stack_passed" "$secure_browser_passed" "$compose_passed"
+  "$queue_passed" "$tls_passed" "${secure_passed:-0}" "$secure_stack_passed" "$secure_browser_passed" "$net_passed" "$compose_passed"
 echo "all: $total passed, 0 failed"

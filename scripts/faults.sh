@@ -8,6 +8,8 @@
 #   scripts/faults.sh --single        # one Redis, one NATS, one booking service
 #   scripts/faults.sh --cluster       # Redis Cluster 3+3, NATS x3, 2 booking services
 #   scripts/faults.sh --queue         # MAX_SHOPPERS=20: admission order and delay
+#   scripts/faults.sh --net           # faults of a network between test hosts (network
+#                                     # namespaces, root): tests/net/*.sh, each prints its verdict
 #   VIEWERS=300 scripts/faults.sh     # fewer viewers in the edge scenario (default 1000)
 #   SCENARIOS=edge,slow scripts/faults.sh --single   # some scenarios only
 #   OUT=/tmp/rows.md scripts/faults.sh   # write elsewhere (default docs/reliability.md)
@@ -15,7 +17,7 @@
 # Uses release binaries (built here unless BIN_DIR is set). Each topology is bounded by
 # FAULTS_TIMEOUT seconds (default 600).
 set -euo pipefail
-case ${1:-} in -h|--help) sed -n '2,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;; esac
+case ${1:-} in -h|--help) sed -n '2,18s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;; esac
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
@@ -25,6 +27,7 @@ case ${1:-} in
   --single) topologies=(single) ;;
   --cluster) topologies=(cluster) ;;
   --queue) topologies=(queue) ;;
+  --net) topologies=(net) ;;
   '') ;;
   *) echo "faults: unknown option $1 (see --help)" >&2; exit 2 ;;
 esac
@@ -39,6 +42,16 @@ if [[ -z ${BIN_DIR:-} ]]; then
   BIN_DIR="$ROOT/target/release"
 fi
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+if [[ ${topologies[*]} == net ]]; then
+  # Each scenario builds its own test hosts and removes them, even after a failure.
+  status=0
+  for scenario in tests/net/*.sh; do
+    echo "[faults] net: $scenario"
+    BIN_DIR="$BIN_DIR" "$scenario" || status=1
+  done
+  exit "$status"
+fi
 
 # stack_start, stack_stop_and_check: ./start.sh in the background, up and down.
 source scripts/lib/stack.sh
