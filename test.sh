@@ -42,7 +42,9 @@ per-IP limits, Prometheus on a free port):
 Then it stops the stack and checks that nothing is left running; runs one network fault on test
 hosts in network namespaces (tests/net/edge-nats-cut.sh, as root): an edge cut off from NATS by
 nft for 10 s tells its viewer (STATUS live:false), shows a seat held meanwhile, and is live again
-after the heal, every namespace removed after; and starts a second, small
+after the heal; and (tests/net/slow-links.sh) an edge whose links to NATS and the booking service
+go through seatproxy (100 ms ± 30 ms) on a host losing 2 % of its packets delivers 200 changes to
+200 viewers with none missing or out of order; every namespace removed after; and starts a second, small
 stack (MAX_SHOPPERS=1, SHOPPING_SECONDS=90, one edge, its own ports and RUN_DIR) for the
 waiting-room browser test (tests/browser/waiting-room.test.mjs, three browser contexts), then
 stops and checks that one too; and a third (MAX_SHOPPERS=1, an empty room) for DEMO.md's
@@ -288,6 +290,15 @@ BIN_DIR="$BIN_DIR" NOTICE_BOUND_MS=15000 CONVERGE_BOUND_MS=10000 tests/net/edge-
 [ "${PIPESTATUS[0]}" -eq 0 ] || die "the edge cut off from NATS (above)"
 [ "$(ip netns list | grep -c '^sm[0-9]*-' || true)" -eq "$namespaces_before" ] ||
   die "the network fault scenario left a network namespace behind: $(ip netns list | grep '^sm[0-9]*-')"
+step "slow, lossy links on test hosts: 100 ms ± 30 ms to NATS and the booking service, 2 % loss, 200 viewers (tests/net/slow-links.sh)"
+[ -x target/debug/seatproxy ] || cargo build --locked -p faults --bin seatproxy || die "cargo build of seatproxy failed"
+net_bin=$(mktemp -d /tmp/seatmap-net-bin.XXXXXX)
+ln -s "$BIN_DIR/booking-service" "$BIN_DIR/edge-server" "$PWD/target/debug/seatbench" "$PWD/target/debug/seatproxy" "$net_bin/"
+BIN_DIR="$net_bin" VIEWERS=200 tests/net/slow-links.sh 2>&1 | tee -a "$results/net.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || die "slow, lossy links (above)"
+rm -rf "$net_bin"
+[ "$(ip netns list | grep -c '^sm[0-9]*-' || true)" -eq "$namespaces_before" ] ||
+  die "the slow-link scenario left a network namespace behind: $(ip netns list | grep '^sm[0-9]*-')"
 
 # --- the waiting room: a second, small stack with MAX_SHOPPERS=1 ---------------------------
 # Places and passes live in Redis and an admin reset clears only seats, so this test gets a
@@ -461,7 +472,7 @@ docs_passed=$(cat "$results/docs.txt" "$results/docs-room.txt" | awk '/^docs: [0
 prometheus_passed=$(grep -c '^prometheus: [0-9]* targets' "$results/prometheus.txt" || true)
 openapi_passed=$(grep -c '^openapi: every operation' "$results/openapi.txt" || true)
 asyncapi_passed=$(cat "$results/asyncapi.txt" "$results/asyncapi-live.txt" | grep -c -e '^asyncapi: .* is valid AsyncAPI' -e '^asyncapi-live: every frame' || true)
-net_passed=$(grep -c '^edge-nats-cut: .*verdict: pass' "$results/net.txt" || true)
+net_passed=$(grep -c -E '^(edge-nats-cut|slow-links): .*verdict: pass' "$results/net.txt" || true)
 compose_passed=$(awk '/^ℹ pass [0-9]+$/ {s += $3} /^(websocat|docs): [0-9]+ passed/ {s += $2} /^asyncapi-live: every frame/ {s++} END {print s + 0}' "$results/compose.txt")
 total=$((net_passed + compose_passed + page_passed + rust_passed + ${websocat_passed:-0} + docs_passed + prometheus_passed + asyncapi_passed + openapi_passed + stack_passed + browser_passed + queue_passed + tls_passed + ${secure_passed:-0} + secure_stack_passed + secure_browser_passed))
 printf '\n[test] page %s, rust %s%s, websocat %s, docs commands %s, prometheus %s, asyncapi %s, openapi %s, stack %s%s, browser %s, waiting room %s, https %s, secure %s, over HTTPS with SECURE=1 stack %s and browser %s, network fault %s, compose %s\n' "$page_passed" "$rust_passed" \

@@ -48,7 +48,7 @@ if [[ ${topologies[*]} == net ]]; then
   status=0
   for scenario in tests/net/*.sh; do
     echo "[faults] net: $scenario"
-    BIN_DIR="$BIN_DIR" "$scenario" || status=1
+    BIN_DIR="$BIN_DIR" VIEWERS="$VIEWERS" "$scenario" || status=1
   done
   exit "$status"
 fi

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Slow, lossy links: NATS, Redis with the booking service, and an edge each on a test host of its
+# own (scripts/lib/nethosts.sh); the edge reaches NATS and the booking service through seatproxy
+# (LATENCY_MS ± JITTER_MS each way, order kept) and LOSS_PERCENT of the packets the edge's host
+# sends or receives are dropped (nft), its viewers' included. VIEWERS viewers on the edge, from
+# the bridge, while seatbench makes CHANGES seat changes at RATE a second through the booking
+# service: every viewer must end with every change, in order (missing 0 and out of order 0 after
+# a drain; a viewer the edge resynchronised counts as caught up). Prints seatbench's figures and
+# one line "slow-links: …" with the verdict; exits 1 on a broken promise.
+#
+# Usage: tests/net/slow-links.sh   (as root)
+# Environment: BIN_DIR (booking-service, edge-server, seatproxy, seatbench; default target/debug),
+# VIEWERS (200), RATE (20), CHANGES (200), LATENCY_MS (100), JITTER_MS (30), LOSS_PERCENT (2).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BIN_DIR=${BIN_DIR:-$PWD/target/debug}
+VIEWERS=${VIEWERS:-200} RATE=${RATE:-20} CHANGES=${CHANGES:-200}
+LATENCY_MS=${LATENCY_MS:-100} JITTER_MS=${JITTER_MS:-30} LOSS_PERCENT=${LOSS_PERCENT:-2}
+for b in booking-service edge-server seatproxy seatbench; do
+  [[ -x $BIN_DIR/$b ]] || { echo "slow-links: no $BIN_DIR/$b (set BIN_DIR)" >&2; exit 2; }
+done
+source scripts/lib/nethosts.sh
+work=$(mktemp -d /tmp/seatmap-net.XXXXXX)
+nethosts_up nats core edge
+trap 'nethosts_down; [[ -n ${NET_KEEP:-} ]] || rm -rf "$work"' EXIT
+TOKEN_SECRET=$(od -vAn -N32 -tx1 /dev/urandom | tr -d ' \n')
+export TOKEN_SECRET
+nats_ip=$(nethost_ip nats) core_ip=$(nethost_ip core) edge_ip=$(nethost_ip edge)
+wait_for() {
+  local until=$((SECONDS + $1)); shift
+  until "$@" >/dev/null 2>&1; do ((SECONDS < until)) || return 1; sleep 0.1; done
+}
+
+nethost nats nats-server -a "$nats_ip" -p 4222 >"$work/nats.log" 2>&1 &
+nethost core redis-server --port 6379 --bind 127.0.0.1 --save '' --appendonly no --dir "$work" \
+  >"$work/redis.log" 2>&1 &
+wait_for 10 nethost core redis-cli -p 6379 ping || { echo "slow-links: Redis did not start" >&2; exit 1; }
+nethost core env HOST="$core_ip" PORT=8080 REDIS_URL=redis://127.0.0.1:6379 NATS_URL="nats://$nats_ip:4222" \
+  USER_RATE_LIMIT=100000 RUST_LOG=info "$BIN_DIR/booking-service" >"$work/booking.log" 2>&1 &
+slow=(--latency-ms "$LATENCY_MS" --jitter-ms "$JITTER_MS")
+nethost edge "$BIN_DIR/seatproxy" --listen 127.0.0.1:14222 --upstream "$nats_ip:4222" "${slow[@]}" \
+  >"$work/proxy-nats.log" 2>&1 &
+nethost edge "$BIN_DIR/seatproxy" --listen 127.0.0.1:18080 --upstream "$core_ip:8080" "${slow[@]}" \
+  >"$work/proxy-booking.log" 2>&1 &
+wait_for 20 curl -sf "http://$core_ip:8080/health" || { tail "$work/booking.log" >&2; exit 1; }
+nethost edge env HOST="$edge_ip" PORT=3000 BOOKING_URL=http://127.0.0.1:18080 NATS_URL=nats://127.0.0.1:14222 \
+  EDGE_ID=edge-net RUST_LOG=info "$BIN_DIR/edge-server" >"$work/edge.log" 2>&1 &
+wait_for 30 curl -sf "http://$edge_ip:3000/health" || { tail "$work/edge.log" >&2; exit 1; }
+nethost_loss edge "$LOSS_PERCENT"
+
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+"$BIN_DIR/seatbench" fanout --booking "http://$core_ip:8080" --venue main --viewers "$VIEWERS" \
+  --phases "${RATE}x${CHANGES}" --urls "ws://$edge_ip:3000/ws" --drain-secs 15 --label slow-links |
+  tee "$work/fanout.txt"
+summary=$(grep -m1 -E '^\[slow-links\] [0-9]+ viewers' "$work/fanout.txt" || true)
+figure() { sed -nE "s/.* $1 ([0-9]+).*/\\1/p" <<<"$summary"; }
+ready=$(sed -nE 's/^\[slow-links\] ([0-9]+) viewers.*/\1/p' <<<"$summary")
+missing=$(figure missing) out_of_order=$(figure 'of order') closed=$(figure closed)
+broken=()
+[[ $ready == "$VIEWERS" ]] || broken+=("${ready:-no} of $VIEWERS viewers ready")
+[[ $missing == 0 ]] || broken+=("${missing:-?} changes missing")
+[[ $out_of_order == 0 ]] || broken+=("${out_of_order:-?} out of order")
+[[ $closed == 0 ]] || broken+=("${closed:-?} viewers' sockets closed")
+# Every change crossed a slowed link (booking service -> NATS -> edge), so a median below the
+# slowest the proxy makes would mean the link was not slowed at all.
+p50=$(sed -nE 's/.*: p50 ([0-9]+)(\.[0-9]+)? ms.*/\1/p' <<<"$summary")
+(( ${p50:-0} >= LATENCY_MS - JITTER_MS )) || broken+=("p50 ${p50:-?} ms: the links were not slowed")
+verdict=pass
+((${#broken[@]} == 0)) || verdict="FAIL: $(IFS=';'; echo "${broken[*]}")"
+echo "slow-links: ${LATENCY_MS} ms ± ${JITTER_MS} ms on the edge's links to NATS and the booking service, ${LOSS_PERCENT} % of the edge host's packets dropped, $VIEWERS viewers, $CHANGES changes at $RATE/s: ${summary#*: }; verdict: $verdict"
+[[ $verdict == pass ]] || { tail -n 15 "$work/edge.log" | cut -c1-300 >&2; exit 1; }
