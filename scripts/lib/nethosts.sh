@@ -6,6 +6,8 @@
 #   nethosts_up nats core edge     # namespaces sm<run>-nats, …; addresses 10.<a>.<b>.2, .3, …
 #   nethost_ip edge                # that host's address (the bridge, the test's side, is .1)
 #   nethost edge CMD ARGS…         # run a command on a host
+#   nethost_clean edge CMD ARGS…   # … with none of this shell's exported settings but PATH, HOME
+#                                  #   and TOKEN_SECRET (a caller's HOLD_SECONDS=4 must not leak in)
 #   nethost_cut edge nats          # drop every packet between two hosts (both ways)
 #   nethost_cut edge nats oneway   # … only from the first to the second
 #   nethost_heal edge nats         # undo the cuts between them
@@ -25,6 +27,14 @@ NETHOSTS_NAMES=()
 nethost_ns() { printf 'sm%s-%s' "$NETHOSTS_RUN" "$1"; }
 nethost_ip() { printf '%s' "${NETHOSTS_ADDR[$1]:?no test host $1}"; }
 nethost() { local host=$1; shift; ip netns exec "$(nethost_ns "$host")" "$@"; }
+nethost_clean() {
+  (
+    for v in $(compgen -e); do
+      case $v in PATH | HOME | TOKEN_SECRET) ;; *) unset "$v" 2>/dev/null || true ;; esac
+    done
+    nethost "$@"
+  )
+}
 
 nethosts_up() {
   [[ $(id -u) == 0 ]] || { echo "nethosts: network namespaces need root" >&2; return 1; }

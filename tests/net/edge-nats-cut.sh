@@ -20,6 +20,8 @@ nethosts_up nats core edge
 trap 'nethosts_down; [[ -n ${NET_KEEP:-} ]] || rm -rf "$work"' EXIT
 TOKEN_SECRET=$(od -vAn -N32 -tx1 /dev/urandom | tr -d ' \n')
 export TOKEN_SECRET
+# The services get only the settings written here (nethost_clean): a caller's (test.sh exports
+# HOLD_SECONDS=4 for its stacks) must not change the scenario.
 nats_ip=$(nethost_ip nats) core_ip=$(nethost_ip core) edge_ip=$(nethost_ip edge)
 now_ms() { date +%s%3N; }
 # wait_for SECONDS COMMAND…: until COMMAND succeeds; false after SECONDS.
@@ -32,9 +34,9 @@ nethost nats nats-server -a "$nats_ip" -p 4222 >"$work/nats.log" 2>&1 &
 nethost core redis-server --port 6379 --bind 127.0.0.1 --save '' --appendonly no --dir "$work" \
   >"$work/redis.log" 2>&1 &
 wait_for 10 nethost core redis-cli -p 6379 ping || { echo "edge-nats-cut: Redis did not start" >&2; exit 1; }
-nethost core env HOST="$core_ip" PORT=8080 REDIS_URL=redis://127.0.0.1:6379 NATS_URL="nats://$nats_ip:4222" \
+nethost_clean core env HOST="$core_ip" PORT=8080 REDIS_URL=redis://127.0.0.1:6379 NATS_URL="nats://$nats_ip:4222" \
   RUST_LOG=info "$BIN_DIR/booking-service" >"$work/booking.log" 2>&1 &
-nethost edge env HOST="$edge_ip" PORT=3000 BOOKING_URL="http://$core_ip:8080" NATS_URL="nats://$nats_ip:4222" \
+nethost_clean edge env HOST="$edge_ip" PORT=3000 BOOKING_URL="http://$core_ip:8080" NATS_URL="nats://$nats_ip:4222" \
   EDGE_ID=edge-net RUST_LOG=info "$BIN_DIR/edge-server" >"$work/edge.log" 2>&1 &
 wait_for 20 curl -sf "http://$core_ip:8080/health" || { tail "$work/booking.log" >&2; exit 1; }
 wait_for 20 curl -sf "http://$edge_ip:3000/health" || { tail "$work/edge.log" >&2; exit 1; }

@@ -25,6 +25,8 @@ nethosts_up nats core edge
 trap 'nethosts_down; [[ -n ${NET_KEEP:-} ]] || rm -rf "$work"' EXIT
 TOKEN_SECRET=$(od -vAn -N32 -tx1 /dev/urandom | tr -d ' \n')
 export TOKEN_SECRET
+# The services get only the settings written here (nethost_clean): a caller's (test.sh exports
+# HOLD_SECONDS=4 for its stacks) must not change the scenario.
 nats_ip=$(nethost_ip nats) core_ip=$(nethost_ip core) edge_ip=$(nethost_ip edge)
 wait_for() {
   local until=$((SECONDS + $1)); shift
@@ -35,15 +37,15 @@ nethost nats nats-server -a "$nats_ip" -p 4222 >"$work/nats.log" 2>&1 &
 nethost core redis-server --port 6379 --bind 127.0.0.1 --save '' --appendonly no --dir "$work" \
   >"$work/redis.log" 2>&1 &
 wait_for 10 nethost core redis-cli -p 6379 ping || { echo "slow-links: Redis did not start" >&2; exit 1; }
-nethost core env HOST="$core_ip" PORT=8080 REDIS_URL=redis://127.0.0.1:6379 NATS_URL="nats://$nats_ip:4222" \
-  USER_RATE_LIMIT=100000 RUST_LOG=info "$BIN_DIR/booking-service" >"$work/booking.log" 2>&1 &
+nethost_clean core env HOST="$core_ip" PORT=8080 REDIS_URL=redis://127.0.0.1:6379 NATS_URL="nats://$nats_ip:4222" \
+  USER_RATE_LIMIT=100000 HOLD_SECONDS=600 RUST_LOG=info "$BIN_DIR/booking-service" >"$work/booking.log" 2>&1 &
 slow=(--latency-ms "$LATENCY_MS" --jitter-ms "$JITTER_MS")
 nethost edge "$BIN_DIR/seatproxy" --listen 127.0.0.1:14222 --upstream "$nats_ip:4222" "${slow[@]}" \
   >"$work/proxy-nats.log" 2>&1 &
 nethost edge "$BIN_DIR/seatproxy" --listen 127.0.0.1:18080 --upstream "$core_ip:8080" "${slow[@]}" \
   >"$work/proxy-booking.log" 2>&1 &
 wait_for 20 curl -sf "http://$core_ip:8080/health" || { tail "$work/booking.log" >&2; exit 1; }
-nethost edge env HOST="$edge_ip" PORT=3000 BOOKING_URL=http://127.0.0.1:18080 NATS_URL=nats://127.0.0.1:14222 \
+nethost_clean edge env HOST="$edge_ip" PORT=3000 BOOKING_URL=http://127.0.0.1:18080 NATS_URL=nats://127.0.0.1:14222 \
   EDGE_ID=edge-net RUST_LOG=info "$BIN_DIR/edge-server" >"$work/edge.log" 2>&1 &
 wait_for 30 curl -sf "http://$edge_ip:3000/health" || { tail "$work/edge.log" >&2; exit 1; }
 nethost_loss edge "$LOSS_PERCENT"
