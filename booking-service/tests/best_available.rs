@@ -12,7 +12,7 @@ use testkit::token;
 
 mod best_judge;
 mod support;
-use best_judge::{Ask, Hall};
+use best_judge::{Ask, Dice, Hall};
 use support::Stack;
 
 /// Section S, row A: 1 (a seat), 2 (companion), 3 (wheelchair space) | aisle | 4, 5, 6.
@@ -317,17 +317,6 @@ async fn best_available_refusals_have_a_code_and_change_nothing() {
 }
 
 /// A small deterministic generator, so a failure can be replayed.
-struct Dice(u64);
-
-impl Dice {
-    fn roll(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
-    }
-}
-
 /// Every step that frees or takes a seat keeps the free-seat index: single selects and
 /// releases, group selects, books, holds that expire and a reset, from three users, with best
 /// available judged after each of them, on the hall with the rule off and on.
@@ -336,13 +325,7 @@ async fn the_free_seat_index_follows_every_change() {
     let stack = stack(&[("HOLD_SECONDS", "2")]).await;
     for venue in ["hall", "ruled"] {
         let hall = judge_hall(&stack, venue).await;
-        let seats: Vec<String> = hall
-            .runs
-            .iter()
-            .flatten()
-            .filter(|p| !p.blocked)
-            .map(|p| p.id.clone())
-            .collect();
+        let seats = hall.for_sale();
         let users = [token(), token(), token()];
         let mut dice = Dice(0x5eed_0000 + venue.len() as u64);
         let mut judged = 0;
@@ -396,11 +379,7 @@ async fn the_free_seat_index_follows_every_change() {
                         accessible: dice.roll(6) == 0,
                     };
                     let before = taken(&stack, venue).await;
-                    let mut body = json!({"count": ask.count, "accessible": ask.accessible});
-                    if let Some(category) = &ask.category {
-                        body["category"] = json!(category);
-                    }
-                    let answer = best(&stack, venue, body, user).await;
+                    let answer = best(&stack, venue, ask.body(), user).await;
                     let after = taken(&stack, venue).await;
                     // Holds may lapse between the two snapshots; judge only steps where
                     // nothing but this answer changed.

@@ -14,7 +14,7 @@ use shared::EventKind;
 
 mod best_judge;
 mod support;
-use best_judge::{Ask, Hall};
+use best_judge::{Ask, Dice, Hall};
 use support::Stack;
 
 const ASKERS: usize = 1_000;
@@ -55,16 +55,9 @@ async fn rush(stack: &Stack, venue: &str, asks: Vec<Ask>) -> Vec<Answer> {
         .map(|ask| async move {
             let signed = testkit::signer().issue();
             let user = signed.user_id();
-            let mut body = json!({"count": ask.count, "token": signed.as_str(), "venue": venue});
-            if let Some(category) = &ask.category {
-                body["category"] = json!(category);
-            }
-            if let Some(section) = &ask.section {
-                body["section"] = json!(section);
-            }
-            if ask.accessible {
-                body["accessible"] = json!(true);
-            }
+            let mut body = ask.body();
+            body["token"] = json!(signed.as_str());
+            body["venue"] = json!(venue);
             let answer = api.post_json("/api/seats/best", body).await;
             Answer {
                 user,
@@ -203,19 +196,6 @@ async fn a_thousand_identities_rush_best_available_on_the_arena() {
     check_rush(&stack, "ruled", true).await;
 }
 
-/// A small deterministic generator, so a failure names a run that can be replayed.
-struct Lcg(u64);
-
-impl Lcg {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        ((self.0 >> 33) % n as u64) as usize
-    }
-}
-
 /// Best available keeps a ranking per kind of request, brought up to date from a log of the
 /// runs that changed (and ranked again in full when a kind falls far behind or the log's old
 /// entries are gone). One client, one request at a time, so the seats taken before each answer
@@ -238,23 +218,17 @@ async fn best_available_stays_right_while_seats_are_held_and_released() {
         let list = chart.body[list].as_array().unwrap();
         list[i % list.len()]["id"].as_str().unwrap().to_owned()
     };
-    let for_sale: Vec<String> = hall
-        .runs
-        .iter()
-        .flatten()
-        .filter(|p| !p.blocked)
-        .map(|p| p.id.clone())
-        .collect();
+    let for_sale = hall.for_sale();
     let signed = testkit::signer().issue();
     let token = signed.as_str();
-    let mut rng = Lcg(19);
+    let mut dice = Dice(19);
     let mut taken: HashSet<String> = HashSet::new();
     let mut held: Vec<String> = Vec::new();
     let (mut changes, mut oks, mut refusals) = (0, 0, 0);
     while changes < 5_000 {
-        match rng.below(10) {
+        match dice.roll(10) {
             0..=4 => {
-                let seat = &for_sale[rng.below(for_sale.len())];
+                let seat = &for_sale[dice.roll(for_sale.len())];
                 if taken.contains(seat) {
                     continue;
                 }
@@ -265,30 +239,23 @@ async fn best_available_stays_right_while_seats_are_held_and_released() {
                 changes += 1;
             }
             5..=6 if !held.is_empty() => {
-                let seat = held.swap_remove(rng.below(held.len()));
+                let seat = held.swap_remove(dice.roll(held.len()));
                 let answer = stack.api.seat("release", &seat, token).await;
                 assert_eq!(answer.code(), "OK", "{seat}: {:?}", answer.body);
                 taken.remove(&seat);
                 changes += 1;
             }
             _ => {
-                let kind = rng.below(12);
+                let kind = dice.roll(12);
                 let ask = Ask {
                     count: 1 + kind % 4,
                     category: (kind % 6 == 1).then(|| first_id("categories", kind)),
                     section: (kind % 6 == 2).then(|| first_id("sections", kind)),
                     accessible: kind == 11,
                 };
-                let mut body = json!({"count": ask.count, "token": token, "venue": "arena"});
-                if let Some(category) = &ask.category {
-                    body["category"] = json!(category);
-                }
-                if let Some(section) = &ask.section {
-                    body["section"] = json!(section);
-                }
-                if ask.accessible {
-                    body["accessible"] = json!(true);
-                }
+                let mut body = ask.body();
+                body["token"] = json!(token);
+                body["venue"] = json!("arena");
                 let answer = stack.api.post_json("/api/seats/best", body).await;
                 match answer.code().as_str() {
                     "OK" => {

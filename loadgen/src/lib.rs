@@ -36,14 +36,7 @@ pub fn loopback_only(url: &str) -> anyhow::Result<()> {
 /// Whether the URL's host is an IPv4 address on the subnet of a local `smbr…` bridge, from the
 /// kernel's routing table (`/proc/net/route`: addresses as hex in the machine's byte order).
 fn is_test_host(url: &str) -> bool {
-    let host = url
-        .split("://")
-        .nth(1)
-        .unwrap_or("")
-        .split(['/', ':'])
-        .next()
-        .unwrap_or("");
-    let Ok(address) = host.parse::<std::net::Ipv4Addr>() else {
+    let Ok(address) = shared::url_host(url).parse::<std::net::Ipv4Addr>() else {
         return false;
     };
     let address = u32::from_le_bytes(address.octets());

@@ -27,14 +27,18 @@ pub use venue::{Layout, VenueEntry, VenueSeats};
 /// Whether `url` (`scheme://host[:port][/…]`) names this machine: `localhost` or `127.*`. The
 /// load and fault tools refuse anything else, so they can never be aimed at someone else's host.
 pub fn is_loopback_url(url: &str) -> bool {
-    let host = url
-        .split("://")
+    let host = url_host(url);
+    host == "localhost" || host.starts_with("127.")
+}
+
+/// The host of `scheme://host[:port][/…]` (empty when there is none).
+pub fn url_host(url: &str) -> &str {
+    url.split("://")
         .nth(1)
         .unwrap_or("")
         .split(['/', ':'])
         .next()
-        .unwrap_or("");
-    host == "localhost" || host.starts_with("127.")
+        .unwrap_or("")
 }
 
 /// Milliseconds since the unix epoch, as carried in `ts_ms` and `server_time_ms`.

@@ -9,37 +9,12 @@
 # Environment: BIN_DIR (booking-service and edge-server; default target/debug), CUT_SECONDS (10).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-BIN_DIR=${BIN_DIR:-$PWD/target/debug}
 CUT_SECONDS=${CUT_SECONDS:-10}
-for b in booking-service edge-server; do
-  [[ -x $BIN_DIR/$b ]] || { echo "edge-nats-cut: no $BIN_DIR/$b (set BIN_DIR)" >&2; exit 2; }
-done
-source scripts/lib/nethosts.sh
-work=$(mktemp -d /tmp/seatmap-net.XXXXXX)
-nethosts_up nats core edge
-trap 'nethosts_down; [[ -n ${NET_KEEP:-} ]] || rm -rf "$work"' EXIT
-TOKEN_SECRET=$(od -vAn -N32 -tx1 /dev/urandom | tr -d ' \n')
-export TOKEN_SECRET
-# The services get only the settings written here (nethost_clean): a caller's (test.sh exports
-# HOLD_SECONDS=4 for its stacks) must not change the scenario.
-nats_ip=$(nethost_ip nats) core_ip=$(nethost_ip core) edge_ip=$(nethost_ip edge)
+source tests/net/common.sh
+net_setup edge-nats-cut booking-service edge-server
 now_ms() { date +%s%3N; }
-# wait_for SECONDS COMMAND…: until COMMAND succeeds; false after SECONDS.
-wait_for() {
-  local until=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do ((SECONDS < until)) || return 1; sleep 0.1; done
-}
-
-nethost nats nats-server -a "$nats_ip" -p 4222 >"$work/nats.log" 2>&1 &
-nethost core redis-server --port 6379 --bind 127.0.0.1 --save '' --appendonly no --dir "$work" \
-  >"$work/redis.log" 2>&1 &
-wait_for 10 nethost core redis-cli -p 6379 ping || { echo "edge-nats-cut: Redis did not start" >&2; exit 1; }
-nethost_clean core env HOST="$core_ip" PORT=8080 REDIS_URL=redis://127.0.0.1:6379 NATS_URL="nats://$nats_ip:4222" \
-  RUST_LOG=info "$BIN_DIR/booking-service" >"$work/booking.log" 2>&1 &
-nethost_clean edge env HOST="$edge_ip" PORT=3000 BOOKING_URL="http://$core_ip:8080" NATS_URL="nats://$nats_ip:4222" \
-  EDGE_ID=edge-net RUST_LOG=info "$BIN_DIR/edge-server" >"$work/edge.log" 2>&1 &
-wait_for 20 curl -sf "http://$core_ip:8080/health" || { tail "$work/booking.log" >&2; exit 1; }
-wait_for 20 curl -sf "http://$edge_ip:3000/health" || { tail "$work/edge.log" >&2; exit 1; }
+net_booking HOLD_SECONDS=30   # the seat held during the cut stays held past the heal
+net_edge "http://$core_ip:8080" "nats://$nats_ip:4222"
 
 node tests/net/watch.mjs "ws://$edge_ip:3000/ws" >"$work/frames.txt" 2>"$work/watch.err" &
 wait_for 10 grep -q VENUE_STATE "$work/frames.txt" || { echo "edge-nats-cut: the viewer got no VENUE_STATE" >&2; exit 1; }

@@ -13,41 +13,17 @@
 # VIEWERS (200), RATE (20), CHANGES (200), LATENCY_MS (100), JITTER_MS (30), LOSS_PERCENT (2).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-BIN_DIR=${BIN_DIR:-$PWD/target/debug}
 VIEWERS=${VIEWERS:-200} RATE=${RATE:-20} CHANGES=${CHANGES:-200}
 LATENCY_MS=${LATENCY_MS:-100} JITTER_MS=${JITTER_MS:-30} LOSS_PERCENT=${LOSS_PERCENT:-2}
-for b in booking-service edge-server seatproxy seatbench; do
-  [[ -x $BIN_DIR/$b ]] || { echo "slow-links: no $BIN_DIR/$b (set BIN_DIR)" >&2; exit 2; }
-done
-source scripts/lib/nethosts.sh
-work=$(mktemp -d /tmp/seatmap-net.XXXXXX)
-nethosts_up nats core edge
-trap 'nethosts_down; [[ -n ${NET_KEEP:-} ]] || rm -rf "$work"' EXIT
-TOKEN_SECRET=$(od -vAn -N32 -tx1 /dev/urandom | tr -d ' \n')
-export TOKEN_SECRET
-# The services get only the settings written here (nethost_clean): a caller's (test.sh exports
-# HOLD_SECONDS=4 for its stacks) must not change the scenario.
-nats_ip=$(nethost_ip nats) core_ip=$(nethost_ip core) edge_ip=$(nethost_ip edge)
-wait_for() {
-  local until=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do ((SECONDS < until)) || return 1; sleep 0.1; done
-}
-
-nethost nats nats-server -a "$nats_ip" -p 4222 >"$work/nats.log" 2>&1 &
-nethost core redis-server --port 6379 --bind 127.0.0.1 --save '' --appendonly no --dir "$work" \
-  >"$work/redis.log" 2>&1 &
-wait_for 10 nethost core redis-cli -p 6379 ping || { echo "slow-links: Redis did not start" >&2; exit 1; }
-nethost_clean core env HOST="$core_ip" PORT=8080 REDIS_URL=redis://127.0.0.1:6379 NATS_URL="nats://$nats_ip:4222" \
-  USER_RATE_LIMIT=100000 HOLD_SECONDS=600 RUST_LOG=info "$BIN_DIR/booking-service" >"$work/booking.log" 2>&1 &
+source tests/net/common.sh
+net_setup slow-links booking-service edge-server seatproxy seatbench
+net_booking USER_RATE_LIMIT=100000 HOLD_SECONDS=600
 slow=(--latency-ms "$LATENCY_MS" --jitter-ms "$JITTER_MS")
 nethost edge "$BIN_DIR/seatproxy" --listen 127.0.0.1:14222 --upstream "$nats_ip:4222" "${slow[@]}" \
   >"$work/proxy-nats.log" 2>&1 &
 nethost edge "$BIN_DIR/seatproxy" --listen 127.0.0.1:18080 --upstream "$core_ip:8080" "${slow[@]}" \
   >"$work/proxy-booking.log" 2>&1 &
-wait_for 20 curl -sf "http://$core_ip:8080/health" || { tail "$work/booking.log" >&2; exit 1; }
-nethost_clean edge env HOST="$edge_ip" PORT=3000 BOOKING_URL=http://127.0.0.1:18080 NATS_URL=nats://127.0.0.1:14222 \
-  EDGE_ID=edge-net RUST_LOG=info "$BIN_DIR/edge-server" >"$work/edge.log" 2>&1 &
-wait_for 30 curl -sf "http://$edge_ip:3000/health" || { tail "$work/edge.log" >&2; exit 1; }
+net_edge http://127.0.0.1:18080 nats://127.0.0.1:14222
 nethost_loss edge "$LOSS_PERCENT"
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true

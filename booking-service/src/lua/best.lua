@@ -207,8 +207,10 @@ end
 local function current_kind(with_companions)
   local kind = {with_companions = with_companions, field = table.concat({'k',
     with_companions and 'c' or '-', count, order_name, want_category, ARGV[13], ARGV[14]}, '|')}
-  kind.generation = redis.call('HGET', index.free, 'kgen') or '0'
-  local known = redis.call('HGET', index.free, kind.field)
+  -- One read for the generation, this kind's record and the log's ends.
+  local read = redis.call('HMGET', index.free, 'kgen', kind.field, 'logn', 'logbase')
+  kind.generation, kind.seen = read[1] or '0', tonumber(read[3] or '0')
+  local known, base = read[2], tonumber(read[4] or '1')
   local cursor
   if known then
     local was, id, seen, reached, offset, nearest =
@@ -228,8 +230,6 @@ local function current_kind(with_companions)
       kind.id = 1
     end
   end
-  kind.seen = tonumber(redis.call('HGET', index.free, 'logn') or '0')
-  local base = tonumber(redis.call('HGET', index.free, 'logbase') or '1')
   if not cursor or cursor + 1 < base or kind.seen - cursor > CATCH_UP_MAX then
     start_over(kind)
   elseif kind.seen > cursor then

@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// One seat as the judge sees it.
 #[derive(Debug, Clone)]
@@ -28,6 +28,33 @@ pub struct Ask {
     pub category: Option<String>,
     pub section: Option<String>,
     pub accessible: bool,
+}
+
+impl Ask {
+    /// The request's body for `POST /api/seats/best`, without `token` and `venue`.
+    pub fn body(&self) -> Value {
+        let mut body = json!({"count": self.count, "accessible": self.accessible});
+        if let Some(category) = &self.category {
+            body["category"] = json!(category);
+        }
+        if let Some(section) = &self.section {
+            body["section"] = json!(section);
+        }
+        body
+    }
+}
+
+/// A small deterministic generator (xorshift), so a failing run can be replayed.
+pub struct Dice(pub u64);
+
+impl Dice {
+    /// A number below `n`.
+    pub fn roll(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
 }
 
 /// A block that fits: its seats and how it ranks.
@@ -75,6 +102,16 @@ impl Hall {
         }
         runs.retain(|run| !run.is_empty());
         Hall { runs }
+    }
+
+    /// Every seat for sale, run by run.
+    pub fn for_sale(&self) -> Vec<String> {
+        self.runs
+            .iter()
+            .flatten()
+            .filter(|p| !p.blocked)
+            .map(|p| p.id.clone())
+            .collect()
     }
 
     /// Every block that fits `ask` with `taken` seats taken. Ordinary requests use companion

@@ -1,0 +1,51 @@
+# shellcheck shell=bash
+# Sourced by the scenarios in tests/net/: the three test hosts each starts from
+# (scripts/lib/nethosts.sh), nats (nats-server), core (Redis on its own loopback, the booking
+# service) and edge, removed on exit with the run's files (kept with NET_KEEP=1).
+#
+#   net_setup NAME BINARY…     BIN_DIR must hold the binaries; makes $work, the hosts, a
+#                              TOKEN_SECRET; sets nats_ip, core_ip, edge_ip; starts NATS and Redis
+#   net_booking SETTING=…      the booking service on core, with these settings; waits for /health
+#   net_edge BOOKING NATS SETTING=…   the edge, reaching them at those URLs; waits for /health
+#   wait_for SECONDS COMMAND…  until COMMAND succeeds; false after SECONDS
+#
+# The services get only the settings written in the scenario (nethost_clean): a caller's (test.sh
+# exports HOLD_SECONDS=4 for its stacks) must not change it.
+source scripts/lib/nethosts.sh
+BIN_DIR=${BIN_DIR:-$PWD/target/debug}
+
+wait_for() {
+  local until=$((SECONDS + $1)); shift
+  until "$@" >/dev/null 2>&1; do ((SECONDS < until)) || return 1; sleep 0.1; done
+}
+
+net_setup() {
+  NET_SCENARIO=$1; shift
+  local b
+  for b in "$@"; do
+    [[ -x $BIN_DIR/$b ]] || { echo "$NET_SCENARIO: no $BIN_DIR/$b (set BIN_DIR)" >&2; exit 2; }
+  done
+  work=$(mktemp -d /tmp/seatmap-net.XXXXXX)
+  nethosts_up nats core edge
+  trap 'nethosts_down; [[ -n ${NET_KEEP:-} ]] || rm -rf "$work"' EXIT
+  TOKEN_SECRET=$(od -vAn -N32 -tx1 /dev/urandom | tr -d ' \n')
+  export TOKEN_SECRET
+  nats_ip=$(nethost_ip nats) core_ip=$(nethost_ip core) edge_ip=$(nethost_ip edge)
+  nethost nats nats-server -a "$nats_ip" -p 4222 >"$work/nats.log" 2>&1 &
+  nethost core redis-server --port 6379 --bind 127.0.0.1 --save '' --appendonly no --dir "$work" \
+    >"$work/redis.log" 2>&1 &
+  wait_for 10 nethost core redis-cli -p 6379 ping || { echo "$NET_SCENARIO: Redis did not start" >&2; exit 1; }
+}
+
+net_booking() {
+  nethost_clean core env HOST="$core_ip" PORT=8080 REDIS_URL=redis://127.0.0.1:6379 \
+    NATS_URL="nats://$nats_ip:4222" RUST_LOG=info "$@" "$BIN_DIR/booking-service" >"$work/booking.log" 2>&1 &
+  wait_for 20 curl -sf "http://$core_ip:8080/health" || { tail "$work/booking.log" >&2; exit 1; }
+}
+
+net_edge() {
+  local booking=$1 nats=$2; shift 2
+  nethost_clean edge env HOST="$edge_ip" PORT=3000 BOOKING_URL="$booking" NATS_URL="$nats" \
+    EDGE_ID=edge-net RUST_LOG=info "$@" "$BIN_DIR/edge-server" >"$work/edge.log" 2>&1 &
+  wait_for 30 curl -sf "http://$edge_ip:3000/health" || { tail "$work/edge.log" >&2; exit 1; }
+}
