@@ -51,6 +51,7 @@ if [[ ${topologies[*]} == net ]]; then
   net_scenarios=(
     tests/net/edge-nats-cut.sh
     tests/net/slow-links.sh
+    tests/net/delay-all-links.sh
   )
   status=0 rows=() ran=0
   for scenario in "${net_scenarios[@]}"; do
