@@ -50,6 +50,7 @@ if [[ ${topologies[*]} == net ]]; then
     tests/net/edge-nats-cut.sh
     tests/net/slow-links.sh
     tests/net/edge-booking-cut.sh
+    tests/net/vanished-clients.sh
   )
   for scenario in "${net_scenarios[@]}"; do
     echo "[faults] net: $scenario"
