@@ -51,6 +51,7 @@ if [[ ${topologies[*]} == net ]]; then
     tests/net/slow-links.sh
     tests/net/edge-booking-cut.sh
     tests/net/vanished-clients.sh
+    tests/net/nginx-edge-cut.sh
   )
   for scenario in "${net_scenarios[@]}"; do
     echo "[faults] net: $scenario"
