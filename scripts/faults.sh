@@ -52,6 +52,9 @@ if [[ ${topologies[*]} == net ]]; then
     tests/net/edge-nats-cut.sh
     tests/net/slow-links.sh
     tests/net/delay-all-links.sh
+    tests/net/edge-booking-cut.sh
+    tests/net/vanished-clients.sh
+    tests/net/nginx-edge-cut.sh
   )
   status=0 rows=() ran=0
   for scenario in "${net_scenarios[@]}"; do

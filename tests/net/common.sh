@@ -4,7 +4,8 @@
 # service) and edge, removed on exit with the run's files (kept with NET_KEEP=1).
 #
 #   net_setup NAME BINARY…     BIN_DIR must hold the binaries; makes $work, the hosts, a
-#                              TOKEN_SECRET; sets nats_ip, core_ip, edge_ip; starts NATS and Redis
+#                              TOKEN_SECRET; sets nats_ip, core_ip, edge_ip; starts NATS and Redis.
+#                              NET_EXTRA_HOSTS (an array, set before): more hosts to make
 #   net_booking SETTING=…      the booking service on core, with these settings; waits for /health
 #   net_edge BOOKING NATS SETTING=…   the edge, reaching them at those URLs; waits for /health
 #   wait_for SECONDS COMMAND…  until COMMAND succeeds; false after SECONDS
@@ -30,7 +31,7 @@ net_setup() {
     [[ -x $BIN_DIR/$b ]] || { echo "$NET_SCENARIO: no $BIN_DIR/$b (set BIN_DIR)" >&2; exit 2; }
   done
   work=$(mktemp -d /tmp/seatmap-net.XXXXXX)
-  nethosts_up nats core edge
+  nethosts_up nats core edge ${NET_EXTRA_HOSTS[@]+"${NET_EXTRA_HOSTS[@]}"}
   trap 'nethosts_down; [[ -n ${NET_KEEP:-} ]] || rm -rf "$work"' EXIT
   TOKEN_SECRET=$(od -vAn -N32 -tx1 /dev/urandom | tr -d ' \n')
   export TOKEN_SECRET
