@@ -9,14 +9,16 @@
 # a broken promise.
 #
 # Usage: tests/net/edge-booking-cut.sh   (as root)
-# Environment: BIN_DIR (booking-service and edge-server; default target/debug).
+# Beside it seatjudge books on venue "load" through the booking service and judges the history
+# of its commands and of seats.> (its verdict is part of the line).
+# Environment: BIN_DIR (booking-service, edge-server and seatjudge; default target/debug).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # The edge's booking timeout (edge-server/src/booking.rs), and what a busy machine may add to
 # it before an answer counts as late.
 TIMEOUT_MS=5000 SLACK_MS=1000
 source tests/net/common.sh
-net_setup edge-booking-cut booking-service edge-server
+net_setup edge-booking-cut booking-service edge-server seatjudge
 net_booking HOLD_SECONDS=120
 net_edge "http://$core_ip:8080" "nats://$nats_ip:4222"
 
@@ -43,6 +45,7 @@ broken=()
 command SELECT_SEAT A1
 [[ $answer == OK* ]] || broken+=("before the cut SELECT_SEAT A1 was answered $answer")
 
+net_judge 15 "http://$core_ip:8080"
 echo "[edge-booking-cut] cutting the edge from the booking service"
 nethost_cut edge core
 cut_times=()
@@ -74,7 +77,8 @@ words=$(node --input-type=module -e "import { ERROR_TEXT } from './frontend/js/c
 echo "[edge-booking-cut] the page shows ERROR UNAVAILABLE as: \"$words\""
 
 ms_list() { local IFS=, all; all="$*"; echo "${all//,/ ms, }"; }
+net_judge_verdict || broken+=("the judge's verdict")
 verdict=pass
 ((${#broken[@]} == 0)) || verdict="FAIL: $(IFS=';'; echo "${broken[*]}")"
-echo "edge-booking-cut: ${#cut_times[@]} commands during the cut answered UNAVAILABLE in $(ms_list "${cut_times[@]}") ms, in the order sent (bound $((TIMEOUT_MS + SLACK_MS)) ms); the ${#after[@]} after the heal OK in $(ms_list "${after[@]}") ms; verdict: $verdict"
+echo "edge-booking-cut: ${#cut_times[@]} commands during the cut answered UNAVAILABLE in $(ms_list "${cut_times[@]}") ms, in the order sent (bound $((TIMEOUT_MS + SLACK_MS)) ms); the ${#after[@]} after the heal OK in $(ms_list "${after[@]}") ms; $judge_line; verdict: $verdict"
 [[ $verdict == pass ]] || { tail -n 15 "$work/edge.log" "$work/answers.txt" | cut -c1-300 >&2; exit 1; }

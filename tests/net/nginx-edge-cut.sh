@@ -11,14 +11,16 @@
 # one line per client and "nginx-edge-cut: … verdict: …"; exits 1 on a broken promise.
 #
 # Usage: tests/net/nginx-edge-cut.sh   (as root; about 75 s)
-# Environment: BIN_DIR (booking-service and edge-server; default target/debug), CLIENTS (16
+# Beside it seatjudge books on venue "load" through the booking service and judges the history
+# of its commands and of seats.> (its verdict is part of the line).
+# Environment: BIN_DIR (booking-service, edge-server and seatjudge; default target/debug), CLIENTS (16
 # clients, opened over 20 s so their pings fall at different moments), NEW_CLIENTS (6).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 CLIENTS=${CLIENTS:-16} NEW_CLIENTS=${NEW_CLIENTS:-6}
 NET_EXTRA_HOSTS=(edge2 nginx)
 source tests/net/common.sh
-net_setup nginx-edge-cut booking-service edge-server
+net_setup nginx-edge-cut booking-service edge-server seatjudge
 command -v nginx >/dev/null || { echo "nginx-edge-cut: no nginx; verdict: FAIL: nginx is not installed" >&2; exit 1; }
 now_ms() { date +%s%3N; }
 edge2_ip=$(nethost_ip edge2) nginx_ip=$(nethost_ip nginx)
@@ -54,6 +56,7 @@ wait_for 40 grep -q READY "$work/clients.txt" || {
 echo "[nginx-edge-cut] $CLIENTS clients through NGINX: $(sed -n 's/^READY //p' "$work/clients.txt")"
 
 echo "[nginx-edge-cut] cutting NGINX from edge-1"
+net_judge 30 "http://$core_ip:8080"
 cut_ms=$(now_ms)
 nethost_cut nginx edge
 echo "CUT $cut_ms edge-1" >&3
@@ -68,8 +71,14 @@ wait "$clients_pid" || status=$?
 exec 3>&-
 grep '^\[page-clients\]' "$work/clients.txt" || true
 summary=$(tail -n 1 "$work/clients.txt")
-echo "nginx-edge-cut: NGINX cut from edge-1 (both ways), edge-2 reachable: $summary"
-if ((status != 0)) || [[ $summary != *'verdict: pass' ]]; then
+judge_ok=1
+net_judge_verdict || judge_ok=0
+verdict=${summary##*verdict: }
+if ((judge_ok == 0)); then
+  [[ $verdict == pass ]] && verdict="FAIL: the judge's verdict" || verdict+="; the judge's verdict"
+fi
+echo "nginx-edge-cut: NGINX cut from edge-1 (both ways), edge-2 reachable: ${summary%verdict: *}$judge_line; verdict: $verdict"
+if ((status != 0)) || [[ $verdict != pass ]]; then
   tail -n 5 "$work/clients.err" "$work/nginx.log" | cut -c1-300 >&2
   exit 1
 fi

@@ -9,7 +9,9 @@
 # broken promise.
 #
 # Usage: tests/net/vanished-clients.sh   (as root)
-# Environment: BIN_DIR (booking-service and edge-server; default target/debug), VANISHING_VIEWERS
+# Beside it seatjudge books on venue "load" through the booking service and judges the history
+# of its commands and of seats.> (its verdict is part of the line).
+# Environment: BIN_DIR (booking-service, edge-server and seatjudge; default target/debug), VANISHING_VIEWERS
 # (2000; not VIEWERS, which scripts/faults.sh sets for its other scenarios).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -25,7 +27,7 @@ FREE_BOUND=50
 KEPT_PERCENT=50
 NET_EXTRA_HOSTS=(clients)
 source tests/net/common.sh
-net_setup vanished-clients booking-service edge-server
+net_setup vanished-clients booking-service edge-server seatjudge
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # shellcheck disable=SC2119  # the booking service with its defaults
 net_booking
@@ -56,6 +58,7 @@ loaded=$(rss_kib) connected=$(connections)
 echo "[vanished-clients] $connected viewers connected: RSS $(mib "$loaded")"
 
 echo "[vanished-clients] cutting the client host from the edge both ways; kill -9 of the viewers"
+net_judge 20 "http://$core_ip:8080"
 cut_ms=$(now_ms)
 nethost_cut clients edge
 for pid in $(ip netns pids "$(nethost_ns clients)"); do kill -KILL "$pid" 2>/dev/null || true; done
@@ -79,7 +82,8 @@ else
 fi
 kept=$(( (after - idle) * 100 / (loaded - idle > 0 ? loaded - idle : 1) ))
 ((kept <= KEPT_PERCENT)) || broken+=("RSS after freeing kept ${kept} % of what the viewers added (bound $KEPT_PERCENT %)")
+net_judge_verdict || broken+=("the judge's verdict")
 verdict=pass
 ((${#broken[@]} == 0)) || verdict="FAIL: $(IFS=';'; echo "${broken[*]}")"
-echo "vanished-clients: edge RSS idle $(mib "$idle"), with $connected viewers $(mib "$loaded"), after they vanished without a FIN and were freed $(mib "$after") (${kept} % of the viewers' share kept); connection count 0 $freed (bound $FREE_BOUND s); verdict: $verdict"
+echo "vanished-clients: edge RSS idle $(mib "$idle"), with $connected viewers $(mib "$loaded"), after they vanished without a FIN and were freed $(mib "$after") (${kept} % of the viewers' share kept); connection count 0 $freed (bound $FREE_BOUND s); $judge_line; verdict: $verdict"
 [[ $verdict == pass ]] || { tail -n 15 "$work/edge.log" | cut -c1-300 >&2; exit 1; }
