@@ -44,7 +44,9 @@ hosts in network namespaces (tests/net/edge-nats-cut.sh, as root): an edge cut o
 nft for 10 s tells its viewer (STATUS live:false), shows a seat held meanwhile, and is live again
 after the heal; and (tests/net/slow-links.sh) an edge whose links to NATS and the booking service
 go through seatproxy (100 ms ± 30 ms) on a host losing 2 % of its packets delivers 200 changes to
-200 viewers with none missing or out of order; every namespace removed after; and starts a second, small
+200 viewers with none missing or out of order; beside each, seatjudge books on another venue and
+judges the history of its commands against seats.> and the end state (0 lost, 0 phantom, no two
+holders, no seq gap); every namespace removed after; and starts a second, small
 stack (MAX_SHOPPERS=1, SHOPPING_SECONDS=90, one edge, its own ports and RUN_DIR) for the
 waiting-room browser test (tests/browser/waiting-room.test.mjs, three browser contexts), then
 stops and checks that one too; and a third (MAX_SHOPPERS=1, an empty room) for DEMO.md's
