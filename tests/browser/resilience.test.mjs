@@ -1,6 +1,7 @@
 // Browser tests for the page's security and its connection rules, against the whole running
 // stack: it loads under its Content-Security-Policy with no console errors; it keeps its
-// identity through a refused CONNECT and through closes; it backs off instead of looping; and
+// identity through a refused CONNECT and through closes; it tells the user when a seat command
+// is answered UNAVAILABLE (its edge cut off from the booking service); it backs off instead of looping; and
 // it follows the seq rules (resume with after_seq + epoch, stale updates ignored, a VENUE_STATE
 // always replaces the view).
 //
@@ -26,12 +27,16 @@ const parse = (message) => {
  * Routes the context's WebSockets to the real server through a tap the test controls.
  * `tap.connections` lists each socket ({ at, page, server, connects, connect: the last }), `tap.refuseConnects`
  * answers that many CONNECTs with ERROR UNAVAILABLE instead of passing them on,
+ * `tap.refuseCommands` answers that many seat commands with ERROR UNAVAILABLE (as an edge cut
+ * off from the booking service does) instead of passing them on,
  * `tap.closeAfterResume` closes each socket with 1001 right after the server confirmed the
  * page's identity (`closedByTest` marks a socket the test closed), `tap.lastSeq`/`tap.epoch`
  * follow what the server sent.
  */
 async function tapSockets(context) {
-  const tap = { connections: [], refuseConnects: 0, refused: [], closeAfterResume: false, lastSeq: -1, epoch: null };
+  const tap = {
+    connections: [], refuseConnects: 0, refused: [], refuseCommands: 0, closeAfterResume: false, lastSeq: -1, epoch: null,
+  };
   await context.routeWebSocket(/\/ws$/, (page) => {
     const server = page.connectToServer();
     const conn = {
@@ -50,6 +55,12 @@ async function tapSockets(context) {
           page.send(JSON.stringify({ type: 'ERROR', data: { req_id: null, code: 'UNAVAILABLE', message: 'injected by the test', seat_id: null } }));
           return;
         }
+      }
+      if (frame && /^(SELECT|BOOK|RELEASE)_SEAT$/.test(frame.type) && tap.refuseCommands > 0) {
+        tap.refuseCommands--;
+        const { req_id: reqId = null, seat_id: seatId = null } = frame.data || {};
+        page.send(JSON.stringify({ type: 'ERROR', data: { req_id: reqId, code: 'UNAVAILABLE', message: 'injected by the test', seat_id: seatId } }));
+        return;
       }
       server.send(message);
     });
@@ -148,6 +159,20 @@ test('a CONNECT answered UNAVAILABLE: the page keeps its identity and its hold, 
   const gap = last.at - tap.refused[0].at;
   t.diagnostic(`refused CONNECT → next socket after ${gap} ms; ${tap.connections.length} sockets in all`);
   await assertNoErrors(a);
+});
+
+test('a seat command answered UNAVAILABLE (its edge cut off from the booking service): the page says so, and the next click works', async () => {
+  let tap;
+  const a = await openViewer('A', { setup: async (context) => { tap = await tapSockets(context); } });
+  tap.refuseCommands = 1;
+  await clickSeat(a.page, 'E6');
+  await a.page.locator('#errors').waitFor({ state: 'visible', timeout: WAIT_MS });
+  assert.match(await text(a.page, '#errors .error-text'), /Booking is briefly unavailable\. Please try again in a few seconds\./);
+  await waitSeat(a.page, 'E6', 'available');
+  assert.equal(tap.connections.length, 1, 'the socket stayed up');
+
+  await clickSeat(a.page, 'E6');
+  await waitSeat(a.page, 'E6', 'held-by-you');
 });
 
 test('a stored token the system did not issue (an older version\'s) is answered UNAUTHORIZED: only then the page starts anew', async () => {
