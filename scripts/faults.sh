@@ -56,7 +56,7 @@ if [[ ${topologies[*]} == net ]]; then
     tests/net/vanished-clients.sh
     tests/net/nginx-edge-cut.sh
   )
-  status=0 rows=() ran=0
+  status=0 net_rows=() ran=0
   for scenario in "${net_scenarios[@]}"; do
     name=$(basename "$scenario" .sh)
     [[ $SCENARIOS == all || ,$SCENARIOS, == *",$name,"* ]] || continue
@@ -69,7 +69,7 @@ if [[ ${topologies[*]} == net ]]; then
     rm -f "$log"
     result=pass
     [[ $rc == 0 && $verdict == *"verdict: pass"* ]] || { result=FAIL; status=1; }
-    rows+=("| \`$scenario\` | ${verdict:-no verdict line (exit $rc)} | $result |")
+    net_rows+=("| \`$scenario\` | ${verdict:-no verdict line (exit $rc)} | $result |")
   done
   ((ran > 0)) || { echo "faults: no network scenario matches SCENARIOS=$SCENARIOS" >&2; exit 2; }
   if [[ $SCENARIOS == all ]]; then
@@ -83,7 +83,7 @@ if [[ ${topologies[*]} == net ]]; then
       echo
       echo "| Scenario | Verdict line | Result |"
       echo "|---|---|---|"
-      printf '%s\n' "${rows[@]}"
+      printf '%s\n' "${net_rows[@]}"
     } >"$table"
     awk -v begin="$begin" -v end="$end" -v table="$table" '
       $0 == begin { print; while ((getline line < table) > 0) print line; skip = 1; next }
