@@ -46,7 +46,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 if [[ ${topologies[*]} == net ]]; then
   # Each scenario builds its own test hosts and removes them, even after a failure.
   status=0
-  for scenario in tests/net/edge-nats-cut.sh tests/net/slow-links.sh; do
+  for scenario in tests/net/edge-nats-cut.sh tests/net/slow-links.sh tests/net/minority-cut.sh; do
     echo "[faults] net: $scenario"
     BIN_DIR="$BIN_DIR" VIEWERS="$VIEWERS" "$scenario" || status=1
   done
