@@ -285,15 +285,20 @@ stop_stack_and_check
 step "an edge cut off from NATS for 10 s, on test hosts in network namespaces (tests/net/edge-nats-cut.sh)"
 [ "$(id -u)" -eq 0 ] || die "the network fault scenario needs root (network namespaces); run ./test.sh as root"
 namespaces_before=$(ip netns list | grep -c '^sm[0-9]*-' || true)
-BIN_DIR="$BIN_DIR" NOTICE_BOUND_MS=15000 CONVERGE_BOUND_MS=10000 tests/net/edge-nats-cut.sh 2>&1 |
+# The services from BIN_DIR; the test tools (seatbench, seatproxy, and seatjudge, which judges the
+# history of a booking load run beside each scenario) from this build.
+for tool in seatproxy seatjudge; do
+  [ -x "target/debug/$tool" ] || cargo build --locked -p faults --bin "$tool" || die "cargo build of $tool failed"
+done
+net_bin=$(mktemp -d /tmp/seatmap-net-bin.XXXXXX)
+ln -s "$BIN_DIR/booking-service" "$BIN_DIR/edge-server" "$PWD/target/debug/seatbench" "$PWD/target/debug/seatproxy" \
+  "$PWD/target/debug/seatjudge" "$net_bin/"
+BIN_DIR="$net_bin" NOTICE_BOUND_MS=15000 CONVERGE_BOUND_MS=10000 tests/net/edge-nats-cut.sh 2>&1 |
   tee "$results/net.txt"
 [ "${PIPESTATUS[0]}" -eq 0 ] || die "the edge cut off from NATS (above)"
 [ "$(ip netns list | grep -c '^sm[0-9]*-' || true)" -eq "$namespaces_before" ] ||
   die "the network fault scenario left a network namespace behind: $(ip netns list | grep '^sm[0-9]*-')"
 step "slow, lossy links on test hosts: 100 ms ± 30 ms to NATS and the booking service, 2 % loss, 200 viewers (tests/net/slow-links.sh)"
-[ -x target/debug/seatproxy ] || cargo build --locked -p faults --bin seatproxy || die "cargo build of seatproxy failed"
-net_bin=$(mktemp -d /tmp/seatmap-net-bin.XXXXXX)
-ln -s "$BIN_DIR/booking-service" "$BIN_DIR/edge-server" "$PWD/target/debug/seatbench" "$PWD/target/debug/seatproxy" "$net_bin/"
 BIN_DIR="$net_bin" VIEWERS=200 tests/net/slow-links.sh 2>&1 | tee -a "$results/net.txt"
 [ "${PIPESTATUS[0]}" -eq 0 ] || die "slow, lossy links (above)"
 rm -rf "$net_bin"

@@ -150,7 +150,10 @@ stop_stack() {
 
 # own_nginx DIR PORTS [SOCKETS]: an NGINX of its own in DIR, rendered from the shipped
 # nginx/nginx.conf.template with PORTS (and, when given, their Unix SOCKETS) as its "edges" and
-# the same worker_connections as the stack's. Sets ngx (its pid) and nginx_port.
+# the same worker_connections as the stack's. Sets ngx (its pid) and nginx_port. It runs in a session
+# of its own (setsid execs in place, so $! is NGINX), as start.sh runs every part: the scheduler
+# groups a session's processes, and a yardstick sharing the bench's session measured faster than
+# the same process in its own (docs/benchmarks.md, "ours-nginx ÷ floor-nginx, interleaved").
 own_nginx() {
   local dir=$1 ports=$2 sockets=${3:-} port i
   nginx_port=$(free_port)
@@ -161,7 +164,7 @@ own_nginx() {
      scripts/render-nginx.sh native "$dir/nginx.conf")
   local nginx_e=()
   if nginx -h 2>&1 | grep -q -- '-e filename'; then nginx_e=(-e "$dir/error.log"); fi
-  nginx -p "$dir/" -c "$dir/nginx.conf" "${nginx_e[@]}" -g 'daemon off;' &
+  setsid nginx -p "$dir/" -c "$dir/nginx.conf" "${nginx_e[@]}" -g 'daemon off;' &
   ngx=$!
   for port in $ports "$nginx_port"; do
     for i in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
@@ -171,12 +174,13 @@ own_nginx() {
 # floor_behind_nginx [LABEL]: two floor broadcasters (fed from the stack's NATS) behind an NGINX
 # of their own, over Unix sockets as the edges are: ours-nginx minus this is what the edges cost
 # beyond the floor, with the proxy's own cost in both. Its rows are labelled LABEL [floor-nginx].
+# Each floor process also runs in a session of its own, as an edge does under start.sh.
 floor_behind_nginx() {
   local label=${1:-floor-nginx} dir="$run_dir/floor-nginx" ports=() sockets=() pids=() port i
   mkdir -p "$dir/sockets"
   for i in 1 2; do
     port=$(free_port)
-    "$seatbench" floor --listen "127.0.0.1:$port" --unix "$dir/sockets/floor-$port.sock" \
+    setsid "$seatbench" floor --listen "127.0.0.1:$port" --unix "$dir/sockets/floor-$port.sock" \
       --nats "nats://127.0.0.1:$NATS_PORT" &
     pids+=($!) ports+=("$port") sockets+=("$dir/sockets/floor-$port.sock")
   done

@@ -9,7 +9,9 @@
 #   scripts/faults.sh --cluster       # Redis Cluster 3+3, NATS x3, 2 booking services
 #   scripts/faults.sh --queue         # MAX_SHOPPERS=20: admission order and delay
 #   scripts/faults.sh --net           # faults of a network between test hosts (network
-#                                     # namespaces, root): tests/net/ scenarios, each its verdict
+#                                     # namespaces, root): tests/net/ scenarios, each its verdict,
+#                                     # their verdict lines written as the network table of OUT
+#   SCENARIOS=edge-nats-cut scripts/faults.sh --net   # some network scenarios only (not written)
 #   VIEWERS=300 scripts/faults.sh     # fewer viewers in the edge scenario (default 1000)
 #   SCENARIOS=edge,slow scripts/faults.sh --single   # some scenarios only
 #   OUT=/tmp/rows.md scripts/faults.sh   # write elsewhere (default docs/reliability.md)
@@ -44,12 +46,54 @@ fi
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 if [[ ${topologies[*]} == net ]]; then
-  # Each scenario builds its own test hosts and removes them, even after a failure.
-  status=0
-  for scenario in tests/net/edge-nats-cut.sh tests/net/slow-links.sh tests/net/minority-cut.sh; do
+  # Each scenario builds its own test hosts and removes them, even after a failure, and ends with
+  # one line "<name>: …; verdict: pass|FAIL: …".
+  net_scenarios=(
+    tests/net/edge-nats-cut.sh
+    tests/net/slow-links.sh
+    tests/net/delay-all-links.sh
+    tests/net/edge-booking-cut.sh
+    tests/net/vanished-clients.sh
+    tests/net/nginx-edge-cut.sh
+    tests/net/minority-cut.sh
+  )
+  status=0 rows=() ran=0
+  for scenario in "${net_scenarios[@]}"; do
+    name=$(basename "$scenario" .sh)
+    [[ $SCENARIOS == all || ,$SCENARIOS, == *",$name,"* ]] || continue
+    ran=$((ran + 1))
     echo "[faults] net: $scenario"
-    BIN_DIR="$BIN_DIR" VIEWERS="$VIEWERS" "$scenario" || status=1
+    log=$(mktemp /tmp/seatmap-faults-net.XXXXXX)
+    rc=0
+    BIN_DIR="$BIN_DIR" VIEWERS="$VIEWERS" timeout "$FAULTS_TIMEOUT" "$scenario" 2>&1 | tee "$log" || rc=$?
+    verdict=$(grep -E "^$name: .*verdict: " "$log" | tail -n 1 || true)
+    rm -f "$log"
+    result=pass
+    [[ $rc == 0 && $verdict == *"verdict: pass"* ]] || { result=FAIL; status=1; }
+    rows+=("| \`$scenario\` | ${verdict:-no verdict line (exit $rc)} | $result |")
   done
+  ((ran > 0)) || { echo "faults: no network scenario matches SCENARIOS=$SCENARIOS" >&2; exit 2; }
+  if [[ $SCENARIOS == all ]]; then
+    # The rows go between two marker lines of OUT's hand-written part; the rest is kept.
+    begin='<!-- The rows below are written by scripts/faults.sh --net from its last run. -->'
+    end='<!-- End of the rows scripts/faults.sh --net writes. -->'
+    grep -qxF "$begin" "$OUT" && grep -qxF "$end" "$OUT" || { echo "faults: $OUT has no network-rows markers" >&2; exit 1; }
+    table=$(mktemp)
+    {
+      echo "Last run: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -sr); every scenario's own verdict line."
+      echo
+      echo "| Scenario | Verdict line | Result |"
+      echo "|---|---|---|"
+      printf '%s\n' "${rows[@]}"
+    } >"$table"
+    awk -v begin="$begin" -v end="$end" -v table="$table" '
+      $0 == begin { print; while ((getline line < table) > 0) print line; skip = 1; next }
+      $0 == end { skip = 0 }
+      !skip { print }' "$OUT" >"$OUT.new"
+    mv "$OUT.new" "$OUT"
+    rm -f "$table"
+    echo "[faults] wrote the network rows to $OUT"
+  fi
   exit "$status"
 fi
 

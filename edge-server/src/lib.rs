@@ -7,6 +7,7 @@ pub mod connection;
 pub mod http;
 pub mod hub;
 pub mod listen;
+pub mod memory;
 pub mod metrics;
 pub mod mirror;
 pub mod nats_link;
@@ -109,6 +110,7 @@ pub async fn run(
         edge.clone(),
     ));
     tokio::spawn(learn_hold_seconds(edge.clone()));
+    tokio::spawn(memory::give_back_after_crowds(edge.metrics.clone()));
 
     tracing::info!(
         addr = %tokio::net::TcpListener::local_addr(&listener)?,

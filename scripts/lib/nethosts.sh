@@ -12,6 +12,7 @@
 #   nethost_cut edge nats oneway   # … only from the first to the second
 #   nethost_heal edge nats         # undo the cuts between them
 #   nethost_loss edge 2            # drop 2 % of the packets a host sends and receives
+#   nethost_loss edge 2 out        # … of the packets it sends only (on every host: 2 % per link)
 #   nethosts_down                  # kill what runs on the hosts, delete them and the bridge
 #
 # A cut is an nft rule in the host's own namespace, so nothing else on the machine is touched.
@@ -85,10 +86,12 @@ nethost_heal() {
   nethost_drop_rules "$b" "cut $a"
 }
 
-# nethost_loss HOST PERCENT: that share of the packets the host sends and receives dropped.
+# nethost_loss HOST PERCENT [out|in]: that share of the packets the host sends and receives (or
+# only sends, or only receives) dropped.
 nethost_loss() {
-  local host=$1 percent=$2 chain
-  for chain in out in; do
+  local host=$1 percent=$2 chains=(out in) chain
+  [[ -n ${3:-} ]] && chains=("$3")
+  for chain in "${chains[@]}"; do
     nethost "$host" nft add rule inet smfault "$chain" numgen random mod 100 "<" "$percent" drop comment '"loss"'
   done
 }
