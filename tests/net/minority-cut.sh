@@ -132,8 +132,8 @@ judge_pid=
 cat "$work/judge.txt"
 # What the services answered 500 INTERNAL for, if they did: a Redis error they did not take for
 # unavailability.
-grep -h "redis script failed" "$work"/booking-*.log | sed -E 's/.*error=//' | sort | uniq -c |
-  sort -rn | head -n 3 | while read -r line; do say "answered INTERNAL for: $line"; done
+{ grep -h "redis script failed" "$work"/booking-*.log || true; } | sed -E 's/.*error=//' | sort |
+  uniq -c | sort -rn | head -n 3 | while read -r line; do say "answered INTERNAL for: $line"; done
 verdict_line=$(grep -m1 '^judge: verdict' "$work/judge.txt" || echo "judge: verdict FAIL: no verdict")
 
 # Per service and phase (before the cut, during it, after the heal): OK, refused, answered with
