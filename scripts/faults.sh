@@ -55,6 +55,7 @@ if [[ ${topologies[*]} == net ]]; then
     tests/net/edge-booking-cut.sh
     tests/net/vanished-clients.sh
     tests/net/nginx-edge-cut.sh
+    tests/net/minority-cut.sh
   )
   status=0 net_rows=() ran=0
   for scenario in "${net_scenarios[@]}"; do

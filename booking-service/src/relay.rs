@@ -7,7 +7,10 @@
 //! lapses. Each round it reads the outbox past `published:{venue}` (the last seq NATS took),
 //! publishes those events, flushes, and only then moves `published:{venue}` on. So delivery is at
 //! least once: an event is repeated only when a relay dies (or loses NATS) between publishing and
-//! recording, and a repeat carries the same seq and the same payload bytes.
+//! recording, and a repeat carries the same seq and the same payload bytes. With
+//! `REDIS_WAIT_REPLICAS` set, a batch is published only once that many replicas have it: a
+//! change a master cut off from its replicas took would otherwise reach NATS, and the replica
+//! that takes over gives its seq to another change.
 //!
 //! A NATS server that dies can take with it events it had confirmed but not yet delivered to
 //! every subscriber (or routed to the other nodes of a cluster). So after NATS comes back, the
@@ -156,6 +159,7 @@ async fn relay_round(
         return Ok(());
     };
     count_trimmed(service, venue, read_after, first);
+    confirm_replicated(service, venue, relay_id, last).await?;
     publish(service, venue, &events).await?;
     state.remember_batch(first);
     record(
@@ -234,6 +238,28 @@ fn count_trimmed(service: &SeatService, venue: &Venue, read_after: u64, first: u
         tracing::error!(venue = %venue.name, missing_from = read_after + 1, missing_to = first - 1,
             "outbox was trimmed before these events were published; edges will resync from snapshots");
         service.metrics.count_relay_skipped(first - read_after - 1);
+    }
+}
+
+/// With `REDIS_WAIT_REPLICAS` set, waits until the replicas have the events read (up to
+/// `last`): only what survives a failover is published.
+async fn confirm_replicated(
+    service: &SeatService,
+    venue: &Venue,
+    relay_id: &str,
+    last: u64,
+) -> Result<(), Duration> {
+    match service
+        .store
+        .relay_confirm_replicated(&venue.keys, relay_id, LEASE)
+        .await
+    {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(LEASE_RETRY),
+        Err(error) => {
+            tracing::warn!(venue = %venue.name, last, %error, "replicas did not confirm the outbox; publishing waits");
+            Err(LEASE_RETRY)
+        }
     }
 }
 

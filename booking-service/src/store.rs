@@ -287,9 +287,15 @@ impl SeatStore {
                 tracing::warn!(%error, "redis unavailable");
                 SeatError::unavailable("Redis")
             }
-            // fred's router found no connection to send on (it had just closed): kind Unknown,
-            // but Redis is what is missing.
-            ErrorKind::Unknown if error.details().starts_with("Failed to route command") => {
+            // fred's router found no connection to send on (it had just closed), or gave up
+            // after every attempt to write the command failed (a cluster node's connections
+            // breaking during a failover): kind Unknown, but Redis is what is missing.
+            ErrorKind::Unknown
+                if error.details().starts_with("Failed to route command")
+                    || error
+                        .details()
+                        .starts_with("Too many failed write attempts") =>
+            {
                 tracing::warn!(%error, "redis connection lost");
                 SeatError::unavailable("Redis")
             }

@@ -78,6 +78,38 @@ impl SeatStore {
         }
     }
 
+    /// With `REDIS_WAIT_REPLICAS=n`: renews the lease (a write) and waits until n replicas of
+    /// the venue's master have it, and so every outbox entry written before it, the ones the
+    /// relay just read included. True when they do (always, with n = 0) and the lease still
+    /// holds. A master cut off from its replicas can take a change (its command is answered
+    /// 503) that the replica taking over never gets, and that replica gives the change's seq to
+    /// another: publishing only what replicas have keeps such a change off NATS, where a viewer
+    /// would keep it (a repeated seq is dropped) instead of the change that really has the seq.
+    pub async fn relay_confirm_replicated(
+        &self,
+        keys: &VenueKeys,
+        relay_id: &str,
+        lease: Duration,
+    ) -> Result<bool, SeatError> {
+        if self.settings.wait_replicas == 0 {
+            return Ok(true);
+        }
+        let client = self.pool.next_connected();
+        let reply = self
+            .run_on(
+                client,
+                &self.scripts.relay,
+                keys.relay_keys(),
+                vec![relay_id.into(), lease.as_millis().to_string()],
+            )
+            .await?;
+        if reply.first().map(String::as_str) != Some("1") {
+            return Ok(false);
+        }
+        self.confirm_replicated(client, keys).await?;
+        Ok(true)
+    }
+
     /// Records that NATS took every event up to `seq` of `epoch`; false when the lease was lost
     /// or the venue's epoch changed meanwhile.
     pub async fn relay_commit(

@@ -166,6 +166,8 @@ impl Snapshot {
 pub struct Arrival {
     pub event: SeatEvent,
     pub payload: String,
+    /// When it arrived (unix ms, the judge's clock).
+    pub arrived_ms: u64,
 }
 
 /// Everything a judgement is made from.

@@ -42,6 +42,7 @@ fn event(seq: u64, kind: EventKind, seat: &str, user: &str, at: u64) -> Arrival 
     Arrival {
         payload: serde_json::to_string(&event).unwrap(),
         event,
+        arrived_ms: ts_ms + 1,
     }
 }
 

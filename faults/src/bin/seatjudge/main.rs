@@ -223,10 +223,16 @@ async fn drain(
 fn arrivals(stream: &EventLog) -> Vec<Arrival> {
     let events = stream.all();
     let payloads = stream.payloads();
+    let times = stream.arrivals().into_iter().map(|(_, _, at)| at);
     events
         .into_iter()
         .zip(payloads)
-        .map(|(event, payload)| Arrival { event, payload })
+        .zip(times)
+        .map(|((event, payload), arrived_ms)| Arrival {
+            event,
+            payload,
+            arrived_ms,
+        })
         .collect()
 }
 

@@ -110,6 +110,10 @@ impl Judgement {
             })).collect::<Vec<_>>(),
             "seq_missing": self.seqs.missing,
             "seq_conflicting": self.seqs.conflicting,
+            "events": history.arrivals.iter()
+                .filter(|a| a.event.venue == history.venue)
+                .map(|a| json!({"seq": a.event.seq, "arrived_ms": a.arrived_ms, "payload": a.payload}))
+                .collect::<Vec<_>>(),
             "seq_repeats": self.seqs.repeats,
             "stream_vs_state": self.stream_vs_state,
             "initial_seq": history.initial.seq,
