@@ -2,11 +2,13 @@
 # faults.sh: the fault suite. Starts the seat map with ./start.sh (RESTART=1, spare ports,
 # loopback only), runs `seatfaults` against it under live load (kill -9 of a Redis master,
 # a NATS node, a booking service, an edge with viewers through NGINX; a stalled and a slow
-# viewer; the waiting room under load), stops it, and writes the rows to docs/reliability.md.
+# viewer; the waiting room under load; with --cluster, venues' slots moved to other Redis
+# masters), stops it, and writes the rows to docs/reliability.md.
 #
 #   scripts/faults.sh                 # one machine, the cluster, the waiting room (~8 min)
 #   scripts/faults.sh --single        # one Redis, one NATS, one booking service
-#   scripts/faults.sh --cluster       # Redis Cluster 3+3, NATS x3, 2 booking services
+#   scripts/faults.sh --cluster       # Redis Cluster 3+3, NATS x3, 2 booking services (and
+#                                     # a live resharding: SCENARIOS=reshard for it alone)
 #   scripts/faults.sh --queue         # MAX_SHOPPERS=20: admission order and delay
 #   scripts/faults.sh --net           # faults of a network between test hosts (network
 #                                     # namespaces, root): tests/net/ scenarios, each its verdict
@@ -17,7 +19,7 @@
 # Uses release binaries (built here unless BIN_DIR is set). Each topology is bounded by
 # FAULTS_TIMEOUT seconds (default 600).
 set -euo pipefail
-case ${1:-} in -h|--help) sed -n '2,18s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;; esac
+case ${1:-} in -h|--help) sed -n '2,19s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;; esac
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
@@ -116,10 +118,11 @@ fi
 
 What happens when a part of the seat map dies, measured by \`scripts/faults.sh\` with
 \`seatfaults\` (in \`faults/\`): it starts the stack with \`./start.sh\` (\`RESTART=1\`, so a killed
-part is started again), keeps live load on it, kills one part at a time with \`kill -9\`, and
-checks what a user would: every booking answered OK is still booked by the same user (a
-ledger of every OK), no booking appears that was never answered (phantom), a \`seats.>\`
-subscriber sees every seq, and every viewer through NGINX shows the true state again.
+part is started again), keeps live load on it, kills one part at a time with \`kill -9\` (with
+\`--cluster\` it also moves venues' slots to other Redis masters), and checks what a user
+would: every booking answered OK is still booked by the same user (a ledger of every OK), no
+booking appears that was never answered (phantom), a \`seats.>\` subscriber sees every seq, and
+every viewer through NGINX shows the true state again.
 
 Reproduce: \`scripts/faults.sh\` (one machine, the cluster, the waiting room), \`--single\`, \`--cluster\` or
 \`--queue\` for one of them; one scenario: \`SCENARIOS=edge scripts/faults.sh --single\`.

@@ -41,8 +41,7 @@ struct Cli {
     #[arg(long, env = "TOKEN_SECRET", hide_env_values = true)]
     token_secret: String,
     /// Scenarios: redis, nats, booking, edge, slow, queue, reshard (comma-separated) or all
-    /// (the first five; queue needs a stack with MAX_SHOPPERS set; reshard, the cluster, and it
-    /// does not pass yet: see docs/reliability.md).
+    /// (the first five, and reshard with --cluster; queue needs a stack with MAX_SHOPPERS set).
     #[arg(long, default_value = "all")]
     scenarios: String,
     /// Viewers connected through NGINX in the edge scenario.
@@ -73,7 +72,11 @@ async fn main() -> anyhow::Result<()> {
     let (rows, cols) = size.split_once('x').context("--rush name:ROWSxCOLS")?;
     let (rows, cols): (u16, u16) = (rows.parse()?, cols.parse()?);
     let wanted: Vec<&str> = if cli.scenarios == "all" {
-        vec!["redis", "nats", "booking", "edge", "slow"]
+        let mut all = vec!["redis", "nats", "booking", "edge", "slow"];
+        if cli.cluster {
+            all.push("reshard");
+        }
+        all
     } else {
         cli.scenarios.split(',').collect()
     };
