@@ -24,7 +24,8 @@ struct Move {
 }
 
 /// Moves the slot of the rush venue (16 clients booking, with a ledger) and then the slot of
-/// `main` (~20 changes/s watched by viewers through NGINX) to another master each.
+/// `main` (~20 changes/s watched by viewers through NGINX) to another master each. Longer than
+/// most functions here: one scenario read top to bottom, and half of it is the text of its row.
 pub async fn reshard(stack: &Stack, venue: &str, rows: u16, cols: u16) -> Row {
     if !stack.cluster {
         return failed("reshard", "needs the cluster topology");
