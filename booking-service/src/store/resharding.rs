@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use fred::prelude::*;
 use fred::types::scripts::Script;
+use fred::types::{MultipleKeys, MultipleValues};
 
 /// How long a script is sent again while its slot moves, counted from the first attempt:
 /// within the 2 s command timeout, so a resharding that stalls is still answered 503 within
@@ -28,6 +29,9 @@ pub(super) async fn evalsha_while_resharding(
     keys: Vec<String>,
     args: Vec<String>,
 ) -> Result<Vec<String>, fred::error::Error> {
+    // Converted once: each attempt then clones reference-counted bytes, not the strings.
+    let keys = MultipleKeys::from(keys);
+    let args = MultipleValues::try_from(args)?;
     let started = Instant::now();
     let mut pause = Duration::from_millis(5);
     loop {
