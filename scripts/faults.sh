@@ -2,16 +2,21 @@
 # faults.sh: the fault suite. Starts the seat map with ./start.sh (RESTART=1, spare ports,
 # loopback only), runs `seatfaults` against it under live load (kill -9 of a Redis master,
 # a NATS node, a booking service, an edge with viewers through NGINX; a stalled and a slow
-# viewer; the waiting room under load), stops it, and writes the rows to docs/reliability.md.
+# viewer; the waiting room under load; with --cluster, venues' slots moved to other Redis
+# masters; with --disk, a full disk under Redis's AOF), stops it, and writes the rows to
+# docs/reliability.md.
 #
 #   scripts/faults.sh                 # one machine, the cluster, the waiting room (~8 min)
 #   scripts/faults.sh --single        # one Redis, one NATS, one booking service
-#   scripts/faults.sh --cluster       # Redis Cluster 3+3, NATS x3, 2 booking services
+#   scripts/faults.sh --cluster       # Redis Cluster 3+3, NATS x3, 2 booking services (and
+#                                     # a live resharding: SCENARIOS=reshard for it alone)
 #   scripts/faults.sh --queue         # MAX_SHOPPERS=20: admission order and delay
 #   scripts/faults.sh --net           # faults of a network between test hosts (network
 #                                     # namespaces, root): tests/net/ scenarios, each its verdict,
 #                                     # their verdict lines written as the network table of OUT
 #   SCENARIOS=edge-nats-cut scripts/faults.sh --net   # some network scenarios only (not written)
+#   scripts/faults.sh --disk          # the disk under Redis's AOF fills: Redis's dir on a
+#                                     # tmpfs of DISK_MB MiB (default 32; root), unmounted at exit
 #   VIEWERS=300 scripts/faults.sh     # fewer viewers in the edge scenario (default 1000)
 #   SCENARIOS=edge,slow scripts/faults.sh --single   # some scenarios only
 #   OUT=/tmp/rows.md scripts/faults.sh   # write elsewhere (default docs/reliability.md)
@@ -19,7 +24,7 @@
 # Uses release binaries (built here unless BIN_DIR is set). Each topology is bounded by
 # FAULTS_TIMEOUT seconds (default 600).
 set -euo pipefail
-case ${1:-} in -h|--help) sed -n '2,18s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;; esac
+case ${1:-} in -h|--help) sed -n '2,22s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;; esac
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
@@ -30,6 +35,7 @@ case ${1:-} in
   --cluster) topologies=(cluster) ;;
   --queue) topologies=(queue) ;;
   --net) topologies=(net) ;;
+  --disk) topologies=(disk) ;;
   '') ;;
   *) echo "faults: unknown option $1 (see --help)" >&2; exit 2 ;;
 esac
@@ -99,7 +105,18 @@ fi
 
 # stack_start, stack_stop_and_check: ./start.sh in the background, up and down.
 source scripts/lib/stack.sh
-trap stack_stop EXIT
+# The disk topology's tmpfs, unmounted once the stack is down, also after a failure.
+DISK_MOUNT=
+cleanup() {
+  stack_stop
+  if [[ -n $DISK_MOUNT ]] && mountpoint -q "$DISK_MOUNT"; then
+    umount "$DISK_MOUNT" || umount -l "$DISK_MOUNT"
+    echo "[faults] disk: unmounted $DISK_MOUNT"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 rows=$(mktemp /tmp/seatmap-faults-rows.XXXXXX)
 run_topology() {
   local topology=$1 run_dir secret flag=() extra=() status=0 scenarios=$SCENARIOS
@@ -109,6 +126,15 @@ run_topology() {
     export MAX_SHOPPERS=20 SHOPPING_SECONDS=3
     extra=(--max-shoppers 20 --queue-viewers 200)
     scenarios=queue
+  elif [[ $topology == disk ]]; then
+    (( EUID == 0 )) || { echo "[faults] disk: mounting a tmpfs needs root" >&2; return 1; }
+    # start.sh keeps the one-machine Redis's data in $RUN_DIR/redis.
+    DISK_MOUNT="$run_dir/redis"
+    mkdir -p "$DISK_MOUNT"
+    mount -t tmpfs -o "size=${DISK_MB:-32}m,mode=700" seatmap-faults-disk "$DISK_MOUNT"
+    echo "[faults] disk: Redis's dir $DISK_MOUNT is a tmpfs of ${DISK_MB:-32} MiB"
+    unset MAX_SHOPPERS SHOPPING_SECONDS
+    scenarios=disk
   else
     unset MAX_SHOPPERS SHOPPING_SECONDS
   fi
@@ -139,6 +165,10 @@ run_topology() {
     --rush rush:26x300 "${extra[@]}" --out "$rows" || status=$?
   echo "[faults] $topology: stopping the stack"
   stack_stop_and_check || status=1
+  if [[ -n $DISK_MOUNT ]]; then
+    umount "$DISK_MOUNT" || { echo "[faults] disk: could not unmount $DISK_MOUNT" >&2; status=1; }
+    DISK_MOUNT=
+  fi
   return "$status"
 }
 
@@ -160,10 +190,11 @@ fi
 
 What happens when a part of the seat map dies, measured by \`scripts/faults.sh\` with
 \`seatfaults\` (in \`faults/\`): it starts the stack with \`./start.sh\` (\`RESTART=1\`, so a killed
-part is started again), keeps live load on it, kills one part at a time with \`kill -9\`, and
-checks what a user would: every booking answered OK is still booked by the same user (a
-ledger of every OK), no booking appears that was never answered (phantom), a \`seats.>\`
-subscriber sees every seq, and every viewer through NGINX shows the true state again.
+part is started again), keeps live load on it, kills one part at a time with \`kill -9\` (with
+\`--cluster\` it also moves venues' slots to other Redis masters), and checks what a user
+would: every booking answered OK is still booked by the same user (a ledger of every OK), no
+booking appears that was never answered (phantom), a \`seats.>\` subscriber sees every seq, and
+every viewer through NGINX shows the true state again.
 
 Reproduce: \`scripts/faults.sh\` (one machine, the cluster, the waiting room), \`--single\`, \`--cluster\` or
 \`--queue\` for one of them; one scenario: \`SCENARIOS=edge scripts/faults.sh --single\`.

@@ -21,6 +21,7 @@ mod keys;
 mod outbox;
 mod redis_url;
 mod replies;
+mod resharding;
 mod waiting_room;
 
 pub use best::{BestOutcome, BestSearch};
@@ -30,6 +31,7 @@ pub use outbox::{History, Lease};
 use redis_url::redis_config;
 use replies::{apply_stored_state, parse_field, parse_outcome, unexpected};
 pub use replies::{ms_to_unix_seconds, ExpiryOutcome, ResetSeat, ScriptOutcome};
+use resharding::evalsha_while_resharding;
 pub use waiting_room::{ScriptStanding, WaitingRoomSettings, WaitingRoomView};
 
 const COMMON: &str = include_str!("lua/common.lua");
@@ -153,6 +155,13 @@ impl SeatStore {
                 // but its reply was lost, a retry would answer wrongly (e.g. SEAT_BOOKED to the
                 // booker). The caller gets 503 instead and the edges' seq check heals any gap.
                 c.max_command_attempts = 1;
+                // Redirections (MOVED, ASK: a Redis Cluster slot moving) are not followed by
+                // fred but handed back, and the script sent again (`store/resharding.rs`):
+                // with one write attempt, fred cannot send a redirected command again, and an
+                // ASK it tried to follow ended its connection task for good (every later
+                // command on that connection timed out). fred still refreshes its slot map on
+                // a MOVED before handing it back.
+                c.max_redirections = 0;
             })
             .with_performance_config(|p| {
                 p.default_command_timeout = Duration::from_secs(2);
@@ -260,9 +269,7 @@ impl SeatStore {
             return Err(SeatError::unavailable("Redis"));
         }
         let started = Instant::now();
-        let result = script
-            .evalsha_with_reload::<Vec<String>, _, _>(client, keys, args)
-            .await;
+        let result = evalsha_while_resharding(client, script, keys, args).await;
         self.metrics.observe_redis(started.elapsed());
         match &result {
             Ok(_) => self.mark_now(&self.last_answer_ms),
@@ -276,6 +283,11 @@ impl SeatStore {
             // connected now, Redis is what is missing, not the script.
             _ if !client.is_connected() => {
                 tracing::warn!(%error, "redis connection lost");
+                SeatError::unavailable("Redis")
+            }
+            // Its slot was still moving when `evalsha_while_resharding` gave up.
+            _ if resharding::refused_while_resharding(&error) => {
+                tracing::warn!(%error, "the venue's slot is still moving");
                 SeatError::unavailable("Redis")
             }
             ErrorKind::IO
@@ -299,16 +311,9 @@ impl SeatStore {
                 tracing::warn!(%error, "redis connection lost");
                 SeatError::unavailable("Redis")
             }
-            _ if [
-                "LOADING",
-                "OOM",
-                "BUSY",
-                "MASTERDOWN",
-                "TRYAGAIN",
-                "CLUSTERDOWN",
-            ]
-            .iter()
-            .any(|p| error.details().starts_with(p)) =>
+            _ if ["LOADING", "OOM", "BUSY", "MASTERDOWN", "CLUSTERDOWN"]
+                .iter()
+                .any(|p| error.details().starts_with(p)) =>
             {
                 tracing::warn!(%error, "redis cannot take writes right now");
                 SeatError::unavailable("Redis")

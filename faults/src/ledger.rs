@@ -17,6 +17,9 @@ pub struct Ledger {
     /// When each OK and each failure arrived.
     pub oks: Vec<Instant>,
     pub failures: Vec<Instant>,
+    /// Every answer that may hide a commit or says Redis is unavailable (select or book), with
+    /// its code (NO_ANSWER when none came) and when it came.
+    pub refusals: Vec<(Instant, String)>,
 }
 
 /// What the truth says about the ledger.
@@ -70,7 +73,7 @@ impl BookingLoad {
                             post(&http, &format!("{base}/api/seats/select"), &body).await;
                         if selected.as_deref() != Some("OK") {
                             if is_doubt(selected.as_deref()) {
-                                ledger.lock().unwrap().failures.push(Instant::now());
+                                ledger.lock().unwrap().failed(selected.as_deref());
                                 tokio::time::sleep(Duration::from_millis(50)).await;
                             }
                             continue;
@@ -85,7 +88,7 @@ impl BookingLoad {
                                 }
                                 other if is_doubt(other) => {
                                     ledger.in_doubt.insert(seat, user_id.clone());
-                                    ledger.failures.push(Instant::now());
+                                    ledger.failed(other);
                                 }
                                 _ => {}
                             }
@@ -110,6 +113,15 @@ impl BookingLoad {
             let _ = task.await;
         }
         self.ledger
+    }
+}
+
+impl Ledger {
+    fn failed(&mut self, code: Option<&str>) {
+        let now = Instant::now();
+        self.failures.push(now);
+        self.refusals
+            .push((now, code.unwrap_or("NO_ANSWER").to_owned()));
     }
 }
 

@@ -40,9 +40,9 @@ struct Cli {
     /// The secret the stack signs tokens with (to mint the load's identities).
     #[arg(long, env = "TOKEN_SECRET", hide_env_values = true)]
     token_secret: String,
-    /// Scenarios: redis, nats, booking, edge, slow, queue, reshard (comma-separated) or all
-    /// (the first five; queue needs a stack with MAX_SHOPPERS set; reshard, the cluster, and it
-    /// does not pass yet: see docs/reliability.md).
+    /// Scenarios: redis, nats, booking, edge, slow, queue, reshard, disk (comma-separated) or
+    /// all (the first five, and reshard with --cluster; queue needs a stack with MAX_SHOPPERS
+    /// set; disk, Redis's dir on a tmpfs of its own: scripts/faults.sh --disk).
     #[arg(long, default_value = "all")]
     scenarios: String,
     /// Viewers connected through NGINX in the edge scenario.
@@ -73,7 +73,11 @@ async fn main() -> anyhow::Result<()> {
     let (rows, cols) = size.split_once('x').context("--rush name:ROWSxCOLS")?;
     let (rows, cols): (u16, u16) = (rows.parse()?, cols.parse()?);
     let wanted: Vec<&str> = if cli.scenarios == "all" {
-        vec!["redis", "nats", "booking", "edge", "slow"]
+        let mut all = vec!["redis", "nats", "booking", "edge", "slow"];
+        if cli.cluster {
+            all.push("reshard");
+        }
+        all
     } else {
         cli.scenarios.split(',').collect()
     };
@@ -88,9 +92,10 @@ async fn main() -> anyhow::Result<()> {
             "slow" => scenarios::slow_viewers(&stack).await,
             "reshard" => scenarios::reshard(&stack, rush, rows, cols).await,
             "queue" => scenarios::queue(&stack, cli.max_shoppers, cli.queue_viewers).await,
+            "disk" => scenarios::disk_full(&stack, rush, rows, cols).await,
             other => {
                 bail!(
-                    "unknown scenario '{other}' (redis, reshard, nats, booking, edge, slow, queue)"
+                    "unknown scenario '{other}' (redis, reshard, nats, booking, edge, slow, queue, disk)"
                 )
             }
         };
@@ -152,6 +157,8 @@ fn stack(cli: &Cli) -> anyhow::Result<Stack> {
 fn table(cli: &Cli, wanted: &[&str], rows: &[Row]) -> String {
     let topology = if wanted == ["queue"] {
         "waiting room (one machine, MAX_SHOPPERS set)"
+    } else if wanted == ["disk"] {
+        "a full disk (one machine, Redis's dir on a small tmpfs)"
     } else if cli.cluster {
         "cluster (Redis Cluster 3+3, NATS ×3, 2 booking services)"
     } else {

@@ -9,14 +9,35 @@ use anyhow::{bail, Context};
 
 /// The pid files of one run.
 pub struct Parts {
+    run_dir: PathBuf,
     pids: PathBuf,
 }
 
 impl Parts {
     pub fn new(run_dir: &Path) -> Parts {
         Parts {
+            run_dir: run_dir.to_owned(),
             pids: run_dir.join("pids"),
         }
+    }
+
+    /// Where start.sh keeps the data of a one-machine Redis (`$RUN_DIR/redis`).
+    pub fn redis_dir(&self) -> PathBuf {
+        self.run_dir.join("redis")
+    }
+
+    /// The part's process is running: its pid file names a process that has not exited (an
+    /// exited one stays a zombie until start.sh reaps it, within a second).
+    pub fn running(&self, part: &str) -> bool {
+        self.pid(part).is_some_and(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                // pid (comm) STATE …; comm may hold spaces, so read after its last ')'.
+                stat.rsplit(')')
+                    .next()
+                    .map(str::trim_start)
+                    .is_some_and(|rest| !rest.starts_with('Z'))
+            })
+        })
     }
 
     /// Part names whose name starts with `prefix` (e.g. `edge-`, `nats`, `booking`), sorted.

@@ -12,10 +12,14 @@ use crate::parts::Parts;
 use testkit::{seats_of, taken, Reading, Seats, Viewer};
 
 mod cluster;
+mod disk;
+mod reshard;
 mod services;
 mod viewers;
 
-pub use cluster::{nats_node, redis_master, reshard};
+pub use cluster::{nats_node, redis_master};
+pub use disk::disk_full;
+pub use reshard::reshard;
 pub use services::{booking_service, edge};
 pub use viewers::{queue, slow_viewers};
 
