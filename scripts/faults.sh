@@ -13,7 +13,9 @@
 #   scripts/faults.sh --queue         # MAX_SHOPPERS=20: admission order and delay
 #   scripts/faults.sh --net           # faults of a network between test hosts (network
 #                                     # namespaces, root): tests/net/ scenarios, each its verdict,
-#                                     # their verdict lines written as the network table of OUT
+#                                     # their verdict lines written as the network table of OUT;
+#                                     # also the disk and resharding scenarios (tests/net/disk-full.sh,
+#                                     # tests/net/reshard.sh: --disk and --cluster, one line each)
 #   SCENARIOS=edge-nats-cut scripts/faults.sh --net   # some network scenarios only (not written)
 #   scripts/faults.sh --disk          # the disk under Redis's AOF fills: Redis's dir on a
 #                                     # tmpfs of DISK_MB MiB (default 32; root), unmounted at exit
@@ -62,6 +64,10 @@ if [[ ${topologies[*]} == net ]]; then
     tests/net/vanished-clients.sh
     tests/net/nginx-edge-cut.sh
     tests/net/minority-cut.sh
+    # On this machine's loopback, as the --disk and --cluster topologies run them, so that one run
+    # covers every fault of docs/reliability.md's network section.
+    tests/net/disk-full.sh
+    tests/net/reshard.sh
   )
   status=0 net_rows=() ran=0
   for scenario in "${net_scenarios[@]}"; do
