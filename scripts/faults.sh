@@ -22,6 +22,8 @@
 #   VIEWERS=300 scripts/faults.sh     # fewer viewers in the edge scenario (default 1000)
 #   SCENARIOS=edge,slow scripts/faults.sh --single   # some scenarios only
 #   OUT=/tmp/rows.md scripts/faults.sh   # write elsewhere (default docs/reliability.md)
+#   JUDGE_SECONDS=20 scripts/faults.sh --disk   # seatjudge beside the scenarios: a booking load
+#                                     # on venue "load" for that long, its history judged
 #
 # Uses release binaries (built here unless BIN_DIR is set). Each topology is bounded by
 # FAULTS_TIMEOUT seconds (default 600).
@@ -148,7 +150,7 @@ run_topology() {
   # Spare ports, far from the defaults; the cluster uses REDIS_PORT..+5 (+10000 for the bus),
   # NATS_PORT..+2, BOOKING_PORT..+1.
   export RUN_DIR="$run_dir" BIN_DIR RESTART=1 RUST_LOG=warn EDGES=2 HOLD_SECONDS=6 \
-    VENUES=main:10x10,rush:26x300 USER_RATE_LIMIT=1000 \
+    VENUES=main:10x10,rush:26x300,load:20x20 USER_RATE_LIMIT=1000 \
     HTTP_PORT=28680 EDGE_BASE_PORT=23600 BOOKING_PORT=28690 REDIS_PORT=17400 \
     NATS_PORT=24600 NATS_MONITOR_PORT=28610 NATS_CLUSTER_PORT=28620 \
     LIMIT_WS_PER_SEC=2000 LIMIT_WS_BURST=2000 LIMIT_WS_CONN=5000 \
@@ -165,10 +167,22 @@ run_topology() {
     bookings="http://127.0.0.1:$BOOKING_PORT"
     nats="nats://127.0.0.1:$NATS_PORT"
   fi
+  # With JUDGE_SECONDS, seatjudge books venue "load" beside the scenarios for that long and judges
+  # the history of its commands and of seats.> (the scenarios reset only their own venues).
+  local judge_pid=
+  if (( ${JUDGE_SECONDS:-0} > 0 )); then
+    "$BIN_DIR/seatjudge" --booking "$bookings" --nats "$nats" --venue load --seconds "$JUDGE_SECONDS" \
+      --drain-seconds 15 --out "$run_dir/judge.json" >"$run_dir/judge.txt" 2>&1 &
+    judge_pid=$!
+  fi
   timeout "$FAULTS_TIMEOUT" "$BIN_DIR/seatfaults" --http "http://127.0.0.1:$HTTP_PORT" \
     --booking "$bookings" --nats "$nats" --redis-port "$REDIS_PORT" "${flag[@]}" \
     --hold-seconds "$HOLD_SECONDS" --viewers "$VIEWERS" --scenarios "$scenarios" \
     --rush rush:26x300 "${extra[@]}" --out "$rows" || status=$?
+  if [[ -n $judge_pid ]]; then
+    wait "$judge_pid" || status=1
+    echo "[faults] $topology: $(grep -m1 '^judge: ' "$run_dir/judge.txt" || echo "judge: verdict FAIL: no verdict line")"
+  fi
   echo "[faults] $topology: stopping the stack"
   stack_stop_and_check || status=1
   if [[ -n $DISK_MOUNT ]]; then

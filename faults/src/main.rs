@@ -150,6 +150,10 @@ fn stack(cli: &Cli) -> anyhow::Result<Stack> {
         admin_token,
         signer,
         viewers: cli.viewers,
+        venues: vec![
+            "main".to_owned(),
+            cli.rush.split(':').next().unwrap_or("rush").to_owned(),
+        ],
     })
 }
 

@@ -34,6 +34,8 @@ pub struct Stack {
     pub admin_token: String,
     pub signer: TokenSigner,
     pub viewers: usize,
+    /// The venues the scenarios book and watch (`main` and the rush venue): what a reset frees.
+    pub venues: Vec<String>,
 }
 
 /// One row of docs/reliability.md.
@@ -81,16 +83,20 @@ impl Stack {
         truth.map(|t| seats_of(&t["seats"])).unwrap_or_default()
     }
 
+    /// Frees every seat of the venues the scenarios use, and only those: a load judged beside
+    /// the scenarios (seatjudge, on a venue of its own) keeps its history whole.
     async fn reset(&self) {
-        for base in &self.bookings {
-            let answer = self
-                .http()
-                .post(format!("{base}/api/admin/reset"))
-                .bearer_auth(&self.admin_token)
-                .send()
-                .await;
-            if answer.is_ok_and(|a| a.status().is_success()) {
-                return;
+        for venue in &self.venues {
+            for base in &self.bookings {
+                let answer = self
+                    .http()
+                    .post(format!("{base}/api/admin/reset?venue={venue}"))
+                    .bearer_auth(&self.admin_token)
+                    .send()
+                    .await;
+                if answer.is_ok_and(|a| a.status().is_success()) {
+                    break;
+                }
             }
         }
     }

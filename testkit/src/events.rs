@@ -24,13 +24,18 @@ impl EventLog {
             .expect("subscribe to NATS")
     }
 
-    /// `subscribe`, saying why it could not.
+    /// `subscribe`, saying why it could not. `nats_url` may name several servers of one
+    /// cluster, comma-separated (async-nats does not split a string itself).
     pub async fn try_subscribe(nats_url: &str) -> Result<EventLog, async_nats::Error> {
+        let servers = nats_url
+            .split(',')
+            .map(str::parse)
+            .collect::<Result<Vec<async_nats::ServerAddr>, _>>()?;
         // Reconnects within ~100 ms of a restarted server, well inside the relay's settle time.
         let client = async_nats::ConnectOptions::new()
             .max_reconnects(None)
             .reconnect_delay_callback(|_| Duration::from_millis(50))
-            .connect(nats_url)
+            .connect(servers)
             .await?;
         let subscriber = client.subscribe(shared::event::SUBJECT_ALL).await?;
         client.flush().await?;

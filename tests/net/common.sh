@@ -13,6 +13,9 @@
 #                              venue "load" through those services for SECONDS, with the history of
 #                              every command and every seats.> event (NATS on the nats host)
 #   net_judge_verdict          waits for it; sets judge_line (its verdict line); false unless pass
+#   net_fanout_broken LABEL FILE MIN_P50_MS   seatbench fanout's summary line from FILE into
+#                              `summary`; adds each broken promise to `broken` (every viewer ready,
+#                              none missing, out of order or closed, a median of MIN_P50_MS or more)
 #
 # The services get only the settings written in the scenario (nethost_clean): a caller's (test.sh
 # exports HOLD_SECONDS=4 for its stacks) must not change it.
@@ -69,4 +72,19 @@ net_judge_verdict() {
   wait "$judge_pid" || rc=$?
   judge_line=$(grep -m1 '^judge: ' "$work/judge.txt" || echo "judge: verdict FAIL: no verdict line (exit $rc)")
   [[ $rc == 0 && $judge_line == "judge: verdict pass"* ]]
+}
+
+net_fanout_broken() {
+  local label=$1 file=$2 min_p50=$3 ready missing out_of_order closed p50
+  summary=$(grep -m1 -E "^\[$label\] [0-9]+ viewers" "$file" || true)
+  ready=$(sed -nE "s/^\[$label\] ([0-9]+) viewers.*/\1/p" <<<"$summary")
+  missing=$(sed -nE 's/.* missing ([0-9]+).*/\1/p' <<<"$summary")
+  out_of_order=$(sed -nE 's/.* of order ([0-9]+).*/\1/p' <<<"$summary")
+  closed=$(sed -nE 's/.* closed ([0-9]+).*/\1/p' <<<"$summary")
+  p50=$(sed -nE 's/.*: p50 ([0-9]+)(\.[0-9]+)? ms.*/\1/p' <<<"$summary")
+  [[ $ready == "$VIEWERS" ]] || broken+=("${ready:-no} of $VIEWERS viewers ready")
+  [[ $missing == 0 ]] || broken+=("${missing:-?} changes missing")
+  [[ $out_of_order == 0 ]] || broken+=("${out_of_order:-?} out of order")
+  [[ $closed == 0 ]] || broken+=("${closed:-?} viewers' sockets closed")
+  (( ${p50:-0} >= min_p50 )) || broken+=("p50 ${p50:-?} ms: the links were not slowed")
 }

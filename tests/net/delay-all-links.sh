@@ -50,19 +50,10 @@ net_judge "$judge_seconds" "http://$core_ip:18080" --timeout-ms 10000 --workers 
 "$BIN_DIR/seatbench" fanout --booking "http://$core_ip:18080" --venue main --viewers "$VIEWERS" \
   --phases "${RATE}x${CHANGES}" --urls "ws://$edge_ip:13000/ws" --drain-secs 20 --label delay-all-links |
   tee "$work/fanout.txt"
-summary=$(grep -m1 -E '^\[delay-all-links\] [0-9]+ viewers' "$work/fanout.txt" || true)
-figure() { sed -nE "s/.* $1 ([0-9]+).*/\\1/p" <<<"$summary"; }
-ready=$(sed -nE 's/^\[delay-all-links\] ([0-9]+) viewers.*/\1/p' <<<"$summary")
-missing=$(figure missing) out_of_order=$(figure 'of order') closed=$(figure closed)
 broken=()
-[[ $ready == "$VIEWERS" ]] || broken+=("${ready:-no} of $VIEWERS viewers ready")
-[[ $missing == 0 ]] || broken+=("${missing:-?} changes missing")
-[[ $out_of_order == 0 ]] || broken+=("${out_of_order:-?} out of order")
-[[ $closed == 0 ]] || broken+=("${closed:-?} viewers' sockets closed")
 # A change crosses at least three slowed links (API, booking service -> NATS, NATS -> edge) and the
 # viewers' link: a median under two link delays would mean the links were not slowed.
-p50=$(sed -nE 's/.*: p50 ([0-9]+)(\.[0-9]+)? ms.*/\1/p' <<<"$summary")
-(( ${p50:-0} >= 2 * (LATENCY_MS - JITTER_MS) )) || broken+=("p50 ${p50:-?} ms: the links were not slowed")
+net_fanout_broken delay-all-links "$work/fanout.txt" $((2 * (LATENCY_MS - JITTER_MS)))
 net_judge_verdict || broken+=("the judge's verdict")
 # Every command the judge had answered OK is one change (a seq) on "load".
 judge_ok=$(sed -nE 's/.*; ok ([0-9]+),.*/\1/p' <<<"$judge_line")

@@ -7,4 +7,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/net/faults-row.sh
-faults_row disk-full "The disk under Redis's AOF fills" -- --disk
+faults_row disk-full "The disk under Redis's AOF fills" JUDGE_SECONDS=25 -- --disk

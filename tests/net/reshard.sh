@@ -8,4 +8,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/net/faults-row.sh
-faults_row reshard "Moving a venue's slot" SCENARIOS=reshard -- --cluster
+faults_row reshard "Moving a venue's slot" SCENARIOS=reshard JUDGE_SECONDS=20 -- --cluster
