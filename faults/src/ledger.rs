@@ -30,6 +30,18 @@ pub struct Audit {
     pub in_doubt_booked: usize,
 }
 
+impl Audit {
+    /// "N lost, N phantom, N in doubt of which booked N", as every row says it.
+    pub fn tally(&self, in_doubt: usize) -> String {
+        format!(
+            "{} lost, {} phantom, {in_doubt} in doubt of which booked {}",
+            self.lost.len(),
+            self.phantom.len(),
+            self.in_doubt_booked
+        )
+    }
+}
+
 pub struct BookingLoad {
     pub ledger: Arc<Mutex<Ledger>>,
     stop: Arc<AtomicBool>,
@@ -117,6 +129,11 @@ impl BookingLoad {
 }
 
 impl Ledger {
+    /// When the first booking after `after` was answered OK.
+    pub fn first_ok_after(&self, after: Instant) -> Option<Instant> {
+        self.oks.iter().find(|t| **t > after).copied()
+    }
+
     fn failed(&mut self, code: Option<&str>) {
         let now = Instant::now();
         self.failures.push(now);

@@ -38,10 +38,7 @@ pub async fn redis_master(stack: &Stack, venue: &str, rows: u16, cols: u16) -> R
             .ledger
             .lock()
             .unwrap()
-            .oks
-            .iter()
-            .find(|t| **t > killed_at + Duration::from_millis(50))
-            .copied();
+            .first_ok_after(killed_at + Duration::from_millis(50));
         if let Some(at) = first_ok {
             back_at = Some(at);
             if at.elapsed() > Duration::from_secs(2) {

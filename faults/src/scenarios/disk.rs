@@ -140,16 +140,13 @@ pub async fn disk_full(stack: &Stack, venue: &str, rows: u16, cols: u16) -> Row 
             FULL_FOR.as_secs()
         ),
         observed: format!(
-            "Redis had stopped {} ms after the filling began, at its first AOF write that did not fit; start.sh started it again {} times while the disk was full; {oks_while_full} bookings answered OK while full; refusals from the fill until sales resumed: {}; sales resumed {resumed} after the space was freed (sales down {down} from the last OK to the first, {} s of it with the disk full); {} bookings answered OK ({oks_after} after the heal), {} lost, {} phantom, {} in doubt of which booked {}; Redis running at the end: {running}",
+            "Redis had stopped {} ms after the filling began, at its first AOF write that did not fit; start.sh started it again {} times while the disk was full; {oks_while_full} bookings answered OK while full; refusals from the fill until sales resumed: {}; sales resumed {resumed} after the space was freed (sales down {down} from the last OK to the first, {} s of it with the disk full); {} bookings answered OK ({oks_after} after the heal), {}; Redis running at the end: {running}",
             stopped_at.duration_since(filled_at).as_millis(),
             pids.len(),
             if codes_text.is_empty() { "none".into() } else { codes_text.join(", ") },
             FULL_FOR.as_secs(),
             result.acknowledged,
-            result.lost.len(),
-            result.phantom.len(),
-            ledger.in_doubt.len(),
-            result.in_doubt_booked
+            result.tally(ledger.in_doubt.len())
         ),
         figures: format!(
             "sales down {down}; resumed {resumed} after the heal; lost {}; phantom {}; refusals not UNAVAILABLE {uncoded}",
@@ -211,14 +208,7 @@ async fn wait_first_ok_after(
 ) -> Option<Instant> {
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
-        let first = load
-            .ledger
-            .lock()
-            .unwrap()
-            .oks
-            .iter()
-            .find(|t| **t >= after)
-            .copied();
+        let first = load.ledger.lock().unwrap().first_ok_after(after);
         if first.is_some() {
             return first;
         }

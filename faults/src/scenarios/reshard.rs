@@ -102,13 +102,10 @@ pub async fn reshard(stack: &Stack, venue: &str, rows: u16, cols: u16) -> Row {
             viewers.len()
         ),
         observed: format!(
-            "moved {}; every master names the new owners: {owners_agree}; {} bookings answered OK ({oks_during} during the moves, {oks_after} in the 3 s after: {rate_after:.0}/s, {rate_before:.0}/s in the 2 s before), {refused} refused or unanswered during the moves and {refused_after} after, {} lost, {} phantom, {} in doubt of which booked {}; {changes} changes on `main`; viewers converged {converged_text} after the last change; {violations} seq violations",
+            "moved {}; every master names the new owners: {owners_agree}; {} bookings answered OK ({oks_during} during the moves, {oks_after} in the 3 s after: {rate_after:.0}/s, {rate_before:.0}/s in the 2 s before), {refused} refused or unanswered during the moves and {refused_after} after, {}; {changes} changes on `main`; viewers converged {converged_text} after the last change; {violations} seq violations",
             described.join(", "),
             result.acknowledged,
-            result.lost.len(),
-            result.phantom.len(),
-            ledger.in_doubt.len(),
-            result.in_doubt_booked
+            result.tally(ledger.in_doubt.len())
         ),
         figures: format!(
             "lost {}; phantom {}; refused during the moves {refused}, after {refused_after}; OK/s {rate_before:.0} before, {rate_after:.0} after; converge {converged_text}",
