@@ -4,7 +4,7 @@
 # Usage: scripts/bench.sh [--help]
 #        flock /tmp/seatmap-cargo.lock scripts/bench.sh    (on a machine shared with builds)
 #        QUICK=1 scripts/bench.sh                          (a small run, about 2 minutes)
-#        INTERLEAVED=3 scripts/bench.sh                    (ours-nginx ÷ floor-nginx, 3 rounds, ~4 minutes)
+#        INTERLEAVED=3 scripts/bench.sh                    (ours ÷ floor through NGINX and direct, 3 rounds, ~7 minutes)
 #
 # For each viewer count in SIZES it starts a fresh stack with ./start.sh (release binaries, spare
 # ports, Redis with redis/redis.conf: AOF, appendfsync always; nats-server with a WebSocket
@@ -64,11 +64,13 @@
 #   SKIP_BUILD         1 = use target/release as it is             [0]
 #   OUT                where results.jsonl, the tables and plots go [docs/bench]
 #
-# The interleaved mode (INTERLEAVED=N, e.g. 3): only ours-nginx and floor-nginx, one after the other
-# N times on one fresh stack per size (the order flips every round: ours first in odd rounds), at
+# The interleaved mode (INTERLEAVED=N, e.g. 3): only ours and the floor, one after the other N
+# times on one fresh stack per size (the order flips every round: ours first in odd rounds), on
+# each path in INTERLEAVED_PATHS [nginx direct]: ours-nginx against floor-nginx, then ours-direct
+# against floor (both floors: two broadcasters, each in a session of its own as the edges are), at
 # SIZES [1000 5000 10000] and RATIO_PHASES [10x60]; then scripts/bench/interleaved.py writes and
-# prints OUT/interleaved.md [OUT: /tmp/seatmap-bench-interleaved]: each round's ratio ours-nginx ÷
-# floor-nginx at p50 and p99 and their median. Nothing else runs. About 70 s per size.
+# prints OUT/interleaved.md [OUT: /tmp/seatmap-bench-interleaved]: each round's ratio ours ÷ floor
+# at p50 and p99 and their median, per path. Nothing else runs. About 70 s per size and path.
 set -euo pipefail
 case ${1:-} in -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"; exit 0 ;; "") ;;
   *) echo "unknown argument $1 (see --help)" >&2; exit 2 ;; esac
@@ -86,8 +88,12 @@ INTERLEAVED=${INTERLEAVED:-0}
 [[ $INTERLEAVED =~ ^[0-9]+$ ]] || { echo "INTERLEAVED must be a number of rounds, got '$INTERLEAVED'" >&2; exit 2; }
 if (( INTERLEAVED > 0 )); then
   SIZES=${SIZES:-"1000 5000 10000"}; OUT=${OUT:-/tmp/seatmap-bench-interleaved}
-  RATIO_PHASES=${RATIO_PHASES:-10x60}
-  PHASES=$RATIO_PHASES TARGETS="nginx floor-nginx"   # what the run's first lines and row report
+  RATIO_PHASES=${RATIO_PHASES:-10x60}; INTERLEAVED_PATHS=${INTERLEAVED_PATHS:-"nginx direct"}
+  for path in $INTERLEAVED_PATHS; do
+    [[ $path == nginx || $path == direct ]] || { echo "INTERLEAVED_PATHS: nginx and/or direct, got '$path'" >&2; exit 2; }
+  done
+  PHASES=$RATIO_PHASES TARGETS="${INTERLEAVED_PATHS/direct/direct floor}"   # what the run's first lines and row report
+  TARGETS=${TARGETS/nginx/nginx floor-nginx}
 fi
 SIZES=${SIZES:-"1000 5000 10000 20000"}
 PHASES=${PHASES:-"10x60,100x400"}
@@ -171,24 +177,57 @@ own_nginx() {
   done
 }
 
-# floor_behind_nginx [LABEL]: two floor broadcasters (fed from the stack's NATS) behind an NGINX
-# of their own, over Unix sockets as the edges are: ours-nginx minus this is what the edges cost
-# beyond the floor, with the proxy's own cost in both. Its rows are labelled LABEL [floor-nginx].
-# Each floor process also runs in a session of its own, as an edge does under start.sh.
-floor_behind_nginx() {
-  local label=${1:-floor-nginx} dir="$run_dir/floor-nginx" ports=() sockets=() pids=() port i
+# start_floors DIR [unix]: two floor broadcasters fed from the stack's NATS (as many as the stack
+# has edges), each in a session of its own as start.sh runs the edges; with "unix", each also on a
+# Unix socket in DIR/sockets. Sets floor_pids, floor_ports and floor_sockets, and returns once both
+# listen.
+start_floors() {
+  local dir=$1 unix=${2:-} port i args
+  floor_pids=() floor_ports=() floor_sockets=()
   mkdir -p "$dir/sockets"
   for i in 1 2; do
     port=$(free_port)
-    setsid "$seatbench" floor --listen "127.0.0.1:$port" --unix "$dir/sockets/floor-$port.sock" \
-      --nats "nats://127.0.0.1:$NATS_PORT" &
-    pids+=($!) ports+=("$port") sockets+=("$dir/sockets/floor-$port.sock")
+    args=(floor --listen "127.0.0.1:$port" --nats "nats://127.0.0.1:$NATS_PORT")
+    if [[ $unix == unix ]]; then
+      args+=(--unix "$dir/sockets/floor-$port.sock")
+      floor_sockets+=("$dir/sockets/floor-$port.sock")
+    fi
+    setsid "$seatbench" "${args[@]}" &
+    floor_pids+=($!) floor_ports+=("$port")
   done
-  own_nginx "$dir" "${ports[*]}" "${sockets[*]}"
+  for port in "${floor_ports[@]}"; do
+    for i in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+  done
+}
+
+stop_floors() {
+  kill -TERM "${floor_pids[@]}" 2>/dev/null || true
+  wait "${floor_pids[@]}" 2>/dev/null || true
+}
+
+# floor_direct [LABEL]: viewers straight on the two floor broadcasters, spread over both as
+# ours-direct's are over the two edges. Its rows are labelled LABEL [floor].
+floor_direct() {
+  local label=${1:-floor} urls
+  start_floors "$run_dir/floor"
+  urls=$(printf 'ws://127.0.0.1:%s/,' "${floor_ports[@]}")
+  "${fan[@]}" --label "$label" --protocol raw --urls "${urls%,}" \
+    --server "floor=$(IFS=,; echo "${floor_pids[*]}")"
+  stop_floors
+}
+
+# floor_behind_nginx [LABEL]: the two floor broadcasters behind an NGINX of their own, over Unix
+# sockets as the edges are: ours-nginx minus this is what the edges cost beyond the floor, with
+# the proxy's own cost in both. Its rows are labelled LABEL [floor-nginx].
+floor_behind_nginx() {
+  local label=${1:-floor-nginx} dir="$run_dir/floor-nginx"
+  start_floors "$dir" unix
+  own_nginx "$dir" "${floor_ports[*]}" "${floor_sockets[*]}"
   "${fan[@]}" --label "$label" --protocol raw --urls "ws://127.0.0.1:$nginx_port/ws" \
-    --server "floor=$(IFS=,; echo "${pids[*]}")" --server "nginx=children:$ngx"
-  kill -TERM "$ngx" "${pids[@]}" 2>/dev/null || true
-  wait "$ngx" "${pids[@]}" 2>/dev/null || true
+    --server "floor=$(IFS=,; echo "${floor_pids[*]}")" --server "nginx=children:$ngx"
+  kill -TERM "$ngx" 2>/dev/null || true
+  wait "$ngx" 2>/dev/null || true
+  stop_floors
 }
 
 # peer_behind_nginx: nats-server's WebSocket listener behind an NGINX of its own (over TCP: it
@@ -240,17 +279,28 @@ ours_nginx() {
   "${fan[@]}" --label "$1" --protocol seatmap --urls "ws://127.0.0.1:$HTTP_PORT/ws" \
     --server "edge=$edge_pids" --server "nginx=children:$nginx_pid"
 }
+# ours_direct LABEL: the fan-out viewers straight on the two edges.
+ours_direct() {
+  "${fan[@]}" --label "$1" --protocol seatmap --urls "$edges" --server "edge=$edge_pids"
+}
 if (( INTERLEAVED > 0 )); then
   for n in $SIZES; do
-    say "interleaved: $n viewers, $INTERLEAVED rounds of ours-nginx and floor-nginx at $RATIO_PHASES: fresh stack"
+    say "interleaved: $n viewers, $INTERLEAVED rounds of ours and the floor ($INTERLEAVED_PATHS) at $RATIO_PHASES: fresh stack"
     start_stack
     fan=("$seatbench" fanout --booking "$booking" --viewers "$n" --phases "$RATIO_PHASES" --results "$results"
          --probe-nats "nats://127.0.0.1:$NATS_PORT")
-    for (( round = 1; round <= INTERLEAVED; round++ )); do
-      order=(ours floor); (( round % 2 )) || order=(floor ours)
-      for side in "${order[@]}"; do
-        say "round $round of $INTERLEAVED: $side-nginx, $n viewers"
-        if [[ $side == ours ]]; then ours_nginx "ours-nginx-r$round"; else floor_behind_nginx "floor-nginx-r$round"; fi
+    for path in $INTERLEAVED_PATHS; do
+      for (( round = 1; round <= INTERLEAVED; round++ )); do
+        order=(ours floor); (( round % 2 )) || order=(floor ours)
+        for side in "${order[@]}"; do
+          say "round $round of $INTERLEAVED: $side-$path, $n viewers"
+          case $side-$path in
+            ours-nginx) ours_nginx "ours-nginx-r$round" ;;
+            floor-nginx) floor_behind_nginx "floor-nginx-r$round" ;;
+            ours-direct) ours_direct "ours-direct-r$round" ;;
+            floor-direct) floor_direct "floor-direct-r$round" ;;
+          esac
+        done
       done
     done
   done
@@ -295,7 +345,7 @@ for n in $SIZES; do
   fi
   if has floor; then
     say "floor: $n viewers on the minimal broadcaster (two processes, as two edges)"
-    "${fan[@]}" --label floor --floor-nats "nats://127.0.0.1:$NATS_PORT"
+    floor_direct floor
   fi
   if has floor-nginx && (( n > NGINX_MAX )); then
     say "floor-nginx: skipped at $n viewers (as ours-nginx)"

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""interleaved.py RESULTS.jsonl OUT_DIR: the ratio of ours through NGINX to the floor through NGINX
+"""interleaved.py RESULTS.jsonl OUT_DIR: the ratio of ours to the floor, through NGINX and direct,
 from bench.sh's interleaved mode (INTERLEAVED=N), written to OUT_DIR/interleaved.md and printed.
 
-The mode labels its fan-out rows ours-nginx-rK and floor-nginx-rK (round K). For each size and
-rate: every round's p50 and p99 of both, their ratios (ours ÷ floor), the median ratio over the
-rounds and whether it meets MAX_RATIO with nothing lost or out of order in any round of ours, and
-what any round lost or delivered out of order. A
-round where one side is missing, or delivered nothing, has no ratio and is named as such."""
+The mode labels its fan-out rows ours-PATH-rK and floor-PATH-rK (PATH nginx or direct, round K).
+For each path, size and rate: every round's p50 and p99 of both, their ratios (ours ÷ floor), the
+median ratio over the rounds and whether it meets MAX_RATIO with nothing lost or out of order in
+any round of ours, and what any round lost or delivered out of order. A round where one side is
+missing, or delivered nothing, has no ratio and is named as such."""
 
 import json
 import re
@@ -15,9 +15,12 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-# The target: ours-nginx ÷ floor-nginx at p50 and at p99, as the median of the rounds.
+# The target: ours ÷ the floor on the same path at p50 and at p99, as the median of the rounds.
 MAX_RATIO = 1.15
-LABEL = re.compile(r"^(ours|floor)-nginx-r(\d+)$")
+LABEL = re.compile(r"^(ours|floor)-(nginx|direct)-r(\d+)$")
+# Each path's table: its title and what its two sides are called.
+PATHS = {"nginx": ("ours-nginx ÷ floor-nginx", "ours-nginx", "floor-nginx"),
+         "direct": ("ours-direct ÷ floor (straight to the broadcasters)", "ours-direct", "floor")}
 
 
 def load(path):
@@ -25,13 +28,13 @@ def load(path):
 
 
 def rounds_by_cell(rows):
-    """{(viewers, rate): {round: {"ours": row, "floor": row}}} from the mode's fan-out rows."""
-    cells = defaultdict(lambda: defaultdict(dict))
+    """{path: {(viewers, rate): {round: {"ours": row, "floor": row}}}} from the mode's fan-out rows."""
+    paths = defaultdict(lambda: defaultdict(lambda: defaultdict(dict)))
     for r in rows:
         m = LABEL.match(r.get("label", "")) if r.get("kind") == "fanout" else None
         if m:
-            cells[(r["viewers"], r["rate"])][int(m.group(2))][m.group(1)] = r
-    return cells
+            paths[m.group(2)][(r["viewers"], r["rate"])][int(m.group(3))][m.group(1)] = r
+    return paths
 
 
 def quantile_ratio(ours, floor, q):
@@ -91,15 +94,20 @@ def cell_lines(viewers, rate, rounds):
 
 
 def report(rows):
-    cells = rounds_by_cell(rows)
-    header = ["viewers", "changes/s", "round", "ours-nginx p50 / p99 ms", "floor-nginx p50 / p99 ms",
-              "ratio p50", "ratio p99", "lost, out of order"]
-    out = ["### ours-nginx ÷ floor-nginx, interleaved rounds\n",
-           "| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    for (viewers, rate) in sorted(cells):
-        out += ["| " + " | ".join(line) + " |" for line in cell_lines(viewers, rate, cells[(viewers, rate)])]
-    if not cells:
-        out.append("(no ours-nginx-rK / floor-nginx-rK rows in this results file)")
+    paths = rounds_by_cell(rows)
+    out = []
+    for path, (title, ours_name, floor_name) in PATHS.items():
+        cells = paths.get(path)
+        if not cells:
+            continue
+        header = ["viewers", "changes/s", "round", f"{ours_name} p50 / p99 ms", f"{floor_name} p50 / p99 ms",
+                  "ratio p50", "ratio p99", "lost, out of order"]
+        out += [("\n" if out else "") + f"### {title}, interleaved rounds\n",
+                "| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+        for (viewers, rate) in sorted(cells):
+            out += ["| " + " | ".join(line) + " |" for line in cell_lines(viewers, rate, cells[(viewers, rate)])]
+    if not out:
+        out.append("(no ours-PATH-rK / floor-PATH-rK rows in this results file)")
     return "\n".join(out) + "\n"
 
 

@@ -1,6 +1,6 @@
 """scripts/bench/interleaved.py on rows bench.sh's interleaved mode writes: each round's ratio
-ours-nginx ÷ floor-nginx, the median over the rounds against the 1.15 target, and a round where
-a side delivered nothing has no ratio (it neither helps nor hides)."""
+ours ÷ floor on each path (through NGINX, direct), the median over the rounds against the 1.15
+target, and a round where a side delivered nothing has no ratio (it neither helps nor hides)."""
 
 import contextlib
 import importlib.util
@@ -24,9 +24,10 @@ def row(label, viewers, p50, p99, delivered=True, missing=0):
             "missing": missing, "out_of_order": 0, "duplicates": 0, "closed": 0}
 
 
-def medians(text, viewers):
-    """The two median ratios printed for a size."""
-    line = next(l for l in text.splitlines() if l.startswith(f"| {viewers:,} |") and "median" in l)
+def medians(text, viewers, title="### ours-nginx"):
+    """The two median ratios printed for a size, in the table whose title starts with `title`."""
+    table = text[text.index(title):].split("\n\n### ")[0]
+    line = next(l for l in table.splitlines() if l.startswith(f"| {viewers:,} |") and "median" in l)
     cells = [c.strip() for c in line.strip("|").split("|")]
     return cells[5].strip("*"), cells[6].strip("*"), cells[7]
 
@@ -57,6 +58,18 @@ class InterleavedReport(unittest.TestCase):
         text = interleaved.report(rows)
         self.assertIn("| 1,000 | 10 | 1 | 10.0 / 20.0 | 10.0 / 20.0 | 1.00 | 1.00 | ours: 3 missing |", text)
         self.assertEqual(medians(text, 1000), ("1.00", "1.00", "≤ 1.15 at both, 0 lost: **missed**"))
+
+    def test_each_path_has_its_own_table(self):
+        rows = [row("ours-nginx-r1", 1000, 11.0, 22.0), row("floor-nginx-r1", 1000, 10.0, 20.0),
+                row("ours-direct-r1", 1000, 5.0, 13.0), row("floor-direct-r1", 1000, 5.0, 10.0),
+                row("floor-direct-r2", 1000, 5.0, 10.0), row("ours-direct-r2", 1000, 5.5, 10.0)]
+        text = interleaved.report(rows)
+        self.assertLess(text.index("### ours-nginx ÷ floor-nginx"), text.index("### ours-direct ÷ floor"))
+        self.assertEqual(medians(text, 1000), ("1.10", "1.10", "≤ 1.15 at both, 0 lost: met"))
+        self.assertIn("| 1,000 | 10 | 1 | 5.0 / 13.0 | 5.0 / 10.0 | 1.00 | 1.30 | none |", text)
+        self.assertEqual(medians(text, 1000, "### ours-direct"),
+                         ("1.05", "1.15", "≤ 1.15 at both, 0 lost: met"))
+        self.assertIn("| floor p50 / p99 ms |", text)
 
     def test_main_writes_the_table(self):
         with tempfile.TemporaryDirectory() as tmp:
