@@ -12,7 +12,11 @@ use shared::api::{
     ErrorResponse, EventsPage, SeatResponse, VenueSnapshot, WaitingRoomAnswer, WaitingRoomStanding,
 };
 use shared::Seat;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{RefOr, Required};
 use utoipa::{IntoResponses, Modify, OpenApi};
 
 use crate::venues::ChartBody;
@@ -70,6 +74,63 @@ impl Modify for AdminToken {
         );
     }
 }
+
+/// Documents the request id (`request_id.rs`) on every operation of `openapi`: the optional
+/// `X-Request-Id` a caller may send, and the same header on every answer. Applied once the routes
+/// have added their paths.
+pub fn with_request_id(mut openapi: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    let well_formed = format!("^[A-Za-z0-9._:-]{{1,{}}}$", crate::request_id::MAX_LEN);
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.options,
+            &mut item.head,
+            &mut item.patch,
+            &mut item.trace,
+        ];
+        for operation in operations.into_iter().flatten() {
+            // Any value is taken: one that is not well formed is replaced, never refused.
+            operation.parameters.get_or_insert_with(Vec::new).push(
+                ParameterBuilder::new()
+                    .name(REQUEST_ID_HEADER)
+                    .parameter_in(ParameterIn::Header)
+                    .required(Required::False)
+                    .description(Some(format!(
+                        "Names this request in every log line it causes and in its answer. Kept \
+                         when it is 1 to {} letters, digits, `.`, `_`, `:` or `-`; otherwise, or \
+                         when absent, the service makes a UUID.",
+                        crate::request_id::MAX_LEN
+                    )))
+                    .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                    .build(),
+            );
+            for answer in operation.responses.responses.values_mut() {
+                if let RefOr::T(answer) = answer {
+                    answer.headers.insert(
+                        REQUEST_ID_HEADER.to_owned(),
+                        HeaderBuilder::new()
+                            .schema(
+                                ObjectBuilder::new()
+                                    .schema_type(Type::String)
+                                    .pattern(Some(well_formed.clone())),
+                            )
+                            .description(Some(
+                                "The request's id: the caller's `X-Request-Id` when well formed, \
+                                 else a new UUID.",
+                            ))
+                            .build(),
+                    );
+                }
+            }
+        }
+    }
+    openapi
+}
+
+const REQUEST_ID_HEADER: &str = "X-Request-Id";
 
 /// The document, serialised once when the router is built.
 #[derive(Clone)]
@@ -330,7 +391,19 @@ mod tests {
         assert!(paths.contains_key("/api/openapi.json"));
         for (path, item) in paths {
             for (method, operation) in item.as_object().unwrap() {
+                let request_id = operation["parameters"]
+                    .as_array()
+                    .and_then(|ps| ps.iter().find(|p| p["name"] == "X-Request-Id"))
+                    .unwrap_or_else(|| panic!("{method} {path}: no X-Request-Id parameter"));
+                assert_eq!(request_id["in"], "header", "{method} {path}");
+                assert_eq!(request_id["required"], false, "{method} {path}");
                 let answers = operation["responses"].as_object().unwrap();
+                for (status, answer) in answers {
+                    assert!(
+                        answer["headers"].get("X-Request-Id").is_some(),
+                        "{method} {path} {status}: the answer's X-Request-Id is not documented"
+                    );
+                }
                 for (status, answer) in answers.iter().filter(|(s, _)| s.starts_with(['4', '5'])) {
                     if path == "/health" {
                         continue;

@@ -1,5 +1,6 @@
 //! The request id: every request carries one (`X-Request-Id`: NGINX's, an edge's command id, or a
-//! new UUID), every log line it causes names it, and its answer returns it.
+//! new UUID), every log line it causes names it, and its answer returns it. One that is not well
+//! formed (`shared::request_id`) is replaced by a new UUID, as NGINX replaces it by its own.
 //!
 //! An edge sends each WebSocket command as `<connection id>.<n>`, the connection id being the one
 //! NGINX gave its upgrade, so one click can be followed from NGINX's access log through the edge
@@ -8,7 +9,7 @@
 use std::time::Instant;
 
 use axum::extract::Request;
-use axum::http::{Method, Uri};
+use axum::http::{HeaderName, Method, Uri};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::Router;
@@ -33,6 +34,24 @@ pub fn traced<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> 
         )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(middleware::from_fn(drop_malformed_id))
+}
+
+/// The longest id kept: an edge's command id is its connection's (up to 64, from NGINX) plus
+/// `.<n>`.
+pub const MAX_LEN: usize = 128;
+
+/// Removes an `X-Request-Id` that is not well formed, so the request gets a new UUID instead.
+async fn drop_malformed_id(mut request: Request, next: Next) -> Response {
+    let header = HeaderName::from_static(shared::request_id::HEADER);
+    let malformed = request.headers().get(&header).is_some_and(|id| {
+        !id.to_str()
+            .is_ok_and(|id| shared::request_id::is_well_formed(id, MAX_LEN))
+    });
+    if malformed {
+        request.headers_mut().remove(&header);
+    }
+    next.run(request).await
 }
 
 /// The span every line of one request is logged in. At INFO, so the id shows on INFO lines.
@@ -74,7 +93,49 @@ fn is_command(method: &Method, uri: &Uri) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use axum::body::Body;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
     use super::*;
+
+    /// The X-Request-Id of the answer to a request that sent `sent`.
+    async fn answered_id(sent: Option<&str>) -> String {
+        let app = traced(Router::new().route("/", get(|| async { "ok" })));
+        let mut request = axum::http::Request::get("/");
+        if let Some(sent) = sent {
+            request = request.header("x-request-id", sent);
+        }
+        let answer = app
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        answer.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[tokio::test]
+    async fn a_well_formed_id_is_kept_and_any_other_is_replaced_by_a_uuid() {
+        assert_eq!(answered_id(Some("edge-1-c7.3")).await, "edge-1-c7.3");
+        let long_command = format!("{}.12", "a".repeat(64));
+        assert_eq!(answered_id(Some(&long_command)).await, long_command);
+        for sent in [
+            None,
+            Some("two words"),
+            Some("x\" forged=\"1"),
+            Some(&*"y".repeat(129)),
+        ] {
+            let id = answered_id(sent).await;
+            let uuid_shaped = id.len() == 36
+                && id.char_indices().all(|(i, c)| match i {
+                    8 | 13 | 18 | 23 => c == '-',
+                    _ => c.is_ascii_hexdigit(),
+                });
+            assert!(uuid_shaped, "{sent:?} answered {id}");
+        }
+    }
 
     #[test]
     fn commands_are_the_posts_of_people_not_the_edges_reports() {

@@ -95,7 +95,7 @@ pub fn app(state: Arc<AppState>) -> Router {
 /// Every route, registered with its OpenAPI annotation, and the document they make: so
 /// `GET /api/openapi.json` lists exactly the routes served.
 fn documented_routes() -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health))
         .routes(routes!(metrics))
         .routes(routes!(list_seats))
@@ -111,7 +111,8 @@ fn documented_routes() -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(waiting_room_report))
         .routes(routes!(admin_reset))
         .routes(routes!(openapi::document))
-        .split_for_parts()
+        .split_for_parts();
+    (router, openapi::with_request_id(document))
 }
 
 /// The OpenAPI document `GET /api/openapi.json` serves.

@@ -7,8 +7,7 @@ use std::sync::Arc;
 
 use axum::http::HeaderMap;
 
-/// The header NGINX sets on every request and the booking service answers with.
-pub const HEADER: &str = "x-request-id";
+pub use shared::request_id::HEADER;
 
 /// The longest id taken from a request; NGINX's own are 32 hex digits.
 const MAX_LEN: usize = 64;
@@ -22,12 +21,7 @@ tokio::task_local! {
 /// Anything else (which could forge or break log lines) is not taken.
 pub fn from_headers(headers: &HeaderMap) -> Option<String> {
     let id = headers.get(HEADER)?.to_str().ok()?;
-    let fits = !id.is_empty()
-        && id.len() <= MAX_LEN
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
-    fits.then(|| id.to_owned())
+    shared::request_id::is_well_formed(id, MAX_LEN).then(|| id.to_owned())
 }
 
 /// The id of a connection that came with none (straight to the edge, not through NGINX): the

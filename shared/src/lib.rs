@@ -10,6 +10,7 @@ pub mod error;
 pub mod event;
 pub mod identity;
 pub mod latency;
+pub mod request_id;
 pub mod seat;
 pub mod seq;
 pub mod settings;
