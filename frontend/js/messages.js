@@ -4,6 +4,9 @@
 // the session it is given, PONG to `onPong` (the transport's). A venue drawn on the canvas needs
 // its chart (chart-loader.js): frames wait, in order, while it loads.
 //
+// A SEAT_UPDATE that skips seqs (the edge promises none do) is applied, and the page asks for the
+// whole state again (`session.resync`).
+//
 // The server is the only source of truth. The page never changes a seat on its own guess:
 // it shows what VENUE_STATE / SEAT_UPDATE say, plus the seat carried by an OK when that is
 // known to be the newest information about the seat.
@@ -133,11 +136,11 @@ function applyMine(data) {
   renderSideAndCounts();
 }
 
-/** A SEAT_UPDATE, in seq order. */
+/** A SEAT_UPDATE, in seq order; returns what the seq tracker made of it (`UPDATE`). */
 function applySeatUpdate(data) {
   const before = venue.seqs.seq;
   const verdict = venue.seqs.update(data.seq);
-  if (verdict === UPDATE.EARLY || verdict === UPDATE.REPEAT) return;
+  if (verdict === UPDATE.EARLY || verdict === UPDATE.REPEAT) return verdict;
   if (verdict === UPDATE.GAP) console.warn(`seatmap: seq jumped from ${before} to ${venue.seqs.seq}`);
 
   const seat = venue.seats.get(data.seat_id);
@@ -156,6 +159,7 @@ function applySeatUpdate(data) {
     reportOwnChange(seat.id, was, classify(seat), data.reason);
     prunePicks();
   }
+  return verdict;
 }
 
 /** Tell the user when their own seat changed without them asking (expiry, reset, other tab). */
@@ -301,7 +305,10 @@ export function createMessages({ session, onPong }) {
   const handlers = {
     WELCOME: (data) => session.onWelcome(data),
     VENUE_STATE: onVenueState,
-    SEAT_UPDATE: (data) => { if (forThisVenue(data)) applySeatUpdate(data); },
+    // Seqs skipped: the seats those changed may be wrong here, so ask for the whole state.
+    SEAT_UPDATE: (data) => {
+      if (forThisVenue(data) && applySeatUpdate(data) === UPDATE.GAP) session.resync('seqs skipped');
+    },
     MINE: (data) => { if (forThisVenue(data)) applyMine(data); },
     OK: applyOk,
     ERROR: onError,

@@ -6,6 +6,8 @@
 // - SEAT_UPDATE seqs strictly increase: one at or below ours is a repeat and is ignored.
 // - The edge promises no gaps. One anyway is applied (each update carries the seat's whole state,
 //   so applying it is right for that seat) and counted, so it can be seen; the seq follows it.
+//   The seats the skipped seqs changed may be wrong here, so the page asks for the whole state,
+//   and until a VENUE_STATE comes there is nothing to resume from.
 // - A VENUE_STATE is the whole truth as of its seq. It may jump forward; a new epoch starts seqs
 //   over (a lower seq is still the truth). It never goes back within an epoch, except after a
 //   Redis failover that lost the latest changes: then it is still the truth, and counted.
@@ -31,6 +33,7 @@ export class SeqTracker {
     this.epoch = null;      // from VENUE_STATE; seqs compare only within one epoch
     this.gaps = 0;          // SEAT_UPDATEs that skipped seqs
     this.rewinds = 0;       // VENUE_STATEs that went back within an epoch
+    this.gapped = false;    // an update skipped seqs since the last VENUE_STATE
   }
 
   /** A VENUE_STATE with `seq` and `epoch`: it replaces what we had. */
@@ -44,6 +47,7 @@ export class SeqTracker {
     else if (nextSeq === this.seq) verdict = SNAPSHOT.SAME;
     else verdict = SNAPSHOT.REWOUND;
     if (verdict === SNAPSHOT.REWOUND) this.rewinds++;
+    this.gapped = false;
     this.seq = nextSeq;
     this.epoch = nextEpoch;
     return verdict;
@@ -59,15 +63,17 @@ export class SeqTracker {
     this.seq = next;
     if (!skipped) return UPDATE.APPLY;
     this.gaps++;
+    this.gapped = true;
     return UPDATE.GAP;
   }
 
   /**
    * What a CONNECT on a new socket resumes from: the last seq and its epoch, so the edge sends
-   * just what we missed. None before the first VENUE_STATE.
+   * just what we missed. None before the first VENUE_STATE, nor after a gap until the next one:
+   * the view is not whole up to our seq.
    */
   resumePoint() {
-    if (this.seq < 0 || this.epoch == null) return null;
+    if (this.seq < 0 || this.epoch == null || this.gapped) return null;
     return { after_seq: this.seq, epoch: this.epoch };
   }
 }

@@ -9,6 +9,9 @@ import {
 } from './view.js';
 import { resetWaitingRoom } from './waiting-room.js';
 
+/** A resync (`Session.resync`) is asked at most this often. */
+const RESYNC_MIN_MS = 10_000;
+
 function randomId(bytes = 16) {
   const buf = new Uint8Array(bytes);
   if (window.crypto && crypto.getRandomValues) crypto.getRandomValues(buf);
@@ -70,6 +73,27 @@ export class Session {
     identity.fresh = null;
     this.send({ type: 'CONNECT', data });
   }
+
+  /**
+   * The view may have missed changes (a SEAT_UPDATE skipped seqs): CONNECT again on this socket
+   * without `after_seq`, so the edge sends a fresh VENUE_STATE, which replaces the view. At most
+   * one in flight and one per RESYNC_MIN_MS, so an edge that kept skipping could not make the
+   * page ask in a loop.
+   */
+  resync(why) {
+    const now = Date.now();
+    if (!conn.welcomed || identity.pending != null || now - this.#lastResync < RESYNC_MIN_MS) return;
+    this.#lastResync = now;
+    console.warn(`seatmap: ${why}: asking the edge for the whole state`);
+    const data = { venue: venue.name, state: 'compact' };
+    if (me.token) data.token = me.token;
+    conn.resumedAfterSeq = false;
+    identity.pending = me.token || null;
+    identity.fresh = null;
+    this.send({ type: 'CONNECT', data });
+  }
+
+  #lastResync = -Infinity;
 
   /** Whether our CONNECT on this socket is still unanswered. */
   awaitingConnect() {

@@ -3,7 +3,7 @@
 // identity through a refused CONNECT and through closes; it tells the user when a seat command
 // is answered UNAVAILABLE (its edge cut off from the booking service); it backs off instead of looping; and
 // it follows the seq rules (resume with after_seq + epoch, stale updates ignored, a VENUE_STATE
-// always replaces the view).
+// always replaces the view, a gap makes it ask for the whole state).
 //
 // Faults are injected with Playwright's WebSocket routing: the page's socket still goes to
 // the real stack through NGINX, but the test sees every frame and can answer or close in
@@ -31,7 +31,7 @@ const parse = (message) => {
  * off from the booking service does) instead of passing them on,
  * `tap.closeAfterResume` closes each socket with 1001 right after the server confirmed the
  * page's identity (`closedByTest` marks a socket the test closed), `tap.lastSeq`/`tap.epoch`
- * follow what the server sent.
+ * follow what the server sent (`states` counts each socket's VENUE_STATEs from the server).
  */
 async function tapSockets(context) {
   const tap = {
@@ -40,7 +40,7 @@ async function tapSockets(context) {
   await context.routeWebSocket(/\/ws$/, (page) => {
     const server = page.connectToServer();
     const conn = {
-      at: Date.now(), page, server, connect: null, connects: [], welcomes: 0, stateAfterConnect: false,
+      at: Date.now(), page, server, connect: null, connects: [], welcomes: 0, states: 0, stateAfterConnect: false,
       closeScheduled: false, closedByTest: false,
     };
     tap.connections.push(conn);
@@ -68,7 +68,7 @@ async function tapSockets(context) {
       const frame = parse(message);
       if (frame && (frame.type === 'VENUE_STATE' || frame.type === 'SEAT_UPDATE')) {
         tap.lastSeq = frame.data.seq;
-        if (frame.type === 'VENUE_STATE') tap.epoch = frame.data.epoch;
+        if (frame.type === 'VENUE_STATE') { tap.epoch = frame.data.epoch; conn.states++; }
       }
       page.send(message);
       // The first WELCOME greets the socket; the second answers the page's CONNECT.
@@ -254,7 +254,7 @@ test('closed with 1001 right after every connect: the page backs off (no tight l
   await waitSeat(a.page, 'E5', 'held-by-you');
 });
 
-test('seq rules: stale updates are ignored, a VENUE_STATE always replaces the view, reconnects send after_seq and epoch', async () => {
+test('seq rules: stale updates are ignored, a VENUE_STATE always replaces the view, a gap asks for the whole state, reconnects send after_seq and epoch', async () => {
   let tap;
   const a = await openViewer('A', { setup: async (context) => { tap = await tapSockets(context); } });
   const live = current(tap);
@@ -282,13 +282,23 @@ test('seq rules: stale updates are ignored, a VENUE_STATE always replaces the vi
   await waitSeat(a.page, 'J10', 'booked');
   await waitSeat(a.page, 'A2', 'available');
 
-  // A real change after it is applied (its seq is above 0), and a reconnect resumes from it.
-  const seqBefore = tap.lastSeq;
+  // A real change after it skips seqs (the injected state's seq is 0): the page applies it and
+  // asks this socket for the whole state (a CONNECT without after_seq), and the real server's
+  // view replaces the injected one.
+  const connects = live.connects.length;
+  const states = live.states;
   await clickSeat(a.page, 'B5');
   await waitSeat(a.page, 'B5', 'held-by-you');
-  // The OK alone can show the hold: wait for B5's SEAT_UPDATE to pass the tap, then for the page
-  // to have handled what the tap forwarded (its message events run before a later timer).
-  await until(() => tap.lastSeq > seqBefore, "B5's SEAT_UPDATE");
+  await until(() => live.connects.length > connects, 'a CONNECT asking for the whole state');
+  const asked = live.connects[live.connects.length - 1].data;
+  assert.equal(asked.after_seq, undefined, `no after_seq in ${JSON.stringify(asked)}`);
+  assert.equal(asked.venue, 'main');
+  await until(() => live.states > states, 'the VENUE_STATE answering it');
+  await waitSeat(a.page, 'J10', 'available');
+  await waitSeat(a.page, 'B5', 'held-by-you');
+  assert.equal(tap.connections.length, 1, 'asked on the same socket, not by reconnecting');
+
+  // A reconnect resumes from what the page applied last, in the real epoch.
   await a.page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 50)));
   const applied = tap.lastSeq;
   closeBoth(live, 1011, 'connection lost (test)');
@@ -296,8 +306,7 @@ test('seq rules: stale updates are ignored, a VENUE_STATE always replaces the vi
   await waitConnected(a.page, RECONNECT_MS);
   const resumed = current(tap).connect.data;
   assert.equal(resumed.after_seq, applied, `after_seq in ${JSON.stringify(resumed)}`);
-  assert.equal(resumed.epoch, 987654, 'the epoch of the VENUE_STATE the view came from');
-  // The real server's view replaces the injected one.
-  await waitSeat(a.page, 'J10', 'available');
+  assert.equal(resumed.epoch, tap.epoch, 'the epoch of the VENUE_STATE the view came from');
+  assert.notEqual(resumed.epoch, 987654);
   await waitSeat(a.page, 'B5', 'held-by-you');
 });

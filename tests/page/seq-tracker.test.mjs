@@ -44,14 +44,17 @@ test('an update without a seq applies without moving the seq', () => {
   assert.equal(seqs.seq, 10);
 });
 
-test('a gap (which the edge promises never to send) is applied, counted and followed', () => {
-  // Each update carries its seat's whole state, so applying it is right for that seat.
+test('a gap (which the edge promises never to send) is applied, counted and followed; no resume until the next VENUE_STATE', () => {
+  // Each update carries its seat's whole state, so applying it is right for that seat; the
+  // seats of 11 and 12 may be wrong, so the page asks for the whole state.
   const seqs = trackerAt(10);
   assert.equal(seqs.update(13), UPDATE.GAP, '11 and 12 never came');
   assert.equal(seqs.seq, 13);
   assert.equal(seqs.gaps, 1);
   assert.equal(seqs.update(12), UPDATE.REPEAT, 'a late one from the hole is not applied over newer news');
   assert.equal(seqs.update(14), UPDATE.APPLY);
+  assert.equal(seqs.resumePoint(), null, 'a new socket must get the whole state, not what came after 14');
+  assert.equal(seqs.snapshot(14, EPOCH), SNAPSHOT.SAME);
   assert.deepEqual(seqs.resumePoint(), { after_seq: 14, epoch: EPOCH });
 });
 
@@ -59,6 +62,8 @@ test('after a VENUE_STATE of a new epoch the live seqs jump ahead of it: a gap, 
   const seqs = trackerAt(30);
   assert.equal(seqs.snapshot(0, 987654), SNAPSHOT.NEW_EPOCH);
   assert.equal(seqs.update(31), UPDATE.GAP);
+  assert.equal(seqs.resumePoint(), null);
+  assert.equal(seqs.snapshot(31, 987654), SNAPSHOT.SAME);
   assert.deepEqual(seqs.resumePoint(), { after_seq: 31, epoch: 987654 });
 });
 
