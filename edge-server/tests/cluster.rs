@@ -38,6 +38,28 @@ async fn truth(api: &Api) -> (u64, Seats) {
     try_truth(&answer).unwrap_or_else(|| panic!("no snapshot: {answer:?}"))
 }
 
+/// The snapshot once `api` answers one, asking again every 100 ms: right after a failover a service
+/// that has not yet learned the new master answers 503 `UNAVAILABLE` (fair: "try again shortly"),
+/// and nothing else.
+async fn truth_after_failover(api: &Api, within: Duration) -> (u64, Seats) {
+    let started = Instant::now();
+    for refused in 0.. {
+        let answer = api.get("/api/venues/main").await;
+        if let Some(truth) = try_truth(&answer) {
+            println!("a snapshot from the other service after {refused} refusals");
+            return truth;
+        }
+        assert_eq!(answer.status, 503, "{answer:?}");
+        assert_eq!(answer.body["error"]["code"], "UNAVAILABLE", "{answer:?}");
+        assert!(
+            started.elapsed() < within,
+            "no snapshot within {within:?} of the failover: {answer:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    unreachable!("the loop returns or panics")
+}
+
 /// The seq and seats of a snapshot answer; `None` for a refusal (a 503 while the cluster fails
 /// over is a fair answer: the caller asks again).
 fn try_truth(answer: &testkit::http::Answer) -> Option<(u64, Seats)> {
@@ -190,7 +212,8 @@ async fn two_booking_services_on_redis_and_nats_clusters_sell_each_seat_once() {
         "master of {{main}} killed: writes accepted again after {:?}",
         killed.elapsed()
     );
-    let (_, seats) = truth(&two).await;
+    // The other service may not have heard of the new master yet.
+    let (_, seats) = truth_after_failover(&two, Duration::from_secs(30)).await;
     for seat in &booked {
         assert_eq!(
             seats[seat].0, 2,
