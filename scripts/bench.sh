@@ -323,7 +323,7 @@ for n in $SIZES; do
        --probe-nats "nats://127.0.0.1:$NATS_PORT")
   if has direct; then
     say "ours-direct: $n viewers on the two edges"
-    "${fan[@]}" --label ours-direct --protocol seatmap --urls "$edges" --server "edge=$edge_pids"
+    ours_direct ours-direct
   fi
   if has nginx && (( n > NGINX_MAX )); then
     say "ours-nginx: skipped at $n viewers: 2 fds per proxied socket over 2 workers exceeds the hard fd limit ($(ulimit -Hn))"

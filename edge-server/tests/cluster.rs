@@ -43,12 +43,14 @@ async fn truth(api: &Api) -> (u64, Seats) {
 /// and nothing else.
 async fn truth_after_failover(api: &Api, within: Duration) -> (u64, Seats) {
     let started = Instant::now();
-    for refused in 0.. {
+    let mut refused = 0;
+    loop {
         let answer = api.get("/api/venues/main").await;
         if let Some(truth) = try_truth(&answer) {
             println!("a snapshot from the other service after {refused} refusals");
             return truth;
         }
+        refused += 1;
         assert_eq!(answer.status, 503, "{answer:?}");
         assert_eq!(answer.body["error"]["code"], "UNAVAILABLE", "{answer:?}");
         assert!(
@@ -57,7 +59,6 @@ async fn truth_after_failover(api: &Api, within: Duration) -> (u64, Seats) {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    unreachable!("the loop returns or panics")
 }
 
 /// The seq and seats of a snapshot answer; `None` for a refusal (a 503 while the cluster fails

@@ -75,25 +75,29 @@ export class Session {
   }
 
   /**
-   * The view may have missed changes (a SEAT_UPDATE skipped seqs): CONNECT again on this socket
-   * without `after_seq`, so the edge sends a fresh VENUE_STATE, which replaces the view. At most
-   * one in flight and one per RESYNC_MIN_MS, so an edge that kept skipping could not make the
-   * page ask in a loop.
+   * The view may have missed changes (a SEAT_UPDATE skipped seqs): CONNECT again on this socket.
+   * The seq tracker has no resume point until the next VENUE_STATE, so the CONNECT carries no
+   * `after_seq` and the edge answers with a fresh VENUE_STATE, which replaces the view. At most
+   * one in flight and one per RESYNC_MIN_MS (an edge that kept skipping could not make the page
+   * ask in a loop); one asked too soon is asked once allowed, if the hole is still there.
    */
   resync(why) {
-    const now = Date.now();
-    if (!conn.welcomed || identity.pending != null || now - this.#lastResync < RESYNC_MIN_MS) return;
-    this.#lastResync = now;
+    if (!conn.welcomed || identity.pending != null || this.#resyncTimer != null) return;
+    const wait = this.#lastResync + RESYNC_MIN_MS - Date.now();
+    if (wait > 0) {
+      this.#resyncTimer = setTimeout(() => {
+        this.#resyncTimer = null;
+        if (venue.seqs.gapped) this.resync(why);
+      }, wait);
+      return;
+    }
+    this.#lastResync = Date.now();
     console.warn(`seatmap: ${why}: asking the edge for the whole state`);
-    const data = { venue: venue.name, state: 'compact' };
-    if (me.token) data.token = me.token;
-    conn.resumedAfterSeq = false;
-    identity.pending = me.token || null;
-    identity.fresh = null;
-    this.send({ type: 'CONNECT', data });
+    this.opened();
   }
 
   #lastResync = -Infinity;
+  #resyncTimer = null;
 
   /** Whether our CONNECT on this socket is still unanswered. */
   awaitingConnect() {
